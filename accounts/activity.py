@@ -1,0 +1,118 @@
+"""Who is acting, and the activity log (F17) every write goes through.
+
+``change()`` runs a write in one transaction and records its activity-log entry: inside the
+transaction when it succeeds (the entry commits with the change), after the rollback when it is
+refused (the entry survives the rollback). A unique-constraint race that slips past the checks
+becomes a ``Conflict`` instead of a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from portal.errors import ServiceError
+
+from .models import ActivityLogEntry, Resource, User
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The principal a service call acts for, and where the call came from."""
+
+    principal: User | None
+    source: str = ActivityLogEntry.Source.PORTAL
+    client_ip: str | None = None
+
+    @classmethod
+    def system(cls) -> Caller:
+        return cls(principal=None, source=ActivityLogEntry.Source.SYSTEM)
+
+    @classmethod
+    def from_request(cls, request, source: str = ActivityLogEntry.Source.PORTAL) -> Caller:
+        user = request.user if request.user.is_authenticated else None
+        return cls(principal=user, source=source, client_ip=request.META.get("REMOTE_ADDR"))
+
+    @property
+    def name(self) -> str:
+        if self.principal is None:
+            return "system"
+        return self.principal.username
+
+
+@dataclass
+class Change:
+    """What a write is about; the body fills in the resource once it exists."""
+
+    caller: Caller
+    operation: str
+    resource: Resource | None = None
+    scope: Resource | None = None
+    arm_id: str = ""
+    conflict_message: str = "The resource was changed by another request at the same time; try again."
+    details: dict = field(default_factory=dict)
+    message: str = ""
+
+    def record(self, status: str, error: ServiceError | None = None) -> ActivityLogEntry:
+        from .models import Subscription
+
+        resource = self.resource
+        if resource is not None and (
+            resource.pk is None or not Resource.objects.filter(pk=resource.pk).exists()
+        ):
+            # Refused before (or rolled back after) it was saved: log the id it would have had.
+            self.arm_id = resource.arm_id or self.arm_id
+            resource = None
+        about = resource if resource is not None else self.scope
+        sub_id = None
+        tenant_id = None
+        if about is not None:
+            if about.type == Subscription.ARM_TYPE:
+                sub_id = Subscription.objects.values_list("guid", flat=True).get(pk=about.pk)
+            elif about.subscription_id:
+                sub_id = Subscription.objects.values_list("guid", flat=True).get(pk=about.subscription_id)
+            tenant_id = about.tenant_id
+        principal = self.caller.principal
+        return ActivityLogEntry.objects.create(
+            principal=principal,
+            principal_name=self.caller.name,
+            operation=self.operation,
+            resource=resource,
+            resource_arm_id=(resource.arm_id if resource is not None else self.arm_id),
+            subscription_id=sub_id,
+            tenant_id=tenant_id,
+            status=status,
+            source=self.caller.source,
+            client_ip=self.caller.client_ip,
+            message=error.message if error else self.message,
+            error_code=error.code if error else "",
+            details=self.details,
+        )
+
+
+@contextmanager
+def change(
+    caller: Caller,
+    operation: str,
+    resource: Resource | None = None,
+    *,
+    scope: Resource | None = None,
+    arm_id: str = "",
+) -> Iterator[Change]:
+    """``resource``: what is changed (set ``ch.resource`` when creating); ``scope``: the existing
+    parent a creation happens in, so a refused creation is still logged against its subscription."""
+    ch = Change(caller=caller, operation=operation, resource=resource, scope=scope, arm_id=arm_id)
+    try:
+        with transaction.atomic():
+            try:
+                yield ch
+            except IntegrityError as exc:
+                raise ServiceError.conflict(ch.conflict_message) from exc
+            ch.record(ActivityLogEntry.Status.SUCCEEDED)
+    except ServiceError as err:
+        with transaction.atomic():
+            ch.record(ActivityLogEntry.Status.FAILED, err)
+        raise

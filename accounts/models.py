@@ -1,0 +1,337 @@
+"""Who: tenants, principals (people and service principals), groups, app registrations, and the
+ARM resource graph that every resource shares (subscriptions and resource groups live here too).
+
+The ``Resource`` table is the one table every ARM resource has a row in (multi-table inheritance).
+Its denormalized ancestor ids (subscription, resource group, gallery, definition) let one indexed
+query serve All Resources and let the access filter test "R or one of its ancestors" without joins.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import Group as AuthGroup
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Tenant(models.Model):
+    """A directory (an Azure AD tenant): owns subscriptions, users, groups and app registrations."""
+
+    tenant_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=256)
+    primary_domain = models.CharField(max_length=253, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.primary_domain})"
+
+
+class User(AbstractUser):
+    """A principal. People sign in with a password; service principals authenticate with client
+    credentials of their app. Both are rows here so one permission system covers them."""
+
+    class Kind(models.TextChoices):
+        PERSON = "User", "User"
+        SERVICE_PRINCIPAL = "ServicePrincipal", "Service principal"
+
+    object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    home_tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="users", null=True, blank=True
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERSON)
+    display_name = models.CharField(max_length=256, blank=True)
+    is_tenant_admin = models.BooleanField(
+        default=False, help_text="Administrator of the home tenant: manages its directory and grants access."
+    )
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_service_principal(self) -> bool:
+        return self.kind == self.Kind.SERVICE_PRINCIPAL
+
+
+class DirectoryGroup(AuthGroup):
+    """A tenant-scoped security group. It *is* an auth group (multi-table inheritance), so membership
+    (``user.groups``) and django-guardian group permissions apply to it unchanged. The auth group's
+    globally unique ``name`` carries the tenant id; ``display_name`` is what people see."""
+
+    group = models.OneToOneField(
+        AuthGroup, parent_link=True, on_delete=models.CASCADE, related_name="directory_group"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="groups")
+    display_name = models.CharField(max_length=256)
+    description = models.TextField(blank=True)
+    object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("tenant", Lower("display_name"), name="uniq_group_name_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class AppRegistration(models.Model):
+    """An application registered in its home tenant; multi-tenant apps can be consented elsewhere."""
+
+    home_tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="app_registrations")
+    display_name = models.CharField(max_length=120)
+    client_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    multi_tenant = models.BooleanField(default=False)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ClientSecret(models.Model):
+    """A client secret: only its hash is stored; the value is shown once, at creation."""
+
+    app = models.ForeignKey(AppRegistration, on_delete=models.CASCADE, related_name="secrets")
+    description = models.CharField(max_length=120, blank=True)
+    hint = models.CharField(
+        max_length=8, help_text="The first characters of the secret, to tell secrets apart."
+    )
+    secret_hash = models.CharField(max_length=256)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    @classmethod
+    def generate(cls, app: AppRegistration, expires_at, description: str = "") -> tuple[ClientSecret, str]:
+        value = secrets.token_urlsafe(32)
+        obj = cls.objects.create(
+            app=app,
+            description=description,
+            hint=value[:3],
+            secret_hash=make_password(value),
+            expires_at=expires_at,
+        )
+        return obj, value
+
+    def matches(self, value: str) -> bool:
+        return check_password(value, self.secret_hash)
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class ServicePrincipal(models.Model):
+    """An app's identity inside one tenant. Its ``user`` row is the principal that holds roles."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="service_principal"
+    )
+    app = models.ForeignKey(AppRegistration, on_delete=models.CASCADE, related_name="service_principals")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="service_principals")
+    consented_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "tenant"], name="uniq_sp_per_app_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.app} in {self.tenant}"
+
+
+class GuestInvitation(models.Model):
+    """An invitation for a user of another tenant to become a guest here (F1, F13)."""
+
+    class State(models.TextChoices):
+        PENDING = "Pending"
+        ACCEPTED = "Accepted"
+        REVOKED = "Revoked"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="uniq_invitation_per_tenant_user")
+        ]
+
+
+# --- The resource graph ------------------------------------------------------------------------
+
+
+class ResourceQuerySet(models.QuerySet):
+    def visible_to(self, principal) -> ResourceQuerySet:
+        """The one access filter (foundation rule): a principal sees the resources of the
+        subscriptions owned by its home tenant. Role assignments at every scope (issue 4) replace
+        the body of this method, never its callers."""
+        if principal is None or not principal.is_authenticated or principal.home_tenant_id is None:
+            return self.none()
+        return self.filter(tenant_id=principal.home_tenant_id)
+
+
+class Resource(models.Model):
+    """The parent row of every ARM resource."""
+
+    arm_id = models.CharField(max_length=1024, editable=False)
+    arm_key = models.CharField(
+        max_length=1024,
+        unique=True,
+        editable=False,
+        help_text="The ARM id lower-cased: ids are case-insensitive.",
+    )
+    type = models.CharField(max_length=128, db_index=True, editable=False)
+    name = models.CharField(max_length=256)
+    location = models.ForeignKey(
+        "galleries.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tags = models.JSONField(default=dict, blank=True)
+    hidden = models.BooleanField(default=False, help_text="A hidden type (image definitions and versions).")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    # Denormalized ancestors (null where not an ancestor); the resource itself is not its own ancestor.
+    subscription = models.ForeignKey(
+        "accounts.Subscription", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    resource_group = models.ForeignKey(
+        "accounts.ResourceGroup", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    gallery = models.ForeignKey(
+        "galleries.Gallery", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    definition = models.ForeignKey(
+        "galleries.GalleryImage", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    modified_at = models.DateTimeField(default=timezone.now)
+    modified_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("parent", "type", Lower("name"), name="uniq_child_name_per_parent"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "hidden", "type"]),
+            models.Index(fields=["subscription", "type"]),
+            models.Index(fields=["type", "name"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.arm_id
+
+    def typed(self) -> Resource:
+        """This row as its concrete model (Gallery, GalleryImage, ...)."""
+        from .resource_types import model_for_type
+
+        model = model_for_type(self.type)
+        return self if isinstance(self, model) else model.objects.get(pk=self.pk)
+
+    @property
+    def system_data(self) -> dict:
+        def who(user):
+            return (user.username if user else None), (user.kind if user else None)
+
+        created_by, created_by_type = who(self.created_by)
+        modified_by, modified_by_type = who(self.modified_by)
+        return {
+            "createdBy": created_by,
+            "createdByType": "Application"
+            if created_by_type == User.Kind.SERVICE_PRINCIPAL
+            else created_by_type,
+            "createdAt": self.created_at,
+            "lastModifiedBy": modified_by,
+            "lastModifiedByType": "Application"
+            if modified_by_type == User.Kind.SERVICE_PRINCIPAL
+            else modified_by_type,
+            "lastModifiedAt": self.modified_at,
+        }
+
+
+def resource_parent_link(related_name: str) -> models.OneToOneField:
+    return models.OneToOneField(
+        Resource, parent_link=True, primary_key=True, on_delete=models.CASCADE, related_name=related_name
+    )
+
+
+class Subscription(Resource):
+    """A billing and quota boundary owned by one tenant (F2, F15)."""
+
+    ARM_TYPE = "Microsoft.Resources/subscriptions"
+    DEFAULT_LIMITS = {"galleries": 100, "definitions": 1000, "versions": 10000}
+
+    class State(models.TextChoices):
+        ENABLED = "Enabled"
+        DISABLED = "Disabled"
+
+    resource = resource_parent_link("as_subscription")
+    guid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="The subscription id.")
+    display_name = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ENABLED)
+    allowed_restricted_regions = models.ManyToManyField("galleries.Region", blank=True, related_name="+")
+    limit_galleries = models.PositiveIntegerField(default=DEFAULT_LIMITS["galleries"])
+    limit_definitions = models.PositiveIntegerField(default=DEFAULT_LIMITS["definitions"])
+    limit_versions = models.PositiveIntegerField(default=DEFAULT_LIMITS["versions"])
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.guid})"
+
+    def limit_for(self, kind: str) -> int:
+        return getattr(self, f"limit_{kind}")
+
+
+class ResourceGroup(Resource):
+    """A container of resources in a subscription; its location is where its uploads are stored."""
+
+    ARM_TYPE = "Microsoft.Resources/resourceGroups"
+
+    resource = resource_parent_link("as_resource_group")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActivityLogEntry(models.Model):
+    """One change, or one refused attempt at a change (F17)."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "Succeeded"
+        FAILED = "Failed"
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        API = "api", "API"
+        SYSTEM = "system", "System"
+
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    principal = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    principal_name = models.CharField(max_length=256, blank=True)
+    operation = models.CharField(max_length=200, help_text="e.g. Microsoft.Compute/galleries/write")
+    resource = models.ForeignKey(Resource, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resource_arm_id = models.CharField(max_length=1024, db_index=True)
+    subscription_id = models.UUIDField(null=True, blank=True, db_index=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        verbose_name_plural = "activity log entries"

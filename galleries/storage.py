@@ -1,0 +1,119 @@
+"""Region stores: every region is a folder this deployment controls.
+
+Layout: ``<root>/<cloud>/<region>/<zone>/<relative path>``, where ``<zone>`` is ``1``/``2``/``3``
+for zonal copies and ``regional`` otherwise. A file only ever appears under its final name
+complete and fsynced: writers use a temporary name and an atomic rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+
+CHUNK = 4 * 1024 * 1024
+REGIONAL = "regional"
+
+
+class RegionStore:
+    def __init__(self, region, zone: str | None = None):
+        self.region = region
+        self.zone = zone or REGIONAL
+        root = settings.REGION_STORAGE_ROOTS.get(region.name, settings.REGION_STORAGE_ROOT)
+        self.base = Path(root) / region.cloud.name / region.name / self.zone
+
+    def path(self, rel: str) -> Path:
+        p = (self.base / rel).resolve()
+        if not str(p).startswith(str(self.base.resolve())):
+            raise ValueError(f"path {rel!r} escapes the region store")
+        return p
+
+    def exists(self, rel: str) -> bool:
+        return self.path(rel).is_file()
+
+    def size(self, rel: str) -> int:
+        return self.path(rel).stat().st_size
+
+    def open_read(self, rel: str):
+        return open(self.path(rel), "rb")
+
+    def read_chunks(self, rel: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        with self.open_read(rel) as f:
+            f.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                buf = f.read(CHUNK if remaining is None else min(CHUNK, remaining))
+                if not buf:
+                    break
+                if remaining is not None:
+                    remaining -= len(buf)
+                yield buf
+
+    def write_at(self, rel: str, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset`` of a (temporary) file, dropping anything past it, and fsync."""
+        p = self.path(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            os.ftruncate(fd, offset)
+            os.lseek(fd, offset, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def commit(self, temp_rel: str, final_rel: str) -> None:
+        """Atomically give a complete, fsynced temporary file its final name."""
+        src, dst = self.path(temp_rel), self.path(final_rel)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        _fsync_dir(dst.parent)
+
+    def delete(self, rel: str) -> None:
+        try:
+            self.path(rel).unlink()
+        except FileNotFoundError:
+            pass
+
+    def sha256(self, rel: str) -> str:
+        h = hashlib.sha256()
+        for buf in self.read_chunks(rel):
+            h.update(buf)
+        return h.hexdigest()
+
+    def copy_from(self, source: RegionStore, src_rel: str, dst_rel: str) -> tuple[int, str]:
+        """Deep-copy a file from another (or this) store under a temporary name, hash it while
+        copying, fsync and rename. Returns (size, sha256)."""
+        tmp = f"{dst_rel}.{uuid.uuid4().hex}.tmp"
+        dst_tmp = self.path(tmp)
+        dst_tmp.parent.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        size = 0
+        try:
+            with open(dst_tmp, "wb") as out:
+                for buf in source.read_chunks(src_rel):
+                    out.write(buf)
+                    h.update(buf)
+                    size += len(buf)
+                out.flush()
+                os.fsync(out.fileno())
+            self.commit(tmp, dst_rel)
+        except BaseException:
+            self.delete(tmp)
+            raise
+        return size, h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
