@@ -1,0 +1,130 @@
+"""Shared fixtures: a tenant with a publisher, a subscription and resource group in West Europe,
+uploaded VHD blobs, and factories for images, galleries, definitions and versions — all built
+through the service layer, never by writing rows behind its back."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.conf import settings
+
+from accounts.activity import Caller
+from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
+from galleries import services, vhd
+from galleries.models import Region
+
+
+@pytest.fixture(autouse=True)
+def _services_required(request):
+    """Tests marked ``postgres`` need PostgreSQL. On the embedded default they skip with that reason;
+    with REQUIRE_SERVICES=1 (the service pass of .ci/run) a missing PostgreSQL fails them instead."""
+    if request.node.get_closest_marker("postgres") and "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        if getattr(settings, "REQUIRE_SERVICES", False):
+            pytest.fail("REQUIRE_SERVICES=1 but DATABASE_URL does not point at PostgreSQL")
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (the service pass of .ci/run does)")
+
+
+@pytest.fixture
+def region():
+    return lambda name: Region.objects.select_related("cloud").get(name=name)
+
+
+@pytest.fixture
+def tenant(db):
+    return create_tenant("Contoso", "contoso.test")
+
+
+@pytest.fixture
+def user(tenant):
+    return create_user(tenant, "alice@contoso.test", "Alice-Test-Pass-1", "Alice")
+
+
+@pytest.fixture
+def caller(user):
+    return Caller(principal=user, source="portal", client_ip="127.0.0.1")
+
+
+@pytest.fixture
+def subscription(caller, tenant):
+    return create_subscription(caller, tenant, "Contoso Test")
+
+
+@pytest.fixture
+def rg(caller, subscription):
+    return create_resource_group(caller, subscription, "images", "westeurope")
+
+
+@pytest.fixture
+def make_blob(caller, rg):
+    """Upload a generated fixed VHD in 1 MiB chunks; returns the available blob."""
+    counter = {"n": 0}
+
+    def make(name: str | None = None, virtual_mib: int = 2, seed: int = 0, resource_group=None):
+        counter["n"] += 1
+        target_rg = resource_group or rg
+        buf = io.BytesIO()
+        vhd.write_fixed_vhd(buf, virtual_mib * vhd.MIB, seed=seed + counter["n"])
+        data = buf.getvalue()
+        blob = services.start_upload(caller, target_rg, name or f"disk{counter['n']}.vhd", len(data))
+        step = vhd.MIB
+        while blob.bytes_received < len(data):
+            o = blob.bytes_received
+            blob = services.upload_chunk(caller, blob, o, data[o : o + step])
+        return blob
+
+    return make
+
+
+@pytest.fixture
+def make_image(caller, rg, make_blob):
+    def make(name="base", os_type="Linux", data_luns=(), hyper_v_generation="V1", resource_group=None):
+        target_rg = resource_group or rg
+        return services.create_managed_image(
+            caller, target_rg, name, os_blob=make_blob(resource_group=target_rg), os_type=os_type,
+            hyper_v_generation=hyper_v_generation,
+            data_blobs=[(lun, make_blob(resource_group=target_rg, virtual_mib=1)) for lun in data_luns],
+        )
+
+    return make
+
+
+@pytest.fixture
+def image(make_image):
+    return make_image()
+
+
+@pytest.fixture
+def gallery(caller, rg):
+    return services.create_gallery(caller, rg, "Gallery1", description="test gallery")
+
+
+@pytest.fixture
+def make_definition(caller, gallery):
+    counter = {"n": 0}
+
+    def make(name=None, os_type="Linux", os_state="Generalized", **props):
+        counter["n"] += 1
+        n = counter["n"]
+        props.setdefault("publisher", "Contoso")
+        props.setdefault("offer", "Finance")
+        props.setdefault("sku", f"Sku{n}")
+        return services.create_definition(caller, gallery, name or f"def{n}", os_type=os_type, os_state=os_state,
+                                          **props)
+
+    return make
+
+
+@pytest.fixture
+def definition(make_definition):
+    return make_definition("myImage1", sku="Backend")
+
+
+@pytest.fixture
+def make_version(caller, definition, image):
+    def make(name="1.0.0", target_regions=None, definition_=None, source=None, **kw):
+        kw.setdefault("location", "westeurope")
+        return services.create_version(caller, definition_ or definition, name, source=source or image,
+                                       target_regions=target_regions, **kw)
+
+    return make
