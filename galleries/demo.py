@@ -45,11 +45,15 @@ def _existing(arm_id):
 
 
 def _subscription(caller, tenant, display, guid, **kw):
-    return _existing(f"/subscriptions/{guid}") or create_subscription(caller, tenant, display, guid=guid, **kw)
+    return _existing(f"/subscriptions/{guid}") or create_subscription(
+        caller, tenant, display, guid=guid, **kw
+    )
 
 
 def _rg(caller, sub, name, location):
-    return _existing(f"{sub.arm_id}/resourceGroups/{name}") or create_resource_group(caller, sub, name, location)
+    return _existing(f"{sub.arm_id}/resourceGroups/{name}") or create_resource_group(
+        caller, sub, name, location
+    )
 
 
 def _upload(caller, rg, name, virtual_mib, seed):
@@ -68,7 +72,7 @@ def _upload(caller, rg, name, virtual_mib, seed):
 
 
 def seed(stdout=None) -> dict:
-    say = (stdout.write if stdout else (lambda s: None))
+    say = stdout.write if stdout else (lambda s: None)
     contoso = _tenant("Contoso", "contoso.com")
     fabrikam = _tenant("Fabrikam", "fabrikam.com")
     admin = _user(contoso, "admin@contoso.com", "Contoso Admin", admin=True)
@@ -79,8 +83,13 @@ def seed(stdout=None) -> dict:
     caller = Caller(principal=admin, source="system")
     publisher = Caller(principal=alice, source="system")
 
-    prod = _subscription(caller, contoso, "Contoso Production", "11111111-1111-1111-1111-111111111111",
-                         allowed_restricted_regions=list(Region.objects.filter(name="australiacentral")))
+    prod = _subscription(
+        caller,
+        contoso,
+        "Contoso Production",
+        "11111111-1111-1111-1111-111111111111",
+        allowed_restricted_regions=list(Region.objects.filter(name="australiacentral")),
+    )
     _subscription(caller, contoso, "Contoso Development", "22222222-2222-2222-2222-222222222222")
     fab_sub = _subscription(caller, fabrikam, "Fabrikam Apps", "33333333-3333-3333-3333-333333333333")
     images_rg = _rg(caller, prod, "contoso-images", "westeurope")
@@ -94,16 +103,28 @@ def seed(stdout=None) -> dict:
 
     base = f"{images_rg.arm_id}/providers/Microsoft.Compute"
     ubuntu = _existing(f"{base}/images/ubuntu-base") or services.create_managed_image(
-        publisher, images_rg, "ubuntu-base", os_blob=os_blob, os_type="Linux", data_blobs=[(0, data_blob)],
-        tags={"os": "ubuntu", "team": "platform"})
+        publisher,
+        images_rg,
+        "ubuntu-base",
+        os_blob=os_blob,
+        os_type="Linux",
+        data_blobs=[(0, data_blob)],
+        tags={"os": "ubuntu", "team": "platform"},
+    )
     windows = _existing(f"{base}/images/windows-base") or services.create_managed_image(
-        publisher, images_rg, "windows-base", os_blob=win_blob, os_type="Windows", tags={"os": "windows"})
+        publisher, images_rg, "windows-base", os_blob=win_blob, os_type="Windows", tags={"os": "windows"}
+    )
     snap = _existing(f"{base}/snapshots/build-agent-os") or services.create_snapshot(
-        publisher, images_rg, "build-agent-os", blob=spec_blob, os_type="Linux", os_state="Specialized")
+        publisher, images_rg, "build-agent-os", blob=spec_blob, os_type="Linux", os_state="Specialized"
+    )
 
     gallery = _existing(f"{base}/galleries/ContosoGallery") or services.create_gallery(
-        publisher, images_rg, "ContosoGallery", description="Golden images published by the Contoso platform team.",
-        tags={"owner": "platform"})
+        publisher,
+        images_rg,
+        "ContosoGallery",
+        description="Golden images published by the Contoso platform team.",
+        tags={"owner": "platform"},
+    )
     defs = {}
     for name, pub, offer, sku, os_type, os_state, source in (
         ("myImage1", "Contoso", "Finance", "Backend", "Linux", "Generalized", ubuntu),
@@ -111,23 +132,43 @@ def seed(stdout=None) -> dict:
         ("myImage3", "Testing", "Finance", "Frontend", "Linux", "Specialized", snap),
     ):
         defs[name] = _existing(f"{gallery.arm_id}/images/{name}") or services.create_definition(
-            publisher, gallery, name, publisher=pub, offer=offer, sku=sku, os_type=os_type, os_state=os_state,
-            description=f"{offer} {sku} servers ({os_type}).", min_vcpus=2, max_vcpus=16, min_memory_gb=4,
-            max_memory_gb=64, release_note_uri="https://contoso.example/release-notes",
+            publisher,
+            gallery,
+            name,
+            publisher=pub,
+            offer=offer,
+            sku=sku,
+            os_type=os_type,
+            os_state=os_state,
+            description=f"{offer} {sku} servers ({os_type}).",
+            min_vcpus=2,
+            max_vcpus=16,
+            min_memory_gb=4,
+            max_memory_gb=64,
+            release_note_uri="https://contoso.example/release-notes",
         )
         defs[name + ".source"] = source
     eol = timezone.now() + timedelta(days=365)
     for def_name, version, targets in (
         ("myImage1", "1.0.0", [("westeurope", 1, None)]),
-        ("myImage1", "1.0.1", [("westeurope", 2, None), ("eastus", 1, None), ("northeurope", 1, "Standard_ZRS")]),
+        (
+            "myImage1",
+            "1.0.1",
+            [("westeurope", 2, None), ("eastus", 1, None), ("northeurope", 1, "Standard_ZRS")],
+        ),
         ("myImage2", "2024.1.0", [("westeurope", 1, None), ("eastus", 1, None)]),
         ("myImage3", "0.1.0", [("westeurope", 1, None)]),
     ):
         definition = defs[def_name]
         if not _existing(f"{definition.arm_id}/versions/{version}"):
             services.create_version(
-                publisher, definition, version, location="westeurope", source=defs[def_name + ".source"],
-                target_regions=[services.TargetRegionSpec(r, c, t) for r, c, t in targets], end_of_life_date=eol,
+                publisher,
+                definition,
+                version,
+                location="westeurope",
+                source=defs[def_name + ".source"],
+                target_regions=[services.TargetRegionSpec(r, c, t) for r, c, t in targets],
+                end_of_life_date=eol,
             )
     say("Demo data ready.\n")
     return {"tenants": [contoso, fabrikam], "gallery": gallery}

@@ -126,7 +126,9 @@ class Blob(models.Model):
 
     @property
     def uri(self) -> str:
-        return f"https://{self.region.name}.blob.sig.local/{self.resource_group_id}/{self.container}/{self.name}"
+        return (
+            f"https://{self.region.name}.blob.sig.local/{self.resource_group_id}/{self.container}/{self.name}"
+        )
 
     @property
     def relative_path(self) -> str:
@@ -167,7 +169,9 @@ class Snapshot(Resource):
 
     resource = resource_parent_link("as_snapshot")
     disk = models.ForeignKey(StoredDisk, on_delete=models.PROTECT, related_name="+")
-    os_type = models.CharField(max_length=10, choices=OsType.choices, blank=True, help_text="Empty for a data disk.")
+    os_type = models.CharField(
+        max_length=10, choices=OsType.choices, blank=True, help_text="Empty for a data disk."
+    )
     os_state = models.CharField(max_length=12, choices=OsState.choices, default=OsState.GENERALIZED)
     hyper_v_generation = models.CharField(max_length=2, choices=HyperVGeneration.choices, default="V1")
     source_uri = models.CharField(max_length=1024, blank=True)
@@ -251,7 +255,9 @@ class GalleryImageVersion(Resource):
     major = models.PositiveIntegerField()
     minor = models.PositiveIntegerField()
     patch = models.PositiveIntegerField()
-    replica_count = models.PositiveSmallIntegerField(default=1, help_text="Common replica count (default per region).")
+    replica_count = models.PositiveSmallIntegerField(
+        default=1, help_text="Common replica count (default per region)."
+    )
     storage_account_type = models.CharField(
         max_length=16, choices=StorageAccountType.choices, default=StorageAccountType.STANDARD_LRS
     )
@@ -262,8 +268,12 @@ class GalleryImageVersion(Resource):
         max_length=10, choices=ProvisioningState.choices, default=ProvisioningState.CREATING
     )
     source_arm_id = models.CharField(max_length=1024)
-    source_image = models.ForeignKey(ManagedImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    source_snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source_image = models.ForeignKey(
+        ManagedImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source_snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     source_version = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -288,7 +298,9 @@ class VersionDisk(models.Model):
     version = models.ForeignKey(GalleryImageVersion, on_delete=models.CASCADE, related_name="disks")
     lun = models.PositiveSmallIntegerField(null=True, blank=True)
     source_disk = models.ForeignKey(StoredDisk, on_delete=models.PROTECT, related_name="+")
-    source_arm_id = models.CharField(max_length=1024, blank=True, help_text="The snapshot it came from, if any.")
+    source_arm_id = models.CharField(
+        max_length=1024, blank=True, help_text="The snapshot it came from, if any."
+    )
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
 

@@ -21,7 +21,9 @@ def resolve_region(value, target: str = "location") -> Region:
     for region in _regions():
         if region.name == key or normalize(region.display_name) == key:
             return region
-    raise ServiceError.invalid(target, f"'{value}' is not a known region; use a name such as 'westeurope' or 'West Europe'.")
+    raise ServiceError.invalid(
+        target, f"'{value}' is not a known region; use a name such as 'westeurope' or 'West Europe'."
+    )
 
 
 def _regions() -> list[Region]:

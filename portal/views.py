@@ -1,11 +1,57 @@
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import JsonResponse
 from django.shortcuts import render
+
+from accounts.models import Resource
+
+TYPE_LABELS = {
+    "Microsoft.Resources/subscriptions": "Subscription",
+    "Microsoft.Resources/resourceGroups": "Resource group",
+    "Microsoft.Compute/images": "Image",
+    "Microsoft.Compute/snapshots": "Snapshot",
+    "Microsoft.Compute/galleries": "Azure compute gallery",
+    "Microsoft.Compute/galleries/images": "VM image definition",
+    "Microsoft.Compute/galleries/images/versions": "VM image version",
+}
+PAGE_SIZE = 50
 
 
 @login_required
 def home(request):
-    return render(request, "portal/home.html", {})
+    """The resources of the signed-in user's directory (All Resources grows into F14 in the portal issue)."""
+    q = request.GET.get("q", "").strip()
+    rtype = request.GET.get("type", "")
+    show_hidden = request.GET.get("hidden") == "1"
+    qs = Resource.objects.visible_to(request.user).select_related("location")
+    if not show_hidden:
+        qs = qs.filter(hidden=False)
+    if rtype in TYPE_LABELS:
+        qs = qs.filter(type=rtype)
+    if q:
+        qs = qs.filter(name__icontains=q)
+    qs = qs.annotate(rg_name=F("resource_group__name")).order_by("name", "id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for r in page.object_list:
+        r.type_label = TYPE_LABELS.get(r.type, r.type)
+    params = {k: v for k, v in {"q": q, "type": rtype, "hidden": "1" if show_hidden else ""}.items() if v}
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "page": page,
+            "q": q,
+            "type": rtype,
+            "show_hidden": show_hidden,
+            "query": urlencode(params),
+            "types": [
+                (t, label) for t, label in TYPE_LABELS.items() if show_hidden or "galleries/images" not in t
+            ],
+        },
+    )
 
 
 def healthz(request):

@@ -93,7 +93,11 @@ def make_image(caller, rg, make_blob):
     def make(name="base", os_type="Linux", data_luns=(), hyper_v_generation="V1", resource_group=None):
         target_rg = resource_group or rg
         return services.create_managed_image(
-            caller, target_rg, name, os_blob=make_blob(resource_group=target_rg), os_type=os_type,
+            caller,
+            target_rg,
+            name,
+            os_blob=make_blob(resource_group=target_rg),
+            os_type=os_type,
             hyper_v_generation=hyper_v_generation,
             data_blobs=[(lun, make_blob(resource_group=target_rg, virtual_mib=1)) for lun in data_luns],
         )
@@ -121,8 +125,9 @@ def make_definition(caller, gallery):
         props.setdefault("publisher", "Contoso")
         props.setdefault("offer", "Finance")
         props.setdefault("sku", f"Sku{n}")
-        return services.create_definition(caller, gallery, name or f"def{n}", os_type=os_type, os_state=os_state,
-                                          **props)
+        return services.create_definition(
+            caller, gallery, name or f"def{n}", os_type=os_type, os_state=os_state, **props
+        )
 
     return make
 
@@ -136,7 +141,13 @@ def definition(make_definition):
 def make_version(caller, definition, image):
     def make(name="1.0.0", target_regions=None, definition_=None, source=None, **kw):
         kw.setdefault("location", "westeurope")
-        return services.create_version(caller, definition_ or definition, name, source=source or image,
-                                       target_regions=target_regions, **kw)
+        return services.create_version(
+            caller,
+            definition_ or definition,
+            name,
+            source=source or image,
+            target_regions=target_regions,
+            **kw,
+        )
 
     return make

@@ -69,11 +69,20 @@ def test_twenty_concurrent_galleries_one_below_the_limit_create_exactly_one(call
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_definitions_and_versions_respect_their_limits(caller, subscription, gallery, image):
+def test_twenty_concurrent_definitions_and_versions_respect_their_limits(
+    caller, subscription, gallery, image
+):
     _limit(subscription, "definitions", 1)
     results, errors = _race(
         lambda i: services.create_definition(
-            caller, gallery, f"def{i}", publisher="P", offer="O", sku=f"S{i}", os_type="Linux", os_state="Generalized"
+            caller,
+            gallery,
+            f"def{i}",
+            publisher="P",
+            offer="O",
+            sku=f"S{i}",
+            os_type="Linux",
+            os_state="Generalized",
         )
     )
     assert len(results) == 1 and len(errors) == WORKERS - 1
@@ -100,7 +109,9 @@ def test_concurrent_creations_with_the_same_name_give_one_gallery_and_conflicts(
     assert counter.count == 1  # refused creations gave their reservation back
 
 
-def test_limit_check_costs_the_same_queries_at_any_count(caller, subscription, rg, django_assert_max_num_queries):
+def test_limit_check_costs_the_same_queries_at_any_count(
+    caller, subscription, rg, django_assert_max_num_queries
+):
     """The limit is enforced on a counter row, so its cost does not grow with the number of galleries."""
     from django.test.utils import CaptureQueriesContext
 
@@ -112,4 +123,6 @@ def test_limit_check_costs_the_same_queries_at_any_count(caller, subscription, r
     with CaptureQueriesContext(connection) as large:
         services.create_gallery(caller, rg, "Third")
     assert len(small.captured_queries) == len(large.captured_queries)
-    assert not any("COUNT(" in q["sql"].upper() and "galleries_gallery" in q["sql"] for q in large.captured_queries)
+    assert not any(
+        "COUNT(" in q["sql"].upper() and "galleries_gallery" in q["sql"] for q in large.captured_queries
+    )

@@ -1,0 +1,45 @@
+# The two commands of the README are `make run` and `make test`; both install what is missing first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test test-services lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## Start the portal, a Celery worker (every region queue) and beat, with the demo data. Ctrl-C stops all.
+run: $(STAMP)
+	$(PY) manage.py up
+
+## The test suite on the embedded default (SQLite, filesystem broker, local region storage).
+test: $(STAMP)
+	$(PY) -m pytest
+
+## The same suite against PostgreSQL and Redis on this machine; a missing service fails the run.
+test-services: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
+	REQUIRE_SERVICES=1 $(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(STAMP)
+	@for b in bench/*.py; do [ -e "$$b" ] && $(PY) $$b; done; true
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

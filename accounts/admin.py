@@ -1,0 +1,105 @@
+"""Operators' view of the directory and the resource graph. Changes to resources belong in the
+portal and the API (they go through the service layer's rules); here resources are read-only."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from . import models
+
+
+class ReadOnlyResourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "type", "location", "tenant", "created_at")
+    list_filter = ("type", "tenant")
+    search_fields = ("name", "arm_id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("name", "primary_domain", "tenant_id", "created_at")
+    search_fields = ("name", "primary_domain")
+
+
+@admin.register(models.User)
+class PortalUserAdmin(UserAdmin):
+    list_display = ("username", "display_name", "kind", "home_tenant", "is_tenant_admin", "is_staff")
+    list_filter = ("kind", "home_tenant", "is_tenant_admin", "is_staff")
+    fieldsets = UserAdmin.fieldsets + (
+        ("Directory", {"fields": ("home_tenant", "kind", "display_name", "is_tenant_admin")}),
+    )
+
+
+@admin.register(models.DirectoryGroup)
+class DirectoryGroupAdmin(admin.ModelAdmin):
+    list_display = ("display_name", "tenant", "object_id")
+    list_filter = ("tenant",)
+
+
+@admin.register(models.AppRegistration)
+class AppRegistrationAdmin(admin.ModelAdmin):
+    list_display = ("display_name", "home_tenant", "client_id", "multi_tenant")
+
+
+@admin.register(models.ClientSecret)
+class ClientSecretAdmin(admin.ModelAdmin):
+    list_display = ("app", "description", "hint", "expires_at")
+    readonly_fields = ("secret_hash",)
+
+
+@admin.register(models.ServicePrincipal)
+class ServicePrincipalAdmin(admin.ModelAdmin):
+    list_display = ("user", "app", "tenant", "created_at")
+
+
+@admin.register(models.GuestInvitation)
+class GuestInvitationAdmin(admin.ModelAdmin):
+    list_display = ("user", "tenant", "state", "created_at", "accepted_at")
+
+
+@admin.register(models.Subscription)
+class SubscriptionAdmin(ReadOnlyResourceAdmin):
+    list_display = (
+        "display_name",
+        "guid",
+        "tenant",
+        "state",
+        "limit_galleries",
+        "limit_definitions",
+        "limit_versions",
+    )
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser  # operators raise limits and allow restricted regions here
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = {
+            "state",
+            "allowed_restricted_regions",
+            "limit_galleries",
+            "limit_definitions",
+            "limit_versions",
+        }
+        return [f.name for f in self.model._meta.fields if f.name not in editable]
+
+
+@admin.register(models.ResourceGroup)
+class ResourceGroupAdmin(ReadOnlyResourceAdmin):
+    pass
+
+
+@admin.register(models.ActivityLogEntry)
+class ActivityLogEntryAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "principal_name", "operation", "resource_arm_id", "status", "source")
+    list_filter = ("status", "source", "operation")
+    search_fields = ("resource_arm_id", "principal_name", "message")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

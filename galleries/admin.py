@@ -1,0 +1,86 @@
+from django.contrib import admin
+
+from accounts.admin import ReadOnlyResourceAdmin
+
+from . import models
+
+
+@admin.register(models.Cloud)
+class CloudAdmin(admin.ModelAdmin):
+    list_display = ("name", "display_name")
+
+
+@admin.register(models.Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ("name", "display_name", "cloud", "is_source", "has_zones", "restricted")
+    list_filter = ("cloud", "is_source", "has_zones", "restricted")
+    search_fields = ("name", "display_name")
+
+
+@admin.register(models.StoredDisk)
+class StoredDiskAdmin(admin.ModelAdmin):
+    list_display = ("path", "region", "size_bytes", "sha256", "created_at")
+    list_filter = ("region",)
+
+
+@admin.register(models.Blob)
+class BlobAdmin(admin.ModelAdmin):
+    list_display = ("name", "container", "resource_group", "region", "state", "bytes_received", "size_bytes")
+    list_filter = ("state", "region")
+
+
+class DataDiskInline(admin.TabularInline):
+    model = models.ManagedImageDataDisk
+    extra = 0
+    can_delete = False
+
+
+@admin.register(models.ManagedImage)
+class ManagedImageAdmin(ReadOnlyResourceAdmin):
+    list_display = ("name", "os_type", "location", "tenant", "created_at")
+    inlines = [DataDiskInline]
+
+
+@admin.register(models.Snapshot)
+class SnapshotAdmin(ReadOnlyResourceAdmin):
+    list_display = ("name", "os_type", "os_state", "location", "tenant")
+
+
+@admin.register(models.Gallery)
+class GalleryAdmin(ReadOnlyResourceAdmin):
+    list_display = ("name", "unique_name", "location", "tenant", "created_at")
+
+
+@admin.register(models.GalleryImage)
+class GalleryImageAdmin(ReadOnlyResourceAdmin):
+    list_display = ("name", "publisher", "offer", "sku", "os_type", "os_state", "location")
+
+
+class VersionDiskInline(admin.TabularInline):
+    model = models.VersionDisk
+    extra = 0
+    can_delete = False
+
+
+class TargetRegionInline(admin.TabularInline):
+    model = models.TargetRegion
+    extra = 0
+    can_delete = False
+
+
+@admin.register(models.GalleryImageVersion)
+class GalleryImageVersionAdmin(ReadOnlyResourceAdmin):
+    list_display = ("arm_id", "provisioning_state", "location", "exclude_from_latest", "end_of_life_date")
+    inlines = [VersionDiskInline, TargetRegionInline]
+
+
+@admin.register(models.TargetRegion)
+class TargetRegionAdmin(admin.ModelAdmin):
+    list_display = ("version", "region", "replica_count", "storage_account_type", "state", "attempts")
+    list_filter = ("state", "region")
+
+
+@admin.register(models.UsageCounter)
+class UsageCounterAdmin(admin.ModelAdmin):
+    list_display = ("subscription", "region", "kind", "count")
+    list_filter = ("kind", "region")
