@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from portal.errors import ServiceError
@@ -115,6 +116,16 @@ def new_resource(
     )
 
 
+def name_taken(parent: Resource, arm_type: str, name: str) -> bool:
+    """Is ``name`` used by a sibling of that type? Uses the (parent, type, lower(name)) unique index,
+    so the check costs the same however many siblings there are."""
+    return (
+        Resource.objects.annotate(lname=Lower("name"))
+        .filter(parent=parent, type=arm_type, lname=name.lower())
+        .exists()
+    )
+
+
 def touch(resource: Resource, caller: Caller) -> None:
     resource.modified_at = timezone.now()
     resource.modified_by = caller.principal
@@ -211,9 +222,7 @@ def create_resource_group(
         region = resolve_region(location, "location")
         tags = validate_tags(tags)
         require_enabled(subscription)
-        if Resource.objects.filter(
-            parent=subscription, type=ResourceGroup.ARM_TYPE, name__iexact=name
-        ).exists():
+        if name_taken(subscription, ResourceGroup.ARM_TYPE, name):
             raise ServiceError.conflict(
                 f"A resource group named '{name}' already exists in this subscription.", "name"
             )

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 
 from accounts.activity import Caller, change
 from accounts.models import Resource, ResourceGroup, Subscription
-from accounts.services import in_future, new_resource, require_enabled, touch, validate_tags
+from accounts.services import in_future, name_taken, new_resource, require_enabled, touch, validate_tags
 from portal.errors import ServiceError
 
 from . import vhd
@@ -440,15 +440,14 @@ def create_definition(
         region = resolve_region(location, "location") if location else gallery.location
         subscription = gallery.subscription
         require_enabled(subscription)
-        if GalleryImage.objects.filter(gallery=gallery, name__iexact=name).exists():
+        if name_taken(gallery, GalleryImage.ARM_TYPE, name):
             raise ServiceError.conflict(
                 f"The gallery '{gallery.name}' already has an image definition named '{name}'.", "name"
             )
         clash = GalleryImage.objects.filter(
-            gallery=gallery,
-            publisher__iexact=values["publisher"],
-            offer__iexact=values["offer"],
-            sku__iexact=values["sku"],
+            identifier_key=GalleryImage.make_identifier_key(
+                gallery.pk, values["publisher"], values["offer"], values["sku"]
+            )
         ).first()
         if clash:
             raise ServiceError.conflict(
@@ -800,9 +799,7 @@ def create_version(
             for lun, s in (data_disk_snapshots or [])
         ]
         disks = _version_disks(source, region, definition, data)
-        if GalleryImageVersion.objects.filter(
-            definition=definition, major=major, minor=minor, patch=patch
-        ).exists():
+        if name_taken(definition, GalleryImageVersion.ARM_TYPE, name):
             raise ServiceError.conflict(
                 f"The image definition '{definition.name}' already has a version {name}.", "name"
             )
@@ -1291,9 +1288,7 @@ def create_managed_image(
                     "properties.storageProfile",
                     "All disks of an image must be in the same region as its OS disk.",
                 )
-        if Resource.objects.filter(
-            parent=resource_group, type=ManagedImage.ARM_TYPE, name__iexact=name
-        ).exists():
+        if name_taken(resource_group, ManagedImage.ARM_TYPE, name):
             raise ServiceError.conflict(
                 f"An image named '{name}' already exists in this resource group.", "name"
             )
@@ -1354,7 +1349,7 @@ def create_snapshot(
         tags = validate_tags(tags)
         require_enabled(resource_group.subscription)
         b = _blob_in(resource_group, blob, "properties.creationData.sourceUri")
-        if Resource.objects.filter(parent=resource_group, type=Snapshot.ARM_TYPE, name__iexact=name).exists():
+        if name_taken(resource_group, Snapshot.ARM_TYPE, name):
             raise ServiceError.conflict(
                 f"A snapshot named '{name}' already exists in this resource group.", "name"
             )
