@@ -213,7 +213,7 @@ def create_resource_group(
 
     arm_id = f"{subscription.arm_id}/resourceGroups/{name}"
     with change(caller, "Microsoft.Resources/resourceGroups/write", scope=subscription, arm_id=arm_id) as ch:
-        if not RESOURCE_GROUP_NAME.match(name or "") or name.endswith("."):
+        if not RESOURCE_GROUP_NAME.fullmatch(name or "") or name.endswith("."):
             raise ServiceError.invalid(
                 "name",
                 f"The resource group name '{name}' is invalid: use 1–90 letters, digits, underscores, hyphens, "

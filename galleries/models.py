@@ -136,7 +136,8 @@ class Blob(models.Model):
 
     @property
     def temp_relative_path(self) -> str:
-        return f"blobs/{self.resource_group_id}/{self.container}/.{self.name}.{self.pk}.uploading"
+        # Short and name-independent: a 255-character blob name must still leave room for it.
+        return f"blobs/{self.resource_group_id}/{self.container}/.upload-{self.pk}.tmp"
 
 
 class ManagedImage(Resource):

@@ -19,8 +19,8 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F, Q
 
-from accounts.activity import Caller, change
-from accounts.models import Resource, ResourceGroup, Subscription
+from accounts.activity import Caller, Change, change
+from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscription
 from accounts.services import in_future, name_taken, new_resource, require_enabled, touch, validate_tags
 from portal.errors import ServiceError
 
@@ -76,7 +76,7 @@ def _check_name(name: str, pattern: re.Pattern, what: str, rule: str) -> str:
         raise ServiceError.invalid(
             "name", f"The {what} name '{name[:30]}…' is {len(name)} characters long; the limit is {MAX_NAME}."
         )
-    if not pattern.match(name):
+    if not pattern.fullmatch(name):
         raise ServiceError.invalid("name", f"The {what} name '{name}' is invalid: {rule}")
     return name
 
@@ -333,7 +333,7 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
                 raise ServiceError.invalid(
                     P[key], f"The {key} '{v[:30]}…' is {len(v)} characters long; the limit is {limit}."
                 )
-            if not IDENTIFIER_VALUE.match(v):
+            if not IDENTIFIER_VALUE.fullmatch(v):
                 raise ServiceError.invalid(
                     P[key],
                     f"The {key} '{v}' is invalid: use letters, digits, hyphens, underscores and periods.",
@@ -563,7 +563,7 @@ VERSION_MUTABLE = {"target_regions", "replica_count", "exclude_from_latest", "en
 
 
 def parse_version_name(name: str) -> tuple[int, int, int]:
-    if not isinstance(name, str) or not VERSION_NAME.match(name):
+    if not isinstance(name, str) or not VERSION_NAME.fullmatch(name):
         raise ServiceError.invalid(
             "name",
             f"The version name '{name}' is invalid: use Major.Minor.Patch, three whole numbers without leading zeros "
@@ -999,12 +999,12 @@ _hashers_lock = threading.Lock()
 
 
 def _check_blob_name(container: str, name: str) -> None:
-    if not CONTAINER_NAME.match(container or ""):
+    if not CONTAINER_NAME.fullmatch(container or ""):
         raise ServiceError.invalid(
             "container",
             f"The container name '{container}' is invalid: use 3–63 lower-case letters, digits and single hyphens.",
         )
-    if not BLOB_NAME.match(name or ""):
+    if not BLOB_NAME.fullmatch(name or ""):
         raise ServiceError.invalid(
             "name",
             f"The blob name '{name}' is invalid: use letters, digits, hyphens, underscores and periods, up to 255 "
@@ -1030,6 +1030,7 @@ def start_upload(
             vhd.validate_declared_size(size_bytes)
         except vhd.VhdFormatError as err:
             raise ServiceError.invalid("size", str(err)) from None
+        require_enabled(resource_group.subscription)
         existing = Blob.objects.filter(
             resource_group=resource_group, container__iexact=container, name__iexact=name
         ).first()
@@ -1040,7 +1041,7 @@ def start_upload(
                 f"A blob named '{name}' already exists in container '{container}'; choose another name or delete it.",
                 "name",
             )
-        return Blob.objects.create(
+        blob = Blob(
             resource_group=resource_group,
             region=resource_group.location,
             container=container,
@@ -1048,6 +1049,14 @@ def start_upload(
             size_bytes=size_bytes,
             created_by=caller.principal,
         )
+        if RegionStore(resource_group.location).exists(blob.relative_path):
+            raise ServiceError.conflict(
+                f"A VHD named '{name}' is already in the store of {resource_group.location.display_name} (not yet "
+                "registered); register it as a blob or upload under another name.",
+                "name",
+            )
+        blob.save()
+        return blob
 
 
 def _hasher_for(blob: Blob, store: RegionStore):
@@ -1070,11 +1079,24 @@ def _hasher_for(blob: Blob, store: RegionStore):
 def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
     """Append one chunk at ``offset`` (which must be where the upload stands). The last chunk
     validates the VHD footer, then renames the file into place; an invalid VHD is discarded whole."""
+    from django.conf import settings
+    from django.utils import timezone
+
     failure = None
     with transaction.atomic():
-        blob = Blob.objects.select_for_update().select_related("region__cloud").get(pk=blob.pk)
+        found = Blob.objects.select_for_update().select_related("region__cloud").filter(pk=blob.pk).first()
+        if found is None:
+            raise ServiceError.not_found(
+                f"The upload of '{blob.name}' no longer exists (it was refused or discarded); start it again.",
+                "blob",
+            )
+        blob = found
         if blob.state != Blob.State.UPLOADING:
             raise ServiceError.conflict(f"The upload of '{blob.name}' is already complete.", "offset")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ServiceError.invalid(
+                "offset", f"The offset must be a whole number of bytes ≥ 0; '{offset}' was given."
+            )
         if offset != blob.bytes_received:
             raise ServiceError.conflict(
                 f"The upload of '{blob.name}' stands at byte {blob.bytes_received:,}; send the chunk that starts there "
@@ -1083,6 +1105,11 @@ def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
             )
         if not data:
             raise ServiceError.invalid("chunk", "The chunk is empty.")
+        if len(data) > settings.UPLOAD_MAX_CHUNK_BYTES:
+            raise ServiceError.invalid(
+                "chunk",
+                f"The chunk is {len(data):,} bytes; chunks can be at most {settings.UPLOAD_MAX_CHUNK_BYTES:,} bytes.",
+            )
         if offset + len(data) > blob.size_bytes:
             raise ServiceError.invalid(
                 "chunk",
@@ -1093,13 +1120,11 @@ def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
         store.write_at(blob.temp_relative_path, offset, data)
         h.update(data)
         blob.bytes_received = offset + len(data)
-        with _hashers_lock:
-            _hashers[blob.pk] = (blob.bytes_received, h)
-        from django.utils import timezone
-
         blob.updated_at = timezone.now()
         if blob.bytes_received < blob.size_bytes:
             blob.save(update_fields=["bytes_received", "updated_at"])
+            with _hashers_lock:
+                _hashers[blob.pk] = (blob.bytes_received, h)
             return blob
         with _hashers_lock:
             _hashers.pop(blob.pk, None)
@@ -1108,7 +1133,13 @@ def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
             footer = f.read(vhd.FOOTER_SIZE)
         try:
             vhd.validate_footer(footer, blob.size_bytes)
-        except vhd.VhdFormatError as err:
+            if store.exists(blob.relative_path):
+                raise ServiceError.conflict(
+                    f"A VHD named '{blob.name}' appeared in the store while uploading; the upload is discarded so "
+                    "the existing file is kept. Upload under another name.",
+                    "name",
+                )
+        except (vhd.VhdFormatError, ServiceError) as err:
             failure = err
             blob.save(update_fields=["bytes_received", "updated_at"])
         else:
@@ -1124,8 +1155,20 @@ def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
                 blob.save()
                 store.commit(blob.temp_relative_path, blob.relative_path)
             return blob
-    discard_upload(caller, blob, reason=str(failure))
-    raise ServiceError.invalid("file", f"'{blob.name}' is not a valid VHD: {failure}")
+    # Refused at the end: discard the whole upload, and log the refused write.
+    error = (
+        failure
+        if isinstance(failure, ServiceError)
+        else ServiceError.invalid("file", f"'{blob.name}' is not a valid VHD: {failure}")
+    )
+    discard_upload(caller, blob, reason=error.message)
+    Change(
+        caller=caller,
+        operation="Microsoft.Storage/blobs/write",
+        scope=blob.resource_group,
+        arm_id=f"{blob.resource_group.arm_id}/blobs/{blob.container}/{blob.name}",
+    ).record(ActivityLogEntry.Status.FAILED, error)
+    raise error
 
 
 def discard_upload(caller: Caller, blob: Blob, reason: str = "") -> None:
@@ -1155,6 +1198,7 @@ def register_blob(caller: Caller, resource_group: ResourceGroup, name: str, cont
         arm_id=f"{resource_group.arm_id}/blobs/{container}/{name}",
     ):
         _check_blob_name(container, name)
+        require_enabled(resource_group.subscription)
         blob = Blob(
             resource_group=resource_group,
             region=resource_group.location,
@@ -1200,7 +1244,14 @@ def _disk_from_blob(blob: Blob, target: str, written: list) -> StoredDisk:
     store = RegionStore(blob.region)
     rel = f"disks/{uuid.uuid4().hex}.vhd"
     written.append((store, rel))
-    size, digest = store.copy_from(store, blob.relative_path, rel)
+    try:
+        size, digest = store.copy_from(store, blob.relative_path, rel)
+    except FileNotFoundError:
+        raise ServiceError.invalid(
+            target,
+            f"The blob '{blob.name}' is registered but its file is missing from the store of "
+            f"{blob.region.display_name}; upload it again.",
+        ) from None
     if digest != blob.sha256 or size != blob.size_bytes:
         raise ServiceError.invalid(
             target,
