@@ -113,6 +113,12 @@ def change(
                 raise ServiceError.conflict(ch.conflict_message) from exc
             ch.record(ActivityLogEntry.Status.SUCCEEDED)
     except ServiceError as err:
+        if resource is not None and resource.pk is not None and ch.resource is resource:
+            # The change was rolled back; so are the caller's in-memory edits of the object.
+            try:
+                resource.refresh_from_db()
+            except type(resource).DoesNotExist:
+                pass
         with transaction.atomic():
             ch.record(ActivityLogEntry.Status.FAILED, err)
         raise

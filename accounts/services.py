@@ -34,7 +34,9 @@ def validate_tags(tags, target: str = "tags") -> dict:
         )
     seen = set()
     for key, value in tags.items():
-        if not isinstance(key, str) or not key.strip():
+        if not isinstance(key, str):
+            raise ServiceError.invalid(target, f"Tag names must be strings; {key!r} is not a string.")
+        if not key.strip():
             raise ServiceError.invalid(target, "A tag name cannot be empty.")
         if len(key) > MAX_TAG_KEY:
             raise ServiceError.invalid(

@@ -51,8 +51,16 @@ def main() -> None:
             connection.queries_log.clear()
             t0 = time.perf_counter()
             with CaptureQueriesContext(connection) as q:
-                services.create_definition(caller, gallery, f"d{i}", publisher="P", offer="O", sku=f"S{i}",
-                                           os_type="Linux", os_state="Generalized")
+                services.create_definition(
+                    caller,
+                    gallery,
+                    f"d{i}",
+                    publisher="P",
+                    offer="O",
+                    sku=f"S{i}",
+                    os_type="Linux",
+                    os_state="Generalized",
+                )
             return time.perf_counter() - t0, len(q.captured_queries)
 
         timings = [create(i) for i in range(limit)]
@@ -61,14 +69,24 @@ def main() -> None:
         t_end = statistics.median(t for t, _ in end)
         t0 = time.perf_counter()
         try:
-            services.create_definition(caller, gallery, "over", publisher="P", offer="O", sku="over",
-                                       os_type="Linux", os_state="Generalized")
+            services.create_definition(
+                caller,
+                gallery,
+                "over",
+                publisher="P",
+                offer="O",
+                sku="over",
+                os_type="Linux",
+                os_state="Generalized",
+            )
             raise SystemExit("the limit was not enforced")
         except ServiceError as err:
             assert err.code == "QuotaExceeded"
         refused = time.perf_counter() - t0
         print(f"database: {connection.vendor}")
-        print(f"definitions created: {limit} (the limit); the next one refused with QuotaExceeded in {refused * 1e3:.2f} ms")
+        print(
+            f"definitions created: {limit} (the limit); the next one refused with QuotaExceeded in {refused * 1e3:.2f} ms"
+        )
         print(f"median creation at counts 0-49:    {t_start * 1e3:.2f} ms, {start[0][1]} queries")
         print(f"median creation at counts 950-999: {t_end * 1e3:.2f} ms, {end[-1][1]} queries")
         print(f"ratio end/start: {t_end / t_start:.2f}")

@@ -116,11 +116,13 @@ def _visible(caller: Caller):
     return Resource.objects.visible_to(caller.principal)
 
 
-def get_resource(caller: Caller, arm_id: str, model=None):
-    """Look up a resource by ARM id through the access filter; missing and unreadable look the same."""
+def get_resource(caller: Caller, arm_id: str, model=None, target: str | None = None):
+    """Look up a resource by ARM id through the access filter; missing and unreadable look the same.
+    ``target`` names the property that referred to it, when it came from a request body."""
     row = _visible(caller).filter(arm_key=str(arm_id).rstrip("/").lower()).first()
     if row is None or (model is not None and row.type != model.ARM_TYPE):
-        raise ServiceError.not_found(f"The resource '{arm_id}' was not found.")
+        what = f"a {model._meta.verbose_name}" if model is not None else "a resource"
+        raise ServiceError.not_found(f"The resource '{arm_id}' was not found (expected {what}).", target)
     return row.typed()
 
 
@@ -139,13 +141,17 @@ def _reserve(subscription: Subscription, region: Region, kind: str) -> None:
         subscription=subscription, region=region, kind=kind, count__lt=limit
     ).update(count=F("count") + 1)
     if not taken:
-        label = {"galleries": "galleries", "definitions": "image definitions", "versions": "image versions"}[
+        plural = {"galleries": "galleries", "definitions": "image definitions", "versions": "image versions"}[
+            kind
+        ]
+        singular = {"galleries": "gallery", "definitions": "image definition", "versions": "image version"}[
             kind
         ]
         raise ServiceError(
             ServiceError.QUOTA_EXCEEDED,
-            f"The subscription '{subscription.display_name}' already has {limit} {label} in {region.display_name}, "
-            f"its limit there. Delete unused {label} or ask an administrator to raise the limit.",
+            f"The subscription '{subscription.display_name}' already has {limit} "
+            f"{singular if limit == 1 else plural} in {region.display_name}, its limit there. Delete unused "
+            f"{plural} or ask an administrator to raise the limit.",
             "location",
         )
 
@@ -372,6 +378,12 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
                 P["disallowed_disk_types"], "A disk type is listed twice in the disallowed disk types."
             )
         out["disallowed_disk_types"] = cleaned
+    for key in ("description", "eula", "plan_name", "plan_publisher", "plan_product"):
+        if key in values:
+            if values[key] is None:
+                out[key] = ""
+            elif not isinstance(values[key], str):
+                raise ServiceError.invalid(P[key], f"The {key.replace('_', ' ')} must be text.")
     if "tags" in values:
         out["tags"] = validate_tags(values["tags"])
     plan = [values.get(k) for k in ("plan_name", "plan_publisher", "plan_product")]
@@ -382,6 +394,15 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
             "A purchase plan needs its name, publisher and product together.",
         )
     return out
+
+
+def _same_value(current, new) -> bool:
+    """Equal as ARM compares them: strings and lists of strings ignore case."""
+    if isinstance(current, str) and isinstance(new, str):
+        return current.casefold() == new.casefold()
+    if isinstance(current, list | tuple) and isinstance(new, list | tuple):
+        return sorted(str(x).casefold() for x in current) == sorted(str(x).casefold() for x in new)
+    return current == new
 
 
 def _check_min_max(obj: GalleryImage) -> None:
@@ -488,14 +509,13 @@ def update_definition(caller: Caller, definition: GalleryImage, **changes) -> Ga
             key = sorted(unknown)[0]
             raise ServiceError.invalid(key, f"'{key}' is not a property of an image definition.")
         for key, value in changes.items():
-            if key in DEFINITION_MUTABLE:
+            if key in DEFINITION_MUTABLE or value is None:  # None: the property was not given
                 continue
-            current = definition.location.name if key == "location" else getattr(definition, key)
-            new = resolve_region(value).name if key == "location" else value
-            if isinstance(current, str) and isinstance(new, str):
-                same = current.lower() == new.lower()
+            if key == "location":
+                same = resolve_region(value).pk == definition.location_id
             else:
-                same = current == new
+                cleaned = _clean_definition_fields({key: value}, new=False).get(key, value)
+                same = _same_value(getattr(definition, key), cleaned)
             if not same:
                 raise ServiceError.immutable(
                     DEFINITION_PATHS[key],
@@ -746,9 +766,14 @@ def _version_disks(source, location: Region, definition: GalleryImage, data_snap
             which = "OS disk" if d["lun"] is None else f"data disk at LUN {d['lun']}"
             raise ServiceError.invalid(
                 src_path,
-                f"The {which} of the source is {virtual / 2**40:.2f} TiB; any disk of an image must be at most 1 TiB.",
+                f"The {which} of the source is {virtual:,} bytes, {_over(virtual - vhd.MAX_VIRTUAL_SIZE)} more than "
+                f"the 1 TiB ({vhd.MAX_VIRTUAL_SIZE:,} bytes) any disk of an image may have.",
             )
     return disks
+
+
+def _over(n: int) -> str:
+    return f"{n // vhd.MIB:,} MiB" if n % vhd.MIB == 0 else f"{n:,} bytes"
 
 
 def create_version(
@@ -791,12 +816,19 @@ def create_version(
         specs = target_regions if target_regions is not None else [TargetRegionSpec(region)]
         targets = _clean_targets(subscription, region, specs, common, stype)
         if isinstance(source, str):
-            source = get_resource(caller, source) if source else None
+            source = get_resource(caller, source, target=VERSION_PATHS["source"]) if source else None
             if source is None:
                 raise ServiceError.invalid(VERSION_PATHS["source"], "The source id is required.")
         data = [
-            (lun, get_resource(caller, s, Snapshot) if isinstance(s, str) else s)
-            for lun, s in (data_disk_snapshots or [])
+            (
+                lun,
+                get_resource(
+                    caller, s, Snapshot, target=f"{VERSION_PATHS['data_disk_snapshots']}[{i}].source.id"
+                )
+                if isinstance(s, str)
+                else s,
+            )
+            for i, (lun, s) in enumerate(data_disk_snapshots or [])
         ]
         disks = _version_disks(source, region, definition, data)
         if name_taken(definition, GalleryImageVersion.ARM_TYPE, name):
@@ -862,7 +894,7 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
             key = sorted(unknown)[0]
             raise ServiceError.invalid(key, f"'{key}' is not a property of an image version.")
         for key, value in changes.items():
-            if key in VERSION_MUTABLE:
+            if key in VERSION_MUTABLE or value is None:  # None: the property was not given
                 continue
             if key == "location":
                 same = resolve_region(value).pk == version.location_id

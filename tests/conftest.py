@@ -17,6 +17,17 @@ from galleries.models import Region
 
 
 @pytest.fixture(autouse=True)
+def _isolated_region_store(settings, tmp_path):
+    """Each test gets its own region stores: the database rolls back between tests, files do not."""
+    settings.REGION_STORAGE_ROOT = tmp_path / "regions"
+    settings.REGION_STORAGE_ROOTS = {}
+    yield
+    from galleries import services
+
+    services._hashers.clear()
+
+
+@pytest.fixture(autouse=True)
 def _services_required(request):
     """Tests marked ``postgres`` are concurrency tests whose point is PostgreSQL's behaviour. They
     run on any database (SQLite too, on the embedded default); with REQUIRE_SERVICES=1 (the service

@@ -29,14 +29,6 @@ def lun_target(i: int) -> str:
     return f"properties.storageProfile.dataDisks[{i}].lun"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_region_store(settings, tmp_path):
-    settings.REGION_STORAGE_ROOT = tmp_path / "regions"
-    settings.REGION_STORAGE_ROOTS = {}
-    yield
-    services._hashers.clear()
-
-
 def vhd_bytes(virtual_mib: int = 1, seed: int = 1) -> bytes:
     buf = io.BytesIO()
     vhd.write_fixed_vhd(buf, virtual_mib * MIB, seed=seed)

@@ -23,14 +23,6 @@ FOOTER = vhd.FOOTER_SIZE
 WRITE = "Microsoft.Storage/blobs/write"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_region_store(settings, tmp_path):
-    settings.REGION_STORAGE_ROOT = tmp_path / "regions"
-    settings.REGION_STORAGE_ROOTS = {}
-    yield
-    services._hashers.clear()
-
-
 def vhd_bytes(virtual_mib: int = 2, seed: int = 1) -> bytes:
     buf = io.BytesIO()
     vhd.write_fixed_vhd(buf, virtual_mib * MIB, seed=seed)

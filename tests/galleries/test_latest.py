@@ -1,0 +1,154 @@
+"""F8 latest: the highest version (numeric order) not excluded from latest, globally or for the region,
+whose replication to that region is Completed.
+
+The replication engine that moves TargetRegion.state is a later issue; here the test sets the state
+rows directly, which is the set-up this function needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from galleries import services
+from galleries.models import TargetRegion
+from galleries.services import TargetRegionSpec as TR
+
+REGIONS = ["westeurope", "eastus", "northeurope"]
+
+
+def complete(version, *regions, state=TargetRegion.State.COMPLETED):
+    n = TargetRegion.objects.filter(version=version, region__name__in=regions).update(state=state)
+    assert n == len(regions)
+
+
+def name(v):
+    return v.name if v is not None else None
+
+
+@pytest.fixture
+def versions(make_version):
+    """1.0.2, 1.0.10 and 1.0.9 (created out of order) in three regions, nothing replicated yet."""
+    return {n: make_version(n, target_regions=REGIONS) for n in ["1.0.2", "1.0.10", "1.0.9"]}
+
+
+def test_nothing_completed_means_no_latest(definition, versions, region):
+    for r in REGIONS:
+        assert services.latest_version(definition, region(r)) is None
+    assert services.latest_by_region(definition) == {}
+
+
+def test_highest_numeric_version_wins(definition, versions, region):
+    for v in versions.values():
+        complete(v, *REGIONS)
+    for r in REGIONS:
+        assert name(services.latest_version(definition, region(r))) == "1.0.10"
+    assert {r: v.name for r, v in services.latest_by_region(definition).items()} == dict.fromkeys(
+        REGIONS, "1.0.10"
+    )
+
+
+def test_numeric_order_across_parts(definition, make_version, region):
+    for n in ["1.9.99", "1.10.0", "2.0.0", "10.0.0", "9.99.99"]:
+        complete(make_version(n), "westeurope")
+    assert name(services.latest_version(definition, region("westeurope"))) == "10.0.0"
+
+
+def test_only_completed_regions_count(definition, versions, region):
+    complete(versions["1.0.2"], *REGIONS)
+    complete(versions["1.0.9"], "westeurope", "eastus")
+    complete(versions["1.0.10"], "westeurope")
+    complete(versions["1.0.10"], "eastus", state=TargetRegion.State.REPLICATING)
+    complete(versions["1.0.9"], "northeurope", state=TargetRegion.State.FAILED)
+    assert name(services.latest_version(definition, region("westeurope"))) == "1.0.10"
+    assert name(services.latest_version(definition, region("eastus"))) == "1.0.9"
+    assert name(services.latest_version(definition, region("northeurope"))) == "1.0.2"
+    assert {r: v.name for r, v in services.latest_by_region(definition).items()} == {
+        "westeurope": "1.0.10",
+        "eastus": "1.0.9",
+        "northeurope": "1.0.2",
+    }
+
+
+def test_version_excluded_globally_is_skipped(caller, definition, versions, region):
+    for v in versions.values():
+        complete(v, *REGIONS)
+    services.update_version(caller, versions["1.0.10"], exclude_from_latest=True)
+    for r in REGIONS:
+        assert name(services.latest_version(definition, region(r))) == "1.0.9"
+    assert set(v.name for v in services.latest_by_region(definition).values()) == {"1.0.9"}
+
+
+def test_version_excluded_in_one_region_is_skipped_there_only(caller, definition, versions, region):
+    for v in versions.values():
+        complete(v, *REGIONS)
+    services.update_version(
+        caller,
+        versions["1.0.10"],
+        target_regions=["westeurope", TR("eastus", exclude_from_latest=True), "northeurope"],
+    )
+    assert TargetRegion.objects.get(version=versions["1.0.10"], region__name="eastus").state == "Completed"
+    assert name(services.latest_version(definition, region("eastus"))) == "1.0.9"
+    assert name(services.latest_version(definition, region("westeurope"))) == "1.0.10"
+    assert {r: v.name for r, v in services.latest_by_region(definition).items()} == {
+        "westeurope": "1.0.10",
+        "eastus": "1.0.9",
+        "northeurope": "1.0.10",
+    }
+
+
+def test_excluded_at_creation(definition, make_version, region):
+    complete(make_version("1.0.0", target_regions=["westeurope", "eastus"]), "westeurope", "eastus")
+    complete(
+        make_version("2.0.0", exclude_from_latest=True, target_regions=["westeurope", "eastus"]),
+        "westeurope",
+        "eastus",
+    )
+    complete(
+        make_version("3.0.0", target_regions=["westeurope", TR("eastus", exclude_from_latest=True)]),
+        "westeurope",
+        "eastus",
+    )
+    assert name(services.latest_version(definition, region("westeurope"))) == "3.0.0"
+    assert name(services.latest_version(definition, region("eastus"))) == "1.0.0"
+    assert {r: v.name for r, v in services.latest_by_region(definition).items()} == {
+        "westeurope": "3.0.0",
+        "eastus": "1.0.0",
+    }
+
+
+def test_everything_excluded_means_none(caller, definition, versions, region):
+    for v in versions.values():
+        complete(v, *REGIONS)
+        services.update_version(caller, v, exclude_from_latest=True)
+    assert services.latest_version(definition, region("westeurope")) is None
+    assert services.latest_by_region(definition) == {}
+
+
+def test_region_not_targeted_has_no_latest(definition, versions, region):
+    for v in versions.values():
+        complete(v, *REGIONS)
+    assert services.latest_version(definition, region("uksouth")) is None
+    assert "uksouth" not in services.latest_by_region(definition)
+
+
+def test_removed_region_no_longer_counts(caller, definition, versions, region):
+    for v in versions.values():
+        complete(v, *REGIONS)
+    services.update_version(caller, versions["1.0.10"], target_regions=["westeurope", "eastus"])
+    assert name(services.latest_version(definition, region("northeurope"))) == "1.0.9"
+    assert name(services.latest_version(definition, region("eastus"))) == "1.0.10"
+
+
+def test_other_definitions_do_not_leak(definition, make_definition, make_version, region):
+    other = make_definition("other")
+    complete(make_version("1.0.0"), "westeurope")
+    complete(make_version("9.0.0", definition_=other), "westeurope")
+    assert name(services.latest_version(definition, region("westeurope"))) == "1.0.0"
+    assert name(services.latest_version(other, region("westeurope"))) == "9.0.0"
+    assert {r: v.name for r, v in services.latest_by_region(definition).items()} == {"westeurope": "1.0.0"}
+
+
+def test_deleted_version_is_no_longer_latest(caller, definition, versions, region):
+    for v in versions.values():
+        complete(v, "westeurope")
+    services.delete_version(caller, versions["1.0.10"])
+    assert name(services.latest_version(definition, region("westeurope"))) == "1.0.9"
