@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import F
+from django.db.models.functions import Lower
 from django.http import JsonResponse
 from django.shortcuts import render
 
@@ -20,6 +21,17 @@ TYPE_LABELS = {
 PAGE_SIZE = 50
 
 
+def display_name(resource) -> str:
+    """What a person calls it: a subscription by its display name, a definition or version by its path
+    in the gallery (``ContosoGallery/myImage1/1.0.1``), as the Azure portal does."""
+    if getattr(resource, "sub_display", None):
+        return resource.sub_display
+    if resource.type.startswith("Microsoft.Compute/galleries/"):
+        tail = resource.arm_id.split("/providers/Microsoft.Compute/galleries/", 1)[1].split("/")
+        return "/".join(tail[::2])
+    return resource.name
+
+
 @login_required
 def home(request):
     """The resources of the signed-in user's directory (All Resources grows into F14 in the portal issue)."""
@@ -33,10 +45,14 @@ def home(request):
         qs = qs.filter(type=rtype)
     if q:
         qs = qs.filter(name__icontains=q)
-    qs = qs.annotate(rg_name=F("resource_group__name")).order_by("name", "id")
+    qs = qs.annotate(
+        rg_name=F("resource_group__name"),
+        sub_display=F("as_subscription__display_name"),
+    ).order_by(Lower("name"), "id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for r in page.object_list:
         r.type_label = TYPE_LABELS.get(r.type, r.type)
+        r.display_name = display_name(r)
     params = {k: v for k, v in {"q": q, "type": rtype, "hidden": "1" if show_hidden else ""}.items() if v}
     return render(
         request,

@@ -43,8 +43,9 @@ def test_sign_in_then_home_lists_the_tenants_resources_and_hides_hidden_types(
     assert "images" in page  # the resource group
     assert "myImage1" not in page  # an image definition is a hidden type
     page = client.get(reverse("home"), {"hidden": "1"}).content.decode()
-    assert "myImage1" in page
+    assert "Gallery1/myImage1" in page  # a definition is named by its path in the gallery
     assert "VM image definition" in page
+    assert "Contoso Test" in page  # a subscription by its display name, not its GUID
 
 
 def test_home_never_shows_another_tenants_resources(client, user, gallery, other_tenant_resources):
