@@ -87,7 +87,9 @@ def main() -> None:
         print(
             f"definitions created: {limit} (the limit); the next one refused with QuotaExceeded in {refused * 1e3:.2f} ms"
         )
-        print(f"median creation at counts 0-99:     {t_start * 1e3:.2f} ms, {max(q for _, q in start[1:])} queries")
+        print(
+            f"median creation at counts 0-99:     {t_start * 1e3:.2f} ms, {max(q for _, q in start[1:])} queries"
+        )
         print(f"median creation at counts 900-999: {t_end * 1e3:.2f} ms, {max(q for _, q in end)} queries")
         print(f"ratio end/start: {t_end / t_start:.2f}")
     finally:
