@@ -217,6 +217,16 @@ class GalleryImage(Resource):
     plan_publisher = models.CharField(max_length=128, blank=True)
     plan_product = models.CharField(max_length=128, blank=True)
 
+    class LifecyclePolicy(models.TextChoices):
+        NONE = "None", "No automatic trimming"
+        TRIM_OLDER_TO_SOURCE = (
+            "TrimOlderToSource",
+            "Keep the latest version in all its regions; trim older versions to their source region",
+        )
+
+    lifecycle_policy = models.CharField(
+        max_length=20, choices=LifecyclePolicy.choices, default=LifecyclePolicy.NONE
+    )
     identifier_key = models.CharField(
         max_length=400,
         unique=True,
@@ -292,6 +302,16 @@ class GalleryImageVersion(Resource):
     def total_size_bytes(self) -> int:
         return sum(d.size_bytes for d in self.disks.all())
 
+    def aggregated_state(self, regions=None) -> str:
+        """InProgress / Completed / Failed over the target regions (F9)."""
+        rows = regions if regions is not None else self.target_regions.all()
+        states = {t.state for t in rows if not t.removing}
+        if TargetRegion.State.FAILED in states:
+            return "Failed"
+        if states and states == {TargetRegion.State.COMPLETED}:
+            return "Completed"
+        return "InProgress"
+
 
 class VersionDisk(models.Model):
     """One disk of a version: the OS disk (lun null) or a data disk, with the bytes it publishes."""
@@ -342,7 +362,11 @@ class TargetRegion(models.Model):
     last_error = models.TextField(blank=True)
     lease_owner = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    revision = models.PositiveIntegerField(default=0)
+    revision = models.PositiveIntegerField(default=0, help_text="Bumped by every change that needs work.")
+    done_revision = models.PositiveIntegerField(default=0, help_text="The revision a worker last completed.")
+    removing = models.BooleanField(
+        default=False, help_text="Removed from the version: its replicas are being deleted, then this row."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -353,12 +377,46 @@ class TargetRegion(models.Model):
         indexes = [models.Index(fields=["region", "state"])]
 
     @property
+    def in_flight(self) -> bool:
+        """Work is pending or running: not final, or a change not yet carried out."""
+        return (
+            self.state in (self.State.UNKNOWN, self.State.REPLICATING)
+            or self.removing
+            or (self.state != self.State.FAILED and self.done_revision != self.revision)
+        )
+
+    @property
     def percent(self) -> int:
         if self.state == self.State.COMPLETED:
             return 100
         if not self.bytes_total:
             return 0
         return min(100, int(self.bytes_done * 100 / self.bytes_total))
+
+
+class Replica(models.Model):
+    """One copy of one disk of a version in one target region (and zone). It counts only once its
+    bytes are complete and their SHA-256 matches the version disk's (``verified_at`` set)."""
+
+    target_region = models.ForeignKey(TargetRegion, on_delete=models.CASCADE, related_name="replicas")
+    disk = models.ForeignKey(VersionDisk, on_delete=models.CASCADE, related_name="replicas")
+    index = models.PositiveSmallIntegerField(help_text="Which full copy of the image this file belongs to.")
+    zone = models.CharField(
+        max_length=8, blank=True, help_text="Availability zone (Standard_ZRS), else empty."
+    )
+    path = models.CharField(max_length=512, help_text="Relative to the region store of its zone.")
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["target_region", "index", "disk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["target_region", "index", "disk"], name="uniq_replica_per_index_disk"
+            ),
+        ]
 
 
 class UsageCounter(models.Model):

@@ -24,7 +24,7 @@ from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscript
 from accounts.services import in_future, name_taken, new_resource, require_enabled, touch, validate_tags
 from portal.errors import ServiceError
 
-from . import vhd
+from . import replication, vhd
 from .models import (
     Blob,
     DiskType,
@@ -37,6 +37,7 @@ from .models import (
     OsState,
     OsType,
     Region,
+    Replica,
     Snapshot,
     StorageAccountType,
     StoredDisk,
@@ -883,12 +884,17 @@ def create_version(
             )
             for t in targets
         )
+        replication.enqueue_on_commit(version.target_regions.select_related("region"))
     return version
 
 
 def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> GalleryImageVersion:
     """Change what F7 allows: target regions, replica counts, exclude-from-latest, end-of-life date."""
     with change(caller, _op(GalleryImageVersion, "write"), resource=version) as ch:
+        if version.provisioning_state == GalleryImageVersion.ProvisioningState.DELETING:
+            raise ServiceError.conflict(
+                f"Version {version.name} is being deleted; it cannot change any more."
+            )
         unknown = set(changes) - set(VERSION_PATHS)
         if unknown:
             key = sorted(unknown)[0]
@@ -956,35 +962,109 @@ def _apply_targets(version: GalleryImageVersion, specs) -> dict:
         t.storage_account_type = old.storage_account_type
     total = version.total_size_bytes
     wanted = {t.region.pk: t for t in targets}
-    removed = [r for pk, r in existing.items() if pk not in wanted]
-    TargetRegion.objects.filter(pk__in=[r.pk for r in removed]).delete()
+    removed = [r for pk, r in existing.items() if pk not in wanted and not r.removing]
+    work: list[TargetRegion] = []
+    for r in removed:
+        if r.replicas.exists():
+            # Its replica files live in that region's store: the region's worker deletes them, then the row.
+            r.removing = True
+            r.revision += 1
+            r.save(update_fields=["removing", "revision", "updated_at"])
+            work.append(r)
+        else:
+            r.delete()
     added, changed = [], []
     for pk, t in wanted.items():
         old = existing.get(pk)
         if old is None:
-            TargetRegion.objects.create(
-                version=version,
-                region=t.region,
-                replica_count=t.replica_count,
-                storage_account_type=t.storage_account_type,
-                exclude_from_latest=t.exclude_from_latest,
-                bytes_total=total * t.replica_count,
+            work.append(
+                TargetRegion.objects.create(
+                    version=version,
+                    region=t.region,
+                    replica_count=t.replica_count,
+                    storage_account_type=t.storage_account_type,
+                    exclude_from_latest=t.exclude_from_latest,
+                    bytes_total=total * t.replica_count,
+                )
             )
             added.append(t.region.name)
-        elif (old.replica_count, old.exclude_from_latest) != (t.replica_count, t.exclude_from_latest):
+        elif old.removing or old.replica_count != t.replica_count:
+            # Re-added while its removal was pending, or a new replica count: the worker re-plans.
+            was_removing = old.removing
+            old.removing = False
             old.replica_count, old.exclude_from_latest = t.replica_count, t.exclude_from_latest
             old.revision += 1
-            old.save(update_fields=["replica_count", "exclude_from_latest", "revision"])
+            old.attempts = 0
+            old.save(
+                update_fields=["removing", "replica_count", "exclude_from_latest", "revision", "attempts"]
+            )
+            work.append(old)
+            (added if was_removing else changed).append(t.region.name)
+        elif old.exclude_from_latest != t.exclude_from_latest:
+            old.exclude_from_latest = t.exclude_from_latest
+            old.save(update_fields=["exclude_from_latest"])
             changed.append(t.region.name)
+    if work and version.provisioning_state in (
+        GalleryImageVersion.ProvisioningState.SUCCEEDED,
+        GalleryImageVersion.ProvisioningState.FAILED,
+    ):
+        version.provisioning_state = GalleryImageVersion.ProvisioningState.UPDATING
+    replication.enqueue_on_commit(work)
     return {"added": added, "removed": [r.region.name for r in removed], "changed": changed}
 
 
 def delete_version(caller: Caller, version: GalleryImageVersion) -> None:
+    """Delete a version: every replica first (each by its region's worker), then the version. A
+    version with no replica yet goes at once."""
     with change(caller, _op(GalleryImageVersion, "delete"), resource=version) as ch:
+        if not Replica.objects.filter(target_region__version=version).exists():
+            ch.resource, ch.arm_id = None, version.arm_id
+            ch.scope = Resource.objects.get(pk=version.parent_id)
+            _release(version.subscription_id, version.location_id, UsageCounter.Kind.VERSIONS)
+            version.delete()
+            return
+        ch.message = "Deleting: the replicas in every region are removed first, then the version."
+        version.provisioning_state = GalleryImageVersion.ProvisioningState.DELETING
+        touch(version, caller)
+        version.save()
+        rows = list(version.target_regions.select_related("region"))
+        TargetRegion.objects.filter(version=version).update(revision=F("revision") + 1)
+        replication.enqueue_on_commit(rows)
+
+
+def finish_version_deletion(version: GalleryImageVersion) -> None:
+    """Called by the last region's worker once every replica is gone."""
+    with change(Caller.system(), _op(GalleryImageVersion, "delete"), resource=version) as ch:
+        ch.message = "All replicas removed; the version is deleted."
         ch.resource, ch.arm_id = None, version.arm_id
         ch.scope = Resource.objects.get(pk=version.parent_id)
         _release(version.subscription_id, version.location_id, UsageCounter.Kind.VERSIONS)
         version.delete()
+
+
+def retry_failed_regions(caller: Caller, version: GalleryImageVersion) -> list[str]:
+    """Start the failed regions of a version again, and only those."""
+    with change(
+        caller, "Microsoft.Compute/galleries/images/versions/retryReplication/action", resource=version
+    ) as ch:
+        failed = list(version.target_regions.filter(state=TargetRegion.State.FAILED).select_related("region"))
+        if not failed:
+            raise ServiceError.conflict(f"No region of version {version.name} has failed; nothing to retry.")
+        TargetRegion.objects.filter(pk__in=[t.pk for t in failed]).update(
+            state=TargetRegion.State.UNKNOWN,
+            attempts=0,
+            last_error="",
+            lease_owner="",
+            lease_expires_at=None,
+            revision=F("revision") + 1,
+        )
+        GalleryImageVersion.objects.filter(pk=version.pk).update(
+            provisioning_state=GalleryImageVersion.ProvisioningState.UPDATING
+        )
+        names = [t.region.name for t in failed]
+        ch.details = {"regions": names}
+        replication.enqueue_on_commit(failed)
+    return names
 
 
 # --- Latest (F8) -------------------------------------------------------------------------------------
@@ -1000,7 +1080,9 @@ def latest_version(definition: GalleryImage, region: Region) -> GalleryImageVers
             target_regions__region=region,
             target_regions__state=TargetRegion.State.COMPLETED,
             target_regions__exclude_from_latest=False,
+            target_regions__removing=False,
         )
+        .exclude(provisioning_state=GalleryImageVersion.ProvisioningState.DELETING)
         .numeric_order()
         .first()
     )
@@ -1014,7 +1096,9 @@ def latest_by_region(definition: GalleryImage) -> dict[str, GalleryImageVersion]
             version__exclude_from_latest=False,
             state=TargetRegion.State.COMPLETED,
             exclude_from_latest=False,
+            removing=False,
         )
+        .exclude(version__provisioning_state=GalleryImageVersion.ProvisioningState.DELETING)
         .select_related("version", "region")
         .order_by("region__name", "-version__major", "-version__minor", "-version__patch")
     )

@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 
 CHUNK = 4 * 1024 * 1024
+COPY_CHUNK = 8 * 1024 * 1024
+TMP_SUFFIX = ".tmp"
 REGIONAL = "regional"
 
 
@@ -88,27 +90,70 @@ class RegionStore:
             h.update(buf)
         return h.hexdigest()
 
-    def copy_from(self, source: RegionStore, src_rel: str, dst_rel: str) -> tuple[int, str]:
-        """Deep-copy a file from another (or this) store under a temporary name, hash it while
-        copying, fsync and rename. Returns (size, sha256)."""
-        tmp = f"{dst_rel}.{uuid.uuid4().hex}.tmp"
+    def copy_from(self, source: RegionStore, src_rel: str, dst_rel: str, on_chunk=None) -> tuple[int, str]:
+        """Deep-copy a file from another (or this) store under a temporary name, hashing the bytes
+        as they are written, fsync and rename. Returns (size, sha256); the caller compares the
+        digest with the one expected before the copy counts. ``on_chunk(n)`` is told of progress."""
+        tmp = f"{dst_rel}.{uuid.uuid4().hex}{TMP_SUFFIX}"
         dst_tmp = self.path(tmp)
         dst_tmp.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         size = 0
+        buf = bytearray(COPY_CHUNK)
+        view = memoryview(buf)
         try:
-            with open(dst_tmp, "wb") as out:
-                for buf in source.read_chunks(src_rel):
-                    out.write(buf)
-                    h.update(buf)
-                    size += len(buf)
-                out.flush()
+            with (
+                open(source.path(src_rel), "rb", buffering=0) as src,
+                open(dst_tmp, "wb", buffering=0) as out,
+            ):
+                while True:
+                    n = src.readinto(buf)
+                    if not n:
+                        break
+                    chunk = view[:n]
+                    h.update(chunk)
+                    written = 0
+                    while written < n:
+                        written += out.write(chunk[written:])
+                    size += n
+                    if on_chunk is not None:
+                        on_chunk(n)
                 os.fsync(out.fileno())
             self.commit(tmp, dst_rel)
         except BaseException:
             self.delete(tmp)
             raise
         return size, h.hexdigest()
+
+    def remove_temporaries(self, rel: str) -> int:
+        """Delete partial copies of ``rel`` left by a writer that died."""
+        target = self.path(rel)
+        removed = 0
+        if target.parent.is_dir():
+            for p in target.parent.glob(f"{target.name}.*{TMP_SUFFIX}"):
+                p.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def sweep_temporaries(self, older_than: float) -> int:
+        """Delete temporary files nobody has written to for ``older_than`` seconds."""
+        import time
+
+        removed = 0
+        if not self.base.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        for p in self.base.rglob(f"*{TMP_SUFFIX}"):
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
+    def verify(self, rel: str, sha256: str) -> bool:
+        return self.exists(rel) and self.sha256(rel) == sha256
 
 
 def _fsync_dir(path: Path) -> None:

@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -14,6 +21,8 @@ from accounts.activity import Caller
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services, vhd
 from galleries.models import Region
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -162,3 +171,128 @@ def make_version(caller, definition, image):
         )
 
     return make
+
+
+# --- Real Celery workers -------------------------------------------------------------------------------
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
+    """Poll ``condition`` until it is truthy (never a blind sleep); fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def test_database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+class CeleryProcess:
+    """A real ``celery worker`` or ``celery beat`` process on the test database and region stores."""
+
+    def __init__(self, args: list[str], env: dict):
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_ready(self, marker: str, timeout: float = 60):
+        wait_for(lambda: marker in self.output or self.proc.poll() is not None, timeout, f"'{marker}'")
+        assert self.proc.poll() is None, f"celery exited:\n{self.output}"
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def celery_processes(transactional_db, settings):
+    """Start real workers (and beat) against this test's database and region stores:
+    ``worker = celery_processes.worker(regions=["westeurope"], env={...})``. All are stopped after."""
+    started: list[CeleryProcess] = []
+
+    class Factory:
+        def env(self, extra: dict | None = None) -> dict:
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+                "DATABASE_URL": test_database_url(),
+                "REGION_STORAGE_ROOT": str(settings.REGION_STORAGE_ROOT),
+                "REPLICATION_PROGRESS_SECONDS": "0.2",
+            }
+            env.update({k: str(v) for k, v in (extra or {}).items()})
+            return env
+
+        def worker(self, regions=(), env=None, name=None) -> CeleryProcess:
+            from portal.celery import region_queue
+
+            queues = ",".join(["default", *[region_queue(r) for r in regions]])
+            w = CeleryProcess(
+                [
+                    "worker",
+                    "-Q",
+                    queues,
+                    "-P",
+                    "solo",
+                    "-l",
+                    "INFO",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--without-heartbeat",
+                    "-n",
+                    f"{name or 'w'}{len(started)}-{os.getpid()}@%h",
+                ],
+                self.env(env),
+            )
+            started.append(w)
+            w.wait_ready(" ready.")
+            return w
+
+        def beat(self, env=None, tmp=None) -> CeleryProcess:
+            schedule = Path(settings.REGION_STORAGE_ROOT).parent / f"beat-{len(started)}"
+            b = CeleryProcess(["beat", "-l", "INFO", "-s", str(schedule)], self.env(env))
+            started.append(b)
+            b.wait_ready("beat: Starting")
+            return b
+
+    yield Factory()
+    for p in started:
+        p.stop()

@@ -129,6 +129,17 @@ REGION_STORAGE_ROOT = Path(env("REGION_STORAGE_ROOT", default=str(VAR_DIR / "reg
 REGION_STORAGE_ROOTS = {k: Path(v) for k, v in env.dict("REGION_STORAGE_ROOTS", default={}).items()}
 UPLOAD_MAX_CHUNK_BYTES = env.int("UPLOAD_MAX_CHUNK_BYTES", default=64 * 1024 * 1024)
 
+# --- Replication (F9) --------------------------------------------------------------------------
+REPLICATION_LEASE_SECONDS = env.int("REPLICATION_LEASE_SECONDS", default=60)
+REPLICATION_MAX_ATTEMPTS = env.int("REPLICATION_MAX_ATTEMPTS", default=5)
+REPLICATION_RETRY_BASE_SECONDS = env.int("REPLICATION_RETRY_BASE_SECONDS", default=10)
+REPLICATION_RETRY_MAX_SECONDS = env.int("REPLICATION_RETRY_MAX_SECONDS", default=600)
+REPLICATION_PROGRESS_BYTES = env.int("REPLICATION_PROGRESS_BYTES", default=64 * 1024 * 1024)
+REPLICATION_PROGRESS_SECONDS = env.float("REPLICATION_PROGRESS_SECONDS", default=1.0)
+REPLICATION_MAX_BYTES_PER_SECOND = env.int("REPLICATION_MAX_BYTES_PER_SECOND", default=0)
+REPLICATION_REAPER_GRACE_SECONDS = env.int("REPLICATION_REAPER_GRACE_SECONDS", default=30)
+REPLICATION_REAPER_INTERVAL_SECONDS = env.int("REPLICATION_REAPER_INTERVAL_SECONDS", default=15)
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
@@ -142,6 +153,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.2),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -157,6 +169,18 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = ("portal.celery.route_task",)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
+    "reap-replication": {
+        "task": "galleries.tasks.reap_replication",
+        "schedule": REPLICATION_REAPER_INTERVAL_SECONDS,
+    },
+    "scrub-replicas": {
+        "task": "galleries.tasks.scrub_all_regions",
+        "schedule": crontab(minute=43, hour=3),
+    },
+    "lifecycle": {
+        "task": "galleries.tasks.run_lifecycle",
+        "schedule": crontab(minute=7, hour=4),
+    },
     "reconcile-usage": {
         "task": "galleries.tasks.reconcile_usage",
         "schedule": crontab(minute=17),
