@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.activity import Caller
@@ -71,6 +72,21 @@ def _upload(caller, rg, name, virtual_mib, seed):
     return blob
 
 
+def _register(caller, rg, name, virtual_mib, seed):
+    """A VHD already sitting in the region's store (F4 scenario 2), adopted as a blob. Bigger than the
+    uploaded ones, so a new user can watch its versions replicate region by region."""
+    blob = Blob.objects.filter(resource_group=rg, name=name, state=Blob.State.AVAILABLE).first()
+    if blob:
+        return blob
+    from galleries.storage import RegionStore
+
+    path = RegionStore(rg.location).path(f"blobs/{rg.pk}/vhds/{name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        vhd.write_fixed_vhd(path, virtual_mib * vhd.MIB, seed=seed)
+    return services.register_blob(caller, rg, name)
+
+
 def seed(stdout=None) -> dict:
     say = stdout.write if stdout else (lambda s: None)
     contoso = _tenant("Contoso", "contoso.com")
@@ -96,7 +112,7 @@ def seed(stdout=None) -> dict:
     _rg(caller, prod, "contoso-apps", "eastus")
     _rg(caller, fab_sub, "fabrikam-apps", "westeurope")
 
-    os_blob = _upload(publisher, images_rg, "ubuntu-22.04-os.vhd", 8, seed=1)
+    os_blob = _register(publisher, images_rg, "ubuntu-22.04-os.vhd", settings.DEMO_OS_DISK_MIB, seed=1)
     data_blob = _upload(publisher, images_rg, "ubuntu-22.04-data.vhd", 4, seed=2)
     win_blob = _upload(publisher, images_rg, "windows-2022-os.vhd", 8, seed=3)
     spec_blob = _upload(publisher, images_rg, "build-agent-os.vhd", 8, seed=4)

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 CHUNK = 4 * 1024 * 1024
-COPY_CHUNK = 8 * 1024 * 1024
+COPY_CHUNK = 1024 * 1024  # measured: 1 MiB stays in cache between read, hash and write (faster than 8 MiB)
 TMP_SUFFIX = ".tmp"
 REGIONAL = "regional"
 

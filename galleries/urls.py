@@ -5,4 +5,7 @@ from . import views
 urlpatterns = [
     path("uploads/", views.upload_start, name="upload-start"),
     path("uploads/<int:pk>", views.upload_detail, name="upload-detail"),
+    path("versions/<int:pk>/", views.version_detail, name="version-detail"),
+    path("versions/<int:pk>/replication", views.version_replication, name="version-replication"),
+    path("versions/<int:pk>/retry", views.version_retry, name="version-retry"),
 ]

@@ -16,7 +16,10 @@ import json
 import re
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.activity import Caller
@@ -24,7 +27,7 @@ from accounts.models import Resource, ResourceGroup
 from portal.errors import ServiceError
 
 from . import services
-from .models import Blob
+from .models import Blob, GalleryImageVersion, TargetRegion
 
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
@@ -137,3 +140,64 @@ def upload_detail(request, pk: int):
             return _error(err, offset=blob.bytes_received)
         raise
     return JsonResponse(_state(blob))
+
+
+# --- Version page: live replication progress (F9) -------------------------------------------------
+
+
+def _visible_version(request, pk: int):
+    from django.http import Http404
+
+    row = Resource.objects.visible_to(request.user).filter(pk=pk, type=GalleryImageVersion.ARM_TYPE).first()
+    if row is None:
+        raise Http404("No such image version.")
+    return GalleryImageVersion.objects.select_related("location", "definition", "gallery").get(pk=row.pk)
+
+
+def _replication_context(version) -> dict:
+    rows = list(
+        TargetRegion.objects.filter(version=version).select_related("region").order_by("region__display_name")
+    )
+    latest = services.latest_by_region(version.definition)
+    for t in rows:
+        t.is_latest = latest.get(t.region.name) == version
+    in_flight = any(t.in_flight for t in rows)
+    return {
+        "version": version,
+        "regions": rows,
+        "aggregated": version.aggregated_state(rows),
+        "in_flight": in_flight,
+        "any_failed": any(t.state == TargetRegion.State.FAILED for t in rows),
+    }
+
+
+@login_required
+def version_detail(request, pk: int):
+    version = _visible_version(request, pk)
+    context = _replication_context(version)
+    context["disks"] = list(version.disks.all())
+    return render(request, "galleries/version_detail.html", context)
+
+
+@login_required
+def version_replication(request, pk: int):
+    """The replication panel, polled by htmx every 2 s while anything is in flight; once every
+    region is final the server answers 286, which tells htmx to stop polling."""
+    version = _visible_version(request, pk)
+    context = _replication_context(version)
+    response = render(request, "galleries/htmx/replication.html", context)
+    if request.htmx and not context["in_flight"]:
+        response.status_code = 286
+    return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def version_retry(request, pk: int):
+    version = _visible_version(request, pk)
+    try:
+        names = services.retry_failed_regions(Caller.from_request(request), version)
+        messages.success(request, f"Retrying {', '.join(names)}.")
+    except ServiceError as err:
+        messages.error(request, err.message)
+    return redirect("version-detail", pk=pk)

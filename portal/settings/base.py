@@ -215,3 +215,33 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 UPLOAD_EXPIRY_HOURS = env.int("UPLOAD_EXPIRY_HOURS", default=72)
+# Size of the demo's biggest disk: large enough to watch replication progress region by region.
+DEMO_OS_DISK_MIB = env.int("DEMO_OS_DISK_MIB", default=128)
+
+# --- Cost (F16) -- BEGIN: owned by galleries/costs.py; append-only block -------------------------
+# The service itself is free; what costs money is the storage of every replica and the one-time
+# network egress of the first copy into each region other than the source. These default prices are
+# ILLUSTRATIVE, list-like figures so the estimates have sensible magnitudes; a deployment configures
+# its own. Money values are strings so they stay exact decimals (numbers are accepted too).
+# COST_PRICE_TABLE_FILE names a JSON file whose top-level keys replace these defaults, e.g.
+#   {"storage_per_gib_month": {"Standard_LRS": "0.04", ...},
+#    "region_overrides": {"westeurope": {"Premium_LRS": "0.18"}}, "egress_per_gib": "0.08"}
+# region_overrides: region name -> {storage account type: price per GiB-month} for that region only;
+# types it does not name keep the default price.
+COST_PRICES = {
+    "currency": "USD",
+    "storage_per_gib_month": {
+        "Standard_LRS": "0.05",
+        "Standard_ZRS": "0.0625",
+        "Premium_LRS": "0.15",
+    },
+    "region_overrides": {},
+    "egress_per_gib": "0.087",
+}
+COST_PRICE_TABLE_FILE = env("COST_PRICE_TABLE_FILE", default="")
+if COST_PRICE_TABLE_FILE:
+    import json as _json  # noqa: E402 -- kept inside this block on purpose
+
+    with open(COST_PRICE_TABLE_FILE, encoding="utf-8") as _f:
+        COST_PRICES = {**COST_PRICES, **_json.load(_f)}
+# --- Cost (F16) -- END -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ def _counts():
 
 def test_demo_data_has_the_seed_definitions_and_is_idempotent(db, settings, tmp_path):
     settings.REGION_STORAGE_ROOT = tmp_path
+    settings.DEMO_OS_DISK_MIB = 4
     seed()
     first = _counts()
     log_entries = ActivityLogEntry.objects.count()
@@ -48,7 +50,10 @@ def test_demo_data_has_the_seed_definitions_and_is_idempotent(db, settings, tmp_
 def test_up_starts_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(
-        PORTAL_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="portal.settings.dev", PYTHONUNBUFFERED="1"
+        PORTAL_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="portal.settings.dev",
+        PYTHONUNBUFFERED="1",
+        DEMO_OS_DISK_MIB="4",
     )
     port = 18000 + os.getpid() % 1000
     proc = subprocess.Popen(
@@ -83,6 +88,15 @@ def test_up_starts_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         wait_for(login_page_answers, 120, "the portal to answer")
         wait_for(lambda: any(" ready." in line for line in lines), 60, "the worker")
         wait_for(lambda: any("beat: Starting" in line for line in lines), 60, "beat")
+        # The demo versions replicate: every target region of every version reaches Completed.
+        db = tmp_path / "portal.sqlite3"
+
+        def demo_replicated():
+            with sqlite3.connect(db, timeout=30) as conn:
+                states = [row[0] for row in conn.execute("SELECT state FROM galleries_targetregion")]
+            return states and set(states) == {"Completed"}
+
+        wait_for(demo_replicated, 120, "the demo versions to replicate")
         out = "".join(lines)
         assert f"http://127.0.0.1:{port}/" in out
         assert "alice@contoso.com" in out and DEMO_PASSWORDS["alice@contoso.com"] in out

@@ -1,0 +1,77 @@
+"""The version page and its replication panel: live while anything is in flight, stopped by the
+server (286) once every region is final; other tenants get 404; the poll's cost is flat."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.services import create_tenant, create_user
+from galleries.models import TargetRegion
+from galleries.services import TargetRegionSpec as T
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_anonymous_is_sent_to_sign_in(client, make_version):
+    v = make_version()
+    assert client.get(f"/versions/{v.pk}/").status_code == 302
+    assert client.get(f"/versions/{v.pk}/replication", **HTMX).status_code == 302
+
+
+def test_another_tenant_gets_404_everywhere(client, make_version):
+    v = make_version()
+    other = create_user(create_tenant("Fabrikam", "fabrikam.test"), "eve@fabrikam.test", "Eve-Pass-1")
+    client.force_login(other)
+    assert client.get(f"/versions/{v.pk}/").status_code == 404
+    assert client.get(f"/versions/{v.pk}/replication", **HTMX).status_code == 404
+    assert client.post(f"/versions/{v.pk}/retry").status_code == 404
+
+
+def test_the_panel_polls_while_in_flight_and_the_server_stops_it_when_final(client, user, make_version):
+    v = make_version(target_regions=[T("westeurope", 2), T("eastus")])
+    client.force_login(user)
+    page = client.get(f"/versions/{v.pk}/").content.decode()
+    assert 'hx-trigger="every 2s"' in page and "East US" in page and "InProgress" in page
+    r = client.get(f"/versions/{v.pk}/replication", **HTMX)
+    assert r.status_code == 200 and 'hx-trigger="every 2s"' in r.content.decode()
+    TargetRegion.objects.filter(version=v).update(state="Completed", bytes_done=100, bytes_total=100)
+    r = client.get(f"/versions/{v.pk}/replication", **HTMX)
+    assert r.status_code == 286  # htmx stops polling
+    body = r.content.decode()
+    assert "every 2s" not in body and "Completed" in body and "100%" in body
+    assert "latest" in body  # both regions are now Completed: this version is latest there
+
+
+def test_failed_regions_show_their_error_and_can_be_retried(client, user, make_version):
+    v = make_version(target_regions=[T("westeurope"), T("eastus")])
+    TargetRegion.objects.filter(version=v, region__name="eastus").update(
+        state="Failed", attempts=5, last_error="The copy did not verify"
+    )
+    TargetRegion.objects.filter(version=v, region__name="westeurope").update(state="Completed")
+    client.force_login(user)
+    page = client.get(f"/versions/{v.pk}/").content.decode()
+    assert "The copy did not verify" in page and "Retry failed regions" in page
+    r = client.post(f"/versions/{v.pk}/retry", follow=True)
+    assert "Retrying eastus" in r.content.decode()
+    states = dict(TargetRegion.objects.filter(version=v).values_list("region__name", "state"))
+    assert states == {"eastus": "Unknown", "westeurope": "Completed"}
+
+
+def test_the_poll_costs_the_same_queries_for_two_or_thirty_regions(client, user, make_version, subscription):
+    from galleries.models import Region
+
+    client.force_login(user)
+    small = make_version("1.0.0", target_regions=[T("westeurope"), T("eastus")])
+    names = list(
+        Region.objects.filter(cloud__name="public", restricted=False)
+        .exclude(name="westeurope")
+        .values_list("name", flat=True)[:29]
+    )
+    big = make_version("1.0.1", target_regions=[T("westeurope")] + [T(n) for n in names])
+    with CaptureQueriesContext(connection) as q_small:
+        client.get(f"/versions/{small.pk}/replication", **HTMX)
+    with CaptureQueriesContext(connection) as q_big:
+        client.get(f"/versions/{big.pk}/replication", **HTMX)
+    assert big.target_regions.count() == 30
+    assert len(q_small.captured_queries) == len(q_big.captured_queries)
