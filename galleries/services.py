@@ -773,6 +773,18 @@ def _version_disks(source, location: Region, definition: GalleryImage, data_snap
     return disks
 
 
+def source_region(location) -> Region:
+    """The version's location: a region where versions can be created (a source region)."""
+    region = resolve_region(location, "location")
+    if not region.is_source:
+        raise ServiceError.invalid(
+            "location",
+            f"{region.display_name} is not a source region: image versions can only be created in a source region "
+            "and replicated from there.",
+        )
+    return region
+
+
 def _over(n: int) -> str:
     return f"{n // vhd.MIB:,} MiB" if n % vhd.MIB == 0 else f"{n:,} bytes"
 
@@ -796,13 +808,7 @@ def create_version(
     arm_id = f"{definition.arm_id}/versions/{name}"
     with change(caller, _op(GalleryImageVersion, "write"), scope=definition, arm_id=arm_id) as ch:
         major, minor, patch = parse_version_name(name)
-        region = resolve_region(location, "location")
-        if not region.is_source:
-            raise ServiceError.invalid(
-                "location",
-                f"{region.display_name} is not a source region: image versions can only be created in a source region "
-                "and replicated from there.",
-            )
+        region = source_region(location)
         common = _count(replica_count, f"{PP}.replicaCount", "replica count", 1, MAX_REPLICAS) or 1
         stype = _choice(
             storage_account_type or "Standard_LRS",
@@ -941,13 +947,19 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
     return version
 
 
-def _apply_targets(version: GalleryImageVersion, specs) -> dict:
+def plan_targets(version: GalleryImageVersion, specs, common: int | None = None) -> list[_Target]:
+    """The target regions ``specs`` would give an existing version, validated: the shared target
+    rules, plus "the storage type of an existing region never changes" (a region keeps its type
+    unless the caller names a different one, which is refused). Used by updates and cost estimates."""
     base = VERSION_PATHS["target_regions"]
     targets = _clean_targets(
-        version.subscription, version.location, specs, version.replica_count, version.storage_account_type
+        version.subscription,
+        version.location,
+        specs,
+        common or version.replica_count,
+        version.storage_account_type,
     )
     existing = {t.region_id: t for t in version.target_regions.all()}
-    # An existing region keeps its storage type unless the caller names a different one explicitly.
     for i, (t, spec) in enumerate(zip(targets, specs, strict=True)):
         old = existing.get(t.region.pk)
         explicit = not isinstance(spec, str | Region) and spec.storage_account_type
@@ -960,6 +972,12 @@ def _apply_targets(version: GalleryImageVersion, specs) -> dict:
                 "remove the region and add it again to change it.",
             )
         t.storage_account_type = old.storage_account_type
+    return targets
+
+
+def _apply_targets(version: GalleryImageVersion, specs) -> dict:
+    targets = plan_targets(version, specs)
+    existing = {t.region_id: t for t in version.target_regions.all()}
     total = version.total_size_bytes
     wanted = {t.region.pk: t for t in targets}
     removed = [r for pk, r in existing.items() if pk not in wanted and not r.removing]
