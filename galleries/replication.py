@@ -519,8 +519,16 @@ def scrub_region(region: Region) -> dict:
             f"replica file(s); repairing them from healthy copies: {', '.join(lost)}",
         )
         enqueue(target.pk, region.name)
+    known = set(Replica.objects.filter(target_region__region=region).values_list("zone", "path"))
+    found["orphans"] = []
     for zone in [""] + region.zones:
-        store_for(region, zone).sweep_temporaries(older_than=lease_seconds() * 2)
+        store = store_for(region, zone)
+        store.sweep_temporaries(older_than=lease_seconds() * 2)
+        # Files no replica row accounts for (a copy finished just as its version went away).
+        for rel in store.files_under("versions", older_than=lease_seconds() * 2):
+            if (zone, rel) not in known:
+                store.delete(rel)
+                found["orphans"].append(rel)
     return found
 
 

@@ -312,10 +312,12 @@ DEFINITION_PATHS = {
     "plan_name": "properties.purchasePlan.name",
     "plan_publisher": "properties.purchasePlan.publisher",
     "plan_product": "properties.purchasePlan.product",
+    "lifecycle_policy": "properties.lifecyclePolicy",
     "location": "location",
     "tags": "tags",
 }
 DEFINITION_MUTABLE = {
+    "lifecycle_policy",
     "min_vcpus",
     "max_vcpus",
     "min_memory_gb",
@@ -385,6 +387,15 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
                 out[key] = ""
             elif not isinstance(values[key], str):
                 raise ServiceError.invalid(P[key], f"The {key.replace('_', ' ')} must be text.")
+    if values.get("lifecycle_policy") is not None:
+        out["lifecycle_policy"] = _choice(
+            values["lifecycle_policy"],
+            GalleryImage.LifecyclePolicy,
+            P["lifecycle_policy"],
+            "lifecycle policy",
+        )
+    elif "lifecycle_policy" in values:
+        out.pop("lifecycle_policy")
     if "tags" in values:
         out["tags"] = validate_tags(values["tags"])
     plan = [values.get(k) for k in ("plan_name", "plan_publisher", "plan_product")]
@@ -1035,7 +1046,13 @@ def delete_version(caller: Caller, version: GalleryImageVersion) -> None:
     """Delete a version: every replica first (each by its region's worker), then the version. A
     version with no replica yet goes at once."""
     with change(caller, _op(GalleryImageVersion, "delete"), resource=version) as ch:
-        if not Replica.objects.filter(target_region__version=version).exists():
+        from django.utils import timezone
+
+        working = TargetRegion.objects.filter(version=version, lease_expires_at__gt=timezone.now()).exclude(
+            lease_owner=""
+        )
+        if not Replica.objects.filter(target_region__version=version).exists() and not working.exists():
+            # Nothing was copied and no worker is copying: nothing to remove first.
             ch.resource, ch.arm_id = None, version.arm_id
             ch.scope = Resource.objects.get(pk=version.parent_id)
             _release(version.subscription_id, version.location_id, UsageCounter.Kind.VERSIONS)

@@ -152,6 +152,24 @@ class RegionStore:
                 pass
         return removed
 
+    def files_under(self, prefix: str, older_than: float = 0) -> list[str]:
+        """Relative paths of the complete (not temporary) files under ``prefix``, last written more
+        than ``older_than`` seconds ago."""
+        import time
+
+        folder = self.base / prefix
+        if not folder.is_dir():
+            return []
+        cutoff = time.time() - older_than
+        out = []
+        for p in folder.rglob("*"):
+            try:
+                if p.is_file() and not p.name.endswith(TMP_SUFFIX) and p.stat().st_mtime <= cutoff:
+                    out.append(str(p.relative_to(self.base)))
+            except FileNotFoundError:
+                pass
+        return out
+
     def verify(self, rel: str, sha256: str) -> bool:
         return self.exists(rel) and self.sha256(rel) == sha256
 

@@ -83,3 +83,12 @@ def expire_stale_uploads() -> int:
             Caller.system(), blob, reason="Upload abandoned: no chunk received for too long."
         )
     return len(stale)
+
+
+@shared_task(name="galleries.tasks.run_lifecycle", ignore_result=True)
+def run_lifecycle() -> dict:
+    """The scheduled lifecycle clean-up (F18, daily by beat): a real run of ``galleries.lifecycle``;
+    returns its counts. Definitions whose versions are still being deleted are deleted by the next run."""
+    from . import lifecycle
+
+    return lifecycle.run(dry_run=False).summary()
