@@ -376,7 +376,9 @@ def _finish_removal(target: TargetRegion, owner: str) -> str:
         if Replica.objects.filter(target_region=target).exists():
             return "busy"
         TargetRegion.objects.filter(pk=target.pk, lease_owner=owner).delete()
-        version = GalleryImageVersion.objects.filter(pk=target.version_id).first()
+        # Lock the version before looking at its other regions: two regions finishing at once must
+        # not both see the other still there (then nobody would delete the version).
+        version = GalleryImageVersion.objects.select_for_update().filter(pk=target.version_id).first()
         if version is None:
             return "removed"
         if version.provisioning_state == PS.DELETING:
@@ -391,10 +393,18 @@ def _finish_removal(target: TargetRegion, owner: str) -> str:
 
 
 def _mark_version(version_id: int, starting: bool = False) -> None:
-    """Derive the version's provisioning state from its regions (unless it is being deleted)."""
-    version = GalleryImageVersion.objects.filter(pk=version_id).first()
-    if version is None or version.provisioning_state == PS.DELETING:
-        return
+    """Derive the version's provisioning state from its regions (unless it is being deleted).
+    The version row is locked first, so regions finishing at the same moment decide one after the
+    other and the last one sees every region final (READ COMMITTED would otherwise let both miss)."""
+    with transaction.atomic():
+        version = GalleryImageVersion.objects.select_for_update().filter(pk=version_id).first()
+        if version is None or version.provisioning_state == PS.DELETING:
+            return
+        _settle(version, starting)
+
+
+def _settle(version: GalleryImageVersion, starting: bool = False) -> None:
+    version_id = version.pk
     rows = list(TargetRegion.objects.filter(version_id=version_id, removing=False))
     aggregated = version.aggregated_state(rows)
     if aggregated == "Completed":
@@ -475,7 +485,31 @@ def reap(now=None) -> int:
         )
         if reserved:
             enqueue(pk, region_name)
+    _settle_versions(now - grace)
     return len(rows)
+
+
+def _settle_versions(before) -> None:
+    """Versions whose state fell behind their regions: a deletion whose last region is gone, or a
+    version whose regions are all final but that still says Creating/Updating."""
+    from .services import finish_version_deletion
+
+    unfinished = TargetRegion.objects.filter(
+        Q(state__in=[State.UNKNOWN, State.REPLICATING]) | Q(removing=True)
+    ).values("version_id")
+    orphaned = GalleryImageVersion.objects.filter(
+        provisioning_state=PS.DELETING, modified_at__lt=before
+    ).exclude(pk__in=TargetRegion.objects.values("version_id"))
+    for pk in orphaned.values_list("pk", flat=True):
+        with transaction.atomic():
+            version = GalleryImageVersion.objects.select_for_update().filter(pk=pk).first()
+            if version is not None and not TargetRegion.objects.filter(version=version).exists():
+                finish_version_deletion(version)
+    stale = GalleryImageVersion.objects.filter(
+        provisioning_state__in=[PS.CREATING, PS.UPDATING], modified_at__lt=before
+    ).exclude(pk__in=unfinished)
+    for pk in stale.values_list("pk", flat=True):
+        _mark_version(pk)
 
 
 # --- Scrub -------------------------------------------------------------------------------------------

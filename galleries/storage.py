@@ -11,6 +11,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -99,25 +100,37 @@ class RegionStore:
         dst_tmp.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         size = 0
-        buf = bytearray(COPY_CHUNK)
-        view = memoryview(buf)
+        # Hashing runs in a second thread, overlapped with reading and writing (all three release the
+        # GIL on large buffers): measured, a serial hash costs about a quarter of the copy's time.
+        # Three buffers rotate; before a buffer is refilled, its hash (two chunks back) has finished,
+        # because each new hash first waits for the previous one and the hasher runs them in order.
+        buffers = [bytearray(COPY_CHUNK) for _ in range(3)]
         try:
             with (
                 open(source.path(src_rel), "rb", buffering=0) as src,
                 open(dst_tmp, "wb", buffering=0) as out,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher,
             ):
+                pending = None
+                i = 0
                 while True:
+                    buf = buffers[i % 3]
                     n = src.readinto(buf)
                     if not n:
                         break
-                    chunk = view[:n]
-                    h.update(chunk)
+                    chunk = memoryview(buf)[:n]
+                    if pending is not None:
+                        pending.result()
+                    pending = hasher.submit(h.update, chunk)
                     written = 0
                     while written < n:
                         written += out.write(chunk[written:])
                     size += n
+                    i += 1
                     if on_chunk is not None:
                         on_chunk(n)
+                if pending is not None:
+                    pending.result()
                 os.fsync(out.fileno())
             self.commit(tmp, dst_rel)
         except BaseException:

@@ -136,3 +136,22 @@ def test_the_lifecycle_policy_is_set_and_changed_through_the_services(caller, ga
         services.update_definition(caller, d, lifecycle_policy="KeepEverythingForever")
     assert exc.value.code == "InvalidParameter" and exc.value.target == "properties.lifecyclePolicy"
     assert "TrimOlderToSource" in exc.value.message
+
+
+def test_the_reaper_settles_versions_that_fell_behind_their_regions(caller, make_version, settings):
+    settings.REPLICATION_REAPER_GRACE_SECONDS = 30
+    from galleries.models import GalleryImageVersion
+
+    old = timezone.now() - timedelta(minutes=5)
+    done = make_version("1.0.0")
+    TargetRegion.objects.filter(version=done).update(state="Completed")
+    gone = make_version("1.0.1")
+    TargetRegion.objects.filter(version=gone).delete()
+    GalleryImageVersion.objects.filter(pk=gone.pk).update(provisioning_state="Deleting")
+    fresh = make_version("1.0.2")
+    TargetRegion.objects.filter(version=fresh).update(state="Completed")
+    GalleryImageVersion.objects.filter(pk__in=[done.pk, gone.pk]).update(modified_at=old)
+    replication.reap()
+    assert GalleryImageVersion.objects.get(pk=done.pk).provisioning_state == "Succeeded"
+    assert not GalleryImageVersion.objects.filter(pk=gone.pk).exists()
+    assert GalleryImageVersion.objects.get(pk=fresh.pk).provisioning_state == "Creating"  # within the grace
