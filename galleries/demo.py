@@ -18,7 +18,7 @@ from accounts.activity import Caller
 from accounts.models import Resource, Tenant, User
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services, vhd
-from galleries.models import Blob, Region
+from galleries.models import Blob, GalleryImageVersion, Region
 
 DEMO_PASSWORDS = {
     "admin@contoso.com": "Contoso-Admin-2026",
@@ -187,7 +187,8 @@ def seed(stdout=None) -> dict:
                 end_of_life_date=eol,
             )
     say("Demo data ready.\n")
-    return {"tenants": [contoso, fabrikam], "gallery": gallery}
+    watch = GalleryImageVersion.objects.filter(definition=defs["myImage1"], major=1, minor=0, patch=1).first()
+    return {"tenants": [contoso, fabrikam], "gallery": gallery, "watch": watch}
 
 
 def print_logins(stdout, url: str) -> None:
