@@ -55,6 +55,10 @@ MAX_LUN = 63
 GALLERY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?$")
 # ARM child names: letters, digits, '-', '_', '.'; start with a letter or digit; end with one or '_'.
 CHILD_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$")
+CHILD_NAME_RULE = (
+    "use letters, digits, hyphens, underscores and periods; start with a letter or digit and "
+    "end with a letter, digit or underscore."
+)
 IDENTIFIER_VALUE = re.compile(r"^[A-Za-z0-9._-]+$")
 VERSION_NAME = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 BLOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.vhd$")
@@ -68,6 +72,20 @@ def _op(model, verb: str) -> str:
 
 
 # --- Shared checks ----------------------------------------------------------------------------------
+
+
+def check_luns(luns, target: str) -> None:
+    """Data disks: each LUN a whole number from 0 to 63, none used twice. ``target`` has ``{i}``."""
+    seen = set()
+    for i, lun in enumerate(luns):
+        where = target.format(i=i)
+        if isinstance(lun, bool) or not isinstance(lun, int) or not 0 <= lun <= MAX_LUN:
+            raise ServiceError.invalid(
+                where, f"A data disk LUN must be between 0 and {MAX_LUN}; {lun} was given."
+            )
+        if lun in seen:
+            raise ServiceError.invalid(where, f"LUN {lun} is used by two data disks; each needs its own LUN.")
+        seen.add(lun)
 
 
 def _check_name(name: str, pattern: re.Pattern, what: str, rule: str) -> str:
@@ -728,18 +746,8 @@ def _version_disks(source, location: Region, definition: GalleryImage, data_snap
                 VERSION_PATHS["data_disk_snapshots"],
                 "Data-disk snapshots can only accompany an OS-disk snapshot source.",
             )
-        luns = set()
+        check_luns([lun for lun, _ in data_snapshots], f"{VERSION_PATHS['data_disk_snapshots']}[{{i}}].lun")
         for i, (lun, snap) in enumerate(data_snapshots):
-            target = f"{VERSION_PATHS['data_disk_snapshots']}[{i}].lun"
-            if isinstance(lun, bool) or not isinstance(lun, int) or not 0 <= lun <= MAX_LUN:
-                raise ServiceError.invalid(
-                    target, f"A data disk LUN must be between 0 and {MAX_LUN}; {lun} was given."
-                )
-            if lun in luns:
-                raise ServiceError.invalid(
-                    target, f"LUN {lun} is used by two data disks; each needs its own LUN."
-                )
-            luns.add(lun)
             if snap.location_id != location.pk:
                 raise ServiceError.invalid(
                     f"{VERSION_PATHS['data_disk_snapshots']}[{i}].source.id",
@@ -1458,8 +1466,7 @@ def create_managed_image(
             name,
             CHILD_NAME,
             "image",
-            "use letters, digits, hyphens, underscores and periods; start with a letter or digit and "
-            "end with a letter, digit or underscore.",
+            CHILD_NAME_RULE,
         )
         os_type = _choice(os_type, OsType, "properties.storageProfile.osDisk.osType", "OS type")
         gen = _choice(
@@ -1468,19 +1475,10 @@ def create_managed_image(
         tags = validate_tags(tags)
         require_enabled(resource_group.subscription)
         os_b = _blob_in(resource_group, os_blob, "properties.storageProfile.osDisk.blobUri")
-        luns = set()
+        data_blobs = list(data_blobs)
+        check_luns([lun for lun, _ in data_blobs], "properties.storageProfile.dataDisks[{i}].lun")
         data = []
         for i, (lun, b) in enumerate(data_blobs):
-            target = f"properties.storageProfile.dataDisks[{i}].lun"
-            if isinstance(lun, bool) or not isinstance(lun, int) or not 0 <= lun <= MAX_LUN:
-                raise ServiceError.invalid(
-                    target, f"A data disk LUN must be between 0 and {MAX_LUN}; {lun} was given."
-                )
-            if lun in luns:
-                raise ServiceError.invalid(
-                    target, f"LUN {lun} is used by two data disks; each needs its own LUN."
-                )
-            luns.add(lun)
             data.append(
                 (lun, _blob_in(resource_group, b, f"properties.storageProfile.dataDisks[{i}].blobUri"))
             )
@@ -1540,8 +1538,7 @@ def create_snapshot(
             name,
             CHILD_NAME,
             "snapshot",
-            "use letters, digits, hyphens, underscores and periods; start with a letter or digit and "
-            "end with a letter, digit or underscore.",
+            CHILD_NAME_RULE,
         )
         os_type = _choice(os_type, OsType, "properties.osType", "OS type") if os_type else ""
         state = _choice(os_state, OsState, "properties.osState", "OS state")
