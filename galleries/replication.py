@@ -474,7 +474,8 @@ def reap(now=None) -> int:
     rows = list(
         TargetRegion.objects.filter(unfinished)
         .filter(idle)
-        .exclude(state=State.FAILED, removing=False)
+        # A Failed region waits for "retry failed regions" — unless it is being removed or deleted.
+        .exclude(Q(state=State.FAILED) & Q(removing=False) & ~Q(version__provisioning_state=PS.DELETING))
         .values_list("pk", "region__name")
     )
     for pk, region_name in rows:

@@ -155,3 +155,21 @@ def test_the_reaper_settles_versions_that_fell_behind_their_regions(caller, make
     assert GalleryImageVersion.objects.get(pk=done.pk).provisioning_state == "Succeeded"
     assert not GalleryImageVersion.objects.filter(pk=gone.pk).exists()
     assert GalleryImageVersion.objects.get(pk=fresh.pk).provisioning_state == "Creating"  # within the grace
+
+
+def test_the_reaper_leaves_failed_regions_alone_unless_they_are_being_removed(
+    make_version, settings, broker_queues
+):
+    from galleries.models import GalleryImageVersion
+
+    settings.REPLICATION_REAPER_GRACE_SECONDS = 30
+    old = timezone.now() - timedelta(minutes=5)
+    failed = make_version("1.0.0", target_regions=[T("westeurope"), T("eastus")])
+    TargetRegion.objects.filter(version=failed).update(state="Failed", updated_at=old)
+    deleting = make_version("1.0.1", target_regions=[T("westeurope"), T("uksouth")])
+    TargetRegion.objects.filter(version=deleting).update(state="Failed", updated_at=old)
+    GalleryImageVersion.objects.filter(pk=deleting.pk).update(provisioning_state="Deleting")
+    before = broker_queues("region.uksouth"), broker_queues("region.eastus")
+    assert replication.reap() == 2  # the deleting version's two regions, not the failed one's
+    assert broker_queues("region.uksouth") == before[0] + 1
+    assert broker_queues("region.eastus") == before[1]
