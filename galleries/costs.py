@@ -186,8 +186,25 @@ class CostLine:
     is_source: bool
 
 
+class _Rounded:
+    """Money rounded to cents at the edge only; the exact figures stay available."""
+
+    monthly_storage_exact: Decimal
+    egress_exact: Decimal
+
+    @property
+    def monthly_storage(self) -> Decimal:
+        """Storage per month, rounded to cents."""
+        return money(self.monthly_storage_exact)
+
+    @property
+    def one_time_egress(self) -> Decimal:
+        """Egress of the first copy into each non-source region, once, rounded to cents."""
+        return money(self.egress_exact)
+
+
 @dataclass(frozen=True)
-class CostEstimate:
+class CostEstimate(_Rounded):
     """The cost of one version (existing or planned): exact per-region lines, rounded totals."""
 
     currency: str
@@ -199,16 +216,6 @@ class CostEstimate:
     monthly_storage_exact: Decimal
     egress_exact: Decimal
     note: str = FREE_SERVICE_NOTE
-
-    @property
-    def monthly_storage(self) -> Decimal:
-        """Storage per month, rounded to cents."""
-        return money(self.monthly_storage_exact)
-
-    @property
-    def one_time_egress(self) -> Decimal:
-        """Egress of the first copy into each non-source region, once, rounded to cents."""
-        return money(self.egress_exact)
 
     @property
     def copies(self) -> int:
@@ -409,7 +416,7 @@ def estimate_for_version_change(
 
 
 @dataclass(frozen=True)
-class CostTotal:
+class CostTotal(_Rounded):
     """Sum over a set of versions. ``one_time_egress`` is what replicating them to their current
     regions costs once; it is not part of the monthly figure."""
 
@@ -420,14 +427,6 @@ class CostTotal:
     copies: int
     managed_disks: int
     note: str = FREE_SERVICE_NOTE
-
-    @property
-    def monthly_storage(self) -> Decimal:
-        return money(self.monthly_storage_exact)
-
-    @property
-    def one_time_egress(self) -> Decimal:
-        return money(self.egress_exact)
 
 
 @dataclass(frozen=True)

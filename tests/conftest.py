@@ -21,6 +21,7 @@ from accounts.activity import Caller
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services, vhd
 from galleries.models import Region
+from portal.errors import ServiceError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,6 +172,19 @@ def make_version(caller, definition, image):
         )
 
     return make
+
+
+def refused(fn, code, target, *words):
+    """Call ``fn``; it must raise a ServiceError with this code and target whose message contains
+    every one of ``words`` (case-insensitive)."""
+    with pytest.raises(ServiceError) as info:
+        fn()
+    err = info.value
+    assert err.code == code, repr(err)
+    assert err.target == target, repr(err)
+    for word in words:
+        assert str(word).lower() in err.message.lower(), (word, err.message)
+    return err
 
 
 # --- Real Celery workers -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import refused
 from django.utils import timezone
 
 from accounts.models import Subscription
@@ -23,19 +24,6 @@ ID = "properties.identifier"
 VCPU_MIN, VCPU_MAX = "properties.recommended.vCPUs.min", "properties.recommended.vCPUs.max"
 MEM_MIN, MEM_MAX = "properties.recommended.memory.min", "properties.recommended.memory.max"
 DISK_TYPES = "properties.disallowed.diskTypes"
-
-
-def refused(fn, code, target, *words):
-    """Call ``fn``; it must raise a ServiceError with this code and target whose message contains
-    every one of ``words`` (case-insensitive)."""
-    with pytest.raises(ServiceError) as info:
-        fn()
-    err = info.value
-    assert err.code == code, repr(err)
-    assert err.target == target, repr(err)
-    for word in words:
-        assert str(word).lower() in err.message.lower(), (word, err.message)
-    return err
 
 
 def future(days=365):

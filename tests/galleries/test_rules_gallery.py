@@ -4,6 +4,7 @@ ARM code, property path and wording are checked; the boundaries and success path
 from __future__ import annotations
 
 import pytest
+from conftest import refused
 
 from accounts.models import Subscription
 from accounts.services import create_resource_group, create_subscription
@@ -15,19 +16,6 @@ INVALID = ServiceError.INVALID_PARAMETER
 IMMUTABLE = ServiceError.PROPERTY_CHANGE_NOT_ALLOWED
 CONFLICT = ServiceError.CONFLICT
 QUOTA = ServiceError.QUOTA_EXCEEDED
-
-
-def refused(fn, code, target, *words):
-    """Call ``fn``; it must raise a ServiceError with this code and target whose message contains
-    every one of ``words`` (case-insensitive)."""
-    with pytest.raises(ServiceError) as info:
-        fn()
-    err = info.value
-    assert err.code == code, repr(err)
-    assert err.target == target, repr(err)
-    for word in words:
-        assert str(word).lower() in err.message.lower(), (word, err.message)
-    return err
 
 
 # --- Name ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import refused
 from django.utils import timezone
 
 from accounts.models import Subscription
@@ -25,19 +26,6 @@ PP = "properties.publishingProfile"
 TRS = f"{PP}.targetRegions"
 SOURCE = "properties.storageProfile.source.id"
 DATA = "properties.storageProfile.dataDiskImages"
-
-
-def refused(fn, code, target, *words):
-    """Call ``fn``; it must raise a ServiceError with this code and target whose message contains
-    every one of ``words`` (case-insensitive)."""
-    with pytest.raises(ServiceError) as info:
-        fn()
-    err = info.value
-    assert err.code == code, repr(err)
-    assert err.target == target, repr(err)
-    for word in words:
-        assert str(word).lower() in err.message.lower(), (word, err.message)
-    return err
 
 
 def nothing_written():
