@@ -72,7 +72,7 @@ TEMPLATES = [
 # the web process and the Celery worker write at the same time, and IMMEDIATE takes the write lock
 # at BEGIN so two writers queue instead of deadlocking on a lock upgrade.
 SQLITE_OPTIONS = {
-    "timeout": 30,
+    "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=30),
     "transaction_mode": "IMMEDIATE",
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 }
