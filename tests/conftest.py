@@ -187,6 +187,16 @@ def refused(fn, code, target, *words):
     return err
 
 
+def assert_error(exc_info, code: str, target: str | None, *words: str) -> ServiceError:
+    """The ServiceError caught by ``pytest.raises``: this code and target, a message with these words."""
+    err = exc_info.value
+    assert err.code == code, err
+    assert err.target == target, err
+    for w in words:
+        assert w in err.message, f"{w!r} not in {err.message!r}"
+    return err
+
+
 # --- Real Celery workers -------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import importlib
 import io
 
 import pytest
+from conftest import assert_error
 
 from accounts.models import ActivityLogEntry
 from accounts.services import create_resource_group, create_subscription
@@ -47,15 +48,6 @@ def disk_files(rg) -> set[str]:
     """Every file (temporary ones included) under the region's ``disks/`` folder."""
     root = RegionStore(rg.location).path("disks")
     return {str(p.relative_to(root)) for p in root.rglob("*")} if root.exists() else set()
-
-
-def assert_error(exc_info, code: str, target: str | None, *words: str) -> ServiceError:
-    err = exc_info.value
-    assert err.code == code, err
-    assert err.target == target, err
-    for w in words:
-        assert w in err.message, f"{w!r} not in {err.message!r}"
-    return err
 
 
 def assert_deep_copy(disk: StoredDisk, blob: Blob) -> None:

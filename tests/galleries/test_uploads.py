@@ -10,6 +10,7 @@ import hashlib
 import io
 
 import pytest
+from conftest import assert_error
 
 from accounts.models import ActivityLogEntry
 from galleries import services, vhd
@@ -59,15 +60,6 @@ def files_in(folder) -> list[str]:
 
 def arm(rg, name: str, container: str = "vhds") -> str:
     return f"{rg.arm_id}/blobs/{container}/{name}"
-
-
-def assert_error(exc_info, code: str, target: str | None, *words: str) -> ServiceError:
-    err = exc_info.value
-    assert err.code == code, err
-    assert err.target == target, err
-    for w in words:
-        assert w in err.message, f"{w!r} not in {err.message!r}"
-    return err
 
 
 # --- A complete upload ---------------------------------------------------------------------------------
