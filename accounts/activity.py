@@ -37,6 +37,15 @@ class Caller:
         return cls(principal=user, source=source, client_ip=request.META.get("REMOTE_ADDR"))
 
     @property
+    def actor(self):
+        """Who the access checks ask about: the principal, or ``SYSTEM`` for the portal's own work."""
+        from .access import SYSTEM
+
+        if self.principal is None and self.source == ActivityLogEntry.Source.SYSTEM:
+            return SYSTEM
+        return self.principal
+
+    @property
     def name(self) -> str:
         if self.principal is None:
             return "system"
@@ -52,6 +61,7 @@ class Change:
     resource: Resource | None = None
     scope: Resource | None = None
     arm_id: str = ""
+    tenant: object = None  # for directory changes, which have no resource
     conflict_message: str = "The resource was changed by another request at the same time; try again."
     details: dict = field(default_factory=dict)
     message: str = ""
@@ -75,6 +85,8 @@ class Change:
             elif about.subscription_id:
                 sub_id = Subscription.objects.values_list("guid", flat=True).get(pk=about.subscription_id)
             tenant_id = about.tenant_id
+        if tenant_id is None and self.tenant is not None:
+            tenant_id = self.tenant.pk
         principal = self.caller.principal
         return ActivityLogEntry.objects.create(
             principal=principal,
@@ -101,13 +113,28 @@ def change(
     *,
     scope: Resource | None = None,
     arm_id: str = "",
+    action: str | None = None,
+    tenant=None,
+    authorize=None,
 ) -> Iterator[Change]:
     """``resource``: what is changed (set ``ch.resource`` when creating); ``scope``: the existing
-    parent a creation happens in, so a refused creation is still logged against its subscription."""
-    ch = Change(caller=caller, operation=operation, resource=resource, scope=scope, arm_id=arm_id)
+    parent a creation happens in, so a refused creation is still logged against its subscription.
+
+    Access is checked here, for every write, before the body runs: ``action`` (by default ``delete``
+    for a ``.../delete`` operation, else ``write``) on ``resource``, or on ``scope`` for the type the
+    operation creates there. ``authorize`` replaces that check with another (the directory's
+    tenant-administrator check), also run inside so a refusal is logged; ``tenant`` names the tenant
+    a change without a resource is logged against."""
+    ch = Change(
+        caller=caller, operation=operation, resource=resource, scope=scope, arm_id=arm_id, tenant=tenant
+    )
     try:
         with transaction.atomic():
             try:
+                if authorize is not None:
+                    authorize()
+                else:
+                    _check_access(caller, operation, resource, scope, action)
                 yield ch
             except IntegrityError as exc:
                 raise ServiceError.conflict(ch.conflict_message) from exc
@@ -122,3 +149,22 @@ def change(
         with transaction.atomic():
             ch.record(ActivityLogEntry.Status.FAILED, err)
         raise
+
+
+def _check_access(caller: Caller, operation: str, resource, scope, action) -> None:
+    from .access import require
+    from .roles import Action
+
+    subject = resource if resource is not None else scope
+    if subject is None:
+        return
+    verb = operation.rsplit("/", 1)[-1]
+    if action is None:
+        action = Action.DELETE if verb == "delete" else Action.WRITE
+    child_type = None
+    if resource is None and action != Action.MANAGE_ACCESS:
+        child_type = operation.rsplit("/", 1)[0]  # creating that type inside ``scope``
+    actor = caller.actor
+    if actor is None:
+        raise ServiceError.not_found(f"The resource '{subject.arm_id}' was not found.")
+    require(actor, action, subject, child_type, operation)

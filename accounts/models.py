@@ -17,6 +17,9 @@ from django.contrib.auth.models import Group as AuthGroup
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from .roles import ROLE_PERMISSIONS
 
 
 class Tenant(models.Model):
@@ -171,13 +174,12 @@ class GuestInvitation(models.Model):
 
 
 class ResourceQuerySet(models.QuerySet):
-    def visible_to(self, principal) -> ResourceQuerySet:
-        """The one access filter (foundation rule): a principal sees the resources of the
-        subscriptions owned by its home tenant. Role assignments at every scope (issue 4) replace
-        the body of this method, never its callers."""
-        if principal is None or not principal.is_authenticated or principal.home_tenant_id is None:
-            return self.none()
-        return self.filter(tenant_id=principal.home_tenant_id)
+    def restrict(self, principal, action="read") -> ResourceQuerySet:
+        """The one access filter: the resources on which ``principal`` may do ``action``, through
+        its role assignments (direct, through groups, across tenants where a door is open)."""
+        from .access import restrict
+
+        return restrict(self, principal, action)
 
 
 class Resource(models.Model):
@@ -222,6 +224,8 @@ class Resource(models.Model):
     objects = ResourceQuerySet.as_manager()
 
     class Meta:
+        # One permission per role; an assignment is a guardian object permission on the scope row.
+        permissions = ROLE_PERMISSIONS
         constraints = [
             models.UniqueConstraint("parent", "type", Lower("name"), name="uniq_child_name_per_parent"),
         ]
@@ -335,3 +339,53 @@ class ActivityLogEntry(models.Model):
     class Meta:
         ordering = ["-timestamp", "-id"]
         verbose_name_plural = "activity log entries"
+
+
+# --- Role assignments (F12) and partner tenants (F13) --------------------------------------------------
+
+
+class UserRoleAssignment(UserObjectPermissionBase):
+    """A role (a ``role_*`` permission) given to a user or service principal at a scope: a
+    django-guardian object permission with a direct foreign key to the scope's resource row."""
+
+    content_object = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="user_assignments")
+    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "role assignment (user)"
+
+
+class GroupRoleAssignment(GroupObjectPermissionBase):
+    """A role given to a directory group at a scope; every member holds it."""
+
+    content_object = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="group_assignments")
+    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = "role assignment (group)"
+
+
+class PartnerTenant(models.Model):
+    """One entry of a tenant's cross-tenant access list (F13): principals of ``partner`` may be given
+    access here (inbound), and this tenant's principals may be given access there (outbound).
+    Cross-tenant access needs both sides: the resource tenant's inbound entry and the principal's
+    tenant's outbound entry."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="partners")
+    partner = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    inbound = models.BooleanField(
+        default=True, help_text="Principals of the partner may be given access here."
+    )
+    outbound = models.BooleanField(
+        default=True, help_text="Our principals may be given access in the partner."
+    )
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "partner"], name="uniq_partner_per_tenant"),
+            models.CheckConstraint(condition=~models.Q(tenant=models.F("partner")), name="partner_not_self"),
+        ]

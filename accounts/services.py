@@ -179,9 +179,35 @@ def create_group(tenant: Tenant, display_name: str, members=()) -> DirectoryGrou
 # --- Subscriptions and resource groups (F2) ----------------------------------------------------------
 
 
+def _require_operator_or_admin(caller: Caller, tenant: Tenant | None) -> None:
+    """Subscriptions are created by the tenant's administrators and by operators (superusers)."""
+    from .access import is_system
+
+    actor = caller.actor
+    if is_system(actor) or (actor is not None and actor.is_superuser):
+        return
+    if (
+        tenant is not None
+        and actor is not None
+        and actor.is_tenant_admin
+        and actor.home_tenant_id == tenant.pk
+    ):
+        return
+    raise ServiceError.forbidden(
+        "Only the tenant's administrators and operators can do this.", "subscription"
+    )
+
+
 def create_subscription(
-    caller: Caller, tenant: Tenant, display_name: str, *, guid=None, allowed_restricted_regions=()
+    caller: Caller,
+    tenant: Tenant,
+    display_name: str,
+    *,
+    guid=None,
+    allowed_restricted_regions=(),
+    owner: User | None = None,
 ) -> Subscription:
+    """A new subscription; ``owner`` (by default the creating person) is made its Owner."""
     if not display_name or len(display_name) > 64:
         raise ServiceError.invalid(
             "displayName", "A subscription's display name must be 1–64 characters long."
@@ -189,7 +215,14 @@ def create_subscription(
     import uuid as _uuid
 
     guid = _uuid.UUID(str(guid)) if guid else _uuid.uuid4()
-    with change(caller, "Microsoft.Resources/subscriptions/write", arm_id=f"/subscriptions/{guid}") as ch:
+    owner = owner or (caller.principal if caller.principal and not caller.principal.is_superuser else None)
+    with change(
+        caller,
+        "Microsoft.Resources/subscriptions/write",
+        arm_id=f"/subscriptions/{guid}",
+        tenant=tenant,
+        authorize=lambda: _require_operator_or_admin(caller, tenant),
+    ) as ch:
         sub = new_resource(
             Subscription,
             caller,
@@ -205,6 +238,10 @@ def create_subscription(
         sub.save()
         if allowed_restricted_regions:
             sub.allowed_restricted_regions.set(allowed_restricted_regions)
+        if owner is not None:
+            from .sharing import grant_as_system
+
+            grant_as_system(sub, owner, "owner")
     return sub
 
 
@@ -260,7 +297,12 @@ def in_future(value: datetime | None, target: str) -> datetime | None:
 
 def set_subscription_limits(caller: Caller, subscription: Subscription, **limits: int) -> Subscription:
     """Operators raise (or lower) a subscription's per-region limits (F15)."""
-    with change(caller, "Microsoft.Resources/subscriptions/limits/write", resource=subscription):
+    with change(
+        caller,
+        "Microsoft.Resources/subscriptions/limits/write",
+        resource=subscription,
+        authorize=lambda: _require_operator_or_admin(caller, None),
+    ):
         for kind, value in limits.items():
             if kind not in Subscription.DEFAULT_LIMITS:
                 raise ServiceError.invalid(f"limits.{kind}", f"There is no limit named '{kind}'.")

@@ -14,8 +14,18 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from accounts import directory
 from accounts.activity import Caller
-from accounts.models import Resource, Tenant, User
+from accounts.models import (
+    DirectoryGroup,
+    GroupRoleAssignment,
+    GuestInvitation,
+    PartnerTenant,
+    Resource,
+    Tenant,
+    User,
+    UserRoleAssignment,
+)
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services, vhd
 from galleries.models import Blob, GalleryImageVersion, Region
@@ -45,10 +55,26 @@ def _existing(arm_id):
     return row.typed() if row else None
 
 
-def _subscription(caller, tenant, display, guid, **kw):
+def _subscription(owner, tenant, display, guid, **kw):
     return _existing(f"/subscriptions/{guid}") or create_subscription(
-        caller, tenant, display, guid=guid, **kw
+        Caller.system(), tenant, display, guid=guid, owner=owner, **kw
     )
+
+
+def _grant(scope, assignee, role_key):
+    from accounts.roles import ROLE_BY_KEY
+    from accounts.sharing import grant_as_system
+
+    r = ROLE_BY_KEY[role_key]
+    held = (
+        GroupRoleAssignment if isinstance(assignee, DirectoryGroup) else UserRoleAssignment
+    ).objects.filter(
+        content_object_id=scope.pk,
+        permission__codename=r.codename,
+        **({"group": assignee.group} if isinstance(assignee, DirectoryGroup) else {"user": assignee}),
+    )
+    if not held.exists():
+        grant_as_system(scope, assignee, role_key)
 
 
 def _rg(caller, sub, name, location):
@@ -93,24 +119,43 @@ def seed(stdout=None) -> dict:
     fabrikam = _tenant("Fabrikam", "fabrikam.com")
     admin = _user(contoso, "admin@contoso.com", "Contoso Admin", admin=True)
     alice = _user(contoso, "alice@contoso.com", "Alice (image publisher)")
-    _user(fabrikam, "bob@fabrikam.com", "Bob (Fabrikam admin)", admin=True)
+    bob = _user(fabrikam, "bob@fabrikam.com", "Bob (Fabrikam admin)", admin=True)
     if not User.objects.filter(username="operator").exists():
         User.objects.create_superuser("operator", "", DEMO_PASSWORDS["operator"], display_name="Operator")
     caller = Caller(principal=admin, source="system")
     publisher = Caller(principal=alice, source="system")
 
     prod = _subscription(
-        caller,
+        admin,
         contoso,
         "Contoso Production",
         "11111111-1111-1111-1111-111111111111",
         allowed_restricted_regions=list(Region.objects.filter(name="australiacentral")),
     )
-    _subscription(caller, contoso, "Contoso Development", "22222222-2222-2222-2222-222222222222")
-    fab_sub = _subscription(caller, fabrikam, "Fabrikam Apps", "33333333-3333-3333-3333-333333333333")
+    _subscription(admin, contoso, "Contoso Development", "22222222-2222-2222-2222-222222222222")
+    fab_sub = _subscription(bob, fabrikam, "Fabrikam Apps", "33333333-3333-3333-3333-333333333333")
     images_rg = _rg(caller, prod, "contoso-images", "westeurope")
     _rg(caller, prod, "contoso-apps", "eastus")
-    _rg(caller, fab_sub, "fabrikam-apps", "westeurope")
+    _rg(Caller(principal=bob, source="system"), fab_sub, "fabrikam-apps", "westeurope")
+
+    # Access: Alice reads the production subscription and publishes in its images resource group;
+    # a group of app teams reads the gallery (below). Contoso and Fabrikam are partners both ways and
+    # Bob of Fabrikam is a guest of Contoso, so Contoso's administrator can share with him at once.
+    _grant(prod, alice, "reader")
+    _grant(images_rg, alice, "artifacts_publisher")
+    consumers = DirectoryGroup.objects.filter(
+        tenant=contoso, display_name="App teams"
+    ).first() or directory.add_group(
+        Caller.system(), contoso, "App teams", "Teams that deploy virtual machines from the golden images."
+    )
+    for a, b in ((contoso, fabrikam), (fabrikam, contoso)):
+        if not PartnerTenant.objects.filter(tenant=a, partner=b).exists():
+            directory.set_partner(Caller.system(), a, b, inbound=True, outbound=True)
+    invitation = GuestInvitation.objects.filter(tenant=contoso, user=bob).first()
+    if invitation is None:
+        invitation = directory.invite_guest(caller, contoso, bob.username)
+    if invitation.state == GuestInvitation.State.PENDING:
+        directory.accept_invitation(Caller(principal=bob, source="system"), invitation)
 
     os_blob = _register(publisher, images_rg, "ubuntu-22.04-os.vhd", settings.DEMO_OS_DISK_MIB, seed=1)
     data_blob = _upload(publisher, images_rg, "ubuntu-22.04-data.vhd", 4, seed=2)
@@ -164,6 +209,7 @@ def seed(stdout=None) -> dict:
             release_note_uri="https://contoso.example/release-notes",
         )
         defs[name + ".source"] = source
+    _grant(gallery, consumers, "image_reader")
     eol = timezone.now() + timedelta(days=365)
     for def_name, version, targets in (
         ("myImage1", "1.0.0", [("westeurope", 1, None)]),

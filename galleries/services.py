@@ -130,9 +130,7 @@ def _count(value, target: str, what: str, low: int = 1, high: int | None = None)
 
 
 def _visible(caller: Caller):
-    if caller.principal is None and caller.source == "system":
-        return Resource.objects.all()
-    return Resource.objects.visible_to(caller.principal)
+    return Resource.objects.restrict(caller.actor)
 
 
 def get_resource(caller: Caller, arm_id: str, model=None, target: str | None = None):

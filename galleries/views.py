@@ -56,7 +56,7 @@ def _state(blob: Blob) -> dict:
 def _visible_blob(request, pk: int) -> Blob:
     """Blobs are found through the resource groups the principal may see; others look missing."""
     blob = (
-        Blob.objects.filter(pk=pk, resource_group__in=Resource.objects.visible_to(request.user).values("pk"))
+        Blob.objects.filter(pk=pk, resource_group__in=Resource.objects.restrict(request.user).values("pk"))
         .select_related("resource_group", "region__cloud")
         .first()
     )
@@ -148,7 +148,7 @@ def upload_detail(request, pk: int):
 def _visible_version(request, pk: int):
     from django.http import Http404
 
-    row = Resource.objects.visible_to(request.user).filter(pk=pk, type=GalleryImageVersion.ARM_TYPE).first()
+    row = Resource.objects.restrict(request.user).filter(pk=pk, type=GalleryImageVersion.ARM_TYPE).first()
     if row is None:
         raise Http404("No such image version.")
     return GalleryImageVersion.objects.select_related("location", "definition", "gallery").get(pk=row.pk)

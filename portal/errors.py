@@ -62,5 +62,9 @@ class ServiceError(Exception):
         return cls(cls.CONFLICT, message, target)
 
     @classmethod
+    def forbidden(cls, message: str, target: str | None = None) -> ServiceError:
+        return cls(cls.AUTHORIZATION_FAILED, message, target)
+
+    @classmethod
     def not_found(cls, message: str, target: str | None = None) -> ServiceError:
         return cls(cls.NOT_FOUND, message, target)

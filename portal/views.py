@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from accounts.models import Resource
+from accounts.views import current_directory
 
 TYPE_LABELS = {
     "Microsoft.Resources/subscriptions": "Subscription",
@@ -34,11 +35,13 @@ def display_name(resource) -> str:
 
 @login_required
 def home(request):
-    """The resources of the signed-in user's directory (All Resources grows into F14 in the portal issue)."""
+    """The resources the signed-in user may read in the current directory (All Resources grows into
+    F14 in the portal issue)."""
     q = request.GET.get("q", "").strip()
     rtype = request.GET.get("type", "")
     show_hidden = request.GET.get("hidden") == "1"
-    qs = Resource.objects.visible_to(request.user).select_related("location")
+    directory = current_directory(request)
+    qs = Resource.objects.restrict(request.user).filter(tenant=directory).select_related("location")
     if not show_hidden:
         qs = qs.filter(hidden=False)
     if rtype in TYPE_LABELS:

@@ -79,8 +79,9 @@ def caller(user):
 
 
 @pytest.fixture
-def subscription(caller, tenant):
-    return create_subscription(caller, tenant, "Contoso Test")
+def subscription(user, tenant):
+    """Created by the system (set-up), with the test's user as its Owner."""
+    return create_subscription(Caller.system(), tenant, "Contoso Test", owner=user)
 
 
 @pytest.fixture

@@ -407,7 +407,7 @@ def test_a_given_caller_is_recorded(caller, make_version, user):
 def test_a_subscription_limits_the_run(caller, tenant, make_version, subscription):
     v = make_version("1.0.0")
     expire(v)
-    other = create_subscription(caller, tenant, "Other")
+    other = create_subscription(Caller.system(), tenant, "Other", owner=caller.principal)
     assert lifecycle.plan(subscription=other) == []
     assert lifecycle.plan(subscription=str(other.guid)) == []
     assert keys(lifecycle.plan(subscription=str(subscription.guid))) == {("delete_version", v.arm_id)}

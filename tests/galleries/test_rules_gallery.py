@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import refused
 
+from accounts.activity import Caller
 from accounts.models import Subscription
 from accounts.services import create_resource_group, create_subscription
 from galleries import services
@@ -96,7 +97,7 @@ def test_gallery_name_unique_across_resource_groups_of_a_subscription(caller, su
 
 
 def test_same_gallery_name_allowed_in_another_subscription(caller, tenant, gallery):
-    sub2 = create_subscription(caller, tenant, "Second")
+    sub2 = create_subscription(Caller.system(), tenant, "Second", owner=caller.principal)
     rg2 = create_resource_group(caller, sub2, "images", "westeurope")
     g2 = services.create_gallery(caller, rg2, "Gallery1")
     assert g2.unique_name == f"{sub2.guid}-GALLERY1"

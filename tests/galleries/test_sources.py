@@ -14,6 +14,7 @@ import io
 import pytest
 from conftest import assert_error
 
+from accounts.activity import Caller
 from accounts.models import ActivityLogEntry
 from accounts.services import create_resource_group, create_subscription
 from galleries import services, vhd
@@ -433,7 +434,7 @@ def test_bad_os_type_or_generation_is_refused(caller, rg, make_blob, kwargs, tar
 
 
 def test_a_blob_of_another_subscription_is_refused(caller, tenant, rg, make_blob):
-    other_sub = create_subscription(caller, tenant, "Other")
+    other_sub = create_subscription(Caller.system(), tenant, "Other", owner=caller.principal)
     other_rg = create_resource_group(caller, other_sub, "theirs", "westeurope")
     theirs = make_blob("theirs.vhd", virtual_mib=1, resource_group=other_rg)
     with pytest.raises(ServiceError) as exc:

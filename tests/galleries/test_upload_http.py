@@ -145,6 +145,9 @@ def test_another_tenant_cannot_see_touch_or_upload_into_what_is_not_theirs(clien
     assert blob.bytes_received == 0
     # Their own resource group works.
     own_rg = create_resource_group(
-        Caller(mallory), create_subscription(Caller(mallory), fabrikam, "F"), "frg", "westeurope"
+        Caller(mallory),
+        create_subscription(Caller.system(), fabrikam, "F", owner=mallory),
+        "frg",
+        "westeurope",
     )
     assert start(client, own_rg, size=len(data)).status_code == 201

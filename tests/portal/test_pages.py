@@ -15,7 +15,7 @@ def other_tenant_resources(db):
     fabrikam = create_tenant("Fabrikam", "fabrikam.test")
     bob = create_user(fabrikam, "bob@fabrikam.test", "Bob-Test-Pass-1", "Bob")
     caller = Caller(principal=bob)
-    sub = create_subscription(caller, fabrikam, "Fabrikam Apps")
+    sub = create_subscription(Caller.system(), fabrikam, "Fabrikam Apps", owner=caller.principal)
     rg = create_resource_group(caller, sub, "fabrikam-secret-rg", "eastus")
     services.create_gallery(caller, rg, "FabrikamGallery")
     return bob

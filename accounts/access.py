@@ -1,0 +1,390 @@
+"""The access checks (F12, F13): one filter, one check, one explanation, all from the same grants.
+
+"May P do A on R" = P, one of its groups, or (for an app) another of the app's service principals,
+holds a role that grants A for R's type, assigned at R or at one of R's ancestors, in a tenant where
+that principal's door is open. Inheritance runs downward only, which is the seed's sharing matrix.
+
+``grants_for(principal)`` reads everything once (a constant handful of queries, whatever the number of
+resources or assignments) and turns it into, per action, a few sets of scope ids. ``restrict()`` turns
+those into one WHERE clause over the denormalized ancestor columns; ``allowed()`` answers in Python
+from the same sets. Nothing is cached across requests: a withdrawn consent, invitation or partner
+entry is seen by the very next request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from portal.errors import ServiceError
+
+from .roles import ROLE_BY_CODENAME, ROLES, Action, Role
+
+#: Which ancestor column of ``Resource`` names a scope of that type (resources below it have it set).
+SCOPE_COLUMN = {
+    "Microsoft.Resources/subscriptions": "subscription_id",
+    "Microsoft.Resources/resourceGroups": "resource_group_id",
+    "Microsoft.Compute/galleries": "gallery_id",
+    "Microsoft.Compute/galleries/images": "definition_id",
+}
+ANCESTOR_COLUMNS = tuple(SCOPE_COLUMN.values())
+
+
+class _System:
+    """The portal itself acting (tasks, the reaper, lifecycle): not a principal, may do everything.
+    A distinct sentinel, so an anonymous ``None`` can never be mistaken for it."""
+
+    username = "system"
+    is_authenticated = True
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = _System()
+
+
+def is_system(principal) -> bool:
+    return principal is SYSTEM
+
+
+def _authenticated(principal) -> bool:
+    return principal is not None and getattr(principal, "is_authenticated", False) and principal.is_active
+
+
+@dataclass
+class Grants:
+    """A principal's effective assignments, reduced to what the checks need."""
+
+    #: action -> role types (None = all) -> column -> scope ids
+    scopes: dict = field(default_factory=dict)
+    #: tenants in whose directory the principal may act (home, and guest tenants with an open door)
+    directories: list = field(default_factory=list)
+
+    def add(self, role: Role, scope_id: int, scope_type: str) -> None:
+        column = SCOPE_COLUMN.get(scope_type)
+        for action in role.actions:
+            by_column = self.scopes.setdefault(action, {}).setdefault(role.types, defaultdict(set))
+            by_column["pk"].add(scope_id)
+            if column:
+                by_column[column].add(scope_id)
+
+    def q(self, action: Action) -> Q | None:
+        """The WHERE clause for ``action``, or None when nothing is granted."""
+        clauses = None
+        for types, by_column in self.scopes.get(Action(action), {}).items():
+            where = None
+            for column, ids in by_column.items():
+                term = Q(**{f"{column}__in": sorted(ids)})
+                where = term if where is None else where | term
+            if types is not None:
+                where = Q(type__in=sorted(types)) & where
+            clauses = where if clauses is None else clauses | where
+        return clauses
+
+    def allows(self, action: Action, chain: dict, resource_type: str) -> bool:
+        for types, by_column in self.scopes.get(Action(action), {}).items():
+            if types is not None and resource_type not in types:
+                continue
+            for column, ids in by_column.items():
+                if chain.get(column) in ids:
+                    return True
+        return False
+
+
+def chain_of(resource) -> dict:
+    """The ids that a scope covering ``resource`` could have, by the column the filter tests."""
+    chain = {"pk": resource.pk}
+    for column in ANCESTOR_COLUMNS:
+        chain[column] = getattr(resource, column)
+    return chain
+
+
+# --- Who counts as the principal, and where its doors are open ---------------------------------------
+
+
+def partner_open(origin_id: int, resource_tenant_id: int, entries=None) -> bool:
+    """Cross-tenant access from ``origin`` into ``resource_tenant``: the resource tenant lets the
+    origin in, and the origin lets its principals out."""
+    from .models import PartnerTenant
+
+    if origin_id == resource_tenant_id:
+        return True
+    if entries is None:
+        entries = PartnerTenant.objects.filter(
+            Q(tenant_id=resource_tenant_id, partner_id=origin_id)
+            | Q(tenant_id=origin_id, partner_id=resource_tenant_id)
+        ).values_list("tenant_id", "partner_id", "inbound", "outbound")
+    inbound = outbound = False
+    for tenant_id, partner_id, inb, outb in entries:
+        if tenant_id == resource_tenant_id and partner_id == origin_id:
+            inbound = inb
+        if tenant_id == origin_id and partner_id == resource_tenant_id:
+            outbound = outb
+    return inbound and outbound
+
+
+def identities(principal) -> dict[int, set[int]]:
+    """The user rows that act as ``principal``, each with the tenants where its assignments count.
+
+    A person: itself, in its home tenant and in each tenant whose invitation it accepted (when the
+    partner lists of both tenants allow it). An app's service principal: every service principal of
+    the same app, each in its own tenant (the app's home tenant, or one whose administrator
+    consented, when the partner lists allow it). So an app acts as one principal across the tenants
+    that let it in, and loses a tenant the moment its consent there is withdrawn."""
+    from .models import GuestInvitation, PartnerTenant, ServicePrincipal, User
+
+    if principal.kind == User.Kind.SERVICE_PRINCIPAL:
+        sps = list(
+            ServicePrincipal.objects.filter(app__service_principals__user_id=principal.pk).values_list(
+                "user_id", "tenant_id", "app__home_tenant_id"
+            )
+        )
+        origin = sps[0][2] if sps else principal.home_tenant_id
+        candidates = {(user_id, tenant_id) for user_id, tenant_id, _ in sps} or {
+            (principal.pk, principal.home_tenant_id)
+        }
+    else:
+        origin = principal.home_tenant_id
+        guest_of = GuestInvitation.objects.filter(
+            user_id=principal.pk, state=GuestInvitation.State.ACCEPTED
+        ).values_list("tenant_id", flat=True)
+        candidates = {(principal.pk, origin)} | {(principal.pk, t) for t in guest_of}
+    foreign = {t for _, t in candidates if t != origin}
+    entries = []
+    if foreign:
+        entries = list(
+            PartnerTenant.objects.filter(
+                Q(tenant_id__in=foreign, partner_id=origin) | Q(tenant_id=origin, partner_id__in=foreign)
+            ).values_list("tenant_id", "partner_id", "inbound", "outbound")
+        )
+    out: dict[int, set[int]] = defaultdict(set)
+    for user_id, tenant_id in candidates:
+        if tenant_id is not None and partner_open(origin, tenant_id, entries):
+            out[user_id].add(tenant_id)
+    return out
+
+
+def grants_for(principal) -> Grants:
+    """Everything ``principal`` may do, read in a constant number of queries. Memoized on the
+    principal object only for the length of one request (see ``AccessMiddleware``)."""
+    memo = getattr(principal, "_access_memo", None)
+    if memo is not None and "grants" in memo:
+        return memo["grants"]
+    from .models import GroupRoleAssignment, UserRoleAssignment
+
+    grants = Grants()
+    if _authenticated(principal):
+        ids = identities(principal)
+        directories = set()
+        for tenants in ids.values():
+            directories |= tenants
+        grants.directories = sorted(directories)
+        direct = UserRoleAssignment.objects.filter(user_id__in=list(ids)).values_list(
+            "user_id",
+            "permission__codename",
+            "content_object_id",
+            "content_object__type",
+            "content_object__tenant_id",
+        )
+        via_groups = GroupRoleAssignment.objects.filter(group__user__in=list(ids)).values_list(
+            "group__user",
+            "permission__codename",
+            "content_object_id",
+            "content_object__type",
+            "content_object__tenant_id",
+        )
+        for rows in (direct, via_groups):
+            for user_id, codename, scope_id, scope_type, tenant_id in rows:
+                role = ROLE_BY_CODENAME.get(codename)
+                if role is not None and tenant_id in ids.get(user_id, ()):
+                    grants.add(role, scope_id, scope_type)
+    if memo is not None:
+        memo["grants"] = grants
+    return grants
+
+
+def forget(principal) -> None:
+    """Drop the request memo after the principal's own access changed within the request."""
+    memo = getattr(principal, "_access_memo", None)
+    if memo is not None:
+        memo.clear()
+
+
+# --- The filter and the check -------------------------------------------------------------------------
+
+
+def restrict(queryset: QuerySet, principal, action=Action.READ) -> QuerySet:
+    """The one access filter: ``queryset`` (of ``Resource`` or a resource subclass) narrowed to what
+    ``principal`` may do ``action`` on. The system (``SYSTEM``) may do everything; operators
+    (superusers) are not tenants' users and see nothing here, only in the Django admin."""
+    if is_system(principal):
+        return queryset
+    where = grants_for(principal).q(Action(action))
+    return queryset.none() if where is None else queryset.filter(where)
+
+
+def allowed(principal, action, resource, resource_type: str | None = None) -> bool:
+    """May ``principal`` do ``action`` on ``resource``? ``resource_type`` names a child type when the
+    question is about creating a child inside ``resource`` (write a gallery *in* a resource group)."""
+    if is_system(principal):
+        return True
+    return grants_for(principal).allows(Action(action), chain_of(resource), resource_type or resource.type)
+
+
+def require(principal, action, resource, resource_type: str | None = None, operation: str = "") -> None:
+    """Refuse unless allowed: what the principal may not read is "not found" (missing and forbidden
+    look the same); what it may read but not change is "AuthorizationFailed"."""
+    if allowed(principal, action, resource, resource_type):
+        return
+    if not allowed(principal, Action.READ, resource):
+        raise ServiceError.not_found(f"The resource '{resource.arm_id}' was not found.")
+    what = operation or f"{resource_type or resource.type}/{Action(action).value}"
+    raise ServiceError(
+        ServiceError.AUTHORIZATION_FAILED,
+        f"'{getattr(principal, 'username', principal)}' does not have authorization to perform action "
+        f"'{what}' over scope '{resource.arm_id}'. Ask someone with the Owner or Compute Gallery Sharing "
+        "Admin role there to grant you access.",
+    )
+
+
+def readable(principal, queryset: QuerySet, **lookup):
+    """One resource through the filter, or ``ServiceError`` not-found (the same for missing and hidden)."""
+    obj = restrict(queryset, principal, Action.READ).filter(**lookup).first()
+    if obj is None:
+        raise ServiceError.not_found("The resource was not found.")
+    return obj
+
+
+def directories(principal) -> list[int]:
+    """Tenant ids the principal may switch to: its home tenant and the tenants where it is a guest."""
+    if not _authenticated(principal):
+        return []
+    return grants_for(principal).directories
+
+
+# --- Explanations for the access-control pages ----------------------------------------------------------
+
+
+@dataclass
+class Assignment:
+    """One assignment as the access-control page shows it."""
+
+    id: str  # "u:<pk>" or "g:<pk>"
+    principal_name: str
+    principal_kind: str  # User / ServicePrincipal / Group
+    principal_tenant: str
+    role: Role
+    scope: object  # Resource
+    granted_by: str
+    granted_at: object
+    inherited: bool
+    active: bool = True
+    note: str = ""
+
+
+def assignments_for_scope(resource) -> list[Assignment]:
+    """Direct assignments at ``resource`` and inherited ones at its ancestors."""
+    from .models import GroupRoleAssignment, UserRoleAssignment
+
+    chain = [v for v in chain_of(resource).values() if v]
+    out: list[Assignment] = []
+    users = UserRoleAssignment.objects.filter(content_object_id__in=chain).select_related(
+        "user", "user__home_tenant", "permission", "content_object", "granted_by"
+    )
+    groups = GroupRoleAssignment.objects.filter(content_object_id__in=chain).select_related(
+        "group__directory_group__tenant", "permission", "content_object", "granted_by"
+    )
+    for a in users:
+        role = ROLE_BY_CODENAME.get(a.permission.codename)
+        if role is None:
+            continue
+        out.append(
+            Assignment(
+                id=f"u:{a.pk}",
+                principal_name=str(a.user),
+                principal_kind=a.user.kind,
+                principal_tenant=a.user.home_tenant.name if a.user.home_tenant else "",
+                role=role,
+                scope=a.content_object,
+                granted_by=str(a.granted_by) if a.granted_by else "system",
+                granted_at=a.granted_at,
+                inherited=a.content_object_id != resource.pk,
+            )
+        )
+    for a in groups:
+        role = ROLE_BY_CODENAME.get(a.permission.codename)
+        if role is None:
+            continue
+        dg = getattr(a.group, "directory_group", None)
+        out.append(
+            Assignment(
+                id=f"g:{a.pk}",
+                principal_name=dg.display_name if dg else a.group.name,
+                principal_kind="Group",
+                principal_tenant=dg.tenant.name if dg else "",
+                role=role,
+                scope=a.content_object,
+                granted_by=str(a.granted_by) if a.granted_by else "system",
+                granted_at=a.granted_at,
+                inherited=a.content_object_id != resource.pk,
+            )
+        )
+    order = {v: i for i, v in enumerate(chain)}
+    out.sort(key=lambda x: (x.inherited is False, order.get(x.scope.pk, 0), x.principal_name.lower()))
+    return out
+
+
+@dataclass
+class Reason:
+    role: Role
+    scope: object
+    via: str  # "direct", "group <name>", "service principal in <tenant>"
+
+
+def explain(principal, resource) -> dict[Action, list[Reason]]:
+    """For "check access": each action, and every assignment that grants it on ``resource``."""
+    from .models import GroupRoleAssignment, UserRoleAssignment
+
+    out: dict[Action, list[Reason]] = {a: [] for a in Action}
+    if not _authenticated(principal):
+        return out
+    ids = identities(principal)
+    chain = {v for v in chain_of(resource).values() if v}
+    rows = []
+    for a in UserRoleAssignment.objects.filter(
+        user_id__in=list(ids), content_object_id__in=chain
+    ).select_related("permission", "content_object", "user__home_tenant"):
+        via = (
+            "direct"
+            if a.user_id == principal.pk
+            else f"the app's service principal in {a.user.home_tenant.name}"
+        )
+        rows.append((a.user_id, a.permission.codename, a.content_object, via))
+    for a in GroupRoleAssignment.objects.filter(
+        group__user__in=list(ids), content_object_id__in=chain
+    ).select_related("permission", "content_object", "group__directory_group"):
+        dg = getattr(a.group, "directory_group", None)
+        member = a.group.user_set.filter(pk__in=list(ids)).values_list("pk", flat=True).first()
+        rows.append(
+            (member, a.permission.codename, a.content_object, f"group {dg.display_name if dg else a.group}")
+        )
+    for user_id, codename, scope, via in rows:
+        role = ROLE_BY_CODENAME.get(codename)
+        if role is None or scope.tenant_id not in ids.get(user_id, ()):
+            continue
+        for action in Action:
+            if role.grants(action, resource.type):
+                out[action].append(Reason(role=role, scope=scope, via=via))
+    return out
+
+
+def roles_for_scope(resource) -> list[Role]:
+    """Roles that mean something at this scope (a gallery role grants nothing on, say, a snapshot)."""
+    from .roles import GALLERY_TYPES
+
+    if resource.type in SCOPE_COLUMN or resource.type in GALLERY_TYPES:
+        return list(ROLES)
+    return [r for r in ROLES if r.types is None or resource.type in r.types]

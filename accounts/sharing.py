@@ -1,0 +1,176 @@
+"""Granting and removing role assignments (F12), and who may be given one (F13).
+
+A principal can be given a role at a scope of tenant T only if it belongs there: its home tenant is T,
+it is a guest of T (an accepted invitation), or it is a service principal in T (the app's home, or
+created by T's administrator's consent). Cross-tenant principals also need T's partner list to let
+their tenant in and their tenant's list to let them out. A group must be one of T's groups.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Permission
+from django.db.models import Q
+
+from portal.errors import ServiceError
+
+from . import access
+from .activity import Caller, change
+from .models import (
+    DirectoryGroup,
+    GroupRoleAssignment,
+    GuestInvitation,
+    Resource,
+    User,
+    UserRoleAssignment,
+)
+from .roles import VERSION_TYPE, Action, Role, role
+
+ASSIGN_OP = "Microsoft.Authorization/roleAssignments/write"
+REMOVE_OP = "Microsoft.Authorization/roleAssignments/delete"
+
+VERSION_SCOPE_WARNING = (
+    "Access was granted on a single image version. Sharing at the gallery (or the image definition) is "
+    "recommended: new versions are then shared automatically, and there are fewer assignments to keep track of."
+)
+
+
+def _permission(r: Role) -> Permission:
+    return Permission.objects.get(content_type__app_label="accounts", codename=r.codename)
+
+
+def eligibility_error(principal: User, tenant_id: int) -> str | None:
+    """Why ``principal`` cannot be given access in tenant ``tenant_id``, or None when it can."""
+    from .models import ServicePrincipal
+
+    if principal.kind == User.Kind.SERVICE_PRINCIPAL:
+        sp = ServicePrincipal.objects.select_related("app__home_tenant").filter(user=principal).first()
+        if sp is None or sp.tenant_id != tenant_id:
+            return (
+                f"The service principal '{principal}' does not belong to this tenant. An app from another tenant "
+                "gets a service principal here only when this tenant's administrator consents to it."
+            )
+        if not access.partner_open(sp.app.home_tenant_id, tenant_id):
+            return (
+                f"The app's home tenant '{sp.app.home_tenant.name}' is not an allowed partner (inbound here and "
+                "outbound there); a tenant administrator must add it to the partner list first."
+            )
+        return None
+    if principal.home_tenant_id == tenant_id:
+        return None
+    if not GuestInvitation.objects.filter(
+        user=principal, tenant_id=tenant_id, state=GuestInvitation.State.ACCEPTED
+    ).exists():
+        return (
+            f"'{principal.username}' is a user of another tenant and not a guest here. Invite them as a guest "
+            "(Directory → Guest invitations); once they accept, they can be given access."
+        )
+    if not access.partner_open(principal.home_tenant_id, tenant_id):
+        return (
+            f"The guest's home tenant '{principal.home_tenant.name}' is not an allowed partner (inbound here and "
+            "outbound there); a tenant administrator must add it to the partner list first."
+        )
+    return None
+
+
+def find_assignee(tenant_id: int, identifier: str) -> User | DirectoryGroup:
+    """A user (by username or e-mail), a service principal (by name or its app's client id) or a group
+    of the tenant (by display name), as typed into the "add role assignment" form."""
+    text = (identifier or "").strip()
+    if not text:
+        raise ServiceError.invalid(
+            "principal", "Name the user, group or service principal to grant the role to."
+        )
+    group = DirectoryGroup.objects.filter(tenant_id=tenant_id, display_name__iexact=text).first()
+    if group is not None:
+        return group
+    user = User.objects.filter(
+        Q(username__iexact=text)
+        | Q(email__iexact=text)
+        | Q(service_principal__app__client_id__iexact=text, service_principal__tenant_id=tenant_id)
+        | Q(kind=User.Kind.SERVICE_PRINCIPAL, display_name__iexact=text, home_tenant_id=tenant_id)
+    ).first()
+    if user is None:
+        raise ServiceError.invalid(
+            "principal",
+            f"No user, group or service principal named '{text}' was found. Use a username or e-mail address, "
+            "a group's display name in this tenant, or an app's client id.",
+        )
+    return user
+
+
+def assign_role(caller: Caller, scope: Resource, assignee: User | DirectoryGroup, role_key: str) -> str:
+    """Give ``assignee`` the role at ``scope``; returns a message (with the warning for a version scope)."""
+    r = role(role_key)
+    name = assignee.display_name if isinstance(assignee, DirectoryGroup) else assignee.username
+    with change(caller, ASSIGN_OP, scope=scope, arm_id=scope.arm_id, action=Action.MANAGE_ACCESS) as ch:
+        if r is None:
+            raise ServiceError.invalid("role", f"There is no role named '{role_key}'.")
+        if r not in access.roles_for_scope(scope):
+            raise ServiceError.invalid(
+                "role", f"The role '{r.name}' grants nothing on a {scope.type}; choose another role."
+            )
+        perm = _permission(r)
+        content = Resource.objects.get(pk=scope.pk)
+        if isinstance(assignee, DirectoryGroup):
+            if assignee.tenant_id != scope.tenant_id:
+                raise ServiceError.invalid(
+                    "principal",
+                    f"The group '{name}' belongs to another tenant; only this tenant's groups can be used.",
+                )
+            exists = GroupRoleAssignment.objects.filter(
+                group=assignee.group, permission=perm, content_object=content
+            )
+            if exists.exists():
+                raise ServiceError.conflict(
+                    f"The group '{name}' already has the role '{r.name}' here.", "role"
+                )
+            GroupRoleAssignment.objects.create(
+                group=assignee.group, permission=perm, content_object=content, granted_by=caller.principal
+            )
+        else:
+            why = eligibility_error(assignee, scope.tenant_id)
+            if why:
+                raise ServiceError.invalid("principal", why)
+            if UserRoleAssignment.objects.filter(
+                user=assignee, permission=perm, content_object=content
+            ).exists():
+                raise ServiceError.conflict(f"'{name}' already has the role '{r.name}' here.", "role")
+            UserRoleAssignment.objects.create(
+                user=assignee, permission=perm, content_object=content, granted_by=caller.principal
+            )
+        ch.message = f"Granted '{r.name}' to {name}."
+        ch.details = {"role": r.name, "principal": name, "scope": scope.arm_id}
+        ch.conflict_message = f"'{name}' already has the role '{r.name}' here."
+    access.forget(caller.principal)
+    if scope.type == VERSION_TYPE:
+        return f"{ch.message} {VERSION_SCOPE_WARNING}"
+    return ch.message
+
+
+def remove_assignment(caller: Caller, scope: Resource, assignment_id: str) -> str:
+    """Remove a direct assignment at ``scope`` (``u:<pk>`` or ``g:<pk>`` as the access page lists it)."""
+    kind, _, pk = (assignment_id or "").partition(":")
+    model = {"u": UserRoleAssignment, "g": GroupRoleAssignment}.get(kind)
+    with change(caller, REMOVE_OP, scope=scope, arm_id=scope.arm_id, action=Action.MANAGE_ACCESS) as ch:
+        a = (
+            model.objects.filter(pk=pk, content_object_id=scope.pk).select_related("permission").first()
+            if model and pk.isdigit()
+            else None
+        )
+        if a is None:
+            raise ServiceError.not_found(
+                "That role assignment is not at this scope (it may be inherited: remove it where it was made).",
+                "assignment",
+            )
+        who = a.user.username if kind == "u" else a.group.directory_group.display_name
+        r = role(a.permission.codename)
+        a.delete()
+        ch.message = f"Removed '{r.name if r else a.permission.codename}' from {who}."
+        ch.details = {"role": r.name if r else a.permission.codename, "principal": who, "scope": scope.arm_id}
+    access.forget(caller.principal)
+    return ch.message
+
+
+def grant_as_system(scope: Resource, assignee: User | DirectoryGroup, role_key: str) -> None:
+    """Set-up (demo, a new subscription's owner): grant without a caller's manage-access check."""
+    assign_role(Caller.system(), scope, assignee, role_key)
