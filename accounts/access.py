@@ -30,6 +30,7 @@ SCOPE_COLUMN = {
     "Microsoft.Compute/galleries/images": "definition_id",
 }
 ANCESTOR_COLUMNS = tuple(SCOPE_COLUMN.values())
+SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
 
 
 class _System:
@@ -281,8 +282,14 @@ class Assignment:
     granted_by: str
     granted_at: object
     inherited: bool
-    active: bool = True
-    note: str = ""
+    username: str = ""
+
+    @property
+    def scope_label(self) -> str:
+        from .resource_types import TYPE_LABELS
+
+        sub = getattr(self.scope, "as_subscription", None) if self.scope.type == SUBSCRIPTION_TYPE else None
+        return f"{TYPE_LABELS.get(self.scope.type, self.scope.type)} {sub.display_name if sub else self.scope.name}"
 
 
 def assignments_for_scope(resource) -> list[Assignment]:
@@ -292,10 +299,10 @@ def assignments_for_scope(resource) -> list[Assignment]:
     chain = [v for v in chain_of(resource).values() if v]
     out: list[Assignment] = []
     users = UserRoleAssignment.objects.filter(content_object_id__in=chain).select_related(
-        "user", "user__home_tenant", "permission", "content_object", "granted_by"
+        "user", "user__home_tenant", "permission", "content_object__as_subscription", "granted_by"
     )
     groups = GroupRoleAssignment.objects.filter(content_object_id__in=chain).select_related(
-        "group__directory_group__tenant", "permission", "content_object", "granted_by"
+        "group__directory_group__tenant", "permission", "content_object__as_subscription", "granted_by"
     )
     for a in users:
         role = ROLE_BY_CODENAME.get(a.permission.codename)
@@ -312,6 +319,7 @@ def assignments_for_scope(resource) -> list[Assignment]:
                 granted_by=str(a.granted_by) if a.granted_by else "system",
                 granted_at=a.granted_at,
                 inherited=a.content_object_id != resource.pk,
+                username=a.user.username,
             )
         )
     for a in groups:

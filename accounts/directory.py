@@ -30,6 +30,7 @@ from .models import (
     User,
     UserRoleAssignment,
 )
+from .services import auth_group_name
 
 USERNAME = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 MAX_SECRET_DAYS = 730
@@ -137,7 +138,10 @@ def add_group(caller: Caller, tenant: Tenant, display_name: str, description: st
         if DirectoryGroup.objects.filter(tenant=tenant, display_name__iexact=name).exists():
             raise ServiceError.conflict(f"The tenant already has a group named '{name}'.", "displayName")
         group = DirectoryGroup.objects.create(
-            name=f"{tenant.tenant_id}:{name}", tenant=tenant, display_name=name, description=description or ""
+            name=auth_group_name(tenant, name),
+            tenant=tenant,
+            display_name=name,
+            description=(description or "").strip(),
         )
         ch.message = f"Created group {name}."
         ch.conflict_message = f"The tenant already has a group named '{name}'."
@@ -172,6 +176,8 @@ def add_member(caller: Caller, group: DirectoryGroup, member: User) -> None:
 
 def remove_member(caller: Caller, group: DirectoryGroup, member: User) -> None:
     with _directory_change(caller, group.tenant, _op("groups/members", "delete")) as ch:
+        if not member.groups.filter(pk=group.pk).exists():
+            raise ServiceError.invalid("member", f"'{member}' is not a member of {group.display_name}.")
         member.groups.remove(group.group)
         ch.message = f"Removed {member.username} from {group.display_name}."
 

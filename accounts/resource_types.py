@@ -13,5 +13,17 @@ _MODELS = {
 }
 
 
+#: What the portal calls each type (as the Azure portal does).
+TYPE_LABELS = {
+    "Microsoft.Resources/subscriptions": "Subscription",
+    "Microsoft.Resources/resourceGroups": "Resource group",
+    "Microsoft.Compute/images": "Image",
+    "Microsoft.Compute/snapshots": "Snapshot",
+    "Microsoft.Compute/galleries": "Azure compute gallery",
+    "Microsoft.Compute/galleries/images": "VM image definition",
+    "Microsoft.Compute/galleries/images/versions": "VM image version",
+}
+
+
 def model_for_type(arm_type: str):
     return apps.get_model(_MODELS[arm_type])

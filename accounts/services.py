@@ -167,9 +167,21 @@ def create_user(
     return user
 
 
+def auth_group_name(tenant: Tenant, name: str) -> str:
+    """The auth group's globally unique name (at most 150 characters): the tenant id and the display
+    name, whose tail is replaced by a hash of it when the two do not fit."""
+    import hashlib
+
+    full = f"{tenant.tenant_id}:{name}"
+    if len(full) <= 150:
+        return full
+    digest = hashlib.sha256(name.lower().encode()).hexdigest()[:16]
+    return f"{full[: 150 - len(digest) - 1]}~{digest}"
+
+
 def create_group(tenant: Tenant, display_name: str, members=()) -> DirectoryGroup:
     group = DirectoryGroup.objects.create(
-        name=f"{tenant.tenant_id}:{display_name}", tenant=tenant, display_name=display_name
+        name=auth_group_name(tenant, display_name), tenant=tenant, display_name=display_name
     )
     for m in members:
         m.groups.add(group)

@@ -98,11 +98,14 @@ def find_assignee(tenant_id: int, identifier: str) -> User | DirectoryGroup:
     return user
 
 
-def assign_role(caller: Caller, scope: Resource, assignee: User | DirectoryGroup, role_key: str) -> str:
-    """Give ``assignee`` the role at ``scope``; returns a message (with the warning for a version scope)."""
+def assign_role(caller: Caller, scope: Resource, assignee: User | DirectoryGroup | str, role_key: str) -> str:
+    """Give ``assignee`` (a principal, a group, or the text typed for one) the role at ``scope``;
+    returns a message (with the warning for a version scope)."""
     r = role(role_key)
-    name = assignee.display_name if isinstance(assignee, DirectoryGroup) else assignee.username
     with change(caller, ASSIGN_OP, scope=scope, arm_id=scope.arm_id, action=Action.MANAGE_ACCESS) as ch:
+        if isinstance(assignee, str):
+            assignee = find_assignee(scope.tenant_id, assignee)
+        name = assignee.display_name if isinstance(assignee, DirectoryGroup) else assignee.username
         if r is None:
             raise ServiceError.invalid("role", f"There is no role named '{role_key}'.")
         if r not in access.roles_for_scope(scope):

@@ -53,8 +53,7 @@ def add(request, pk: int):
     resource = readable_resource(request, pk)
     form = {"principal": request.POST.get("principal", ""), "role": request.POST.get("role", "")}
     try:
-        assignee = sharing.find_assignee(resource.tenant_id, form["principal"])
-        message = sharing.assign_role(Caller.from_request(request), resource, assignee, form["role"])
+        message = sharing.assign_role(Caller.from_request(request), resource, form["principal"], form["role"])
     except ServiceError as err:
         if err.code == ServiceError.NOT_FOUND:
             raise Http404(err.message) from None

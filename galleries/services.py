@@ -1233,6 +1233,24 @@ def _hasher_for(blob: Blob, store: RegionStore):
     return h
 
 
+def _may_upload(caller: Caller, blob: Blob) -> None:
+    """Chunks between the start and the end are not logged one by one, but each is checked; a
+    refused one is logged."""
+    from accounts.access import require
+    from accounts.roles import BLOB_TYPE, Action
+
+    try:
+        require(caller.actor, Action.WRITE, blob.resource_group, BLOB_TYPE, "Microsoft.Storage/blobs/write")
+    except ServiceError as err:
+        Change(
+            caller=caller,
+            operation="Microsoft.Storage/blobs/write",
+            scope=blob.resource_group,
+            arm_id=f"{blob.resource_group.arm_id}/blobs/{blob.container}/{blob.name}",
+        ).record(ActivityLogEntry.Status.FAILED, err)
+        raise
+
+
 def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
     """Append one chunk at ``offset`` (which must be where the upload stands). The last chunk
     validates the VHD footer, then renames the file into place; an invalid VHD is discarded whole."""
@@ -1240,6 +1258,7 @@ def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
     from django.utils import timezone
 
     failure = None
+    _may_upload(caller, blob)
     with transaction.atomic():
         found = Blob.objects.select_for_update().select_related("region__cloud").filter(pk=blob.pk).first()
         if found is None:

@@ -18,12 +18,15 @@ import re
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
+from accounts.roles import Action
 from portal.errors import ServiceError
 
 from . import services
@@ -171,10 +174,15 @@ def _replication_context(version) -> dict:
     }
 
 
+def _with_permissions(request, context: dict) -> dict:
+    context["can_write"] = access.allowed(request.user, Action.WRITE, context["version"])
+    return context
+
+
 @login_required
 def version_detail(request, pk: int):
     version = _visible_version(request, pk)
-    context = _replication_context(version)
+    context = _with_permissions(request, _replication_context(version))
     context["disks"] = list(version.disks.all())
     return render(request, "galleries/version_detail.html", context)
 
@@ -184,7 +192,7 @@ def version_replication(request, pk: int):
     """The replication panel, polled by htmx every 2 s while anything is in flight; once every
     region is final the server answers 286, which tells htmx to stop polling."""
     version = _visible_version(request, pk)
-    context = _replication_context(version)
+    context = _with_permissions(request, _replication_context(version))
     response = render(request, "galleries/htmx/replication.html", context)
     if request.htmx and not context["in_flight"]:
         response.status_code = 286
@@ -199,5 +207,7 @@ def version_retry(request, pk: int):
         names = services.retry_failed_regions(Caller.from_request(request), version)
         messages.success(request, f"Retrying {', '.join(names)}.")
     except ServiceError as err:
+        if err.code == ServiceError.AUTHORIZATION_FAILED:
+            raise PermissionDenied(err.message) from None
         messages.error(request, err.message)
     return redirect("version-detail", pk=pk)

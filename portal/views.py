@@ -8,17 +8,9 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from accounts.models import Resource
+from accounts.resource_types import TYPE_LABELS
 from accounts.views import current_directory
 
-TYPE_LABELS = {
-    "Microsoft.Resources/subscriptions": "Subscription",
-    "Microsoft.Resources/resourceGroups": "Resource group",
-    "Microsoft.Compute/images": "Image",
-    "Microsoft.Compute/snapshots": "Snapshot",
-    "Microsoft.Compute/galleries": "Azure compute gallery",
-    "Microsoft.Compute/galleries/images": "VM image definition",
-    "Microsoft.Compute/galleries/images/versions": "VM image version",
-}
 PAGE_SIZE = 50
 
 

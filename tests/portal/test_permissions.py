@@ -1,0 +1,257 @@
+"""Generic permission tests for every page and endpoint that acts on a resource, written once as a
+mixin (after NetBox's ``utilities/testing``): each endpoint is a few lines of configuration and gets
+
+- anonymous → the sign-in page (pages) or 401 (JSON endpoints);
+- a principal with no role there (same tenant, and another tenant) → 404, as if it did not exist;
+- a Reader → the page (reads) or 403 (writes);
+- an Owner (or the role the endpoint needs) → success.
+
+The directory pages are tenant-admin pages, not resource pages; their tests live with them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from accounts.activity import Caller
+from accounts.models import Resource
+from accounts.services import create_tenant, create_user
+from accounts.sharing import grant_as_system
+from galleries import services, vhd
+from galleries.models import Blob
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+class World:
+    """A subscription owned by ``owner`` with a version, an upload in progress, and three more
+    principals: a Reader at the subscription, a same-tenant user with no role, another tenant's user."""
+
+    def __init__(self, user, subscription, rg, version, blob):
+        self.owner = user
+        self.subscription = subscription
+        self.rg = rg
+        self.version = version
+        self.blob = blob
+        tenant = user.home_tenant
+        self.reader = create_user(tenant, "reader@contoso.test", "Reader-Pass-1", "Reader")
+        grant_as_system(subscription, self.reader, "reader")
+        self.stranger = create_user(tenant, "nobody@contoso.test", "Nobody-Pass-1", "Nobody")
+        other = create_tenant("Fabrikam", "fabrikam.test")
+        self.foreigner = create_user(other, "eve@fabrikam.test", "Eve-Pass-1", "Eve")
+
+
+@pytest.fixture
+def world(user, subscription, rg, make_version, caller):
+    buf = io.BytesIO()
+    vhd.write_fixed_vhd(buf, vhd.MIB, seed=99)
+    blob = services.start_upload(caller, rg, "pending.vhd", len(buf.getvalue()))
+    return World(user, subscription, rg, make_version(), blob)
+
+
+class EndpointPermissions:
+    """Configure: ``method``, ``path(world)``, ``write`` (does it change anything), ``json`` (API-like
+    endpoint answering 401), ``body(world)``, ``ok`` (statuses meaning success for the owner)."""
+
+    method = "get"
+    write = False
+    json = False
+    ok = (200,)
+    headers: dict = {}
+
+    def path(self, w: World) -> str:
+        raise NotImplementedError
+
+    def body(self, w: World):
+        return None
+
+    def call(self, client, w: World):
+        kwargs = dict(self.headers)
+        body = self.body(w)
+        if self.json and body is not None:
+            return getattr(client, self.method)(self.path(w), body, content_type="application/json", **kwargs)
+        if body is not None:
+            return getattr(client, self.method)(self.path(w), body, **kwargs)
+        return getattr(client, self.method)(self.path(w), **kwargs)
+
+    def test_anonymous_is_asked_to_sign_in(self, client, world):
+        response = self.call(client, world)
+        if self.json:
+            assert response.status_code == 401
+        else:
+            assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+    @pytest.mark.parametrize("who", ["stranger", "foreigner"])
+    def test_a_principal_without_a_role_gets_404(self, client, world, who):
+        client.force_login(getattr(world, who))
+        assert self.call(client, world).status_code == 404
+
+    def test_a_reader(self, client, world):
+        client.force_login(world.reader)
+        response = self.call(client, world)
+        if self.write:
+            assert response.status_code == 403, response.content[:300]
+        else:
+            assert response.status_code in self.ok, response.content[:300]
+
+    def test_the_owner_succeeds(self, client, world):
+        client.force_login(world.owner)
+        response = self.call(client, world)
+        assert response.status_code in self.ok, response.content[:300]
+
+
+class TestVersionPage(EndpointPermissions):
+    def path(self, w):
+        return f"/versions/{w.version.pk}/"
+
+
+class TestReplicationPoll(EndpointPermissions):
+    headers = HTMX
+    ok = (200, 286)
+
+    def path(self, w):
+        return f"/versions/{w.version.pk}/replication"
+
+
+class TestRetryFailedRegions(EndpointPermissions):
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def path(self, w):
+        return f"/versions/{w.version.pk}/retry"
+
+
+class TestUploadStart(EndpointPermissions):
+    method = "post"
+    write = True
+    json = True
+    ok = (201,)
+
+    def path(self, w):
+        return "/uploads/"
+
+    def body(self, w):
+        return {"resourceGroup": w.rg.arm_id, "name": "new.vhd", "size": 3 * vhd.MIB + 512}
+
+
+class TestUploadStatus(EndpointPermissions):
+    json = True
+
+    def path(self, w):
+        return f"/uploads/{w.blob.pk}"
+
+
+class TestUploadDiscard(EndpointPermissions):
+    method = "delete"
+    write = True
+    json = True
+    ok = (200, 204)
+
+    def path(self, w):
+        return f"/uploads/{w.blob.pk}"
+
+
+class TestUploadChunk(EndpointPermissions):
+    method = "put"
+    write = True
+    json = True
+
+    def path(self, w):
+        return f"/uploads/{w.blob.pk}"
+
+    def call(self, client, w):
+        return client.generic(
+            "PUT",
+            self.path(w),
+            b"\0" * 512,
+            content_type="application/octet-stream",
+            HTTP_CONTENT_RANGE=f"bytes 0-511/{w.blob.size_bytes}",
+        )
+
+
+class TestAccessControlPage(EndpointPermissions):
+    def path(self, w):
+        return f"/resources/{w.version.gallery_id}/access/"
+
+
+class TestCheckAccess(EndpointPermissions):
+    def path(self, w):
+        return f"/resources/{w.version.gallery_id}/access/check?principal={w.owner.username}"
+
+
+class TestAddRoleAssignment(EndpointPermissions):
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def path(self, w):
+        return f"/resources/{w.version.gallery_id}/access/add"
+
+    def body(self, w):
+        return {"principal": w.stranger.username, "role": "reader"}
+
+
+class TestRemoveRoleAssignment(EndpointPermissions):
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def path(self, w):
+        return f"/resources/{w.subscription.pk}/access/remove"
+
+    def body(self, w):
+        from accounts.models import UserRoleAssignment
+
+        a = UserRoleAssignment.objects.get(user=w.reader, content_object_id=w.subscription.pk)
+        return {"assignment": f"u:{a.pk}"}
+
+
+def test_every_resource_url_is_covered():
+    """A new resource URL must get its permission tests here: fail when one is added without."""
+    from django.urls import get_resolver
+
+    covered = {
+        "version-detail",
+        "version-replication",
+        "version-retry",
+        "upload-start",
+        "upload-detail",
+        "access:scope",
+        "access:add",
+        "access:remove",
+        "access:check",
+    }
+    not_resources = {"home", "healthz", "login", "logout", "token", "tenant-token", "switch-directory"}
+
+    def names(resolver, prefix=""):
+        for p in resolver.url_patterns:
+            if hasattr(p, "url_patterns"):
+                ns = f"{p.namespace}:" if p.namespace else ""
+                if p.namespace in ("admin", "directory"):
+                    continue
+                yield from names(p, prefix + ns)
+            elif p.name:
+                yield prefix + p.name
+
+    assert set(names(get_resolver())) - not_resources == covered
+
+
+def test_an_owner_removing_an_assignment_ends_it_at_once(client, world):
+    """The removal flow above also has a visible effect: the former reader gets 404 next request."""
+    from accounts.models import UserRoleAssignment
+
+    client.force_login(world.owner)
+    a = UserRoleAssignment.objects.get(user=world.reader, content_object_id=world.subscription.pk)
+    client.post(f"/resources/{world.subscription.pk}/access/remove", {"assignment": f"u:{a.pk}"})
+    client.force_login(world.reader)
+    assert client.get(f"/versions/{world.version.pk}/").status_code == 404
+    assert not Resource.objects.restrict(world.reader).exists()
+
+
+def test_uploads_of_an_unreadable_resource_group_look_missing(client, world):
+    client.force_login(world.stranger)
+    assert not Blob.objects.filter(resource_group__in=Resource.objects.restrict(world.stranger)).exists()
+    assert Caller(world.stranger).actor == world.stranger
