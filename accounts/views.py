@@ -3,8 +3,14 @@ the directory switcher (which tenant's resources the portal shows)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from urllib.parse import unquote_plus
+
+from axes.helpers import get_cool_off
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_logged_in
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -62,28 +68,61 @@ def switch_directory(request):
     return HttpResponseRedirect(target)
 
 
-def _oauth_error(code: str, description: str, status: int = 400) -> JsonResponse:
-    return JsonResponse({"error": code, "error_description": description}, status=status)
+def _oauth_error(code: str, description: str, status: int = 400, headers: dict | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"error": code, "error_description": description},
+        status=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _basic_credentials(request) -> tuple[str, str] | None:
+    """``client_id`` and ``client_secret`` from ``Authorization: Basic`` (RFC 6749 §2.3.1), if sent."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ServiceError(
+            "invalid_client", "The Basic authorization header is not valid.", "client_id"
+        ) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise ServiceError("invalid_client", "The Basic authorization header is not valid.", "client_id")
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 @csrf_exempt
-@require_POST
 def token(request, tenant: str = ""):
     """OAuth2 token endpoint (``application/x-www-form-urlencoded``): ``grant_type=client_credentials``
-    with ``client_id`` and ``client_secret`` for service principals, ``grant_type=password`` with
-    ``username`` and ``password`` for people. ``tenant`` (in the path or the body) picks which
-    tenant's service principal of a multi-tenant app signs in."""
+    with ``client_id`` and ``client_secret`` (in the body or as HTTP Basic) for service principals,
+    ``grant_type=password`` with ``username`` and ``password`` for people. ``tenant`` (in the path or
+    the body) picks which tenant's service principal of a multi-tenant app signs in. Nothing is stored:
+    the token is signed."""
+    if request.method != "POST":
+        return _oauth_error(
+            "invalid_request", "The token endpoint takes POST requests only.", 405, {"Allow": "POST"}
+        )
     grant = request.POST.get("grant_type", "")
     try:
         if grant == "client_credentials":
-            user = tokens.client_credentials(
+            basic = _basic_credentials(request)
+            client_id, secret = basic or (
                 request.POST.get("client_id", ""),
                 request.POST.get("client_secret", ""),
-                tenant or request.POST.get("tenant", ""),
             )
+            user = tokens.client_credentials(client_id, secret, tenant or request.POST.get("tenant", ""))
         elif grant == "password":
             user = tokens.password(
                 request, request.POST.get("username", ""), request.POST.get("password", "")
+            )
+            # A sign-in like the page's: the throttle's failure count starts again, last_login is set.
+            user_logged_in.send(sender=user.__class__, request=request, user=user)
+        elif not grant:
+            return _oauth_error(
+                "invalid_request",
+                "grant_type is required (a form-encoded body, application/x-www-form-urlencoded).",
             )
         else:
             return _oauth_error(
@@ -92,18 +131,35 @@ def token(request, tenant: str = ""):
     except ServiceError as err:
         if getattr(request, "axes_locked_out", False):
             return locked_out(request)
-        return _oauth_error(
-            err.code, err.message, 401 if err.code in ("invalid_client", "invalid_grant") else 400
-        )
-    return JsonResponse(tokens.issue(user), headers={"Cache-Control": "no-store"})
+        return _oauth_error(err.code, err.message, 401 if err.code == "invalid_client" else 400)
+    return JsonResponse(tokens.issue(user), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 def locked_out(request, response=None, credentials=None):
-    """Too many wrong passwords: the page and the token endpoint answer 429 for the cool-off time."""
+    """Too many wrong passwords (django-axes' lockout answer): the sign-in page and the token endpoint
+    answer 429 for the cool-off time, even to the right password."""
+    cool_off = get_cool_off(request)
+    minutes = max(1, round(cool_off.total_seconds() / 60)) if cool_off else None
+    message = "Too many failed sign-in attempts for this account from your address. " + (
+        f"Try again in {minutes} minutes." if minutes else "Ask an administrator to unlock it."
+    )
+    headers = {"Retry-After": str(int(cool_off.total_seconds()))} if cool_off else {}
+    match = getattr(request, "resolver_match", None)
+    if (match is not None and match.url_name in ("token", "tenant-token")) or request.path.endswith("/token"):
+        return _oauth_error("temporarily_unavailable", message, 429, headers)
+    page = render(request, "registration/locked_out.html", {"message": message}, status=429)
+    for name, value in headers.items():
+        page[name] = value
+    return page
+
+
+def client_ip(request) -> str:
+    """The caller's address for the login throttle: with ``BEHIND_PROXY`` the last address the
+    (one, trusted) proxy appended to X-Forwarded-For, else the socket's peer."""
     from django.conf import settings
 
-    minutes = int(round(float(settings.AXES_COOLOFF_TIME) * 60))
-    message = f"Too many failed sign-in attempts for this account from your address. Try again in {minutes} minutes."
-    if request.path.rstrip("/").endswith("token"):
-        return _oauth_error("temporarily_unavailable", message, status=429)
-    return render(request, "registration/locked_out.html", {"message": message}, status=429)
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")

@@ -104,6 +104,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
+# Behind a reverse proxy every request comes from the proxy: throttle by the address the proxy saw.
+AXES_CLIENT_IP_CALLABLE = "accounts.views.client_ip"
 
 # Bearer tokens of the token endpoint (seconds).
 ACCESS_TOKEN_SECONDS = env.int("ACCESS_TOKEN_SECONDS", default=3600)
