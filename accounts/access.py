@@ -72,15 +72,19 @@ class Grants:
             if column:
                 by_column[column].add(scope_id)
 
-    def q(self, action: Action) -> Q | None:
-        """The WHERE clause for ``action``, or None when nothing is granted."""
+    def q(self, action: Action, resource_type: str | None = None) -> Q | None:
+        """The WHERE clause for ``action``, or None when nothing is granted. With ``resource_type``,
+        the rows inside which the action is granted for that type of child (where a publisher may
+        upload blobs, say), whatever the row's own type."""
         clauses = None
         for types, by_column in self.scopes.get(Action(action), {}).items():
+            if resource_type is not None and types is not None and resource_type not in types:
+                continue
             where = None
             for column, ids in by_column.items():
                 term = Q(**{f"{column}__in": sorted(ids)})
                 where = term if where is None else where | term
-            if types is not None:
+            if types is not None and resource_type is None:
                 where = Q(type__in=sorted(types)) & where
             clauses = where if clauses is None else clauses | where
         return clauses
@@ -217,13 +221,14 @@ def forget(principal) -> None:
 # --- The filter and the check -------------------------------------------------------------------------
 
 
-def restrict(queryset: QuerySet, principal, action=Action.READ) -> QuerySet:
+def restrict(queryset: QuerySet, principal, action=Action.READ, resource_type: str | None = None) -> QuerySet:
     """The one access filter: ``queryset`` (of ``Resource`` or a resource subclass) narrowed to what
-    ``principal`` may do ``action`` on. The system (``SYSTEM``) may do everything; operators
+    ``principal`` may do ``action`` on (or, with ``resource_type``, inside which it may do ``action``
+    on children of that type). The system (``SYSTEM``) may do everything; operators
     (superusers) are not tenants' users and see nothing here, only in the Django admin."""
     if is_system(principal):
         return queryset
-    where = grants_for(principal).q(Action(action))
+    where = grants_for(principal).q(Action(action), resource_type)
     return queryset.none() if where is None else queryset.filter(where)
 
 

@@ -174,12 +174,12 @@ class GuestInvitation(models.Model):
 
 
 class ResourceQuerySet(models.QuerySet):
-    def restrict(self, principal, action="read") -> ResourceQuerySet:
+    def restrict(self, principal, action="read", resource_type: str | None = None) -> ResourceQuerySet:
         """The one access filter: the resources on which ``principal`` may do ``action``, through
         its role assignments (direct, through groups, across tenants where a door is open)."""
         from .access import restrict
 
-        return restrict(self, principal, action)
+        return restrict(self, principal, action, resource_type)
 
 
 class Resource(models.Model):

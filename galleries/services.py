@@ -129,14 +129,18 @@ def _count(value, target: str, what: str, low: int = 1, high: int | None = None)
     return value
 
 
-def _visible(caller: Caller):
-    return Resource.objects.restrict(caller.actor)
-
-
-def get_resource(caller: Caller, arm_id: str, model=None, target: str | None = None):
+def get_resource(
+    caller: Caller, arm_id: str, model=None, target: str | None = None, for_type: str | None = None
+):
     """Look up a resource by ARM id through the access filter; missing and unreadable look the same.
-    ``target`` names the property that referred to it, when it came from a request body."""
-    row = _visible(caller).filter(arm_key=str(arm_id).rstrip("/").lower()).first()
+    ``target`` names the property that referred to it, when it came from a request body; with
+    ``for_type``, a container in which the caller may read resources of that type is enough (a
+    publisher's resource group, which it may upload into without reading the group itself)."""
+    row = (
+        Resource.objects.restrict(caller.actor, "read", for_type)
+        .filter(arm_key=str(arm_id).rstrip("/").lower())
+        .first()
+    )
     if row is None or (model is not None and row.type != model.ARM_TYPE):
         what = f"a {model._meta.verbose_name}" if model is not None else "a resource"
         raise ServiceError.not_found(f"The resource '{arm_id}' was not found (expected {what}).", target)
@@ -839,6 +843,8 @@ def create_version(
         require_enabled(subscription)
         specs = target_regions if target_regions is not None else [TargetRegionSpec(region)]
         targets = _clean_targets(subscription, region, specs, common, stype)
+        if source is not None and not isinstance(source, str):
+            source = source.arm_id  # an object too is looked up through the access filter
         if isinstance(source, str):
             source = get_resource(caller, source, target=VERSION_PATHS["source"]) if source else None
             if source is None:
@@ -847,10 +853,11 @@ def create_version(
             (
                 lun,
                 get_resource(
-                    caller, s, Snapshot, target=f"{VERSION_PATHS['data_disk_snapshots']}[{i}].source.id"
-                )
-                if isinstance(s, str)
-                else s,
+                    caller,
+                    s if isinstance(s, str) else s.arm_id,
+                    Snapshot,
+                    target=f"{VERSION_PATHS['data_disk_snapshots']}[{i}].source.id",
+                ),
             )
             for i, (lun, s) in enumerate(data_disk_snapshots or [])
         ]

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
-from accounts.roles import Action
+from accounts.roles import BLOB_TYPE, Action
 from portal.errors import ServiceError
 
 from . import services
@@ -57,9 +57,13 @@ def _state(blob: Blob) -> dict:
 
 
 def _visible_blob(request, pk: int) -> Blob:
-    """Blobs are found through the resource groups the principal may see; others look missing."""
+    """Blobs are found through the resource groups in which the principal may read blobs (readers of
+    the group, publishers); others look missing."""
     blob = (
-        Blob.objects.filter(pk=pk, resource_group__in=Resource.objects.restrict(request.user).values("pk"))
+        Blob.objects.filter(
+            pk=pk,
+            resource_group__in=Resource.objects.restrict(request.user, Action.READ, BLOB_TYPE).values("pk"),
+        )
         .select_related("resource_group", "region__cloud")
         .first()
     )
@@ -91,7 +95,9 @@ def upload_start(request):
     except ValueError:
         raise ServiceError.invalid("body", "The request body is not valid JSON.") from None
     rg_id = data.get("resourceGroup") or ""
-    rg = services.get_resource(Caller.from_request(request), rg_id, ResourceGroup, target="resourceGroup")
+    rg = services.get_resource(
+        Caller.from_request(request), rg_id, ResourceGroup, target="resourceGroup", for_type=BLOB_TYPE
+    )
     size = data.get("size")
     if isinstance(size, str) and size.isdigit():
         size = int(size)
