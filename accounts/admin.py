@@ -103,3 +103,33 @@ class ActivityLogEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Role assignments and partner entries are granted in the portal, where access is checked and
+    every change is logged; operators see them here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.UserRoleAssignment)
+class UserRoleAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("user", "permission", "content_object", "granted_by", "granted_at")
+    list_select_related = ("user", "permission", "content_object", "granted_by")
+    search_fields = ("user__username", "content_object__arm_id")
+
+
+@admin.register(models.GroupRoleAssignment)
+class GroupRoleAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("group", "permission", "content_object", "granted_by", "granted_at")
+    list_select_related = ("group", "permission", "content_object", "granted_by")
+    search_fields = ("group__name", "content_object__arm_id")
+
+
+@admin.register(models.PartnerTenant)
+class PartnerTenantAdmin(ReadOnlyAdmin):
+    list_display = ("tenant", "partner", "inbound", "outbound", "created_at")

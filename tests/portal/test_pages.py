@@ -83,7 +83,7 @@ def test_home_query_count_does_not_grow_with_rows(client, user, caller, rg, djan
     assert len(few.captured_queries) == len(many.captured_queries)
 
 
-def test_the_admin_is_for_operators_only(client, user, db):
+def test_the_admin_is_for_operators_only(client, user, subscription):
     from accounts.models import User
 
     client.force_login(user)
@@ -96,6 +96,9 @@ def test_the_admin_is_for_operators_only(client, user, db):
         "/admin/galleries/galleryimageversion/",
         "/admin/accounts/activitylogentry/",
         "/admin/accounts/subscription/",
+        "/admin/accounts/userroleassignment/",
+        "/admin/accounts/grouproleassignment/",
+        "/admin/accounts/partnertenant/",
     ):
         assert client.get(url).status_code == 200, url
 
