@@ -292,6 +292,18 @@ def require(principal, action, resource, resource_type: str | None = None, opera
     )
 
 
+VIRTUAL_MACHINE_TYPE = "Microsoft.Compute/virtualMachines"
+
+
+def may_deploy(principal, image, resource_group, vm_type: str = VIRTUAL_MACHINE_TYPE) -> bool:
+    """May ``principal`` create a VM (or scale set) in ``resource_group`` from ``image`` (a version, or
+    a definition for "latest")? Both halves can come from different tenants: the seed's app with
+    Reader on a gallery in A and Contributor on a resource group in B may deploy in B from A."""
+    return allowed(principal, Action.DEPLOY, image) and allowed(
+        principal, Action.WRITE, resource_group, vm_type
+    )
+
+
 def readable(principal, queryset: QuerySet, **lookup):
     """One resource through the filter, or ``ServiceError`` not-found (the same for missing and hidden)."""
     obj = restrict(queryset, principal, Action.READ).filter(**lookup).first()

@@ -85,6 +85,7 @@ def test_the_app_may_deploy_a_vm_in_b_from_a_version_in_a_until_consent_is_withd
     for principal in (s.home, s.b_user):  # the app is one principal across the tenants that let it in
         assert access.allowed(principal, "deploy", w.version)
         assert access.allowed(principal, "write", w.b_rg, VM)
+        assert access.may_deploy(principal, w.version, w.b_rg)
         assert not access.allowed(principal, "write", w.version)  # Reader in A
         assert not access.allowed(principal, "manage_access", w.b_rg)  # Contributor in B
         assert not access.allowed(principal, "read", w.b_sub)  # nothing upward
@@ -94,6 +95,7 @@ def test_the_app_may_deploy_a_vm_in_b_from_a_version_in_a_until_consent_is_withd
     directory.withdraw_consent(Caller(w.b_admin), s.b_sp)
 
     assert not access.allowed(s.home, "write", w.b_rg, VM)  # the very next check
+    assert not access.may_deploy(s.home, w.version, w.b_rg)
     assert not access.allowed(s.home, "read", w.b_rg)
     assert access.allowed(s.home, "deploy", w.version)  # its home tenant's grant is untouched
     assert visible(s.home) == {w.gallery.pk, w.definition.pk, w.version.pk}
