@@ -64,6 +64,27 @@ def _caller(request) -> Caller:
     return Caller.from_request(request)
 
 
+def _confirm(request, tenant, *, tab, title, question, confirm, cancel, act, done):
+    """A destructive action: GET shows the question, POST does ``act(caller)``; a refusal is shown on
+    the same page, a success as a message on ``cancel``'s page."""
+    ctx = {
+        "tenant": tenant,
+        "tab": tab,
+        "title": title,
+        "question": question,
+        "confirm": confirm,
+        "cancel": cancel,
+    }
+    if request.method == "GET":
+        return render(request, T + "confirm.html", ctx)
+    try:
+        act(_caller(request))
+    except ServiceError as err:
+        return render(request, T + "confirm.html", {**ctx, "error": err.message}, status=err.status)
+    messages.success(request, done)
+    return redirect(cancel)
+
+
 # --- Overview -------------------------------------------------------------------------------------------
 
 
@@ -130,23 +151,17 @@ def users(request, tenant: Tenant):
 @GET_POST
 def user_delete(request, tenant: Tenant, pk: int):
     target = get_object_or_404(User, pk=pk, home_tenant=tenant)
-    ctx = {
-        "tenant": tenant,
-        "tab": "users",
-        "title": f"Delete the user {target.username}?",
-        "question": f"The user {target.username} and all of its role assignments will be deleted. "
-        "This cannot be undone.",
-        "confirm": "Delete user",
-        "cancel": "directory:users",
-    }
-    if request.method == "GET":
-        return render(request, T + "confirm.html", ctx)
-    try:
-        directory.delete_user(_caller(request), target)
-    except ServiceError as err:
-        return render(request, T + "confirm.html", {**ctx, "error": err.message}, status=err.status)
-    messages.success(request, f"Deleted the user {target.username}.")
-    return redirect("directory:users")
+    return _confirm(
+        request,
+        tenant,
+        tab="users",
+        title=f"Delete the user {target.username}?",
+        question=f"The user {target.username} and all of its role assignments will be deleted. This cannot be undone.",
+        confirm="Delete user",
+        cancel="directory:users",
+        act=lambda caller: directory.delete_user(caller, target),
+        done=f"Deleted the user {target.username}.",
+    )
 
 
 # --- Groups -----------------------------------------------------------------------------------------------
@@ -249,22 +264,17 @@ def group_member_remove(request, tenant: Tenant, pk: int, user_pk: int):
 @GET_POST
 def group_delete(request, tenant: Tenant, pk: int):
     group = get_object_or_404(DirectoryGroup, pk=pk, tenant=tenant)
-    ctx = {
-        "tenant": tenant,
-        "tab": "groups",
-        "title": f"Delete the group {group.display_name}?",
-        "question": "Its members lose every role the group was given. The members themselves are kept.",
-        "confirm": "Delete group",
-        "cancel": "directory:groups",
-    }
-    if request.method == "GET":
-        return render(request, T + "confirm.html", ctx)
-    try:
-        directory.delete_group(_caller(request), group)
-    except ServiceError as err:
-        return render(request, T + "confirm.html", {**ctx, "error": err.message}, status=err.status)
-    messages.success(request, f"Deleted the group {group.display_name}.")
-    return redirect("directory:groups")
+    return _confirm(
+        request,
+        tenant,
+        tab="groups",
+        title=f"Delete the group {group.display_name}?",
+        question="Its members lose every role the group was given. The members themselves are kept.",
+        confirm="Delete group",
+        cancel="directory:groups",
+        act=lambda caller: directory.delete_group(caller, group),
+        done=f"Deleted the group {group.display_name}.",
+    )
 
 
 # --- App registrations and client secrets -----------------------------------------------------------------
@@ -354,23 +364,18 @@ def app_secret_delete(request, tenant: Tenant, pk: int, secret_pk: int):
 @GET_POST
 def app_delete(request, tenant: Tenant, pk: int):
     app = get_object_or_404(AppRegistration, pk=pk, home_tenant=tenant)
-    ctx = {
-        "tenant": tenant,
-        "tab": "apps",
-        "title": f"Delete the app {app.display_name}?",
-        "question": "Its client secrets stop working, and its service principals are deleted in this tenant "
+    return _confirm(
+        request,
+        tenant,
+        tab="apps",
+        title=f"Delete the app {app.display_name}?",
+        question="Its client secrets stop working, and its service principals are deleted in this tenant "
         "and in every tenant that consented to it, with all their role assignments.",
-        "confirm": "Delete app registration",
-        "cancel": "directory:apps",
-    }
-    if request.method == "GET":
-        return render(request, T + "confirm.html", ctx)
-    try:
-        directory.delete_app(_caller(request), app)
-    except ServiceError as err:
-        return render(request, T + "confirm.html", {**ctx, "error": err.message}, status=err.status)
-    messages.success(request, f"Deleted the app {app.display_name}.")
-    return redirect("directory:apps")
+        confirm="Delete app registration",
+        cancel="directory:apps",
+        act=lambda caller: directory.delete_app(caller, app),
+        done=f"Deleted the app {app.display_name}.",
+    )
 
 
 # --- Service principals and consent -------------------------------------------------------------------
@@ -407,23 +412,18 @@ def service_principals(request, tenant: Tenant):
 @GET_POST
 def sp_withdraw(request, tenant: Tenant, pk: int):
     sp = get_object_or_404(ServicePrincipal.objects.select_related("app"), pk=pk, tenant=tenant)
-    ctx = {
-        "tenant": tenant,
-        "tab": "sps",
-        "title": f"Withdraw consent for {sp.app.display_name}?",
-        "question": "Its service principal in this tenant is deleted with all of its role assignments; the app "
+    return _confirm(
+        request,
+        tenant,
+        tab="sps",
+        title=f"Withdraw consent for {sp.app.display_name}?",
+        question="Its service principal in this tenant is deleted with all of its role assignments; the app "
         "loses its access here at once.",
-        "confirm": "Withdraw consent",
-        "cancel": "directory:service-principals",
-    }
-    if request.method == "GET":
-        return render(request, T + "confirm.html", ctx)
-    try:
-        directory.withdraw_consent(_caller(request), sp)
-    except ServiceError as err:
-        return render(request, T + "confirm.html", {**ctx, "error": err.message}, status=err.status)
-    messages.success(request, f"Withdrew consent for {sp.app.display_name}.")
-    return redirect("directory:service-principals")
+        confirm="Withdraw consent",
+        cancel="directory:service-principals",
+        act=lambda caller: directory.withdraw_consent(caller, sp),
+        done=f"Withdrew consent for {sp.app.display_name}.",
+    )
 
 
 # --- Guest invitations ------------------------------------------------------------------------------------
