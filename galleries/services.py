@@ -1249,12 +1249,7 @@ def _may_upload(caller: Caller, blob: Blob) -> None:
     try:
         require(caller.actor, Action.WRITE, blob.resource_group, BLOB_TYPE, "Microsoft.Storage/blobs/write")
     except ServiceError as err:
-        Change(
-            caller=caller,
-            operation="Microsoft.Storage/blobs/write",
-            scope=blob.resource_group,
-            arm_id=f"{blob.resource_group.arm_id}/blobs/{blob.container}/{blob.name}",
-        ).record(ActivityLogEntry.Status.FAILED, err)
+        _log_refused_upload(caller, blob, err)
         raise
 
 
@@ -1345,13 +1340,17 @@ def upload_chunk(caller: Caller, blob: Blob, offset: int, data: bytes) -> Blob:
         else ServiceError.invalid("file", f"'{blob.name}' is not a valid VHD: {failure}")
     )
     discard_upload(caller, blob, reason=error.message)
+    _log_refused_upload(caller, blob, error)
+    raise error
+
+
+def _log_refused_upload(caller: Caller, blob: Blob, error: ServiceError) -> None:
     Change(
         caller=caller,
         operation="Microsoft.Storage/blobs/write",
         scope=blob.resource_group,
         arm_id=f"{blob.resource_group.arm_id}/blobs/{blob.container}/{blob.name}",
     ).record(ActivityLogEntry.Status.FAILED, error)
-    raise error
 
 
 def discard_upload(caller: Caller, blob: Blob, reason: str = "") -> None:
