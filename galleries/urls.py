@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,4 +8,7 @@ urlpatterns = [
     path("versions/<int:pk>/", views.version_detail, name="version-detail"),
     path("versions/<int:pk>/replication", views.version_replication, name="version-replication"),
     path("versions/<int:pk>/retry", views.version_retry, name="version-retry"),
+    path("", include("galleries.views_resources")),
+    path("", include("galleries.views_versions")),
+    path("", include("galleries.views_deploy")),
 ]

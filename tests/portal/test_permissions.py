@@ -172,6 +172,13 @@ class TestUploadChunk(EndpointPermissions):
         )
 
 
+class TestResourceOverview(EndpointPermissions):
+    ok = (302,)
+
+    def path(self, w):
+        return f"/resources/{w.version.pk}/"
+
+
 class TestAccessControlPage(EndpointPermissions):
     def path(self, w):
         return f"/resources/{w.version.gallery_id}/access/"
@@ -219,6 +226,7 @@ def test_every_resource_url_is_covered():
         "version-retry",
         "upload-start",
         "upload-detail",
+        "resource-overview",
         "access:scope",
         "access:add",
         "access:remove",
