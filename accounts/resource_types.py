@@ -10,6 +10,8 @@ _MODELS = {
     "Microsoft.Compute/galleries": "galleries.Gallery",
     "Microsoft.Compute/galleries/images": "galleries.GalleryImage",
     "Microsoft.Compute/galleries/images/versions": "galleries.GalleryImageVersion",
+    "Microsoft.Compute/virtualMachines": "galleries.VirtualMachine",
+    "Microsoft.Compute/virtualMachineScaleSets": "galleries.VirtualMachineScaleSet",
 }
 
 
@@ -22,6 +24,8 @@ TYPE_LABELS = {
     "Microsoft.Compute/galleries": "Azure compute gallery",
     "Microsoft.Compute/galleries/images": "VM image definition",
     "Microsoft.Compute/galleries/images/versions": "VM image version",
+    "Microsoft.Compute/virtualMachines": "Virtual machine",
+    "Microsoft.Compute/virtualMachineScaleSets": "Virtual machine scale set",
 }
 
 

@@ -479,7 +479,7 @@ def monthly_totals(versions: QuerySet[GalleryImageVersion]) -> CostBreakdown:
     return CostBreakdown(total=_sum([c.estimate for c in children], table.currency), children=tuple(children))
 
 
-def _grouped(parents: Sequence[Model], versions: CostBreakdown, key: str, currency: str) -> CostBreakdown:
+def grouped(parents: Sequence[Model], versions: CostBreakdown, key: str, currency: str) -> CostBreakdown:
     by_parent: dict[int, list[CostEstimate]] = {p.pk: [] for p in parents}
     for child in versions.children:
         by_parent.setdefault(getattr(child.resource, key), []).append(child.estimate)
@@ -496,11 +496,11 @@ def gallery_cost(gallery: Gallery) -> CostBreakdown:
     """A gallery's monthly total and one child per image definition (those without versions at 0)."""
     definitions = list(GalleryImage.objects.filter(gallery=gallery).order_by("name"))
     versions = monthly_totals(GalleryImageVersion.objects.filter(gallery=gallery))
-    return _grouped(definitions, versions, "definition_id", versions.total.currency)
+    return grouped(definitions, versions, "definition_id", versions.total.currency)
 
 
 def subscription_cost(subscription: Subscription) -> CostBreakdown:
     """A subscription's monthly total and one child per gallery (those without versions at 0)."""
     galleries = list(Gallery.objects.filter(subscription=subscription).order_by("name"))
     versions = monthly_totals(GalleryImageVersion.objects.filter(subscription=subscription))
-    return _grouped(galleries, versions, "gallery_id", versions.total.currency)
+    return grouped(galleries, versions, "gallery_id", versions.total.currency)

@@ -438,3 +438,6 @@ class UsageCounter(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["subscription", "region", "kind"], name="uniq_usage_counter"),
         ]
+
+
+from .models_deploy import *  # noqa: E402,F401,F403

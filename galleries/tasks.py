@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.activity import Caller
 
 from . import replication, services
+from .deployments import admit_waiting_deployments, provision_deployment  # noqa: F401  (registers the tasks)
 from .models import Blob, Region, Replica
 
 log = logging.getLogger(__name__)

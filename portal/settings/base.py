@@ -204,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "galleries.tasks.reconcile_usage",
         "schedule": crontab(minute=17),
     },
+    "admit-waiting-deployments": {
+        "task": "galleries.deployments.admit_waiting_deployments",
+        "schedule": 15.0,
+    },
     "expire-stale-uploads": {
         "task": "galleries.tasks.expire_stale_uploads",
         "schedule": crontab(minute="*/30"),

@@ -1,0 +1,300 @@
+"""Deployment pages (F10): list, create form (happy paths and inline errors), the deployment page (live
+while Creating/Waiting, stopped by the server when final), capture; and the generic permission tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.activity import Caller
+from accounts.services import create_resource_group
+from galleries import deployments, replication
+from galleries.deployments import OsProfile
+from galleries.models import ManagedImage, Snapshot, TargetRegion
+from galleries.models_deploy import Deployment
+from galleries.services import TargetRegionSpec as T
+from tests.portal import test_permissions
+from tests.portal.test_permissions import EndpointPermissions, World
+
+world = test_permissions.world  # the shared permission world, as a fixture of this module
+HTMX = {"HTTP_HX_REQUEST": "true"}
+PROFILE = {"computer_name": "web01", "admin_username": "azureuser", "password": "Str0ng-Passw0rd!"}
+
+
+def complete(version, *regions):
+    q = TargetRegion.objects.filter(version=version)
+    if regions:
+        q = q.filter(region__name__in=regions)
+    q.update(state=TargetRegion.State.COMPLETED)
+
+
+@pytest.fixture
+def version(make_version):
+    v = make_version("1.0.0", target_regions=[T("westeurope"), T("eastus")])
+    complete(v, "westeurope")
+    return v
+
+
+def form(rg, **kw):
+    data = {
+        "name": "web",
+        "kind": "vm",
+        "resource_group": rg.pk,
+        "region": "westeurope",
+        "size": "Standard_D2s_v5",
+    }
+    data.update(disk_type="StandardSSD_LRS", **PROFILE)
+    data.update(kw)
+    return data
+
+
+# --- Create -----------------------------------------------------------------------------------------
+
+
+def test_the_form_offers_completed_regions_writable_groups_and_sizes(
+    client, user, version, rg, caller, definition
+):
+    from galleries import services
+
+    services.update_definition(caller, definition, min_vcpus=2, max_vcpus=4)
+    client.force_login(user)
+    page = client.get(f"/deployments/new?source={version.pk}").content.decode()
+    assert 'value="westeurope"' in page and 'value="eastus"' not in page  # East US is not Completed
+    assert f'<option value="{rg.pk}"' in page and "Standard_D4s_v5 — 4 vCPUs, 16 GiB (recommended)" in page
+    assert "Standard_B1s — 1 vCPUs, 1 GiB (outside recommendations)" in page
+    assert 'name="computer_name"' in page and 'name="ssh_public_key"' in page  # generalized Linux
+
+
+def test_deploying_a_vm_redirects_to_its_page(client, user, version, rg):
+    client.force_login(user)
+    r = client.post(f"/deployments/new?source={version.pk}", form(rg))
+    d = Deployment.objects.get(name="web")
+    assert r.status_code == 302 and r["Location"] == f"/deployments/{d.pk}/"
+    page = client.get(r["Location"]).content.decode()
+    assert (
+        "is being created from version 1.0.0" in page
+        and "Creating" in page
+        and 'hx-trigger="every 2s"' in page
+    )
+    assert "served by replica 0 of West Europe" in page and "Standard_D2s_v5 (2 vCPUs, 8 GiB)" in page
+
+
+def test_deploying_latest_and_a_scale_set(client, user, definition, version, rg):
+    client.force_login(user)
+    r = client.post(
+        f"/deployments/new?source={definition.pk}",
+        form(rg, name="pool", kind="scaleset", instance_count="50"),
+    )
+    assert r.status_code == 302
+    d = Deployment.objects.get(name="pool")
+    assert d.is_scale_set and d.instance_count == 50 and d.from_latest and d.source_version == version
+    page = client.get("/deployments/").content.decode()
+    assert "pool" in page and "50 instances" in page and "latest" in page
+
+
+@pytest.mark.parametrize(
+    "change, field, words, status",
+    [
+        ({"region": "eastus"}, "region", "is not started yet", 400),
+        ({"size": "Standard_Nope"}, "size", "not a VM size", 400),
+        ({"password": "weak"}, "password", "12–123", 400),
+        ({"computer_name": ""}, "computer_name", "needs a computer name", 400),
+        ({"admin_username": "root"}, "admin_username", "reserved", 400),
+        ({"kind": "scaleset", "instance_count": "1001"}, "instance_count", "1–1,000", 400),
+        ({"name": "bad name"}, "name", "invalid", 400),
+        ({"resource_group": ""}, "resource_group", "Choose a resource group", 400),
+    ],
+)
+def test_a_refused_input_shows_its_message_next_to_the_field(
+    client, user, version, rg, change, field, words, status
+):
+    client.force_login(user)
+    r = client.post(f"/deployments/new?source={version.pk}", form(rg, **change))
+    assert r.status_code == status
+    page = r.content.decode()
+    assert f'id="error-{field}"' in page and words in page
+    assert not Deployment.objects.exists()
+    if field != "name":
+        assert 'value="bad name"' not in page and 'value="web"' in page  # what was typed is kept
+
+
+def test_a_disallowed_disk_type_is_not_offered_and_refused(client, user, make_definition, make_version, rg):
+    d = make_definition("nopremium", disallowed_disk_types=["Premium_LRS"])
+    v = make_version("1.0.0", definition_=d)
+    complete(v)
+    client.force_login(user)
+    page = client.get(f"/deployments/new?source={v.pk}").content.decode()
+    assert 'value="Premium_LRS"' not in page and "Disallowed by the definition: Premium_LRS" in page
+    r = client.post(f"/deployments/new?source={v.pk}", form(rg, disk_type="Premium_LRS"))
+    assert r.status_code == 400 and 'id="error-disk_type"' in r.content.decode()
+
+
+def test_a_specialized_image_shows_the_warning_and_no_os_profile(
+    client, user, caller, rg, make_blob, make_definition, make_version
+):
+    from galleries import services
+
+    snap = services.create_snapshot(
+        caller, rg, "vmsnap", blob=make_blob(), os_type="Linux", os_state="Specialized"
+    )
+    v = make_version("1.0.0", definition_=make_definition("special", os_state="Specialized"), source=snap)
+    complete(v)
+    client.force_login(user)
+    page = client.get(f"/deployments/new?source={v.pk}").content.decode()
+    assert 'name="computer_name"' not in page and "keeps the computer name and the user accounts" in page
+    r = client.post(
+        f"/deployments/new?source={v.pk}", {k: v_ for k, v_ in form(rg).items() if k not in PROFILE}
+    )
+    assert r.status_code == 302
+    page = client.get(r["Location"]).content.decode()
+    assert (
+        "keeps the computer name and the user accounts" in page and "from the source VM (specialized)" in page
+    )
+
+
+def test_a_waiting_deployment_is_flagged(client, user, caller, make_version, rg):
+    v = make_version("1.0.0")
+    complete(v)
+    for i in range(20):
+        deployments.create_deployment(caller, v, rg, f"busy{i}", os_profile=OsProfile(**PROFILE))
+    client.force_login(user)
+    r = client.post(f"/deployments/new?source={v.pk}", form(rg), follow=True)
+    page = r.content.decode()
+    assert (
+        "is waiting" in page and "Region under-provisioned" in page and "20 concurrent VM creations" in page
+    )
+    assert "region under-provisioned" in client.get("/deployments/").content.decode()
+
+
+def test_without_a_source_the_page_lists_what_the_user_may_deploy(client, user, version, definition, image):
+    client.force_login(user)
+    page = client.get("/deployments/new").content.decode()
+    for obj in (version, definition, image):
+        assert f"?source={obj.pk}" in page
+    assert client.get("/deployments/new?source=999999").status_code == 404
+
+
+# --- Detail and capture -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def running_vm(caller, make_version, rg):
+    v = make_version("1.0.0")
+    for t in TargetRegion.objects.filter(version=v):
+        replication.run(t.pk, owner="test")
+    d = deployments.create_deployment(caller, v, rg, "golden", os_profile=OsProfile(**PROFILE))
+    deployments.provision(d.pk)
+    return Deployment.objects.get(pk=d.pk)
+
+
+def test_the_status_poll_stops_when_the_deployment_is_final(client, user, running_vm):
+    client.force_login(user)
+    r = client.get(f"/deployments/{running_vm.pk}/", **HTMX)
+    assert r.status_code == 286 and "Running" in r.content.decode() and "every 2s" not in r.content.decode()
+    page = client.get(f"/deployments/{running_vm.pk}/").content.decode()
+    assert "Capture" in page and "Overview" in page and "Access control" in page
+
+
+def test_capture_into_a_managed_image(client, user, running_vm, rg):
+    client.force_login(user)
+    assert 'value="image" checked' in client.get(f"/deployments/{running_vm.pk}/capture").content.decode()
+    r = client.post(
+        f"/deployments/{running_vm.pk}/capture",
+        {"kind": "image", "resource_group": rg.pk, "name": "golden-img"},
+    )
+    image = ManagedImage.objects.get(name="golden-img")
+    assert r.status_code == 302 and f"/{image.pk}/" in r["Location"]
+    assert image.os_disk.sha256 == running_vm.os_disk.sha256
+    r = client.post(
+        f"/deployments/{running_vm.pk}/capture",
+        {"kind": "snapshot", "resource_group": rg.pk, "name": "bad name"},
+    )
+    assert r.status_code == 400 and 'id="error-name"' in r.content.decode()
+    assert not Snapshot.objects.exists()
+
+
+def test_the_list_shows_only_the_current_directory(client, user, version, rg, caller):
+    deployments.create_deployment(caller, version, rg, "myvm-4711", os_profile=OsProfile(**PROFILE))
+    client.force_login(user)
+    assert "myvm-4711" in client.get("/deployments/").content.decode()
+    from accounts.services import create_tenant, create_user
+
+    other = create_user(create_tenant("Fabrikam", "fabrikam.test"), "eve@fabrikam.test", "Eve-Pass-1")
+    client.force_login(other)
+    page = client.get("/deployments/").content.decode()
+    assert "myvm-4711" not in page and "No deployments in this directory yet" in page
+
+
+# --- Permissions (the generic mixin) ----------------------------------------------------------------
+
+
+class DeploymentEndpoint(EndpointPermissions):
+    @pytest.fixture(autouse=True)
+    def _deployment(self, world: World):
+        complete(world.version)
+        world.deployment = deployments.create_deployment(
+            Caller(world.owner), world.version, world.rg, "web", os_profile=OsProfile(**PROFILE)
+        )
+
+
+class TestDeploymentPage(DeploymentEndpoint):
+    def path(self, w):
+        return f"/deployments/{w.deployment.pk}/"
+
+
+class TestDeploymentPoll(DeploymentEndpoint):
+    headers = HTMX
+
+    def path(self, w):
+        return f"/deployments/{w.deployment.pk}/"
+
+
+class TestDeploymentCreateForm(DeploymentEndpoint):
+    def path(self, w):
+        return f"/deployments/new?source={w.version.pk}"
+
+
+class TestDeploymentCreate(DeploymentEndpoint):
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def path(self, w):
+        return f"/deployments/new?source={w.version.pk}"
+
+    def body(self, w):
+        return form(w.rg, name="another")
+
+
+class TestCaptureForm(DeploymentEndpoint):
+    def path(self, w):
+        return f"/deployments/{w.deployment.pk}/capture"
+
+
+class TestCapture(DeploymentEndpoint):
+    method = "post"
+    write = True
+    ok = (302,)
+
+    @pytest.fixture(autouse=True)
+    def _running(self, world: World, _deployment):
+        for t in TargetRegion.objects.filter(version=world.version):
+            TargetRegion.objects.filter(pk=t.pk).update(state="Unknown")
+            replication.run(t.pk, owner="test")
+        deployments.provision(world.deployment.pk)
+
+    def path(self, w):
+        return f"/deployments/{w.deployment.pk}/capture"
+
+    def body(self, w):
+        return {"kind": "snapshot", "resource_group": w.rg.pk, "name": "captured"}
+
+
+def test_the_reader_sees_no_resource_group_to_deploy_into(client, world):
+    complete(world.version)
+    client.force_login(world.reader)
+    page = client.get(f"/deployments/new?source={world.version.pk}").content.decode()
+    assert "no resource group you may create VMs in" in page
+    other = create_resource_group(Caller(world.owner), world.subscription, "apps", "westeurope")
+    client.force_login(world.owner)
+    page = client.get(f"/deployments/new?source={world.version.pk}").content.decode()
+    assert f'<option value="{other.pk}"' in page
