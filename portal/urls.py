@@ -6,6 +6,7 @@ from . import resource_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("search", views.search, name="search"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

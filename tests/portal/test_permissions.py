@@ -234,6 +234,21 @@ def test_every_resource_url_is_covered():
         "deployment-create",
         "deployment-detail",
         "deployment-capture",
+        "gallery-detail",
+        "gallery-create",
+        "gallery-edit",
+        "gallery-delete",
+        "definition-detail",
+        "definition-create",
+        "definition-edit",
+        "definition-delete",
+        "image-detail",
+        "image-create",
+        "image-delete",
+        "snapshot-detail",
+        "snapshot-create",
+        "snapshot-delete",
+        "upload-page",
         "access:scope",
         "access:add",
         "access:remove",
@@ -241,7 +256,15 @@ def test_every_resource_url_is_covered():
     }
     # Directory-wide lists (each tested in its own file: anonymous → login, a stranger sees nothing).
     not_resources = {"home", "healthz", "login", "logout", "token", "tenant-token", "switch-directory"}
-    not_resources |= {"activity", "subscriptions", "deployments"}
+    not_resources |= {
+        "activity",
+        "subscriptions",
+        "deployments",
+        "search",
+        "galleries",
+        "images",
+        "snapshots",
+    }
 
     def names(resolver, prefix=""):
         for p in resolver.url_patterns:
