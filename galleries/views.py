@@ -169,7 +169,8 @@ def _replication_context(version) -> dict:
     )
     latest = services.latest_by_region(version.definition)
     for t in rows:
-        t.is_latest = latest.get(t.region.name) == version
+        t.latest_version = latest.get(t.region.name)  # the definition's latest there (F8), maybe another
+        t.is_latest = t.latest_version == version
     in_flight = any(t.in_flight for t in rows)
     return {
         "version": version,
@@ -181,15 +182,23 @@ def _replication_context(version) -> dict:
 
 
 def _with_permissions(request, context: dict) -> dict:
+    # No query: the grants are memoized on the request's user.
     context["can_write"] = access.allowed(request.user, Action.WRITE, context["version"])
+    context["can_delete"] = access.allowed(request.user, Action.DELETE, context["version"])
     return context
 
 
 @login_required
 def version_detail(request, pk: int):
+    from . import costs
+    from .views_versions import end_of_life
+
     version = _visible_version(request, pk)
     context = _with_permissions(request, _replication_context(version))
     context["disks"] = list(version.disks.all())
+    context["resource"] = version
+    context["end_of_life"] = end_of_life(version)
+    context["cost"] = costs.version_cost(version)  # two queries, whatever the number of regions
     return render(request, "galleries/version_detail.html", context)
 
 

@@ -1,5 +1,832 @@
-"""Placeholder: this module's pages are being written (issue 5)."""
+"""Image-version pages (F7, F11, F16): create with a target-region editor, cost estimate and replica
+advice; edit what may change; delete with confirmation; the replica advisor of a version.
 
-from django.urls import path  # noqa: F401
+Thin views: every rule is in ``galleries.services`` (create/update/delete), ``galleries.costs``
+(estimates, which validate exactly as a create would) and ``galleries.advisor``. A refusal is shown
+next to the field its property path names — ``properties.publishingProfile.targetRegions[1].
+storageAccountType`` lands on the storage type of the editor's second row.
 
-urlpatterns: list = []
+The target-region editor is server-rendered: its rows are form fields ``t-<i>-<field>``, and "Add
+region" / "Remove" / "Use recommended counts" are submit buttons (``op``) that re-render the form
+without saving — the whole page without JavaScript, only the editor through htmx.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import access
+from accounts.activity import Caller
+from accounts.models import Resource
+from accounts.roles import VERSION_TYPE, Action
+from portal.errors import ServiceError
+
+from . import advisor, costs, services
+from .models import (
+    GalleryImage,
+    GalleryImageVersion,
+    ManagedImage,
+    Region,
+    Snapshot,
+    StorageAccountType,
+    TargetRegion,
+)
+
+PP = services.PP
+TARGETS = services.VERSION_PATHS["target_regions"]
+DATA_DISKS = services.VERSION_PATHS["data_disk_snapshots"]
+ROW_TARGET = re.compile(rf"^{re.escape(TARGETS)}\[(\d+)\](?:\.(\w+))?")
+DISK_TARGET = re.compile(rf"^{re.escape(DATA_DISKS)}\[(\d+)\](?:\.(\w+))?")
+ROW_FIELDS = {
+    "name": "region",
+    "regionalReplicaCount": "replicas",
+    "storageAccountType": "storage",
+    "excludeFromLatest": "exclude",
+    "concurrentVMs": "vms",
+    "scaleSets": "scalesets",
+}
+FIELDS = {
+    "name": "name",
+    "location": "location",
+    services.VERSION_PATHS["source"]: "source",
+    DATA_DISKS: "data_disks",
+    TARGETS: "regions",
+    f"{PP}.replicaCount": "replica_count",
+    f"{PP}.storageAccountType": "storage_account_type",
+    f"{PP}.excludeFromLatest": "exclude_from_latest",
+    f"{PP}.endOfLifeDate": "end_of_life_date",
+}
+ROW_KEY = re.compile(r"^t-(\d+)-region$")
+DISK_KEY = re.compile(r"^d-(\d+)-lun$")
+LATEST_HELP = (
+    "“Latest” is, per region, the highest version (numeric order) whose replication there is "
+    "Completed and that is not excluded from latest. A version excluded from latest is never picked "
+    "by “latest” — deployments from the definition's latest skip it — but it can still be deployed "
+    "by its version number."
+)
+
+
+# --- The form: plain values, rows, errors ------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One row of the target-region editor."""
+
+    region: str = ""
+    replicas: str = ""
+    storage: str = StorageAccountType.STANDARD_LRS.value
+    exclude: bool = False
+    vms: str = ""
+    scalesets: str = ""
+    existing: bool = False  # edit: already a target region of the version (region and storage fixed)
+    region_obj: Region | None = None
+    fixed_storage: str = ""  # edit: the storage type an existing region keeps (shown read-only)
+    errors: dict = field(default_factory=dict)
+
+    def spec(self) -> services.TargetRegionSpec:
+        return services.TargetRegionSpec(
+            name=self.region,
+            regional_replica_count=_number(self.replicas),
+            storage_account_type=self.storage or None,  # not sent for an existing region: it keeps its type
+            exclude_from_latest=self.exclude,
+        )
+
+
+@dataclass
+class DiskRow:
+    """One data-disk snapshot of a version made from an OS-disk snapshot."""
+
+    lun: str = ""
+    snapshot: str = ""
+    errors: dict = field(default_factory=dict)
+
+
+@dataclass
+class VersionForm:
+    values: dict
+    rows: list[Row]
+    disks: list[DiskRow] = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+
+    def place(self, err: ServiceError) -> None:
+        """Put a refusal next to the field (or editor row) its property path names."""
+        target = err.target or ""
+        for pattern, rows in ((ROW_TARGET, self.rows), (DISK_TARGET, self.disks)):
+            m = pattern.match(target)
+            if m and int(m.group(1)) < len(rows):
+                row = rows[int(m.group(1))]
+                key = ROW_FIELDS.get(m.group(2) or "", "region") if rows is self.rows else _disk_field(target)
+                row.errors[key] = err.message
+                return
+        if target == "tags" or target.startswith("tags."):
+            self.errors["tags"] = err.message
+            return
+        self.errors[FIELDS.get(target, "general")] = err.message
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors or any(r.errors for r in self.rows) or any(d.errors for d in self.disks))
+
+    def specs(self) -> list[services.TargetRegionSpec]:
+        return [r.spec() for r in self.rows]
+
+    def loads(self, problems: list | None = None) -> list[advisor.RegionLoad]:
+        """The planned load of each row. A refusal is placed on its row, or with ``problems`` listed
+        there instead (the estimate panel reports, it does not mark fields while the user types)."""
+        out = []
+        for i, row in enumerate(self.rows):
+            try:
+                out.append(advisor.load_from_text(row.region, row.vms, row.scalesets, f"{TARGETS}[{i}]"))
+            except ServiceError as err:
+                if problems is None:
+                    self.place(err)
+                else:
+                    problems.append(f"Region row {i + 1}: {err.message}")
+                out.append(advisor.RegionLoad(row.region))
+        return out
+
+
+def _disk_field(target: str) -> str:
+    return "lun" if target.endswith(".lun") else "snapshot"
+
+
+def _number(text: str):
+    """A count as typed: blank → None (the default applies), whole numbers → int, anything else is
+    passed on as typed so the service refuses it with its message."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+
+def _default(value, default):
+    return default if value is None else value
+
+
+def _rows_from_post(post) -> list[Row]:
+    indexes = sorted(int(m.group(1)) for key in post for m in [ROW_KEY.match(key)] if m)
+    return [
+        Row(
+            region=post.get(f"t-{i}-region", "").strip(),
+            replicas=post.get(f"t-{i}-replicas", "").strip(),
+            storage=post.get(f"t-{i}-storage", "").strip(),
+            exclude=bool(post.get(f"t-{i}-exclude")),
+            vms=post.get(f"t-{i}-vms", "").strip(),
+            scalesets=post.get(f"t-{i}-scalesets", "").strip(),
+        )
+        for i in indexes
+    ]
+
+
+def _disks_from_post(post) -> list[DiskRow]:
+    indexes = sorted(int(m.group(1)) for key in post for m in [DISK_KEY.match(key)] if m)
+    return [
+        DiskRow(lun=post.get(f"d-{i}-lun", "").strip(), snapshot=post.get(f"d-{i}-snapshot", "").strip())
+        for i in indexes
+    ]
+
+
+def _parse_date(form: VersionForm, key: str = "end_of_life_date") -> datetime | None:
+    """``YYYY-MM-DD`` → midnight UTC of that day; blank → None. A malformed date is an input error."""
+    text = (form.values.get(key) or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        form.errors[key] = f"'{text}' is not a date; use YYYY-MM-DD (e.g. 2030-12-31)."
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _parse_tags(form: VersionForm) -> dict:
+    """One ``name=value`` per line; the rules (count, length, characters) are the service's."""
+    tags: dict = {}
+    for n, line in enumerate((form.values.get("tags") or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        if "=" not in line:
+            form.errors["tags"] = f"Line {n} ('{line.strip()[:40]}') is not name=value."
+            return {}
+        key, value = line.split("=", 1)
+        if key.strip() in tags:
+            form.errors["tags"] = f"The tag '{key.strip()}' is given twice (line {n})."
+            return {}
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _tags_text(tags: dict) -> str:
+    return "\n".join(f"{k}={v}" for k, v in (tags or {}).items())
+
+
+def _apply_op(op: str, form: VersionForm, default_storage: str) -> None:
+    """Editor operations that re-render without saving."""
+    if op == "add":
+        form.rows.append(Row(storage=default_storage))
+    elif op.startswith("remove-") and op[7:].isdigit():
+        i = int(op[7:])
+        if i < len(form.rows) and len(form.rows) > 1:
+            del form.rows[i]
+    elif op == "add-disk":
+        form.disks.append(DiskRow())
+    elif op.startswith("remove-disk-") and op[12:].isdigit():
+        i = int(op[12:])
+        if i < len(form.disks):
+            del form.disks[i]
+    elif op == "advice":
+        for row, load in zip(form.rows, form.loads(), strict=True):
+            if not load.empty and not row.errors:
+                row.replicas = str(advisor.recommend(load).recommended)
+
+
+# --- Choices -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionChoice:
+    region: Region
+    allowed: bool  # a restricted region the subscription may not use is shown but not offered
+
+    @property
+    def label(self) -> str:
+        if not self.region.restricted:
+            return self.region.display_name
+        return f"{self.region.display_name} (restricted{'' if self.allowed else ' — not allowed for this subscription'})"
+
+
+def _region_choices(cloud_id: int, subscription) -> list[RegionChoice]:
+    """Regions of the cloud only (replication never crosses clouds); restricted ones marked, and
+    offered only when the subscription is allowed to use them."""
+    allowed = set(subscription.allowed_restricted_regions.values_list("pk", flat=True))
+    return [
+        RegionChoice(r, not r.restricted or r.pk in allowed)
+        for r in Region.objects.filter(cloud_id=cloud_id).select_related("cloud").order_by("display_name")
+    ]
+
+
+def _attach_regions(form: VersionForm, choices: list[RegionChoice]) -> None:
+    by_name = {c.region.name: c.region for c in choices}
+    for row in form.rows:
+        row.region_obj = by_name.get(row.region)
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    arm_id: str
+    label: str
+    location_name: str
+
+
+def _source_choices(request, definition: GalleryImage) -> dict:
+    """Managed images and snapshots the user can read in the definition's subscription."""
+    user = request.user
+    images = access.restrict(
+        ManagedImage.objects.filter(subscription=definition.subscription).select_related("location"),
+        user,
+        Action.READ,
+    ).order_by("name")
+    snapshots = list(
+        access.restrict(
+            Snapshot.objects.filter(subscription=definition.subscription).select_related("location"),
+            user,
+            Action.READ,
+        ).order_by("name")
+    )
+
+    def label(obj, kind):
+        where = obj.location.display_name if obj.location else "no region"
+        return f"{obj.name} — {kind}, {obj.os_type or 'data disk'} {obj.os_state if obj.os_type else ''}, {where}"
+
+    return {
+        "images": [SourceChoice(i.arm_id, label(i, "managed image"), i.location.name) for i in images],
+        "os_snapshots": [
+            SourceChoice(s.arm_id, label(s, "snapshot"), s.location.name) for s in snapshots if s.os_type
+        ],
+        "data_snapshots": [
+            SourceChoice(s.arm_id, label(s, "snapshot"), s.location.name) for s in snapshots if not s.os_type
+        ],
+    }
+
+
+def end_of_life(version) -> dict | None:
+    """The version page's end-of-life badge: expired, or expires in N days (``soon``: within 30)."""
+    eol = version.end_of_life_date
+    if eol is None:
+        return None
+    left = eol - timezone.now()
+    days = left.days + (1 if left.seconds or left.microseconds else 0)  # whole days, rounded up
+    return {"date": eol, "expired": left.total_seconds() <= 0, "days": days, "soon": 0 < days <= 30}
+
+
+# --- Look-ups through the access filter --------------------------------------------------------------
+
+
+def _readable(request, pk: int, model):
+    row = Resource.objects.restrict(request.user).filter(pk=pk, type=model.ARM_TYPE).only("pk").first()
+    if row is None:
+        raise Http404(f"No such {model._meta.verbose_name}.")
+    return (
+        model.objects.select_related("location__cloud", "subscription", "gallery")
+        .select_related(*(["definition"] if model is GalleryImageVersion else []))
+        .get(pk=row.pk)
+    )
+
+
+def _require(request, action, resource, resource_type=None) -> None:
+    if not access.allowed(request.user, action, resource, resource_type):
+        raise PermissionDenied(
+            f"You may read {resource.name} but not {Action(action).value} it; ask an Owner for a role that allows it."
+        )
+
+
+def _forbidden_or(err: ServiceError) -> None:
+    if err.code == ServiceError.AUTHORIZATION_FAILED:
+        raise PermissionDenied(err.message)
+
+
+# --- Source size (for the estimate) ------------------------------------------------------------------
+
+
+def _source_bytes(caller: Caller, source_id: str, disks: list[DiskRow]) -> tuple[int, int] | None:
+    """(total bytes, disk count) of the chosen source and data-disk snapshots, or None if unknown."""
+    if not source_id:
+        return None
+    try:
+        source = services.get_resource(caller, source_id)
+    except ServiceError:
+        return None
+    if isinstance(source, ManagedImage):
+        sizes = [source.os_disk.size_bytes] + [
+            d.disk.size_bytes for d in source.data_disks.select_related("disk")
+        ]
+    elif isinstance(source, Snapshot):
+        sizes = [source.disk.size_bytes]
+        for d in disks:
+            try:
+                snap = services.get_resource(caller, d.snapshot, Snapshot)
+            except ServiceError:
+                continue
+            sizes.append(snap.disk.size_bytes)
+    elif isinstance(source, GalleryImageVersion):
+        sizes = [d.size_bytes for d in source.disks.all()]
+    else:
+        return None
+    return sum(sizes), len(sizes)
+
+
+# --- Create ----------------------------------------------------------------------------------------------
+
+
+def _create_form_from_post(post) -> VersionForm:
+    values = {
+        k: post.get(k, "")
+        for k in (
+            "name",
+            "source",
+            "source_id",
+            "location",
+            "replica_count",
+            "end_of_life_date",
+            "tags",
+        )
+    }
+    values["exclude_from_latest"] = bool(post.get("exclude_from_latest"))
+    return VersionForm(values=values, rows=_rows_from_post(post), disks=_disks_from_post(post))
+
+
+def _create_context(request, definition, form: VersionForm, **extra) -> dict:
+    choices = _region_choices(definition.location.cloud_id, definition.subscription)
+    _attach_regions(form, choices)
+    return {
+        "definition": definition,
+        "resource": definition,
+        "form": form,
+        "region_choices": choices,
+        "locations": [c for c in choices if c.region.is_source],
+        "sources": _source_choices(request, definition),
+        "storage_types": list(StorageAccountType),
+        "latest_help": LATEST_HELP,
+        "editor_url": reverse("version-create", args=[definition.pk]),
+        "estimate_url": reverse("version-estimate", args=[definition.pk]),
+        "mode": "create",
+        "panel": _create_estimate(request, definition, form),
+        **extra,
+    }
+
+
+def _render_editor_or_page(request, template: str, context: dict, status: int = 200):
+    if request.htmx and request.POST.get("op"):
+        response = render(request, "galleries/versions/_editor.html", context, status=status)
+        response["HX-Trigger"] = "regions-changed"
+        return response
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_create(request, pk: int):
+    definition = _readable(request, pk, GalleryImage)
+    _require(request, Action.WRITE, definition, VERSION_TYPE)
+    if request.method == "GET":
+        location = definition.location.name if definition.location else ""
+        form = VersionForm(
+            values={"location": location, "replica_count": "1", "exclude_from_latest": False},
+            rows=[Row(region=location)],
+        )
+        return render(request, "galleries/versions/create.html", _create_context(request, definition, form))
+
+    form = _create_form_from_post(request.POST)
+    op = request.POST.get("op", "")
+    if op:
+        _apply_op(op, form, StorageAccountType.STANDARD_LRS)
+        return _render_editor_or_page(
+            request, "galleries/versions/create.html", _create_context(request, definition, form)
+        )
+    eol = _parse_date(form)
+    tags = _parse_tags(form)
+    if form.has_errors:
+        return render(
+            request, "galleries/versions/create.html", _create_context(request, definition, form), status=400
+        )
+    source = (form.values["source_id"] or "").strip() or form.values["source"]
+    try:
+        version = services.create_version(
+            Caller.from_request(request),
+            definition,
+            form.values["name"].strip(),
+            location=form.values["location"],
+            source=source,
+            target_regions=form.specs(),
+            replica_count=_default(_number(form.values["replica_count"]), 1),
+            exclude_from_latest=form.values["exclude_from_latest"],
+            end_of_life_date=eol,
+            data_disk_snapshots=[(_number(d.lun), d.snapshot) for d in form.disks] or None,
+            tags=tags,
+        )
+    except ServiceError as err:
+        _forbidden_or(err)
+        form.place(err)
+        return render(
+            request,
+            "galleries/versions/create.html",
+            _create_context(request, definition, form),
+            status=err.status,
+        )
+    messages.success(
+        request,
+        f"Version {version.name} of {definition.name} created; replication to "
+        f"{len(form.rows)} region{'s' if len(form.rows) != 1 else ''} has started.",
+    )
+    return redirect("version-detail", pk=version.pk)
+
+
+def _problem(err: ServiceError, form: VersionForm) -> str:
+    """A refusal for the estimate panel, saying which field it is about."""
+    m = ROW_TARGET.match(err.target or "")
+    if m:
+        return f"Region row {int(m.group(1)) + 1}: {err.message}"
+    return err.message
+
+
+def _advice_rows(form: VersionForm, problems: list) -> list[dict]:
+    out = []
+    common = _number(form.values.get("replica_count"))
+    for i, (row, load) in enumerate(zip(form.rows, form.loads(problems), strict=True)):
+        planned = _number(row.replicas) if row.replicas else common  # a blank row count means the common one
+        planned = planned if isinstance(planned, int) else None
+        advice = None if load.empty else advisor.recommend(load, planned)
+        out.append({"index": i, "row": row, "load": load, "advice": advice})
+    return out
+
+
+def _create_estimate(request, definition, form: VersionForm) -> dict:
+    """Cost (F16) and replica advice (F11) of the planned version, as the form stands. Refusals are
+    listed in the panel; the fields are marked only when the form is submitted."""
+    source_id = (form.values.get("source_id") or "").strip() or form.values.get("source", "")
+    size = _source_bytes(Caller.from_request(request), source_id, form.disks)
+    problems: list[str] = []
+    context = {"size_known": size is not None, "mode": "create", "problems": problems}
+    common = _number(form.values.get("replica_count"))
+    try:
+        context["estimate"] = costs.estimate_for_specs(
+            definition.subscription,
+            form.values.get("location", ""),
+            size[0] if size else 0,
+            form.specs(),
+            common if common is not None else 1,
+            disk_count=size[1] if size else 1,
+        )
+    except ServiceError as err:
+        problems.append(_problem(err, form))
+    context["advice"] = _advice_rows(form, problems)
+    return context
+
+
+@login_required
+@require_POST
+def version_estimate(request, pk: int):
+    """The estimate panel of the create form (htmx, re-rendered as the editor changes)."""
+    definition = _readable(request, pk, GalleryImage)
+    _require(request, Action.WRITE, definition, VERSION_TYPE)
+    form = _create_form_from_post(request.POST)
+    _attach_regions(form, _region_choices(definition.location.cloud_id, definition.subscription))
+    return render(request, "galleries/versions/_estimate.html", _create_estimate(request, definition, form))
+
+
+# --- Edit --------------------------------------------------------------------------------------------------
+
+
+def _version_for(request, pk: int, action=None) -> GalleryImageVersion:
+    version = _readable(request, pk, GalleryImageVersion)
+    if action is not None:
+        _require(request, action, version)
+    return version
+
+
+def _current_rows(version) -> list[TargetRegion]:
+    return list(
+        TargetRegion.objects.filter(version=version, removing=False)
+        .select_related("region")
+        .order_by("region__display_name")
+    )
+
+
+def _edit_form_initial(version, rows: list[TargetRegion]) -> VersionForm:
+    eol = version.end_of_life_date
+    return VersionForm(
+        values={
+            "replica_count": str(version.replica_count),
+            "exclude_from_latest": version.exclude_from_latest,
+            "end_of_life_date": eol.astimezone(UTC).date().isoformat() if eol else "",
+            "tags": _tags_text(version.tags),
+        },
+        rows=[
+            Row(
+                region=t.region.name,
+                replicas=str(t.replica_count),
+                storage="",  # not sent: an existing region keeps its storage type
+                fixed_storage=t.storage_account_type,
+                exclude=t.exclude_from_latest,
+                existing=True,
+            )
+            for t in rows
+        ],
+    )
+
+
+def _edit_form_from_post(version, rows: list[TargetRegion], post) -> VersionForm:
+    values = {k: post.get(k, "") for k in ("replica_count", "end_of_life_date", "tags")}
+    values["exclude_from_latest"] = bool(post.get("exclude_from_latest"))
+    form = VersionForm(values=values, rows=_rows_from_post(post))
+    existing = {t.region.name: t for t in rows}
+    for row in form.rows:
+        old = existing.get(row.region)
+        row.existing = old is not None
+        row.fixed_storage = old.storage_account_type if old is not None else ""
+    return form
+
+
+def _edit_context(request, version, form: VersionForm, **extra) -> dict:
+    choices = _region_choices(version.location.cloud_id, version.subscription)
+    _attach_regions(form, choices)
+    return {
+        "version": version,
+        "resource": version,
+        "form": form,
+        "region_choices": choices,
+        "storage_types": list(StorageAccountType),
+        "latest_help": LATEST_HELP,
+        "editor_url": reverse("version-edit", args=[version.pk]),
+        "estimate_url": reverse("version-change-estimate", args=[version.pk]),
+        "mode": "edit",
+        "removing": TargetRegion.objects.filter(version=version, removing=True).select_related("region"),
+        "panel": _change_estimate(version, form),
+        **extra,
+    }
+
+
+def _eol_for_update(version, eol: datetime | None) -> datetime | None:
+    """The form shows dates only: an unchanged day keeps the stored moment (and an already expired
+    one is not refused for being in the past — it did not change)."""
+    current = version.end_of_life_date
+    if eol is not None and current is not None and current.astimezone(UTC).date() == eol.date():
+        return current
+    return eol
+
+
+# Immutable properties are not fields of the edit form; a request that sends one anyway (a forged
+# POST, an old form) hands it to the service, which accepts an unchanged value and refuses a change.
+IMMUTABLE_POST_FIELDS = {
+    "location": "location",
+    "source": "source",
+    "storage_account_type": "storage_account_type",
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_edit(request, pk: int):
+    version = _version_for(request, pk, Action.WRITE)
+    rows = _current_rows(version)
+    if request.method == "GET":
+        form = _edit_form_initial(version, rows)
+        return render(request, "galleries/versions/edit.html", _edit_context(request, version, form))
+    form = _edit_form_from_post(version, rows, request.POST)
+    op = request.POST.get("op", "")
+    if op:
+        _apply_op(op, form, version.storage_account_type)
+        return _render_editor_or_page(
+            request, "galleries/versions/edit.html", _edit_context(request, version, form)
+        )
+    eol = _parse_date(form)
+    tags = _parse_tags(form)
+    if form.has_errors:
+        return render(
+            request, "galleries/versions/edit.html", _edit_context(request, version, form), status=400
+        )
+    changes = {
+        "target_regions": form.specs(),
+        "replica_count": _number(form.values["replica_count"]),
+        "exclude_from_latest": form.values["exclude_from_latest"],
+        "end_of_life_date": _eol_for_update(version, eol),
+        "tags": tags,
+    }
+    for key, service_key in IMMUTABLE_POST_FIELDS.items():
+        if key in request.POST:
+            changes[service_key] = request.POST[key]
+    try:
+        services.update_version(Caller.from_request(request), version, **changes)
+    except ServiceError as err:
+        _forbidden_or(err)
+        form.place(err)
+        return render(
+            request, "galleries/versions/edit.html", _edit_context(request, version, form), status=err.status
+        )
+    messages.success(request, f"Version {version.name} updated.")
+    return redirect("version-detail", pk=version.pk)
+
+
+def _change_estimate(version, form: VersionForm) -> dict:
+    """Cost now, after the change, and the difference per month (F16), with the replica advice."""
+    problems: list[str] = []
+    current = costs.version_cost(version)
+    context = {"size_known": True, "mode": "edit", "current": current, "problems": problems}
+    try:
+        planned = costs.estimate_for_version_change(
+            version, form.specs(), _number(form.values.get("replica_count"))
+        )
+    except ServiceError as err:
+        problems.append(_problem(err, form))
+    else:
+        context["estimate"] = planned
+        context["delta"] = planned.monthly_storage - current.monthly_storage
+    context["advice"] = _advice_rows(form, problems)
+    return context
+
+
+@login_required
+@require_POST
+def version_change_estimate(request, pk: int):
+    """The estimate panel of the edit form (htmx)."""
+    version = _version_for(request, pk, Action.WRITE)
+    form = _edit_form_from_post(version, _current_rows(version), request.POST)
+    _attach_regions(form, _region_choices(version.location.cloud_id, version.subscription))
+    return render(request, "galleries/versions/_estimate.html", _change_estimate(version, form))
+
+
+# --- Delete ----------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_delete(request, pk: int):
+    version = _version_for(request, pk, Action.DELETE)
+    if request.method == "GET":
+        return render(
+            request,
+            "galleries/versions/delete.html",
+            {"version": version, "resource": version, "regions": _current_rows(version)},
+        )
+    definition = version.definition
+    try:
+        services.delete_version(Caller.from_request(request), version)
+    except ServiceError as err:
+        _forbidden_or(err)
+        return render(
+            request,
+            "galleries/versions/delete.html",
+            {
+                "version": version,
+                "resource": version,
+                "regions": _current_rows(version),
+                "error": err.message,
+            },
+            status=err.status,
+        )
+    if GalleryImageVersion.objects.filter(pk=pk).exists():
+        messages.success(
+            request,
+            f"Deleting version {version.name}: the replicas in every region are removed first, then the version.",
+        )
+        return redirect("version-detail", pk=pk)
+    messages.success(request, f"Version {version.name} of {definition.name} deleted.")
+    return redirect("resource-overview", pk=definition.pk)  # the definition's page, whatever its URL
+
+
+# --- Replica advisor (F11) ------------------------------------------------------------------------------
+
+
+def _advisor_context(request, version, data, errors: dict | None = None) -> dict:
+    """Rows per current target region with the planned load read from ``data`` (GET or POST)."""
+    errors = errors if errors is not None else {}
+    rows = _current_rows(version)
+    entries = []
+    any_load = False
+    for t in rows:
+        key = t.region.name
+        vms, sets = data.get(f"{key}-vms", ""), data.get(f"{key}-scalesets", "")
+        entry = {"target": t, "vms": vms, "scalesets": sets, "advice": None, "errors": {}}
+        try:
+            load = advisor.load_from_text(key, vms, sets, key)
+        except ServiceError as err:
+            entry["errors"]["scalesets" if err.target.endswith("scaleSets") else "vms"] = err.message
+            errors[key] = err.message
+        else:
+            if not load.empty:
+                entry["advice"] = advisor.recommend(load, t.replica_count)
+                any_load = True
+        entries.append(entry)
+    return {
+        "version": version,
+        "resource": version,
+        "entries": entries,
+        "any_load": any_load,
+        "errors": errors,
+        "can_write": access.allowed(request.user, Action.WRITE, version),
+        "rules": {
+            "vms": advisor.VMS_PER_REPLICA,
+            "instances": advisor.SCALE_SET_INSTANCES_PER_REPLICA,
+            "headroom": advisor.HEADROOM_PERCENT,
+            "max": advisor.MAX_REPLICAS,
+        },
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_advisor(request, pk: int):
+    """GET: inputs per region and the recommendation (reading only). POST: apply it."""
+    if request.method == "GET":
+        version = _version_for(request, pk)
+        return render(
+            request, "galleries/versions/advisor.html", _advisor_context(request, version, request.GET)
+        )
+    version = _version_for(request, pk, Action.WRITE)
+    context = _advisor_context(request, version, request.POST)
+    if context["errors"] or not context["any_load"]:
+        if not context["errors"]:
+            context["errors"]["general"] = "Enter the planned load of at least one region first."
+        return render(request, "galleries/versions/advisor.html", context, status=400)
+    specs, changed = [], []
+    for e in context["entries"]:
+        t, advice = e["target"], e["advice"]
+        count = advice.recommended if advice else t.replica_count
+        if count != t.replica_count:
+            changed.append(f"{t.region.display_name} {t.replica_count} → {count}")
+        specs.append(
+            services.TargetRegionSpec(t.region, count, t.storage_account_type, t.exclude_from_latest)
+        )
+    if not changed:
+        messages.success(request, "The replica counts already match the recommendation; nothing changed.")
+        return redirect("version-detail", pk=version.pk)
+    try:
+        services.update_version(Caller.from_request(request), version, target_regions=specs)
+    except ServiceError as err:
+        _forbidden_or(err)
+        context["errors"]["general"] = err.message
+        return render(request, "galleries/versions/advisor.html", context, status=err.status)
+    messages.success(request, f"Replica counts applied: {', '.join(changed)}.")
+    return redirect("version-detail", pk=version.pk)
+
+
+urlpatterns = [
+    path("definitions/<int:pk>/versions/new", version_create, name="version-create"),
+    path("definitions/<int:pk>/versions/estimate", version_estimate, name="version-estimate"),
+    path("versions/<int:pk>/edit", version_edit, name="version-edit"),
+    path("versions/<int:pk>/estimate", version_change_estimate, name="version-change-estimate"),
+    path("versions/<int:pk>/delete", version_delete, name="version-delete"),
+    path("versions/<int:pk>/advisor", version_advisor, name="version-advisor"),
+]
