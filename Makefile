@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test test-services lint format bench clean
+.PHONY: install run test test-services lint format bench screenshots clean
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do [ -e "$$b" ] && $(PY) $$b; done; true
+
+## PNGs of the main pages into docs/screenshots/, from a portal already running (`make run` in another terminal).
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -111,7 +111,7 @@ def test_a_refused_input_shows_its_message_next_to_the_field(
     r = client.post(f"/deployments/new?source={version.pk}", form(rg, **change))
     assert r.status_code == status
     page = r.content.decode()
-    assert f'id="error-{field}"' in page and words in page
+    assert f'id="{field}-error"' in page and words in page
     assert not Deployment.objects.exists()
     if field != "name":
         assert 'value="bad name"' not in page and 'value="web"' in page  # what was typed is kept
@@ -125,7 +125,7 @@ def test_a_disallowed_disk_type_is_not_offered_and_refused(client, user, make_de
     page = client.get(f"/deployments/new?source={v.pk}").content.decode()
     assert 'value="Premium_LRS"' not in page and "Disallowed by the definition: Premium_LRS" in page
     r = client.post(f"/deployments/new?source={v.pk}", form(rg, disk_type="Premium_LRS"))
-    assert r.status_code == 400 and 'id="error-disk_type"' in r.content.decode()
+    assert r.status_code == 400 and 'id="disk_type-error"' in r.content.decode()
 
 
 def test_a_specialized_image_shows_the_warning_and_no_os_profile(
@@ -208,7 +208,7 @@ def test_capture_into_a_managed_image(client, user, running_vm, rg):
         f"/deployments/{running_vm.pk}/capture",
         {"kind": "snapshot", "resource_group": rg.pk, "name": "bad name"},
     )
-    assert r.status_code == 400 and 'id="error-name"' in r.content.decode()
+    assert r.status_code == 400 and 'id="name-error"' in r.content.decode()
     assert not Snapshot.objects.exists()
 
 
