@@ -12,7 +12,7 @@ from django.utils import timezone
 from portal.errors import ServiceError
 
 from .activity import Caller, change
-from .models import DirectoryGroup, Resource, ResourceGroup, Subscription, Tenant, User
+from .models import DirectoryGroup, Resource, ResourceGroup, Subscription, Tenant, User, sort_name_for
 
 MAX_TAGS = 50
 MAX_TAG_KEY = 512
@@ -104,6 +104,7 @@ def new_resource(
         arm_id=arm_id,
         arm_key=arm_id.lower(),
         name=name,
+        sort_name=sort_name_for(model.ARM_TYPE, name, arm_id, fields.get("display_name", "")),
         location=location,
         tags=tags or {},
         hidden=hidden,

@@ -142,7 +142,14 @@ def shape(n: int, subs: int) -> dict:
 
 def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed: int):
     """One tenant with ``n`` resources and a principal with ``n_assignments`` assignments."""
-    from accounts.models import GroupRoleAssignment, Resource, ResourceGroup, Subscription, UserRoleAssignment
+    from accounts.models import (
+        GroupRoleAssignment,
+        Resource,
+        ResourceGroup,
+        Subscription,
+        UserRoleAssignment,
+        sort_name_for,
+    )
     from accounts.roles import ROLE_BY_KEY
     from accounts.services import create_group, create_tenant, create_user
     from galleries.models import (
@@ -172,7 +179,7 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
         def rows(objs):
             return Resource.objects.bulk_create(objs, batch_size=1000)
 
-        def resource(parent, arm_type, arm_id, name, hidden=False, location=region):
+        def resource(parent, arm_type, arm_id, name, hidden=False, location=region, display_name=""):
             # What accounts.services.new_resource writes.
             ancestors = {
                 "subscription_id": None,
@@ -196,6 +203,7 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
                 arm_id=arm_id,
                 arm_key=arm_id.lower(),
                 name=name,
+                sort_name=sort_name_for(arm_type, name, arm_id, display_name),
                 location=location,
                 tags={},
                 hidden=hidden,
@@ -207,7 +215,19 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
             )
 
         guids = [uuid.UUID(int=rnd.getrandbits(128), version=4) for _ in range(subs)]
-        sub_rows = rows([resource(None, SUB, f"/subscriptions/{g}", str(g), location=None) for g in guids])
+        sub_rows = rows(
+            [
+                resource(
+                    None,
+                    SUB,
+                    f"/subscriptions/{g}",
+                    str(g),
+                    location=None,
+                    display_name=f"Bench {label} {i:02d}",
+                )
+                for i, g in enumerate(guids)
+            ]
+        )
         insert_children(
             Subscription,
             [

@@ -21,9 +21,9 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, CharField, Count, F, IntegerField, Q, Value, When
+from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Coalesce, Lower, StrIndex, Substr
+from django.db.models.functions import Coalesce, Lower
 from django.http import JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -74,16 +74,10 @@ class GuidListField(forms.Field):
         return out
 
 
-#: What the Name column shows, as a sort key: a subscription's display name (its ``name`` is its GUID),
-#: a definition or version's path in its gallery — read off the lower-cased ARM id after
-#: ``/galleries/`` (``gallery1/images/myimage1/versions/1.0.0``: the constant segments keep the order of
-#: the path), no join needed.
-SORT_NAME = Case(
-    When(type=SUBSCRIPTION, then=Lower("as_subscription__display_name")),
-    When(hidden=True, then=Substr("arm_key", StrIndex("arm_key", Value("/galleries/")) + len("/galleries/"))),
-    default=Lower("name"),
-    output_field=CharField(),
-)
+#: What the Name column shows, as a sort key: ``Resource.sort_name`` (a subscription's display name, a
+#: definition's or version's path in its gallery, else the name; lower-cased), indexed with the tenant,
+#: so the first page reads its rows in order instead of sorting everything readable.
+SORT_NAME = F("sort_name")
 
 #: sort key (in the URL) → (column heading, ordering expression)
 SORTS = {
@@ -209,50 +203,58 @@ def ordered(qs, sort: str):
     return qs.order_by(first, *tail)
 
 
-class Facets:
-    """One scan of what the user may read here, grouped by (subscription, resource group, location,
-    hidden) with a count each: the filter choices come from it (only what the user can read), and so
-    do the unfiltered count and the reason for an empty page — then three small lookups of names by id."""
+#: Counting stops here, a few pages past the one asked for: "1–50 of 1,000+" costs the same at a
+#: thousand rows and at a million; paging further moves the cap along.
+COUNT_AHEAD_PAGES = 20
 
-    def __init__(self, base):
-        self.groups = list(
-            base.annotate(
-                sub_key=Coalesce(F("subscription_id"), Case(When(type=SUBSCRIPTION, then=F("id")))),
-                rg_key=Coalesce(F("resource_group_id"), Case(When(type=RESOURCE_GROUP, then=F("id")))),
-            )
-            .values_list("sub_key", "rg_key", "location_id", "hidden")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
 
-    def count(self, hidden: bool) -> int:
-        return sum(n for *_, is_hidden, n in self.groups if hidden or not is_hidden)
+def capped_count(qs, page_number: int) -> tuple[int, bool]:
+    """(count, exact): the rows of ``qs`` counted up to a cap past the requested page."""
+    cap = (max(page_number, 1) + COUNT_AHEAD_PAGES) * PAGE_SIZE
+    n = qs[: cap + 1].count()
+    return (cap, False) if n > cap else (n, True)
 
-    def choices(self) -> dict:
-        subs = {g[0] for g in self.groups} - {None}
-        rgs = {g[1] for g in self.groups} - {None}
-        locations = {g[2] for g in self.groups} - {None}
-        names = (
-            ResourceGroup.objects.filter(pk__in=rgs).order_by(Lower("name")).values_list("name", flat=True)
-        )
-        groups, seen = [], set()
-        for name in names:
-            if name.lower() not in seen:
-                seen.add(name.lower())
-                groups.append(name)
-        return {
-            "subscriptions": list(
-                Subscription.objects.filter(pk__in=subs)
-                .order_by(Lower("display_name"), "pk")
-                .values_list("guid", "display_name")
-            ),
-            "locations": list(
-                Region.objects.filter(pk__in=locations)
-                .order_by("display_name")
-                .values_list("name", "display_name")
-            ),
-            "resource_groups": groups,
-        }
+
+def filter_choices(request, directory) -> dict:
+    """The filter form's subscriptions, resource groups and locations, from the user's read grants
+    (no scan of the resources): the subscriptions and resource groups its scopes are in or are, the
+    resource groups of whole subscriptions it may read, and the regions of the directory's clouds."""
+    from accounts import access
+    from accounts.roles import Action
+
+    subs, rgs, whole_subs = set(), set(), set()
+    grants = access.grants_for(request.user)
+    for by_column in grants.scopes.get(Action.READ, {}).values():
+        for scope in by_column["pk"]:
+            scope_type, ancestors = grants.scope_info[scope]
+            if scope_type == SUBSCRIPTION:
+                subs.add(scope)
+                whole_subs.add(scope)
+                continue
+            subs.add(ancestors[0])
+            if scope_type == RESOURCE_GROUP:
+                rgs.add(scope)
+            elif len(ancestors) > 1:
+                rgs.add(ancestors[1])
+    names = (
+        ResourceGroup.objects.filter(Q(pk__in=rgs) | Q(subscription_id__in=whole_subs), tenant=directory)
+        .order_by(Lower("name"))
+        .values_list("name", flat=True)
+    )
+    groups, seen = [], set()
+    for name in names:
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            groups.append(name)
+    return {
+        "subscriptions": list(
+            Subscription.objects.filter(pk__in=subs, tenant=directory)
+            .order_by(Lower("display_name"), "pk")
+            .values_list("guid", "display_name")
+        ),
+        "locations": list(Region.objects.order_by("display_name").values_list("name", "display_name")),
+        "resource_groups": groups,
+    }
 
 
 def _query(f: dict, **override) -> str:
@@ -317,15 +319,17 @@ def home(request):
 
     filtered = any(f[k] for k in ("q", "type", "sub", "location", "rg", "tag"))
     full_page = not (request.htmx and not request.htmx.history_restore_request)
-    facets = Facets(base) if full_page else None
     paginator = Paginator(qs, PAGE_SIZE)
-    # The count without the columns' joins (they do not change it), or from the facets' scan.
-    if not valid:
-        paginator.count = 0
-    elif facets is not None and not filtered:
-        paginator.count = facets.count(f["hidden"])
-    else:
-        paginator.count = apply_filters(base, f).count()
+    # The count without the columns' joins (they do not change it), capped a few pages ahead.
+    try:
+        asked = int(request.GET.get("page") or 1)
+    except ValueError:
+        asked = 1
+    exact, counted = True, 0
+    if valid:
+        counted, exact = capped_count(apply_filters(base, f), asked)
+    # Past the cap there is at least one more row: one more page, so "Next" is offered.
+    paginator.count = counted if exact else counted + 1
     page = paginator.get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for r in rows:
@@ -335,17 +339,14 @@ def home(request):
     empty = {}
     if valid and not rows:
         # Say why: nothing readable at all here, or nothing matching (and whether hidden types would).
-        empty["no_access"] = not facets.groups if facets is not None else not base.exists()
+        empty["no_access"] = not base.exists()
         if not empty["no_access"] and not f["hidden"]:
-            empty["hidden_matches"] = (
-                facets.count(True) - facets.count(False)
-                if facets is not None and not filtered
-                else apply_filters(base, f, hidden=True).filter(hidden=True).count()
-            )
+            empty["hidden_matches"] = apply_filters(base, f, hidden=True).filter(hidden=True).count()
     context = {
         "form": form,
         "f": f,
         "page": page,
+        "count_label": f"{counted:,}" if exact else f"{counted:,}+",
         "rows": rows,
         "empty": empty,
         "filtered": filtered,
@@ -360,7 +361,7 @@ def home(request):
     }
     status = 200 if valid else 400
     if full_page:
-        context.update(_form_context(form, f, facets.choices()))
+        context.update(_form_context(form, f, filter_choices(request, current_directory(request))))
         response = render(request, "portal/home.html", context, status=status)
     else:
         response = render(request, "portal/htmx/resource_table.html", context, status=status)
