@@ -509,7 +509,9 @@ def test_capture_needs_write_on_the_vm(running_vm, rg, tenant, subscription):
     )
 
 
-def test_a_creation_whose_task_was_lost_is_queued_again(deploy, version, settings, django_capture_on_commit_callbacks):
+def test_a_creation_whose_task_was_lost_is_queued_again(
+    deploy, version, settings, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
