@@ -169,3 +169,14 @@ def pytest_runtest_makereport(item, call):
         except Exception as exc:  # the page or browser may be what failed
             lines.append(f"page {i} ({getattr(p, 'url', '?')}): no screenshot: {exc}")
     report.sections.append(("Browser screenshots", "\n".join(lines)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every browser test talks to a live server in another thread, so its data must be committed:
+    mark it transactional before pytest-django orders the tests, so it runs with the transactional
+    tests (whose database flush would otherwise empty the seeded catalogues under later tests)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.django_db(transaction=True))

@@ -26,7 +26,7 @@ def _counts():
     return dict(Resource.objects.values_list("type").annotate(n=Count("id")).order_by())
 
 
-def test_demo_data_has_the_seed_definitions_and_is_idempotent(db, settings, tmp_path):
+def test_demo_data_has_the_seed_definitions_and_is_idempotent(region, settings, tmp_path):
     settings.REGION_STORAGE_ROOT = tmp_path
     settings.DEMO_OS_DISK_MIB = 4
     seed()
