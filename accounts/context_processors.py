@@ -1,7 +1,14 @@
+from django.utils.functional import SimpleLazyObject
+
+
 def directory(request):
-    """The directory switcher of the top bar: the current directory and the ones the user can switch to."""
+    """The directory switcher of the top bar: the current directory and the ones the user can switch
+    to — lazy, so an htmx partial that never shows the top bar (the replication poll) costs nothing."""
     from .views import current_directory, directory_choices
 
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    return {"current_directory": current_directory(request), "directories": directory_choices(request)}
+    return {
+        "current_directory": SimpleLazyObject(lambda: current_directory(request)),
+        "directories": SimpleLazyObject(lambda: directory_choices(request)),
+    }

@@ -157,10 +157,12 @@ def upload_detail(request, pk: int):
 def _visible_version(request, pk: int):
     from django.http import Http404
 
-    row = Resource.objects.restrict(request.user).filter(pk=pk, type=GalleryImageVersion.ARM_TYPE).first()
-    if row is None:
+    version = access.get_readable(
+        GalleryImageVersion.objects.select_related("location", "definition", "gallery"), request.user, pk=pk
+    )
+    if version is None:
         raise Http404("No such image version.")
-    return GalleryImageVersion.objects.select_related("location", "definition", "gallery").get(pk=row.pk)
+    return version
 
 
 def _replication_context(version) -> dict:
