@@ -42,6 +42,7 @@ from .models import (
     StorageAccountType,
     TargetRegion,
 )
+from .views_resources import FormError, format_tags, parse_tags
 
 PP = services.PP
 TARGETS = services.VERSION_PATHS["target_regions"]
@@ -212,24 +213,13 @@ def _parse_date(form: VersionForm, key: str = "end_of_life_date") -> datetime | 
 
 
 def _parse_tags(form: VersionForm) -> dict:
-    """One ``name=value`` per line; the rules (count, length, characters) are the service's."""
-    tags: dict = {}
-    for n, line in enumerate((form.values.get("tags") or "").splitlines(), 1):
-        if not line.strip():
-            continue
-        if "=" not in line:
-            form.errors["tags"] = f"Line {n} ('{line.strip()[:40]}') is not name=value."
-            return {}
-        key, value = line.split("=", 1)
-        if key.strip() in tags:
-            form.errors["tags"] = f"The tag '{key.strip()}' is given twice (line {n})."
-            return {}
-        tags[key.strip()] = value.strip()
-    return tags
-
-
-def _tags_text(tags: dict) -> str:
-    return "\n".join(f"{k}={v}" for k, v in (tags or {}).items())
+    """The tags textarea, parsed as every form parses it (``views_resources.parse_tags``); the rules
+    (count, length, characters) are the service's."""
+    try:
+        return parse_tags(form.values.get("tags") or "")
+    except FormError as err:
+        form.errors["tags"] = err.message
+        return {}
 
 
 def _apply_op(op: str, form: VersionForm, default_storage: str) -> None:
@@ -571,7 +561,7 @@ def _edit_form_initial(version, rows: list[TargetRegion]) -> VersionForm:
             "replica_count": str(version.replica_count),
             "exclude_from_latest": version.exclude_from_latest,
             "end_of_life_date": eol.astimezone(UTC).date().isoformat() if eol else "",
-            "tags": _tags_text(version.tags),
+            "tags": format_tags(version.tags),
         },
         rows=[
             Row(

@@ -203,14 +203,13 @@ def ordered(qs, sort: str):
     return qs.order_by(first, *tail)
 
 
-#: Counting stops here, a few pages past the one asked for: "1–50 of 1,000+" costs the same at a
-#: thousand rows and at a million; paging further moves the cap along.
-COUNT_AHEAD_PAGES = 20
-
-
 def capped_count(qs, page_number: int) -> tuple[int, bool]:
-    """(count, exact): the rows of ``qs`` counted up to a cap past the requested page."""
-    cap = (max(page_number, 1) + COUNT_AHEAD_PAGES) * PAGE_SIZE
+    """(count, exact): the rows of ``qs`` counted up to ``ALL_RESOURCES_COUNT_AHEAD_PAGES`` pages past
+    the requested one — "1–50 of 1,050+" costs the same at a thousand rows and at a million; paging
+    further moves the cap along."""
+    from django.conf import settings
+
+    cap = (max(page_number, 1) + settings.ALL_RESOURCES_COUNT_AHEAD_PAGES) * PAGE_SIZE
     n = qs[: cap + 1].count()
     return (cap, False) if n > cap else (n, True)
 
@@ -224,12 +223,13 @@ def filter_choices(request, directory) -> dict:
 
     subs, rgs, whole_subs = set(), set(), set()
     grants = access.grants_for(request.user)
-    for by_column in grants.scopes.get(Action.READ, {}).values():
+    for types, by_column in grants.scopes.get(Action.READ, {}).items():
         for scope in by_column["pk"]:
             scope_type, ancestors = grants.scope_info[scope]
             if scope_type == SUBSCRIPTION:
                 subs.add(scope)
-                whole_subs.add(scope)
+                if types is None:  # a role that reads everything: its resource groups too
+                    whole_subs.add(scope)
                 continue
             subs.add(ancestors[0])
             if scope_type == RESOURCE_GROUP:

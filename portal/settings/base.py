@@ -107,6 +107,9 @@ AXES_VERBOSE = False
 # Behind a reverse proxy every request comes from the proxy: throttle by the address the proxy saw.
 AXES_CLIENT_IP_CALLABLE = "accounts.views.client_ip"
 
+# All Resources counts up to this many pages past the one asked for, then says "N+".
+ALL_RESOURCES_COUNT_AHEAD_PAGES = env.int("ALL_RESOURCES_COUNT_AHEAD_PAGES", default=20)
+
 # Bearer tokens of the token endpoint (seconds).
 ACCESS_TOKEN_SECONDS = env.int("ACCESS_TOKEN_SECONDS", default=3600)
 

@@ -254,18 +254,16 @@ def test_paging_fifty_per_page_with_counts_and_links(client, user, caller, estat
             assert f"1–50 of {count}" in client.get(reverse("home"), params, **headers).content.decode()
 
 
-def test_counting_stops_a_few_pages_past_the_one_asked_for(client, user, caller, estate, monkeypatch):
-    from portal import views
-
+def test_counting_stops_a_few_pages_past_the_one_asked_for(client, user, caller, estate, settings):
     for i in range(60):
         services.create_gallery(caller, estate.images, f"G{i:02d}")
     client.force_login(user)
-    monkeypatch.setattr(views, "COUNT_AHEAD_PAGES", 0)  # count up to the end of the page asked for
+    settings.ALL_RESOURCES_COUNT_AHEAD_PAGES = 0  # count up to the end of the page asked for
     first = get(client, type=GALLERIES).content.decode()
     assert "1–50 of 50+" in first and "Next" in first  # more exist: the next page is offered
     second = get(client, type=GALLERIES, page="2").content.decode()
     assert "51–63 of 63<" in second  # the last page knows the exact count
-    monkeypatch.setattr(views, "COUNT_AHEAD_PAGES", 20)
+    settings.ALL_RESOURCES_COUNT_AHEAD_PAGES = 20
     assert "1–50 of 63<" in get(client, type=GALLERIES).content.decode()
 
 
@@ -528,3 +526,20 @@ def test_query_counts_do_not_grow_with_rows_or_subscriptions(client, user, calle
     assert few == many
     print("query counts", many)
     assert max(many) <= 20, many
+
+
+def test_a_gallery_role_on_a_subscription_does_not_list_the_subscriptions_resource_groups(
+    client, tenant, subscription, caller, gallery
+):
+    """Image Reader at a subscription reads its galleries, not its resource groups: the resource-group
+    choices must not reveal them (a Reader there sees them)."""
+    create_resource_group(caller, subscription, "payroll-rg", "westeurope")
+    ida = create_user(tenant, "ida@contoso.test", "Ida-Pass-1", "Ida")
+    grant_as_system(subscription, ida, "image_reader")
+    client.force_login(ida)
+    page = get(client).content.decode()
+    assert "Gallery1" in page and "payroll-rg" not in page
+    rex = create_user(tenant, "rex@contoso.test", "Rex-Pass-1", "Rex")
+    grant_as_system(subscription, rex, "reader")
+    client.force_login(rex)
+    assert '<option value="payroll-rg" >' in get(client).content.decode()
