@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 
 from portal.errors import ServiceError
+from portal.prepared import Prepared, run_together
 
 from .roles import ROLE_BY_CODENAME, ROLES, Action, Role
 
@@ -173,7 +174,43 @@ def partner_open(origin_id: int, resource_tenant_id: int, entries=None) -> bool:
     return inbound and outbound
 
 
-def identities(principal) -> dict[int, set[int]]:
+def _guest_of(user):
+    from .models import GuestInvitation
+
+    return GuestInvitation.objects.filter(user_id=user, state=GuestInvitation.State.ACCEPTED).values_list(
+        "tenant_id"
+    )
+
+
+#: Every request of a person reads these; compiled once (see ``portal.prepared``).
+_GUEST_OF = Prepared(_guest_of)
+_SCOPE = ["content_object_id", "content_object__type", "content_object__tenant_id"] + [
+    f"content_object__{c}" for c in ANCESTOR_COLUMNS
+]
+
+
+def _direct_on(users, scopes):
+    from .models import UserRoleAssignment
+
+    return UserRoleAssignment.objects.filter(user_id__in=users, content_object_id__in=scopes).values_list(
+        "user_id", "permission__codename", *_SCOPE
+    )
+
+
+def _via_groups_on(users, scopes):
+    from .models import GroupRoleAssignment
+
+    return GroupRoleAssignment.objects.filter(
+        group__user__in=users, content_object_id__in=scopes
+    ).values_list("group__user", "permission__codename", *_SCOPE)
+
+
+#: The assignments on one resource's chain, for the check of one resource (``allowed``).
+_DIRECT_ON = Prepared(_direct_on)
+_VIA_GROUPS_ON = Prepared(_via_groups_on)
+
+
+def identities(principal, guest_of: list[int] | None = None) -> dict[int, set[int]]:
     """The user rows that act as ``principal``, each with the tenants where its assignments count.
 
     A person: itself, in its home tenant and in each tenant whose invitation it accepted (when the
@@ -181,7 +218,7 @@ def identities(principal) -> dict[int, set[int]]:
     the same app, each in its own tenant (the app's home tenant, or one whose administrator
     consented, when the partner lists allow it). So an app acts as one principal across the tenants
     that let it in, and loses a tenant the moment its consent there is withdrawn."""
-    from .models import GuestInvitation, PartnerTenant, ServicePrincipal, User
+    from .models import PartnerTenant, ServicePrincipal, User
 
     if principal.kind == User.Kind.SERVICE_PRINCIPAL:
         sps = list(
@@ -195,9 +232,8 @@ def identities(principal) -> dict[int, set[int]]:
         }
     else:
         origin = principal.home_tenant_id
-        guest_of = GuestInvitation.objects.filter(
-            user_id=principal.pk, state=GuestInvitation.State.ACCEPTED
-        ).values_list("tenant_id", flat=True)
+        if guest_of is None:  # the tenants whose invitation the person accepted
+            guest_of = [t for (t,) in _GUEST_OF.rows(user=principal.pk)]
         candidates = {(principal.pk, origin)} | {(principal.pk, t) for t in guest_of}
     foreign = {t for _, t in candidates if t != origin}
     entries = []
@@ -214,13 +250,31 @@ def identities(principal) -> dict[int, set[int]]:
     return out
 
 
-def grants_for(principal, scope_ids=None) -> Grants:
+def chain_reads(principal, scope_ids) -> list | None:
+    """The prepared reads (``portal.prepared``) that a check of one resource needs for a person — its
+    guest tenants and its assignments on the resource's chain — so that a caller can send them in the
+    same round trip as its own reads and hand the results to ``grants_for(..., prefetched=)``. None
+    when nothing needs reading that way (the system, anonymous, an app, or already memoized)."""
+    memo = getattr(principal, "_access_memo", None)
+    if not scope_ids or not _authenticated(principal) or principal.kind == principal.Kind.SERVICE_PRINCIPAL:
+        return None
+    if memo is not None and ("grants" in memo or "identities" in memo):
+        return None
+    users, scopes = [principal.pk], sorted(scope_ids)
+    return [
+        (_GUEST_OF, {"user": principal.pk}),
+        (_DIRECT_ON, {"users": users, "scopes": scopes}),
+        (_VIA_GROUPS_ON, {"users": users, "scopes": scopes}),
+    ]
+
+
+def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:
     """Everything ``principal`` may do, read in a constant number of queries. Memoized on the
     principal object only for the length of one request (see ``AccessMiddleware``).
 
     With ``scope_ids``, only the assignments at those scopes (a resource's chain: itself and its
     ancestors) are read — what a check of one resource needs, at the same cost whether the principal
-    holds ten assignments or ten thousand."""
+    holds ten assignments or ten thousand. ``prefetched``: the results of ``chain_reads`` for them."""
     memo = getattr(principal, "_access_memo", None)
     key = "grants" if scope_ids is None else ("chain", tuple(sorted(scope_ids)))
     if memo is not None:
@@ -232,27 +286,43 @@ def grants_for(principal, scope_ids=None) -> Grants:
 
     grants = Grants()
     if _authenticated(principal):
-        if memo is not None and "identities" in memo:
+        chain_rows = None
+        reads = None if prefetched is not None else chain_reads(principal, scope_ids)
+        if prefetched is None and reads is None and memo is not None and "identities" in memo:
             ids = memo["identities"]
+        elif prefetched is not None or reads is not None:
+            # A person acts only as itself, so its guest tenants and its assignments on the chain are
+            # read together (one round trip on PostgreSQL); the tenants are applied below.
+            guest_rows, *chain_rows = prefetched if prefetched is not None else run_together(reads)
+            ids = identities(principal, guest_of=[t for (t,) in guest_rows])
         else:
             ids = identities(principal)
-            if memo is not None:
-                memo["identities"] = ids
+        if memo is not None:
+            memo["identities"] = ids
         directories = set()
         for tenants in ids.values():
             directories |= tenants
         grants.directories = sorted(directories)
-        scope = ["content_object_id", "content_object__type", "content_object__tenant_id"]
-        scope += [f"content_object__{c}" for c in ANCESTOR_COLUMNS]
-        direct = UserRoleAssignment.objects.filter(user_id__in=list(ids))
-        via_groups = GroupRoleAssignment.objects.filter(group__user__in=list(ids))
-        if scope_ids is not None:
-            direct = direct.filter(content_object_id__in=list(scope_ids))
-            via_groups = via_groups.filter(content_object_id__in=list(scope_ids))
-        rows = (
-            direct.values_list("user_id", "permission__codename", *scope),
-            via_groups.values_list("group__user", "permission__codename", *scope),
-        )
+        users = sorted(ids)
+        if scope_ids is None:
+            rows = (
+                UserRoleAssignment.objects.filter(user_id__in=users).values_list(
+                    "user_id", "permission__codename", *_SCOPE
+                ),
+                GroupRoleAssignment.objects.filter(group__user__in=users).values_list(
+                    "group__user", "permission__codename", *_SCOPE
+                ),
+            )
+        elif chain_rows is not None:
+            rows = chain_rows
+        elif not users or not scope_ids:
+            rows = ()  # no identity counts anywhere (an app whose every door is shut)
+        else:
+            scopes = sorted(scope_ids)
+            rows = (
+                _DIRECT_ON.rows(users=users, scopes=scopes),
+                _VIA_GROUPS_ON.rows(users=users, scopes=scopes),
+            )
         for found in rows:
             for user_id, codename, scope_id, scope_type, tenant_id, *ancestors in found:
                 role = ROLE_BY_CODENAME.get(codename)

@@ -148,70 +148,9 @@ application = get_wsgi_application()
 
 
 # --- Experiments: copies of a view with one piece changed (the project's code is not changed) ---------------
-# (The All Resources experiments of the first version — the indexed sort-key column and the capped
-# count — are now the product: ``Resource.sort_name`` and ``portal.views.capped_count``.)
-
-
-@login_required
-def lean_replication(request, pk: int):
-    """An experiment on the poll: ``galleries.views.version_replication`` with the same template and
-    context keys, but (1) the version read in one query through the access filter on the typed
-    queryset (not a ``Resource`` row then the version), (2) the per-region latest read as plain values
-    (region id, version id, name) instead of 60 model instances with their joined rows."""
-    from types import SimpleNamespace
-
-    from django.http import Http404
-    from django.shortcuts import render
-
-    from accounts import access
-    from galleries import views as gviews
-    from galleries.models import GalleryImageVersion, TargetRegion
-
-    version = (
-        access.restrict(GalleryImageVersion.objects.select_related("location"), request.user)
-        .filter(pk=pk)
-        .first()
-    )
-    if version is None:
-        raise Http404("No such image version.")
-    rows = list(
-        TargetRegion.objects.filter(version=version).select_related("region").order_by("region__display_name")
-    )
-    latest = {}
-    for region_id, vid, name in (
-        TargetRegion.objects.filter(
-            version__definition_id=version.definition_id,
-            version__exclude_from_latest=False,
-            state=TargetRegion.State.COMPLETED,
-            exclude_from_latest=False,
-            removing=False,
-        )
-        .exclude(version__provisioning_state=GalleryImageVersion.ProvisioningState.DELETING)
-        .order_by("region_id", "-version__major", "-version__minor", "-version__patch")
-        .values_list("region_id", "version_id", "version__name")
-    ):
-        latest.setdefault(region_id, SimpleNamespace(pk=vid, name=name))
-    for t in rows:
-        t.latest_version = latest.get(t.region_id)
-        t.is_latest = t.latest_version is not None and t.latest_version.pk == version.pk
-    in_flight = any(t.in_flight for t in rows)
-    context = gviews._with_permissions(
-        request,
-        {
-            "version": version,
-            "regions": rows,
-            "aggregated": version.aggregated_state(rows),
-            "in_flight": in_flight,
-            "any_failed": any(t.state == TargetRegion.State.FAILED for t in rows),
-        },
-    )
-    response = render(request, "galleries/htmx/replication.html", context)
-    if request.htmx and not in_flight:
-        response.status_code = 286
-    return response
-
-
-urlpatterns.insert(0, path("bench/poll-lean/<int:pk>", lean_replication, name="bench-poll-lean"))
+# (The experiments of the first version are now the product: for All Resources the indexed sort-key
+# column and the capped count — ``Resource.sort_name`` and ``portal.views.capped_count``; for the poll
+# the lean panel — ``galleries.panel``.)
 
 
 # --- Building the data ---------------------------------------------------------------------------------------
@@ -359,7 +298,7 @@ def time_client(pairs: dict, runs: int, warmup: int) -> dict:
             t0 = time.perf_counter()
             response = client.get(url, headers=headers)
             elapsed = time.perf_counter() - t0
-            if response.status_code != 200:
+            if response.status_code != (304 if "If-None-Match" in headers else 200):
                 raise SystemExit(f"{name}: {url} answered {response.status_code}")
             if i >= warmup:
                 samples[name].append(elapsed)
@@ -451,7 +390,7 @@ def stop_gunicorn(proc) -> None:
         proc.wait()
 
 
-def load(port: int, url: str, headers: dict, seconds: float, threads: int) -> dict:
+def load(port: int, url: str, headers: dict, seconds: float, threads: int, expect: int = 200) -> dict:
     """``threads`` clients, each on one keep-alive connection, for ``seconds``: requests per second."""
     stop = threading.Event()
     start = threading.Barrier(threads + 1)
@@ -476,7 +415,7 @@ def load(port: int, url: str, headers: dict, seconds: float, threads: int) -> di
             if stop.is_set():
                 break  # finished after the window: not counted
             latencies.append(time.perf_counter() - t0)
-            if response.status != 200:
+            if response.status != expect:
                 bad += 1
             if response.will_close:
                 conn.close()
@@ -508,16 +447,16 @@ def load(port: int, url: str, headers: dict, seconds: float, threads: int) -> di
 
 
 def run_load(port, targets: dict, args) -> dict:
-    """{name: (url, headers)} -> {name: [load results per round]}; URLs in turn, ``args.rounds`` rounds,
-    after a warm-up of one second each."""
-    for url, headers in targets.values():
-        load(port, url, headers, 1.0, args.threads)
+    """{name: (url, headers[, expected status])} -> {name: [load results per round]}; URLs in turn,
+    ``args.rounds`` rounds, after a warm-up of one second each."""
+    for url, headers, *expect in targets.values():
+        load(port, url, headers, 1.0, args.threads, *expect)
     out = {name: [] for name in targets}
     for _ in range(args.rounds):
-        for name, (url, headers) in targets.items():
-            r = load(port, url, headers, args.seconds, args.threads)
+        for name, (url, headers, *expect) in targets.items():
+            r = load(port, url, headers, args.seconds, args.threads, *expect)
             if r["bad"]:
-                raise SystemExit(f"{name}: {r['bad']} answers were not 200 under load")
+                raise SystemExit(f"{name}: {r['bad']} answers were not {expect or 200} under load")
             out[name].append(r)
     return out
 
@@ -530,30 +469,40 @@ def diagnose(client, url: str, label: str, explain, headers=None) -> dict:
     the template rendering timed; the slowest two queries explained."""
     from django.db import connection
     from django.template.backends import django as backend
+    from django.template.backends import jinja2 as jinja_backend
     from django.test.utils import CaptureQueriesContext
 
     rendering = []
-    original = backend.Template.render
+    originals = {cls: cls.render for cls in (backend.Template, jinja_backend.Template)}
 
-    def timed_render(self, *a, **kw):
-        t0 = time.perf_counter()
-        try:
-            return original(self, *a, **kw)
-        finally:
-            rendering.append(time.perf_counter() - t0)
+    def timed(original):
+        def timed_render(self, *a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return original(self, *a, **kw)
+            finally:
+                rendering.append(time.perf_counter() - t0)
 
-    backend.Template.render = timed_render
+        return timed_render
+
+    for cls, original in originals.items():
+        cls.render = timed(original)
     try:
         t0 = time.perf_counter()
         with CaptureQueriesContext(connection) as q:
             client.get(url, headers=headers or {})
         total = time.perf_counter() - t0
     finally:
-        backend.Template.render = original
+        for cls, original in originals.items():
+            cls.render = original
     timed = []
+    prepared = 0
     with connection.cursor() as c:
         for query in q.captured_queries:
             sql = query["sql"]
+            if "$1" in sql:  # bound on the server (portal.prepared): its parameters are not in the text
+                prepared += 1
+                continue
             runs = []
             for _ in range(5):
                 t1 = time.perf_counter()
@@ -564,7 +513,9 @@ def diagnose(client, url: str, label: str, explain, headers=None) -> dict:
     queries_total = sum(t for t, _ in timed)
     print(
         f"\n[{label}] {url}: {total * 1e3:.1f} ms in this request; {len(timed)} queries, "
-        f"{queries_total * 1e3:.1f} ms re-executed alone; template rendering {sum(rendering) * 1e3:.1f} ms "
+        f"{queries_total * 1e3:.1f} ms re-executed alone"
+        + (f" ({prepared} prepared on the server not re-executed)" if prepared else "")
+        + f"; template rendering {sum(rendering) * 1e3:.1f} ms "
         f"(of which the queries run lazily inside it are part)"
     )
     for t, sql in sorted(timed, key=lambda x: -x[0]):
@@ -575,7 +526,7 @@ def diagnose(client, url: str, label: str, explain, headers=None) -> dict:
             print(explain(sql))
     return {
         "total": total,
-        "queries": len(timed),
+        "queries": len(timed) + prepared,
         "sql": queries_total,
         "render": sum(rendering),
         "slowest": sorted(timed, key=lambda x: -x[0])[:3],
@@ -641,6 +592,10 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
     poll = poll_client.get(poll_url, headers=hx)
     if poll.status_code != 200 or poll.content.decode().count("<tr>") != N_REGIONS + 1:
         raise SystemExit(f"the poll answered {poll.status_code} with the wrong rows")
+    # What a browser sends on its next poll: the panel's ETag back (its cache revalidates the answer).
+    revalidate = {**hx, "If-None-Match": poll.headers["ETag"]}
+    if poll_client.get(poll_url, headers=revalidate).status_code != 304:
+        raise SystemExit("the unchanged poll was not answered 304 Not Modified")
     print(
         f"database: {access.database_name()} ({connection.settings_dict['NAME']}); {total:,} resources, "
         f"the principal reads {visible:,}; data ready in {time.perf_counter() - t_start:.1f} s",
@@ -652,6 +607,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
         "All Resources, filtered": (home_client, "/?hidden=1", {}),
         "All Resources, unfiltered": (home_client, "/bench/unfiltered/?hidden=1", {}),
         "replication poll": (poll_client, poll_url, hx),
+        "poll, revalidated (304)": (poll_client, poll_url, revalidate),
         "trivial view": (poll_client, "/healthz", {}),
     }
     samples = time_client(pairs, args.runs, args.warmup)
@@ -665,6 +621,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
         "All Resources, filtered": ("/?hidden=1", {"Cookie": f"sessionid={home_cookie}"}),
         "All Resources, unfiltered": ("/bench/unfiltered/?hidden=1", {"Cookie": f"sessionid={home_cookie}"}),
         "replication poll": (poll_url, {"Cookie": f"sessionid={poll_cookie}", **hx}),
+        "poll, revalidated (304)": (poll_url, {"Cookie": f"sessionid={poll_cookie}", **revalidate}, 304),
         "trivial view": ("/healthz", {"Cookie": f"sessionid={poll_cookie}"}),
     }
     connection.close()
@@ -696,50 +653,8 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
     if rps["replication poll"] < 0.5 * rps["trivial view"]:
         diagnosis["poll"] = diagnose(poll_client, poll_url, "poll", None, hx)
         diagnosis["trivial"] = diagnose(poll_client, "/healthz", "trivial", None)
-        if not args.no_experiments:
-            experiments.update(run_poll_experiments(args, poll_client, poll_cookie, version))
 
     summary(args, access, connection, total, visible, tc, rps, diagnosis, experiments)
-
-
-def run_poll_experiments(args, client, cookie, version) -> dict:
-    """The lean poll against the real one and the trivial view: same HTML, then test client and gunicorn."""
-    from django.db import connection
-
-    hx = {"HX-Request": "true"}
-    real_url, lean_url = f"/versions/{version.pk}/replication", f"/bench/poll-lean/{version.pk}"
-    strip = lambda html: re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)  # noqa: E731
-    real, lean = (client.get(u, headers=hx) for u in (real_url, lean_url))
-    if (real.status_code, strip(real.content.decode())) != (lean.status_code, strip(lean.content.decode())):
-        raise SystemExit("the lean poll renders something else than the real one")
-    print("\npoll experiment (same HTML as the real poll):", flush=True)
-    pairs = {
-        "poll (real)": (client, real_url, hx),
-        "poll, lean queries": (client, lean_url, hx),
-        "trivial view ": (client, "/healthz", {}),
-    }
-    samples = time_client(pairs, args.runs * 3, args.warmup)
-    out = {name: {"tc": statistics.median(v)} for name, v in samples.items()}
-    out["poll, lean queries"]["diag"] = diagnose(client, lean_url, "lean poll", None, hx)
-    connection.close()
-    proc, port = start_gunicorn(args)
-    try:
-        headers = {"Cookie": f"sessionid={cookie}"}
-        loaded = run_load(
-            port,
-            {
-                "poll (real)": (real_url, {**headers, **hx}),
-                "poll, lean queries": (lean_url, {**headers, **hx}),
-                "trivial view ": ("/healthz", headers),
-            },
-            args,
-        )
-    finally:
-        stop_gunicorn(proc)
-    for name, rounds in loaded.items():
-        out[name]["rps"] = statistics.median(r["rps"] for r in rounds)
-        print(f"  {name:<24} test client {ms(out[name]['tc']):>9}, gunicorn {out[name]['rps']:8.1f} req/s")
-    return out
 
 
 def summary(args, access, connection, total, visible, tc, rps, diagnosis, experiments) -> None:
@@ -762,6 +677,11 @@ def summary(args, access, connection, total, visible, tc, rps, diagnosis, experi
         f"  replication poll (30 regions): server time {ms(p)} vs trivial view {ms(t)}; gunicorn {rp:.1f} vs "
         f"{rt:.1f} req/s: poll/trivial {rp / rt:.2f} (target >= 0.5: {'met' if rp / rt >= 0.5 else 'NOT met'}); "
         f"test client trivial/poll {t / p:.2f}"
+    )
+    p304, r304 = tc["poll, revalidated (304)"], rps["poll, revalidated (304)"]
+    print(
+        f"  the same poll revalidated by the browser (If-None-Match, unchanged: 304): server time {ms(p304)}; "
+        f"gunicorn {r304:.1f} req/s: poll/trivial {r304 / rt:.2f}"
     )
     if diagnosis:
         for name, d in diagnosis.items():

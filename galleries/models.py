@@ -305,12 +305,7 @@ class GalleryImageVersion(Resource):
     def aggregated_state(self, regions=None) -> str:
         """InProgress / Completed / Failed over the target regions (F9)."""
         rows = regions if regions is not None else self.target_regions.all()
-        states = {t.state for t in rows if not t.removing}
-        if TargetRegion.State.FAILED in states:
-            return "Failed"
-        if states and states == {TargetRegion.State.COMPLETED}:
-            return "Completed"
-        return "InProgress"
+        return aggregated_state({t.state for t in rows if not t.removing})
 
 
 class VersionDisk(models.Model):
@@ -378,20 +373,42 @@ class TargetRegion(models.Model):
 
     @property
     def in_flight(self) -> bool:
-        """Work is pending or running: not final, or a change not yet carried out."""
-        return (
-            self.state in (self.State.UNKNOWN, self.State.REPLICATING)
-            or self.removing
-            or (self.state != self.State.FAILED and self.done_revision != self.revision)
-        )
+        return region_in_flight(self.state, self.removing, self.revision, self.done_revision)
 
     @property
     def percent(self) -> int:
-        if self.state == self.State.COMPLETED:
-            return 100
-        if not self.bytes_total:
-            return 0
-        return min(100, int(self.bytes_done * 100 / self.bytes_total))
+        return region_percent(self.state, self.bytes_done, self.bytes_total)
+
+
+# The replication rules of F9 over plain values, for model instances and for rows read as tuples
+# (the polled replication panel reads its rows without building models).
+
+
+def aggregated_state(states: set[str]) -> str:
+    """InProgress / Completed / Failed from the states of a version's target regions (those not
+    being removed)."""
+    if TargetRegion.State.FAILED in states:
+        return "Failed"
+    if states and states == {TargetRegion.State.COMPLETED}:
+        return "Completed"
+    return "InProgress"
+
+
+def region_in_flight(state: str, removing, revision: int, done_revision: int) -> bool:
+    """Work is pending or running: not final, or a change not yet carried out."""
+    return (
+        state in (TargetRegion.State.UNKNOWN, TargetRegion.State.REPLICATING)
+        or bool(removing)
+        or (state != TargetRegion.State.FAILED and done_revision != revision)
+    )
+
+
+def region_percent(state: str, bytes_done: int, bytes_total: int) -> int:
+    if state == TargetRegion.State.COMPLETED:
+        return 100
+    if not bytes_total:
+        return 0
+    return min(100, int(bytes_done * 100 / bytes_total))
 
 
 class Replica(models.Model):

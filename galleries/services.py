@@ -17,7 +17,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 
 from accounts.activity import Caller, Change, change
 from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscription
@@ -1136,19 +1136,28 @@ def latest_version(definition: GalleryImage, region: Region) -> GalleryImageVers
     )
 
 
+def latest_candidates(definition_id) -> QuerySet:
+    """The target regions that may make their version the definition's latest in their region (F8):
+    replicated there, neither the version nor the region excluded, not being removed, the version not
+    being deleted. The latest in a region is the first of these by ``LATEST_FIRST``."""
+    return TargetRegion.objects.filter(
+        version__definition_id=definition_id,
+        version__exclude_from_latest=False,
+        state=TargetRegion.State.COMPLETED,
+        exclude_from_latest=False,
+        removing=False,
+    ).exclude(version__provisioning_state=GalleryImageVersion.ProvisioningState.DELETING)
+
+
+LATEST_FIRST = ("-version__major", "-version__minor", "-version__patch")
+
+
 def latest_by_region(definition: GalleryImage) -> dict[str, GalleryImageVersion]:
     """Latest per region name for a whole definition, in one query."""
     rows = (
-        TargetRegion.objects.filter(
-            version__definition=definition,
-            version__exclude_from_latest=False,
-            state=TargetRegion.State.COMPLETED,
-            exclude_from_latest=False,
-            removing=False,
-        )
-        .exclude(version__provisioning_state=GalleryImageVersion.ProvisioningState.DELETING)
+        latest_candidates(definition.pk)
         .select_related("version", "region")
-        .order_by("region__name", "-version__major", "-version__minor", "-version__patch")
+        .order_by("region__name", *LATEST_FIRST)
     )
     out: dict[str, GalleryImageVersion] = {}
     for row in rows:

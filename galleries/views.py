@@ -19,8 +19,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_http_methods
 
 from accounts import access
@@ -29,8 +30,8 @@ from accounts.models import Resource, ResourceGroup
 from accounts.roles import BLOB_TYPE, Action
 from portal.errors import ServiceError
 
-from . import services
-from .models import Blob, GalleryImageVersion, TargetRegion
+from . import panel, services
+from .models import Blob, GalleryImageVersion, Region
 
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
@@ -155,32 +156,12 @@ def upload_detail(request, pk: int):
 
 
 def _visible_version(request, pk: int):
-    from django.http import Http404
-
     version = access.get_readable(
         GalleryImageVersion.objects.select_related("location", "definition", "gallery"), request.user, pk=pk
     )
     if version is None:
         raise Http404("No such image version.")
     return version
-
-
-def _replication_context(version) -> dict:
-    rows = list(
-        TargetRegion.objects.filter(version=version).select_related("region").order_by("region__display_name")
-    )
-    latest = services.latest_by_region(version.definition)
-    for t in rows:
-        t.latest_version = latest.get(t.region.name)  # the definition's latest there (F8), maybe another
-        t.is_latest = t.latest_version == version
-    in_flight = any(t.in_flight for t in rows)
-    return {
-        "version": version,
-        "regions": rows,
-        "aggregated": version.aggregated_state(rows),
-        "in_flight": in_flight,
-        "any_failed": any(t.state == TargetRegion.State.FAILED for t in rows),
-    }
 
 
 def _with_permissions(request, context: dict) -> dict:
@@ -196,7 +177,11 @@ def version_detail(request, pk: int):
     from .views_versions import end_of_life
 
     version = _visible_version(request, pk)
-    context = _with_permissions(request, _replication_context(version))
+    context = _with_permissions(request, {"version": version})
+    replication = panel.load(request.user, pk)  # the check needs no query: same chain, memoized
+    if replication is None:  # deleted in between
+        raise Http404("No such image version.")
+    context["replication_panel"] = panel.render(request, replication)
     context["disks"] = list(version.disks.all())
     context["resource"] = version
     context["end_of_life"] = end_of_life(version)
@@ -207,12 +192,18 @@ def version_detail(request, pk: int):
 @login_required
 def version_replication(request, pk: int):
     """The replication panel, polled by htmx every 2 s while anything is in flight; once every
-    region is final the server answers 286, which tells htmx to stop polling."""
-    version = _visible_version(request, pk)
-    context = _with_permissions(request, _replication_context(version))
-    response = render(request, "galleries/htmx/replication.html", context)
+    region is final the server answers 286, which tells htmx to stop polling. Lean on purpose (see
+    ``galleries.panel``). While in flight, the answer carries an ETag and must be revalidated, so a
+    browser's next poll sends it back and an unchanged panel costs a 304 with no body."""
+    context = panel.load(request.user, pk)
+    if context is None:
+        raise Http404("No such image version.")
     if request.htmx and not context["in_flight"]:
-        response.status_code = 286
+        return HttpResponse(panel.render(request, context), status=286)
+    not_modified = get_conditional_response(request, etag=context["etag"])
+    response = not_modified or HttpResponse(panel.render(request, context))
+    response.headers["ETag"] = context["etag"]
+    patch_cache_control(response, private=True, no_cache=True)
     return response
 
 
@@ -222,7 +213,8 @@ def version_retry(request, pk: int):
     version = _visible_version(request, pk)
     try:
         names = services.retry_failed_regions(Caller.from_request(request), version)
-        messages.success(request, f"Retrying {', '.join(names)}.")
+        shown = dict(Region.objects.filter(name__in=names).values_list("name", "display_name"))
+        messages.success(request, f"Retrying {', '.join(shown.get(n, n) for n in names)}.")
     except ServiceError as err:
         if err.code == ServiceError.AUTHORIZATION_FAILED:
             raise PermissionDenied(err.message) from None

@@ -70,6 +70,13 @@ TEMPLATES = [
             ],
         },
     },
+    {  # the polled fragments only (portal/jinja.py); looked up with using="jinja2"
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "portal.jinja.environment"},
+    },
 ]
 
 # SQLite (the embedded default) runs in WAL mode with a busy timeout and IMMEDIATE transactions:
@@ -81,11 +88,21 @@ SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 }
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")}
+# PostgreSQL only: the hot polled reads (portal.prepared) are prepared on the server after two uses
+# of a connection and planned once for any parameters (a generic plan, from the tables' statistics);
+# Django's own queries bind on the client and are never prepared, so nothing else is affected. Behind
+# a transaction-pooling PgBouncer without prepared-statement support, set DATABASE_PREPARED_STATEMENTS=0.
+DATABASE_PREPARED_STATEMENTS = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+    if DATABASE_PREPARED_STATEMENTS:
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options.setdefault("prepare_threshold", 2)
+        options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

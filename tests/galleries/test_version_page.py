@@ -53,7 +53,7 @@ def test_failed_regions_show_their_error_and_can_be_retried(client, user, make_v
     page = client.get(f"/versions/{v.pk}/").content.decode()
     assert "The copy did not verify" in page and "Retry failed regions" in page
     r = client.post(f"/versions/{v.pk}/retry", follow=True)
-    assert "Retrying eastus" in r.content.decode()
+    assert "Retrying East US" in r.content.decode()
     states = dict(TargetRegion.objects.filter(version=v).values_list("region__name", "state"))
     assert states == {"eastus": "Unknown", "westeurope": "Completed"}
 
@@ -69,9 +69,51 @@ def test_the_poll_costs_the_same_queries_for_two_or_thirty_regions(client, user,
         .values_list("name", flat=True)[:29]
     )
     big = make_version("1.0.1", target_regions=[T("westeurope")] + [T(n) for n in names])
+    for v in (small, big):  # the first poll of a version in a process also reads its chain (then remembered)
+        client.get(f"/versions/{v.pk}/replication", **HTMX)
     with CaptureQueriesContext(connection) as q_small:
         client.get(f"/versions/{small.pk}/replication", **HTMX)
     with CaptureQueriesContext(connection) as q_big:
         client.get(f"/versions/{big.pk}/replication", **HTMX)
     assert big.target_regions.count() == 30
     assert len(q_small.captured_queries) == len(q_big.captured_queries)
+
+
+def test_an_unchanged_panel_is_answered_304_and_any_change_gives_a_new_etag(client, user, make_version):
+    v = make_version(target_regions=[T("westeurope"), T("eastus")])
+    client.force_login(user)
+    url = f"/versions/{v.pk}/replication"
+    first = client.get(url, **HTMX)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"')
+    assert "no-cache" in first.headers["Cache-Control"] and "private" in first.headers["Cache-Control"]
+
+    again = client.get(url, HTTP_IF_NONE_MATCH=etag, **HTMX)
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["ETag"] == etag
+
+    TargetRegion.objects.filter(version=v, region__name="eastus").update(
+        state="Replicating", bytes_done=1, bytes_total=10
+    )
+    changed = client.get(url, HTTP_IF_NONE_MATCH=etag, **HTMX)
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert "10%" in changed.content.decode()
+
+    TargetRegion.objects.filter(version=v).update(state="Completed")
+    final = client.get(url, HTTP_IF_NONE_MATCH=changed.headers["ETag"], **HTMX)
+    assert final.status_code == 286 and "ETag" not in final.headers  # the last answer is never cached
+
+
+def test_the_etag_differs_for_a_reader_who_may_not_retry(client, user, caller, make_version, subscription):
+    from accounts import sharing
+
+    v = make_version(target_regions=[T("westeurope"), T("eastus")])
+    TargetRegion.objects.filter(version=v, region__name="eastus").update(state="Failed", last_error="x")
+    reader = create_user(user.home_tenant, "rita@contoso.test", "Rita-Pass-1")
+    sharing.assign_role(caller, subscription, reader, "Reader")
+    url = f"/versions/{v.pk}/replication"
+    client.force_login(user)
+    owner_tag = client.get(url, **HTMX).headers["ETag"]
+    client.force_login(reader)
+    answer = client.get(url, HTTP_IF_NONE_MATCH=owner_tag, **HTMX)
+    assert answer.status_code == 200 and "Retry failed regions" not in answer.content.decode()

@@ -1,0 +1,212 @@
+"""The replication panel of a version page (F9), also polled by htmx every 2 s while anything is in flight.
+
+A browser with the page open asks for this panel 30 times a minute, so it is built to cost little more
+than the session lookup every request pays: the version (with the columns of its access chain), its
+target regions and the definition's latest version per region are three prepared queries
+(``portal.prepared``) read as plain rows, the access check is ``access.allowed`` on that row (the
+assignments on the version's chain only, also prepared), and the table is a Jinja2 template. The rules
+it shows (in flight, percent, aggregated state, latest) are the models' and services' own functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts import access
+from accounts.access import ANCESTOR_COLUMNS
+from accounts.roles import Action
+from portal.prepared import Prepared, run_together
+
+from . import services
+from .models import GalleryImageVersion, TargetRegion, aggregated_state, region_in_flight, region_percent
+
+_VERSION_COLUMNS = ("pk", "type", *ANCESTOR_COLUMNS, "name", "provisioning_state", "location_id")
+
+
+@dataclass(slots=True)
+class PanelVersion:
+    """What the panel (and the access check, through the chain columns) needs of a version."""
+
+    pk: int
+    type: str
+    subscription_id: int | None
+    resource_group_id: int | None
+    gallery_id: int | None
+    definition_id: int | None
+    name: str
+    provisioning_state: str
+    location_id: int
+
+
+assert ANCESTOR_COLUMNS == ("subscription_id", "resource_group_id", "gallery_id", "definition_id")
+
+_VERSION = Prepared(lambda pk: GalleryImageVersion.objects.filter(pk=pk).values_list(*_VERSION_COLUMNS))
+_REGIONS = Prepared(
+    lambda version: TargetRegion.objects.filter(version_id=version)
+    .order_by("region__display_name")
+    .values_list(
+        "region_id",
+        "region__display_name",
+        "replica_count",
+        "storage_account_type",
+        "exclude_from_latest",
+        "state",
+        "bytes_done",
+        "bytes_total",
+        "attempts",
+        "last_error",
+        "revision",
+        "done_revision",
+        "removing",
+    )
+)
+_LATEST = Prepared(
+    lambda definition: services.latest_candidates(definition)
+    .order_by("region_id", *services.LATEST_FIRST)
+    .values_list("region_id", "version_id", "version__name")
+)
+
+
+@dataclass(slots=True)
+class PanelRegion:
+    region_id: int
+    display_name: str
+    replica_count: int
+    storage_account_type: str
+    exclude_from_latest: bool
+    state: str
+    bytes_done: int
+    bytes_total: int
+    attempts: int
+    last_error: str
+    in_flight: bool
+    percent: int
+    removing: bool
+    latest: tuple[int, str, str] | None  # the definition's latest version here: (pk, name, href)
+
+
+#: version id → (definition id, scope ids of its chain), remembered by this process: a resource's
+#: ancestors never change, so the chain's assignments can be read in the same round trip as the rest.
+#: Only a prediction — the version row read with them is compared, and a stale entry is read again.
+_CHAINS: dict[int, tuple[int, frozenset]] = {}
+_CHAINS_MAX = 20_000
+
+
+def _chain(version: PanelVersion) -> tuple[int, frozenset]:
+    return version.definition_id, frozenset(v for v in access.chain_of(version).values() if v)
+
+
+def load(principal, pk: int, _again: bool = True) -> dict | None:
+    """The panel of version ``pk`` if ``principal`` may read it, else None (the caller answers 404).
+
+    Once this process knows the version's chain, everything — the version row, its target regions,
+    the definition's latest per region, and the principal's guest tenants and assignments on the
+    chain — is read in one round trip (PostgreSQL; one query after another on SQLite)."""
+    known = _CHAINS.get(pk)
+    if known is None:
+        found = _VERSION.rows(pk=pk)
+        if not found:
+            return None
+        known = _chain(PanelVersion(*found[0]))
+        if len(_CHAINS) >= _CHAINS_MAX:
+            _CHAINS.clear()
+        _CHAINS[pk] = known
+    definition_id, scope_ids = known
+    reads = access.chain_reads(principal, scope_ids) or []
+    version_rows, latest_rows, region_rows, *chain_rows = run_together(
+        [(_VERSION, {"pk": pk}), (_LATEST, {"definition": definition_id}), (_REGIONS, {"version": pk})]
+        + reads
+    )
+    if not version_rows:
+        _CHAINS.pop(pk, None)
+        return None
+    version = PanelVersion(*version_rows[0])
+    if _chain(version) != known:  # remembered from another row with this id (a reused id): read again
+        _CHAINS.pop(pk, None)
+        return load(principal, pk, _again=False) if _again else None
+    if chain_rows:
+        access.grants_for(principal, scope_ids, prefetched=chain_rows)  # memoized for allowed()
+    if not access.allowed(principal, Action.READ, version):
+        return None
+    context = _context(principal, version, latest_rows, region_rows)
+    context["etag"] = _etag(version_rows, latest_rows, region_rows, context["can_write"])
+    return context
+
+
+_TEMPLATE = "galleries/replication_panel.html"
+_TEMPLATE_DIGEST = []
+
+
+def _etag(*inputs) -> str:
+    """A validator of everything the panel shows (and of the template that shows it): an unchanged
+    panel is answered 304 Not Modified to a browser that sends it back (``If-None-Match``)."""
+    if not _TEMPLATE_DIGEST:
+        source = (settings.BASE_DIR / "templates" / "jinja2" / _TEMPLATE).read_bytes()
+        _TEMPLATE_DIGEST.append(hashlib.blake2b(source, digest_size=8).digest())
+    digest = hashlib.blake2b(repr(inputs).encode(), digest_size=16, key=_TEMPLATE_DIGEST[0])
+    return f'"{digest.hexdigest()}"'
+
+
+def _context(principal, version: PanelVersion, latest_rows, region_rows) -> dict:
+    latest: dict[int, tuple[int, str, str]] = {}
+    hrefs: dict[int, str] = {}
+    for region_id, version_id, name in latest_rows:
+        if region_id not in latest:
+            if version_id not in hrefs:
+                hrefs[version_id] = reverse("version-detail", args=[version_id])
+            latest[region_id] = (version_id, name, hrefs[version_id])
+    regions = []
+    for (
+        region_id,
+        display_name,
+        replicas,
+        storage,
+        excluded,
+        state,
+        done,
+        total,
+        attempts,
+        error,
+        revision,
+        done_revision,
+        removing,
+    ) in region_rows:
+        regions.append(
+            PanelRegion(
+                region_id,
+                display_name,
+                replicas,
+                storage,
+                bool(excluded),
+                state,
+                done,
+                total,
+                attempts,
+                error,
+                region_in_flight(state, removing, revision, done_revision),
+                region_percent(state, done, total),
+                bool(removing),
+                latest.get(region_id),
+            )
+        )
+    return {
+        "version": version,
+        "regions": regions,
+        "aggregated": aggregated_state({r.state for r in regions if not r.removing}),
+        "in_flight": any(r.in_flight for r in regions),
+        "any_failed": any(r.state == TargetRegion.State.FAILED for r in regions),
+        # No query: the chain's assignments were read for the READ check above.
+        "can_write": access.allowed(principal, Action.WRITE, version),
+    }
+
+
+def render(request, panel: dict) -> SafeString:
+    return mark_safe(
+        render_to_string("galleries/replication_panel.html", panel, request=request, using="jinja2")
+    )

@@ -1,0 +1,119 @@
+"""portal.prepared: ORM queries compiled once and run with new values — the same rows as the ORM, a
+compiled statement per shape, loud refusal of what cannot be prepared, one round trip for several
+queries on PostgreSQL (statements prepared on the server), and every execution counted like any query."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Resource
+from galleries.models import Region
+from portal.prepared import Prepared, run_together
+
+BY_CLOUD_AND_NAMES = Prepared(
+    lambda cloud, names: Region.objects.filter(cloud__name=cloud, name__in=names)
+    .order_by("name")
+    .values_list("name", "display_name")
+)
+
+
+def orm(cloud, names):
+    return list(
+        Region.objects.filter(cloud__name=cloud, name__in=names)
+        .order_by("name")
+        .values_list("name", "display_name")
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "cloud, names",
+    [
+        ("public", ["westeurope"]),
+        ("public", ["westeurope", "eastus", "northeurope"]),
+        ("public", ["eastus", "no-such-region"]),
+        ("nonexistent", ["westeurope"]),
+        ("public", ["westeurope', 'eastus"]),  # a value is data, never SQL
+    ],
+)
+def test_rows_are_the_orms_rows_for_any_values(cloud, names):
+    assert BY_CLOUD_AND_NAMES.rows(cloud=cloud, names=names) == orm(cloud, names)
+
+
+@pytest.mark.django_db
+def test_one_statement_per_shape_reused_with_new_values():
+    query = Prepared(lambda pk: Region.objects.filter(pk=pk).values_list("name"))
+    first, second = Region.objects.order_by("pk").values_list("pk", "name")[:2]
+    assert query.rows(pk=first[0]) == [(first[1],)]
+    assert query.rows(pk=second[0]) == [(second[1],)]
+    assert len(query._compiled) == 1
+    BY_CLOUD_AND_NAMES.rows(cloud="public", names=["a", "b"])
+    BY_CLOUD_AND_NAMES.rows(cloud="public", names=["a", "b", "c"])
+    shapes = {shape for _, shape in BY_CLOUD_AND_NAMES._compiled}
+    assert (("cloud", -1), ("names", 2)) in shapes and (("cloud", -1), ("names", 3)) in shapes
+
+
+@pytest.mark.django_db
+def test_a_value_written_into_the_sql_text_cannot_be_prepared():
+    # The project's in_ids lookup writes integer literals into the SQL: no parameter to replace.
+    query = Prepared(lambda ids: Resource.objects.filter(pk__in_ids=ids).values_list("pk"))
+    with pytest.raises(ValueError, match="written into the SQL text"):
+        query.rows(ids=[1, 2])
+
+
+@pytest.mark.django_db
+def test_refused_parameters_and_querysets():
+    with pytest.raises(ValueError, match="'names' is empty"):
+        BY_CLOUD_AND_NAMES.rows(cloud="public", names=[])
+    with pytest.raises(TypeError, match="booleans"):
+        Prepared(lambda flag: Region.objects.filter(restricted=flag).values_list("pk")).rows(flag=True)
+    with pytest.raises(TypeError, match="values_list"):
+        Prepared(lambda pk: Region.objects.filter(pk=pk)).rows(pk=1)
+
+
+@pytest.mark.django_db
+def test_every_execution_is_a_counted_query():
+    with CaptureQueriesContext(connection) as q:
+        BY_CLOUD_AND_NAMES.rows(cloud="public", names=["westeurope"])
+        run_together(
+            [
+                (BY_CLOUD_AND_NAMES, {"cloud": "public", "names": ["eastus"]}),
+                (BY_CLOUD_AND_NAMES, {"cloud": "public", "names": ["northeurope", "westeurope"]}),
+            ]
+        )
+    assert len(q.captured_queries) == 3
+
+
+@pytest.mark.django_db
+def test_run_together_answers_each_query_in_order():
+    calls = [
+        (BY_CLOUD_AND_NAMES, {"cloud": "public", "names": ["westeurope", "eastus"]}),
+        (BY_CLOUD_AND_NAMES, {"cloud": "nonexistent", "names": ["westeurope"]}),
+        (BY_CLOUD_AND_NAMES, {"cloud": "public", "names": ["northeurope"]}),
+    ]
+    assert run_together(calls) == [orm(p["cloud"], p["names"]) for _, p in calls]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_on_postgresql_the_statement_is_prepared_on_the_server_and_planned_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are a PostgreSQL feature (SQLite runs them as usual)")
+    query = Prepared(lambda pk: Region.objects.filter(pk=pk).values_list("name", "display_name"))
+    pks = list(Region.objects.values_list("pk", flat=True)[:6])
+    for pk in pks:
+        query.rows(pk=pk)
+    run_together([(query, {"pk": pks[0]}), (query, {"pk": pks[1]})])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            [
+                'SELECT "galleries_region"."name" AS "name", "galleries_region"."display_name"%'
+                'WHERE "galleries_region"."id" = $1 %'
+            ],
+        )
+        (generic, custom), *others = cursor.fetchall()
+    assert not others
+    assert custom == 0 and generic >= len(pks)  # prepared after two uses, then never re-planned
