@@ -25,8 +25,9 @@ database whose name contains "bench"; either is wiped unless ``--reuse``):
   waiting for a retry, queued) with the columns the replication worker writes, and the version's
   provisioning state settled by the worker's own ``_mark_version``. Timed, both requested by the
   subscription's Owner: ``GET /versions/<1.0.1>/replication`` with ``HX-Request: true`` (in flight, so
-  200 and polled on) against ``GET /healthz`` (no view work; the session and user are still loaded by
-  the middleware, as for every request with the cookie).
+  200 and polled on), the same with ``If-None-Match`` set to the ETag of its answer (what a browser
+  sends on the next poll of an unchanged panel: 304, no body), against ``GET /healthz`` (no view work;
+  the session and user are still loaded by the middleware, as for every request with the cookie).
 
 Measured:
 
@@ -38,9 +39,10 @@ Measured:
    session cookie (made with ``Client.force_login`` in the bench database). Each URL is loaded for
    ``--seconds`` seconds, URLs in turn, ``--rounds`` rounds; requests per second is completed requests
    over elapsed time (non-200 answers are counted and fail the run).
-3. When All Resources is over 50 ms: one request of each page with every query captured, each query
-   re-executed and timed alone, the template rendering timed, the slowest queries EXPLAINed; then
-   experiments in the bench database only (``--no-experiments`` skips them), see ``EXPERIMENTS``.
+3. When All Resources is over 50 ms or the poll under half the trivial view's throughput: one request
+   of each page with every query captured, each query re-executed and timed alone, the template
+   rendering timed, the slowest queries EXPLAINed; then experiments in the bench database only
+   (``--no-experiments`` skips them), see ``EXPERIMENTS`` (none at present).
 
 The server and the load generator share this machine's cores: requests per second is a lower bound on
 what a separate load generator would see, and equally so for both pages of a pair (the ratio is what

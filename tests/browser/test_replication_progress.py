@@ -47,6 +47,15 @@ def test_every_region_reaches_100_percent_and_the_polling_stops(
         expect(panel.locator("tbody tr", has_text=name)).not_to_contain_text("Completed")
     with page.expect_request(lambda r: "/replication" in r.url):
         pass  # the first poll goes out
+    # Nothing changes while no worker runs: the browser's cache revalidates the panel with the ETag it
+    # got (the server then answers 304 with no body — tests/galleries/test_version_page.py; the page
+    # sees the cached 200).
+    with page.expect_response(lambda r: "/replication" in r.url) as first:
+        pass
+    etag = first.value.all_headers()["etag"]
+    with page.expect_request(lambda r: "/replication" in r.url) as revalidation:
+        pass
+    assert revalidation.value.all_headers().get("if-none-match") == etag
 
     celery_processes.worker(regions=REGIONS)
     watch_until_complete(page, names)
