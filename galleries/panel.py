@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts import access
 from accounts.access import ANCESTOR_COLUMNS
 from accounts.roles import Action
+from portal.jinja import size_formatter
 from portal.prepared import Prepared, run_together
 
 from . import services
@@ -88,6 +89,8 @@ class PanelRegion:
     in_flight: bool
     percent: int
     removing: bool
+    done_text: str  # bytes_done and bytes_total as Django's filesizeformat writes them
+    total_text: str
     latest: tuple[int, str, str] | None  # the definition's latest version here: (pk, name, href)
 
 
@@ -162,6 +165,7 @@ def _context(principal, version: PanelVersion, latest_rows, region_rows) -> dict
                 hrefs[version_id] = reverse("version-detail", args=[version_id])
             latest[region_id] = (version_id, name, hrefs[version_id])
     regions = []
+    size = size_formatter()
     for (
         region_id,
         display_name,
@@ -192,6 +196,8 @@ def _context(principal, version: PanelVersion, latest_rows, region_rows) -> dict
                 region_in_flight(state, removing, revision, done_revision),
                 region_percent(state, done, total),
                 bool(removing),
+                size(done),
+                size(total),
                 latest.get(region_id),
             )
         )

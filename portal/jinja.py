@@ -23,6 +23,12 @@ def cached_filesizeformat(size):
     return _filesizeformat(size, get_language())
 
 
+def size_formatter():
+    """``cached_filesizeformat`` for many sizes in one language (looked up once)."""
+    language = get_language()
+    return lambda size: _filesizeformat(size, language)
+
+
 def environment(**options) -> Environment:
     env = Environment(**options)
     env.filters["filesizeformat"] = cached_filesizeformat
