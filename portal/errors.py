@@ -23,6 +23,9 @@ class ServiceError(Exception):
         QUOTA_EXCEEDED: 409,
         NOT_FOUND: 404,
         AUTHORIZATION_FAILED: 403,
+        "SubscriptionNotFound": 404,
+        "ResourceGroupNotFound": 404,
+        "InvalidResourceType": 404,
     }
 
     def __init__(self, code: str, message: str, target: str | None = None, details: list | None = None):

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("portal.reports")),
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
+    path("", include("galleries.api_urls")),
 ]

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.arm.ArmPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -103,6 +104,15 @@ else:
         options = DATABASES["default"].setdefault("OPTIONS", {})
         options.setdefault("prepare_threshold", 2)
         options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
+
+# The ARM-compatible API (portal/arm.py, galleries/api.py).
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "portal.arm.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],  # ArmView sets its own (portal.arm.ArmAuthentication)
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+ARM_PAGE_SIZE = env.int("ARM_PAGE_SIZE", default=100)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -1,0 +1,318 @@
+"""The ARM-compatible endpoints of galleries, image definitions and image versions (F19).
+
+Thin: each handler finds the resource through the access filter, moves the body into the service
+layer's arguments (``galleries.arm``), calls the service and renders the result; every rule, access
+check and activity-log entry is the service layer's. Reads go through ``access.restrict``; what the
+caller may not read answers 404 exactly like what does not exist.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Prefetch
+from rest_framework.response import Response
+
+from accounts import access
+from accounts.models import Resource, ResourceGroup, Subscription
+from accounts.roles import Action
+from portal.arm import ArmView, page
+from portal.errors import ServiceError
+
+from . import arm, arm_versions, operations, services
+from .models import ArmOperation, Gallery, GalleryImage, GalleryImageVersion, TargetRegion, VersionDisk
+
+VERSIONS = tuple(arm_versions.GALLERY_API_VERSIONS) + tuple(
+    getattr(arm_versions, "GALLERY_PREVIEW_API_VERSIONS", ())
+)
+PROVIDER = "providers/Microsoft.Compute"
+
+
+def _arm_key(*parts: str) -> str:
+    return "/".join(parts).lower()
+
+
+def subscription_or_404(user, guid: str) -> Subscription:
+    """The subscription, if the caller may read it or anything in it."""
+    sub = Subscription.objects.filter(guid__iexact=guid).first()
+    if sub is not None and (
+        access.allowed(user, Action.READ, sub)
+        or Resource.objects.restrict(user).filter(subscription_id=sub.pk).exists()
+    ):
+        return sub
+    raise ServiceError("SubscriptionNotFound", f"The subscription '{guid}' could not be found.")
+
+
+def resource_group_or_404(user, guid: str, name: str) -> ResourceGroup:
+    sub = subscription_or_404(user, guid)
+    rg = ResourceGroup.objects.filter(
+        arm_key=f"/subscriptions/{sub.guid}/resourcegroups/{name}".lower()
+    ).first()
+    if rg is not None and (
+        access.allowed(user, Action.READ, rg)
+        or Resource.objects.restrict(user).filter(resource_group_id=rg.pk).exists()
+    ):
+        return rg
+    raise ServiceError("ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+
+
+def _readable(queryset, user, arm_id: str):
+    return access.restrict(queryset, user).filter(arm_key=arm_id.lower()).first()
+
+
+def _not_found(arm_type: str, name: str, rg: str) -> ServiceError:
+    return ServiceError.not_found(
+        f"The Resource '{arm_type}/{name}' under resource group '{rg}' was not found."
+    )
+
+
+def _galleries():
+    return Gallery.objects.select_related("location", "created_by", "modified_by")
+
+
+def _definitions():
+    return GalleryImage.objects.select_related("location", "created_by", "modified_by")
+
+
+def _versions():
+    return GalleryImageVersion.objects.select_related(
+        "location", "created_by", "modified_by"
+    ).prefetch_related(
+        Prefetch("target_regions", queryset=TargetRegion.objects.select_related("region").order_by("pk")),
+        Prefetch("disks", queryset=VersionDisk.objects.order_by("pk")),
+    )
+
+
+def _accepted(request, op_kind: str, resource, status: int, body: dict) -> Response:
+    op = operations.start(request, op_kind, resource)
+    return Response(body, status=status, headers=operations.headers(request, op))
+
+
+class _Item(ArmView):
+    """GET / PUT / PATCH / DELETE of one resource; subclasses give the model and the service calls."""
+
+    api_versions = VERSIONS
+
+    def arm_id(self, **kw) -> str:
+        raise NotImplementedError
+
+    def find(self, **kw):
+        raise NotImplementedError
+
+    def render(self, obj) -> dict:
+        raise NotImplementedError
+
+    def get(self, request, **kw):
+        obj = self.find(**kw)
+        if obj is None:
+            raise _not_found(self.resource_type, self.leaf(kw), kw["rg"])
+        return Response(self.render(obj))
+
+    def put(self, request, **kw):
+        obj = self.find(**kw)
+        changes = self.parse(request.data, partial=False)
+        if obj is None:
+            created = self.create(changes, **kw)
+            return _accepted(
+                request, ArmOperation.Kind.CREATE, created, 201, self.render(self.reload(created, **kw))
+            )
+        changes.setdefault("tags", {})  # PUT replaces the tags
+        updated = self.update(obj, changes)
+        return _accepted(
+            request, ArmOperation.Kind.UPDATE, updated, 200, self.render(self.reload(updated, **kw))
+        )
+
+    def patch(self, request, **kw):
+        obj = self.find(**kw)
+        if obj is None:
+            raise _not_found(self.resource_type, self.leaf(kw), kw["rg"])
+        changes = self.parse(request.data, partial=True)
+        updated = self.update(obj, changes)
+        return _accepted(
+            request, ArmOperation.Kind.UPDATE, updated, 200, self.render(self.reload(updated, **kw))
+        )
+
+    def delete(self, request, **kw):
+        obj = self.find(**kw)
+        if obj is None:
+            return Response(status=204)  # ARM: deleting what is not there is not an error
+        with transaction.atomic():  # a refused deletion leaves no operation behind
+            op = operations.start(request, ArmOperation.Kind.DELETE, obj)
+            self.remove(obj)
+        return Response(status=202, headers=operations.headers(request, op))
+
+    def reload(self, obj, **kw):
+        return self.find(**kw) or obj
+
+    def leaf(self, kw) -> str:
+        return kw[self.leaf_key]
+
+
+class GalleryItem(_Item):
+    resource_type = Gallery.ARM_TYPE
+    leaf_key = "gallery"
+
+    def arm_id(self, sub, rg, gallery) -> str:
+        return f"/subscriptions/{sub}/resourceGroups/{rg}/{PROVIDER}/galleries/{gallery}"
+
+    def find(self, **kw):
+        return _readable(_galleries(), self.request.user, self.arm_id(**kw))
+
+    def render(self, obj):
+        return arm.gallery(obj, self.api_version)
+
+    def parse(self, data, partial):
+        return arm.gallery_in(data, partial)
+
+    def create(self, changes, sub, rg, gallery):
+        group = services.get_resource(
+            self.caller,
+            f"/subscriptions/{sub}/resourceGroups/{rg}",
+            ResourceGroup,
+            for_type=Gallery.ARM_TYPE,
+        )
+        return services.create_gallery(self.caller, group, gallery, **changes)
+
+    def update(self, obj, changes):
+        changes.setdefault("description", obj.description)
+        return services.update_gallery(self.caller, obj, **changes)
+
+    def remove(self, obj):
+        services.delete_gallery(self.caller, obj)
+
+
+class DefinitionItem(_Item):
+    resource_type = GalleryImage.ARM_TYPE
+    leaf_key = "image"
+
+    def arm_id(self, sub, rg, gallery, image) -> str:
+        return f"/subscriptions/{sub}/resourceGroups/{rg}/{PROVIDER}/galleries/{gallery}/images/{image}"
+
+    def find(self, **kw):
+        return _readable(_definitions(), self.request.user, self.arm_id(**kw))
+
+    def render(self, obj):
+        return arm.definition(obj, self.api_version)
+
+    def parse(self, data, partial):
+        return arm.definition_in(data, partial)
+
+    def create(self, changes, sub, rg, gallery, image):
+        parent = services.get_resource(
+            self.caller,
+            f"/subscriptions/{sub}/resourceGroups/{rg}/{PROVIDER}/galleries/{gallery}",
+            Gallery,
+            for_type=GalleryImage.ARM_TYPE,
+        )
+        required = {k: changes.pop(k, None) for k in ("publisher", "offer", "sku", "os_type", "os_state")}
+        return services.create_definition(self.caller, parent, image, **required, **changes)
+
+    def update(self, obj, changes):
+        return services.update_definition(self.caller, obj, **changes)
+
+    def remove(self, obj):
+        services.delete_definition(self.caller, obj)
+
+
+class VersionItem(_Item):
+    resource_type = GalleryImageVersion.ARM_TYPE
+    leaf_key = "version"
+
+    def arm_id(self, sub, rg, gallery, image, version) -> str:
+        return (
+            f"/subscriptions/{sub}/resourceGroups/{rg}/{PROVIDER}/galleries/{gallery}/images/{image}"
+            f"/versions/{version}"
+        )
+
+    def find(self, **kw):
+        return _readable(_versions(), self.request.user, self.arm_id(**kw))
+
+    def render(self, obj):
+        expand = (self.request.query_params.get("$expand") or "").lower()
+        return arm.version(
+            obj,
+            self.api_version,
+            list(obj.target_regions.all()),
+            list(obj.disks.all()),
+            replication=expand == "replicationstatus",
+        )
+
+    def parse(self, data, partial):
+        return arm.version_in(data, partial)
+
+    def create(self, changes, sub, rg, gallery, image, version):
+        parent = services.get_resource(
+            self.caller,
+            f"/subscriptions/{sub}/resourceGroups/{rg}/{PROVIDER}/galleries/{gallery}/images/{image}",
+            GalleryImage,
+            for_type=GalleryImageVersion.ARM_TYPE,
+        )
+        location = changes.pop("location", None)
+        source = changes.pop("source", None)
+        return services.create_version(
+            self.caller, parent, version, location=location, source=source, **changes
+        )
+
+    def update(self, obj, changes):
+        return services.update_version(self.caller, obj, **changes)
+
+    def remove(self, obj):
+        services.delete_version(self.caller, obj)
+
+
+class _Collection(ArmView):
+    api_versions = VERSIONS
+
+    def get(self, request, **kw):
+        return Response(page(request, self.queryset(**kw), self.render))
+
+
+class SubscriptionGalleries(_Collection):
+    resource_type = Gallery.ARM_TYPE
+
+    def queryset(self, sub):
+        subscription = subscription_or_404(self.request.user, sub)
+        return access.restrict(_galleries(), self.request.user).filter(subscription_id=subscription.pk)
+
+    def render(self, obj):
+        return arm.gallery(obj, self.api_version)
+
+
+class ResourceGroupGalleries(SubscriptionGalleries):
+    def queryset(self, sub, rg):
+        group = resource_group_or_404(self.request.user, sub, rg)
+        return access.restrict(_galleries(), self.request.user).filter(resource_group_id=group.pk)
+
+
+class GalleryDefinitions(_Collection):
+    resource_type = GalleryImage.ARM_TYPE
+
+    def queryset(self, sub, rg, gallery):
+        parent = GalleryItem(request=self.request).find(sub=sub, rg=rg, gallery=gallery)
+        if parent is None:
+            raise _not_found(Gallery.ARM_TYPE, gallery, rg)
+        return access.restrict(_definitions(), self.request.user).filter(parent_id=parent.pk)
+
+    def render(self, obj):
+        return arm.definition(obj, self.api_version)
+
+
+class DefinitionVersions(_Collection):
+    resource_type = GalleryImageVersion.ARM_TYPE
+
+    def queryset(self, sub, rg, gallery, image):
+        view = DefinitionItem(request=self.request)
+        parent = view.find(sub=sub, rg=rg, gallery=gallery, image=image)
+        if parent is None:
+            raise _not_found(GalleryImage.ARM_TYPE, image, rg)
+        return access.restrict(_versions(), self.request.user).filter(parent_id=parent.pk)
+
+    def render(self, obj):
+        return arm.version(obj, self.api_version, list(obj.target_regions.all()), list(obj.disks.all()))
+
+
+class OperationStatus(ArmView):
+    api_versions = VERSIONS
+
+    def get(self, request, sub, location, operation):
+        op = operations.refresh(operations.find(request, sub, location, operation))
+        return Response(operations.body(op))

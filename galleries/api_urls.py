@@ -1,0 +1,42 @@
+"""Routes of the ARM-compatible API (F19). Paths as Azure spells them; ``portal.arm.ArmPathMiddleware``
+makes the literal segments case-insensitive. No trailing slashes (APPEND_SLASH never applies: every
+path under a subscription id resolves, the unknown ones to ``ApiNotFound``)."""
+
+from django.urls import path, re_path
+
+from portal.arm import ApiNotFound
+
+from . import api
+
+SUB = "subscriptions/<str:sub>"
+RG = f"{SUB}/resourceGroups/<str:rg>"
+GALLERY = f"{RG}/providers/Microsoft.Compute/galleries/<str:gallery>"
+IMAGE = f"{GALLERY}/images/<str:image>"
+
+urlpatterns = [
+    path(
+        f"{SUB}/providers/Microsoft.Compute/galleries",
+        api.SubscriptionGalleries.as_view(),
+        name="arm-galleries-sub",
+    ),
+    path(
+        f"{RG}/providers/Microsoft.Compute/galleries",
+        api.ResourceGroupGalleries.as_view(),
+        name="arm-galleries-rg",
+    ),
+    path(GALLERY, api.GalleryItem.as_view(), name="arm-gallery"),
+    path(f"{GALLERY}/images", api.GalleryDefinitions.as_view(), name="arm-definitions"),
+    path(IMAGE, api.DefinitionItem.as_view(), name="arm-definition"),
+    path(f"{IMAGE}/versions", api.DefinitionVersions.as_view(), name="arm-versions"),
+    path(f"{IMAGE}/versions/<str:version>", api.VersionItem.as_view(), name="arm-version"),
+    path(
+        f"{SUB}/providers/Microsoft.Compute/locations/<str:location>/operations/<str:operation>",
+        api.OperationStatus.as_view(),
+        name="arm-operation",
+    ),
+    re_path(
+        r"^subscriptions/[0-9A-Fa-f]{8}-[0-9A-Fa-f-]{27}(?:/.*)?$",
+        ApiNotFound.as_view(),
+        name="arm-not-found",
+    ),
+]

@@ -1,0 +1,461 @@
+"""ARM shapes of the gallery resources (F19): rows → JSON for an api-version, request bodies → the
+service layer's arguments. No rule lives here: values are only moved between the two shapes; the
+services validate them and name the property (``target``) in ARM's terms when they refuse.
+
+Read-only properties (``provisioningState``, ``identifier.uniqueName``, ``replicationStatus``,
+``publishedDate``, ``storageProfile.osDiskImage.sizeInGB``, …) are ignored on input; a property this
+API does not know is refused with the path of it, rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.utils.dateparse import parse_datetime
+
+from portal.errors import ServiceError
+
+from . import arm_versions
+from .models import (
+    Gallery,
+    GalleryImage,
+    GalleryImageVersion,
+    ManagedImage,
+    Snapshot,
+    TargetRegion,
+    VersionDisk,
+)
+from .services import TargetRegionSpec
+
+GB = 1024**3
+
+
+# --- Output ---------------------------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def knows(api_version: str, path: str) -> bool:
+    """Does ``api_version`` have the property ``path`` (see ``arm_versions.SINCE``)?"""
+    since = arm_versions.SINCE.get(path)
+    return since is None or api_version >= since
+
+
+def _prune(value):
+    """ARM leaves out what is not set: no nulls, no empty objects (empty lists and strings are values)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = _prune(v)
+            if v is None or (isinstance(v, dict) and not v):
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def _principal_type(user) -> str:
+    return "Application" if user is not None and user.kind == user.Kind.SERVICE_PRINCIPAL else "User"
+
+
+def envelope(resource, properties: dict, api_version: str) -> dict:
+    """The ARM envelope of ``resource`` (select_related: location, created_by, modified_by)."""
+    body = {
+        "id": resource.arm_id,
+        "name": resource.name,
+        "type": resource.type,
+        "location": resource.location.name if resource.location_id else None,
+        "tags": resource.tags or {},
+        "properties": _prune(properties),
+    }
+    if knows(api_version, "systemData"):
+        body["systemData"] = _prune(
+            {
+                "createdBy": resource.created_by.username if resource.created_by_id else None,
+                "createdByType": _principal_type(resource.created_by) if resource.created_by_id else None,
+                "createdAt": iso(resource.created_at),
+                "lastModifiedBy": resource.modified_by.username if resource.modified_by_id else None,
+                "lastModifiedByType": _principal_type(resource.modified_by)
+                if resource.modified_by_id
+                else None,
+                "lastModifiedAt": iso(resource.modified_at),
+            }
+        )
+    return body
+
+
+def gallery(g: Gallery, api_version: str) -> dict:
+    return envelope(
+        g,
+        {
+            "description": g.description or None,
+            "identifier": {"uniqueName": g.unique_name},
+            "provisioningState": "Succeeded",
+        },
+        api_version,
+    )
+
+
+def definition(d: GalleryImage, api_version: str) -> dict:
+    props = {
+        "description": d.description or None,
+        "eula": d.eula or None,
+        "privacyStatementUri": d.privacy_statement_uri or None,
+        "releaseNoteUri": d.release_note_uri or None,
+        "osType": d.os_type,
+        "osState": d.os_state,
+        "endOfLifeDate": iso(d.end_of_life_date),
+        "identifier": {"publisher": d.publisher, "offer": d.offer, "sku": d.sku},
+        "recommended": {
+            "vCPUs": {"min": d.min_vcpus, "max": d.max_vcpus},
+            "memory": {"min": d.min_memory_gb, "max": d.max_memory_gb},
+        },
+        "disallowed": {"diskTypes": list(d.disallowed_disk_types)} if d.disallowed_disk_types else None,
+        "purchasePlan": {"name": d.plan_name, "publisher": d.plan_publisher, "product": d.plan_product}
+        if d.plan_name
+        else None,
+        "provisioningState": "Succeeded",
+    }
+    if knows(api_version, "properties.hyperVGeneration"):
+        props["hyperVGeneration"] = d.hyper_v_generation
+    return envelope(d, props, api_version)
+
+
+def _disk_image(disk: VersionDisk) -> dict:
+    return {"sizeInGB": _gb(disk.size_bytes), "hostCaching": "None"}
+
+
+def version(
+    v: GalleryImageVersion,
+    api_version: str,
+    regions: list[TargetRegion],
+    disks: list[VersionDisk],
+    replication: bool = False,
+) -> dict:
+    """``regions``: the version's target-region rows with ``region`` (select_related); ``disks`` its disks."""
+    shown = [t for t in regions if not t.removing]
+    targets = []
+    for t in shown:
+        entry = {"name": t.region.display_name, "regionalReplicaCount": t.replica_count}
+        if knows(api_version, "properties.publishingProfile.targetRegions.storageAccountType"):
+            entry["storageAccountType"] = t.storage_account_type
+        if knows(api_version, "properties.publishingProfile.targetRegions.excludeFromLatest"):
+            entry["excludeFromLatest"] = t.exclude_from_latest
+        targets.append(entry)
+    publishing = {
+        "targetRegions": targets,
+        "replicaCount": v.replica_count,
+        "excludeFromLatest": v.exclude_from_latest,
+        "publishedDate": iso(v.published_date),
+        "endOfLifeDate": iso(v.end_of_life_date),
+    }
+    if knows(api_version, "properties.publishingProfile.storageAccountType"):
+        publishing["storageAccountType"] = v.storage_account_type
+    os_disk = next((d for d in disks if d.lun is None), None)
+    data_disks = sorted((d for d in disks if d.lun is not None), key=lambda d: d.lun)
+    storage = {
+        "osDiskImage": _disk_image(os_disk) if os_disk else None,
+        "dataDiskImages": [{"lun": d.lun, **_disk_image(d)} for d in data_disks],
+    }
+    props = {"publishingProfile": publishing, "provisioningState": v.provisioning_state}
+    if knows(api_version, "properties.storageProfile.source"):
+        storage["source"] = {"id": v.source_arm_id}
+    else:  # 2018-06-01: the source was a managed image, named in the publishing profile
+        publishing["source"] = {"managedImage": {"id": v.source_arm_id}}
+    props["storageProfile"] = storage
+    if replication:
+        props["replicationStatus"] = {
+            "aggregatedState": v.aggregated_state(shown),
+            "summary": [
+                {
+                    "region": t.region.display_name,
+                    "state": t.state,
+                    "details": t.last_error or None,
+                    "progress": t.percent,
+                }
+                for t in shown
+            ],
+        }
+    return envelope(v, props, api_version)
+
+
+def _gb(size_bytes: int) -> int:
+    return max(1, -(-size_bytes // GB))
+
+
+def managed_image(image: ManagedImage, api_version: str) -> dict:
+    """``image`` with ``os_disk`` (select_related) and ``data_disks`` (prefetched, with ``disk``)."""
+    storage = {
+        "osDisk": {
+            "osType": image.os_type,
+            "osState": image.os_state,
+            "diskSizeGB": _gb(image.os_disk.size_bytes),
+            "blobUri": image.source_uri or None,
+            "caching": "None",
+            "storageAccountType": "Standard_LRS",
+        },
+        "dataDisks": [
+            {"lun": d.lun, "diskSizeGB": _gb(d.disk.size_bytes), "caching": "None"}
+            for d in sorted(image.data_disks.all(), key=lambda d: d.lun)
+        ],
+    }
+    props = {"storageProfile": storage, "provisioningState": "Succeeded"}
+    if knows(api_version, "properties.hyperVGeneration"):
+        props["hyperVGeneration"] = image.hyper_v_generation
+    return envelope(image, props, api_version)
+
+
+def snapshot(s: Snapshot, api_version: str) -> dict:
+    return envelope(
+        s,
+        {
+            "osType": s.os_type,
+            "hyperVGeneration": s.hyper_v_generation,
+            "diskSizeGB": _gb(s.disk.size_bytes),
+            "diskSizeBytes": s.disk.size_bytes,
+            "creationData": {"createOption": "Import", "sourceUri": s.source_uri or None},
+            "timeCreated": iso(s.created_at),
+            "provisioningState": "Succeeded",
+        },
+        api_version,
+    ) | {"sku": {"name": "Standard_LRS", "tier": "Standard"}}
+
+
+# --- Input ----------------------------------------------------------------------------------------------
+
+
+class Body:
+    """A request body read with the path of each value, so that a wrong type is refused by name."""
+
+    def __init__(self, data, path: str = ""):
+        if not isinstance(data, dict):
+            raise ServiceError.invalid(
+                path or "body", f"'{path or 'The request body'}' must be a JSON object."
+            )
+        self.data = data
+        self.path = path
+        self.used: set[str] = set()
+
+    def _at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return key in self.data and self.data[key] is not None
+
+    def get(self, key: str, kind=None, default=None):
+        self.used.add(key)
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if kind is not None and (
+            not isinstance(value, kind) or (kind in (int, int | None) and isinstance(value, bool))
+        ):
+            names = {
+                str: "text",
+                int: "a whole number",
+                bool: "true or false",
+                list: "a list",
+                dict: "an object",
+            }
+            raise ServiceError.invalid(self._at(key), f"'{self._at(key)}' must be {names.get(kind, kind)}.")
+        return value
+
+    def obj(self, key: str) -> Body | None:
+        value = self.get(key, dict)
+        return Body(value, self._at(key)) if value is not None else None
+
+    def ignore(self, *keys: str) -> None:
+        self.used.update(keys)
+
+    def refuse_unknown(self) -> None:
+        for key in self.data:
+            if key not in self.used:
+                raise ServiceError.invalid(
+                    self._at(key), f"'{self._at(key)}' is not a property this API accepts here."
+                )
+
+
+def date(value, target: str) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ServiceError.invalid(
+            target, f"'{target}' must be a date and time such as 2030-12-31T00:00:00Z."
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _envelope_in(data) -> tuple[Body, Body]:
+    body = Body(data)
+    body.ignore("id", "name", "type", "systemData", "etag")
+    props = body.obj("properties") or Body({}, "properties")
+    return body, props
+
+
+def gallery_in(data, partial: bool) -> dict:
+    body, props = _envelope_in(data)
+    out = {}
+    if body.has("location") or not partial:
+        out["location"] = body.get("location", str)
+    if body.has("tags"):
+        out["tags"] = body.get("tags", dict)
+    if props.has("description"):
+        out["description"] = props.get("description", str)
+    props.ignore("identifier", "provisioningState", "sharingStatus")
+    props.refuse_unknown()
+    body.refuse_unknown()
+    return out
+
+
+def definition_in(data, partial: bool) -> dict:
+    body, props = _envelope_in(data)
+    out = {}
+    if body.has("location") or not partial:
+        out["location"] = body.get("location", str)
+    if body.has("tags"):
+        out["tags"] = body.get("tags", dict)
+    identifier = props.obj("identifier")
+    if identifier is not None:
+        for key in ("publisher", "offer", "sku"):
+            if identifier.has(key) or not partial:
+                out[key] = identifier.get(key, str)
+        identifier.refuse_unknown()
+    elif not partial:
+        raise ServiceError.invalid(
+            "properties.identifier", "The image identifier (publisher, offer, sku) is required."
+        )
+    simple = {
+        "osType": "os_type",
+        "osState": "os_state",
+        "hyperVGeneration": "hyper_v_generation",
+        "description": "description",
+        "eula": "eula",
+        "privacyStatementUri": "privacy_statement_uri",
+        "releaseNoteUri": "release_note_uri",
+    }
+    for key, name in simple.items():
+        if props.has(key):
+            out[name] = props.get(key, str)
+    if props.has("endOfLifeDate"):
+        out["end_of_life_date"] = date(props.get("endOfLifeDate"), "properties.endOfLifeDate")
+    recommended = props.obj("recommended")
+    if recommended is not None:
+        for key, (low, high) in {
+            "vCPUs": ("min_vcpus", "max_vcpus"),
+            "memory": ("min_memory_gb", "max_memory_gb"),
+        }.items():
+            resource_range = recommended.obj(key)
+            if resource_range is not None:
+                if resource_range.has("min"):
+                    out[low] = resource_range.get("min")
+                if resource_range.has("max"):
+                    out[high] = resource_range.get("max")
+                resource_range.refuse_unknown()
+        recommended.refuse_unknown()
+    disallowed = props.obj("disallowed")
+    if disallowed is not None:
+        if disallowed.has("diskTypes"):
+            out["disallowed_disk_types"] = disallowed.get("diskTypes", list)
+        disallowed.refuse_unknown()
+    plan = props.obj("purchasePlan")
+    if plan is not None:
+        for key in ("name", "publisher", "product"):
+            if plan.has(key):
+                out[f"plan_{key}"] = plan.get(key, str)
+        plan.refuse_unknown()
+    props.ignore("provisioningState")
+    props.refuse_unknown()
+    body.refuse_unknown()
+    return out
+
+
+def version_in(data, partial: bool) -> dict:
+    body, props = _envelope_in(data)
+    out = {}
+    if body.has("location") or not partial:
+        out["location"] = body.get("location", str)
+    if body.has("tags"):
+        out["tags"] = body.get("tags", dict)
+    publishing = props.obj("publishingProfile")
+    base = "properties.publishingProfile"
+    if publishing is not None:
+        if publishing.has("targetRegions"):
+            specs = []
+            for i, entry in enumerate(publishing.get("targetRegions", list)):
+                t = Body(entry, f"{base}.targetRegions[{i}]")
+                specs.append(
+                    TargetRegionSpec(
+                        name=t.get("name", str),
+                        regional_replica_count=t.get("regionalReplicaCount"),
+                        storage_account_type=t.get("storageAccountType", str),
+                        exclude_from_latest=bool(t.get("excludeFromLatest", bool, False)),
+                    )
+                )
+                t.refuse_unknown()
+            out["target_regions"] = specs
+        if publishing.has("replicaCount"):
+            out["replica_count"] = publishing.get("replicaCount")
+        if publishing.has("excludeFromLatest"):
+            out["exclude_from_latest"] = publishing.get("excludeFromLatest", bool)
+        if publishing.has("endOfLifeDate"):
+            out["end_of_life_date"] = date(publishing.get("endOfLifeDate"), f"{base}.endOfLifeDate")
+        if publishing.has("storageAccountType"):
+            out["storage_account_type"] = publishing.get("storageAccountType", str)
+        legacy = publishing.obj("source")  # 2018-06-01: {"managedImage": {"id": ...}}
+        if legacy is not None:
+            image = legacy.obj("managedImage")
+            if image is not None and image.has("id"):
+                out["source"] = image.get("id", str)
+                image.refuse_unknown()
+            legacy.refuse_unknown()
+        publishing.ignore("publishedDate")
+        publishing.refuse_unknown()
+    storage = props.obj("storageProfile")
+    if storage is not None:
+        source = storage.obj("source")
+        if source is not None:
+            if source.has("id"):
+                out["source"] = source.get("id", str)
+            source.refuse_unknown()
+        os_disk = storage.obj("osDiskImage")
+        if os_disk is not None:
+            os_disk.ignore("sizeInGB", "hostCaching")
+            src = os_disk.obj("source")
+            if src is not None and src.has("id") and "source" not in out:
+                out["source"] = src.get("id", str)
+            if src is not None:
+                src.ignore("uri", "storageAccountId")
+                src.refuse_unknown()
+            os_disk.refuse_unknown()
+        if storage.has("dataDiskImages"):
+            data_disks = []
+            for i, entry in enumerate(storage.get("dataDiskImages", list)):
+                d = Body(entry, f"properties.storageProfile.dataDiskImages[{i}]")
+                d.ignore("sizeInGB", "hostCaching")
+                src = d.obj("source")
+                if src is not None and src.has("id"):
+                    data_disks.append((d.get("lun"), src.get("id", str)))
+                    src.ignore("uri", "storageAccountId")
+                    src.refuse_unknown()
+                d.refuse_unknown()
+            if data_disks:
+                out["data_disk_snapshots"] = data_disks
+        storage.refuse_unknown()
+    props.ignore("provisioningState", "replicationStatus", "safetyProfile")
+    props.refuse_unknown()
+    body.refuse_unknown()
+    if not partial and "source" not in out:
+        raise ServiceError.invalid(
+            "properties.storageProfile.source.id",
+            "The source is required: the id of a managed image, a snapshot or another image version.",
+        )
+    return out

@@ -1,0 +1,175 @@
+"""Long-running operations of the API (F19): an ``Azure-AsyncOperation`` URL per PUT, PATCH and DELETE.
+
+The status is read from the resource itself when asked, so it cannot drift from it:
+
+- creating or updating a gallery or a definition is done when the request returns (Succeeded);
+- creating or updating a version is done when its replication is: InProgress while the version is
+  Creating or Updating, Succeeded once every region completed, Failed (with an ARM error naming each
+  region that failed and why) when one failed for good;
+- deleting is done when the row is gone (a version's replicas are deleted by the region workers first).
+
+Only the principal that started an operation may read it; anyone else gets 404. A final status is
+stored, so it stays readable after the resource changes again.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Resource, Subscription
+from portal import arm
+from portal.errors import ServiceError
+
+from .models import ArmOperation, GalleryImageVersion, TargetRegion
+
+PS = GalleryImageVersion.ProvisioningState
+Status = ArmOperation.Status
+
+
+def start(request, kind: str, resource: Resource, subscription: Subscription | None = None) -> ArmOperation:
+    return ArmOperation.objects.create(
+        kind=kind,
+        resource_type=resource.type,
+        resource_id=resource.pk,
+        arm_id=resource.arm_id,
+        subscription=subscription or Subscription.objects.get(pk=resource.subscription_id),
+        location=resource.location.name if resource.location_id else "global",
+        principal=request.user if request.user.is_authenticated else None,
+    )
+
+
+def url(request, op: ArmOperation) -> str:
+    return arm.absolute(
+        request,
+        f"/subscriptions/{op.subscription.guid}/providers/Microsoft.Compute/locations/{op.location}"
+        f"/operations/{op.pk}",
+    )
+
+
+def headers(request, op: ArmOperation) -> dict:
+    """``Azure-AsyncOperation`` (the status resource) and ``Location`` (the same, as ARM's clients
+    accept either), with a Retry-After of zero: progress is cheap to ask for."""
+    link = url(request, op)
+    return {"Azure-AsyncOperation": link, "Location": link, "Retry-After": "0"}
+
+
+def _replication_error(version_id: int) -> dict:
+    failed = list(
+        TargetRegion.objects.filter(version_id=version_id, state=TargetRegion.State.FAILED, removing=False)
+        .select_related("region")
+        .order_by("region__name")
+    )
+    details = [
+        {
+            "code": "ReplicationFailed",
+            "message": f"Replication to {t.region.display_name} failed after {t.attempts} attempt(s): "
+            f"{t.last_error or 'no details'}",
+            "target": t.region.name,
+            "details": [],
+        }
+        for t in failed
+    ]
+    names = ", ".join(t.region.display_name for t in failed) or "a region"
+    return {
+        "code": "ReplicationFailed",
+        "message": f"Replication failed in {names}; retry the failed regions (or remove them) and try again.",
+        "target": "properties.publishingProfile.targetRegions",
+        "details": details,
+    }
+
+
+def refresh(op: ArmOperation) -> ArmOperation:
+    """Read the status from the resource; store it once final."""
+    if op.status != Status.IN_PROGRESS:
+        return op
+    status, error = Status.IN_PROGRESS, None
+    if op.kind == ArmOperation.Kind.DELETE:
+        if not Resource.objects.filter(pk=op.resource_id).exists():
+            status = Status.SUCCEEDED
+        elif (
+            op.resource_type == GalleryImageVersion.ARM_TYPE
+            and GalleryImageVersion.objects.filter(pk=op.resource_id, provisioning_state=PS.DELETING).exists()
+        ):
+            status = Status.IN_PROGRESS
+        else:
+            status = Status.FAILED
+            error = {
+                "code": "Conflict",
+                "message": "The resource was not deleted.",
+                "target": None,
+                "details": [],
+            }
+    elif op.resource_type == GalleryImageVersion.ARM_TYPE:
+        state = GalleryImageVersion.objects.filter(pk=op.resource_id).values_list(
+            "provisioning_state", flat=True
+        )
+        state = state.first()
+        if state is None or state == PS.DELETING:
+            status = Status.CANCELED
+            error = {
+                "code": "OperationCanceled",
+                "message": "The image version was deleted before the operation finished.",
+                "target": None,
+                "details": [],
+            }
+        elif state == PS.SUCCEEDED:
+            status = Status.SUCCEEDED
+        elif state == PS.FAILED:
+            status, error = Status.FAILED, _replication_error(op.resource_id)
+    else:
+        status = Status.SUCCEEDED if Resource.objects.filter(pk=op.resource_id).exists() else Status.CANCELED
+    if status != Status.IN_PROGRESS:
+        updated = ArmOperation.objects.filter(pk=op.pk, status=Status.IN_PROGRESS).update(
+            status=status, error=error, ended_at=timezone.now()
+        )
+        if updated:
+            op.status, op.error, op.ended_at = status, error, timezone.now()
+        else:
+            op.refresh_from_db()
+    return op
+
+
+def body(op: ArmOperation) -> dict:
+    out = {
+        "name": str(op.pk),
+        "status": op.status,
+        "startTime": arm_iso(op.started_at),
+    }
+    if op.ended_at:
+        out["endTime"] = arm_iso(op.ended_at)
+    if op.error:
+        out["error"] = op.error
+    return out
+
+
+def arm_iso(value) -> str:
+    from .arm import iso
+
+    return iso(value)
+
+
+def find(request, subscription_guid: str, location: str, operation_id: str) -> ArmOperation:
+    op = (
+        ArmOperation.objects.filter(
+            models.Q(pk=operation_id) if _is_uuid(operation_id) else models.Q(pk=None),
+            subscription__guid__iexact=subscription_guid,
+            location__iexact=location,
+            principal_id=request.user.pk,
+        )
+        .select_related("subscription")
+        .first()
+    )
+    if op is None:
+        raise ServiceError.not_found(f"The operation '{operation_id}' was not found.")
+    return op
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
