@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from static/, never from a CDN
     "guardian",
     "axes",
     "accounts",
@@ -111,7 +113,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],  # ArmView sets its own (portal.arm.ArmAuthentication)
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+from .spectacular import SPECTACULAR_SETTINGS  # noqa: E402,F401
 ARM_PAGE_SIZE = env.int("ARM_PAGE_SIZE", default=100)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
