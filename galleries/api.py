@@ -311,7 +311,12 @@ class DefinitionVersions(_Collection):
 
 
 class OperationStatus(ArmView):
-    api_versions = VERSIONS
+    """Operations of galleries, images and snapshots: polled with the api-version of the request that
+    started them, so any of the three families' versions is accepted."""
+
+    api_versions = tuple(
+        sorted(set(VERSIONS) | set(arm_versions.IMAGE_API_VERSIONS) | set(arm_versions.SNAPSHOT_API_VERSIONS))
+    )
 
     def get(self, request, sub, location, operation):
         op = operations.refresh(operations.find(request, sub, location, operation))

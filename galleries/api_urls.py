@@ -4,6 +4,7 @@ path under a subscription id resolves, the unknown ones to ``ApiNotFound``)."""
 
 from django.urls import path, re_path
 
+from portal import api_resources as res
 from portal.arm import ApiNotFound
 
 from . import api
@@ -34,9 +35,29 @@ urlpatterns = [
         api.OperationStatus.as_view(),
         name="arm-operation",
     ),
+    # Managed images and snapshots.
+    path(f"{RG}/providers/Microsoft.Compute/images/<str:name>", res.ImageItem.as_view(), name="arm-image"),
+    path(f"{RG}/providers/Microsoft.Compute/images", res.Images.as_view(), name="arm-images-rg"),
+    path(f"{SUB}/providers/Microsoft.Compute/images", res.Images.as_view(), name="arm-images-sub"),
+    path(
+        f"{RG}/providers/Microsoft.Compute/snapshots/<str:name>",
+        res.SnapshotItem.as_view(),
+        name="arm-snapshot",
+    ),
+    path(f"{RG}/providers/Microsoft.Compute/snapshots", res.Snapshots.as_view(), name="arm-snapshots-rg"),
+    path(f"{SUB}/providers/Microsoft.Compute/snapshots", res.Snapshots.as_view(), name="arm-snapshots-sub"),
+    # Subscriptions, resource groups, resources (Microsoft.Resources).
+    path("subscriptions", res.Subscriptions.as_view(), name="arm-subscriptions"),
+    path(SUB, res.SubscriptionItem.as_view(), name="arm-subscription"),
+    path(f"{SUB}/resourceGroups", res.ResourceGroups.as_view(), name="arm-resource-groups"),
+    path(RG, res.ResourceGroupItem.as_view(), name="arm-resource-group"),
+    path(f"{SUB}/resources", res.SubscriptionResources.as_view(), name="arm-resources-sub"),
+    path(f"{RG}/resources", res.ResourceGroupResources.as_view(), name="arm-resources-rg"),
+    path("providers/Microsoft.Resources/resources", res.AllResources.as_view(), name="arm-resources"),
     re_path(
         r"^subscriptions/[0-9A-Fa-f]{8}-[0-9A-Fa-f-]{27}(?:/.*)?$",
         ApiNotFound.as_view(),
         name="arm-not-found",
     ),
+    re_path(r"^providers/.*$", ApiNotFound.as_view(), name="arm-provider-not-found"),
 ]

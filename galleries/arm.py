@@ -39,9 +39,10 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def knows(api_version: str, path: str) -> bool:
-    """Does ``api_version`` have the property ``path`` (see ``arm_versions.SINCE``)?"""
-    since = arm_versions.SINCE.get(path)
+def knows(api_version: str, path: str, since_table: dict | None = None) -> bool:
+    """Does ``api_version`` have the property ``path``? ``since_table``: the resource type's table of
+    first versions (``arm_versions.SINCE`` for the gallery family, ``IMAGE_SINCE``, ``SNAPSHOT_SINCE``)."""
+    since = (arm_versions.SINCE if since_table is None else since_table).get(path)
     return since is None or api_version >= since
 
 
@@ -64,7 +65,7 @@ def _principal_type(user) -> str:
     return "Application" if user is not None and user.kind == user.Kind.SERVICE_PRINCIPAL else "User"
 
 
-def envelope(resource, properties: dict, api_version: str) -> dict:
+def envelope(resource, properties: dict, api_version: str, since_table: dict | None = None) -> dict:
     """The ARM envelope of ``resource`` (select_related: location, created_by, modified_by)."""
     body = {
         "id": resource.arm_id,
@@ -74,7 +75,7 @@ def envelope(resource, properties: dict, api_version: str) -> dict:
         "tags": resource.tags or {},
         "properties": _prune(properties),
     }
-    if knows(api_version, "systemData"):
+    if knows(api_version, "systemData", since_table):
         body["systemData"] = _prune(
             {
                 "createdBy": resource.created_by.username if resource.created_by_id else None,
@@ -166,7 +167,9 @@ def version(
     props = {"publishingProfile": publishing, "provisioningState": v.provisioning_state}
     if knows(api_version, "properties.storageProfile.source"):
         storage["source"] = {"id": v.source_arm_id}
-    else:  # 2018-06-01: the source was a managed image, named in the publishing profile
+    elif v.source_image_id or "/providers/microsoft.compute/images/" in v.source_arm_id.lower():
+        # Before 2019-07-01 the source was a managed image, named in the publishing profile (the only
+        # kind of source those versions knew; other sources are left out there).
         publishing["source"] = {"managedImage": {"id": v.source_arm_id}}
     props["storageProfile"] = storage
     if replication:
@@ -206,25 +209,27 @@ def managed_image(image: ManagedImage, api_version: str) -> dict:
         ],
     }
     props = {"storageProfile": storage, "provisioningState": "Succeeded"}
-    if knows(api_version, "properties.hyperVGeneration"):
+    if knows(api_version, "properties.hyperVGeneration", arm_versions.IMAGE_SINCE):
         props["hyperVGeneration"] = image.hyper_v_generation
-    return envelope(image, props, api_version)
+    return envelope(image, props, api_version, arm_versions.IMAGE_SINCE)
 
 
 def snapshot(s: Snapshot, api_version: str) -> dict:
-    return envelope(
-        s,
-        {
-            "osType": s.os_type,
-            "hyperVGeneration": s.hyper_v_generation,
-            "diskSizeGB": _gb(s.disk.size_bytes),
-            "diskSizeBytes": s.disk.size_bytes,
-            "creationData": {"createOption": "Import", "sourceUri": s.source_uri or None},
-            "timeCreated": iso(s.created_at),
-            "provisioningState": "Succeeded",
-        },
-        api_version,
-    ) | {"sku": {"name": "Standard_LRS", "tier": "Standard"}}
+    """``s`` with ``disk`` (select_related)."""
+    props = {
+        "osType": s.os_type,
+        "diskSizeGB": _gb(s.disk.size_bytes),
+        "creationData": {"createOption": "Import", "sourceUri": s.source_uri or None},
+        "timeCreated": iso(s.created_at),
+        "provisioningState": "Succeeded",
+    }
+    if knows(api_version, "properties.hyperVGeneration", arm_versions.SNAPSHOT_SINCE):
+        props["hyperVGeneration"] = s.hyper_v_generation
+    if knows(api_version, "properties.diskSizeBytes", arm_versions.SNAPSHOT_SINCE):
+        props["diskSizeBytes"] = s.disk.size_bytes
+    body = envelope(s, props, api_version, arm_versions.SNAPSHOT_SINCE)
+    body["sku"] = {"name": "Standard_LRS", "tier": "Standard"}
+    return body
 
 
 # --- Input ----------------------------------------------------------------------------------------------

@@ -249,7 +249,8 @@ class ArmPathMiddleware:
 
     def __call__(self, request):
         path = request.path_info
-        if path[:15].lower() == "/subscriptions/" or path.lower() in ("/subscriptions", "/providers"):
+        head = path[:15].lower()
+        if head == "/subscriptions/" or head.startswith("/providers/") or path.lower() == "/subscriptions":
             parts = path.split("/")
             request.path_info = "/".join(CANONICAL_SEGMENTS.get(p.lower(), p) for p in parts)
         return self.get_response(request)

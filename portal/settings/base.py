@@ -116,6 +116,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 from .spectacular import SPECTACULAR_SETTINGS  # noqa: E402,F401
+
 ARM_PAGE_SIZE = env.int("ARM_PAGE_SIZE", default=100)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,283 @@
+"""The read side of the ARM-compatible API beyond the galleries (F19): managed images and snapshots
+(read and delete), resource groups and subscriptions (read), and the generic resource listings that
+All Resources (F14) is in the portal.
+
+- ``GET /subscriptions`` and ``/subscriptions/{id}``: the subscriptions in which the caller may read
+  the subscription or anything in it (a guest, or an app consented into another tenant, sees that
+  tenant's ones too).
+- ``GET /subscriptions/{id}/resourcegroups[/{name}]``.
+- ``GET /subscriptions/{id}/resources``, ``/subscriptions/{id}/resourceGroups/{rg}/resources`` (ARM's
+  "Resources - List") and ``GET /providers/Microsoft.Resources/resources`` — every subscription at
+  once, this portal's own path for All Resources. ``$filter=resourceType eq '…'`` (and ``or`` of such)
+  narrows them, as in ARM.
+- managed images and snapshots: GET, DELETE, lists by resource group and subscription.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+from rest_framework.response import Response
+
+from accounts import access
+from accounts.models import Resource, ResourceGroup, Subscription
+from galleries import arm, arm_versions, operations, services
+from galleries.api import resource_group_or_404, subscription_or_404
+from galleries.models import ArmOperation, ManagedImage, Snapshot
+from portal.arm import ArmView, page
+from portal.errors import ServiceError
+
+RESOURCES_VERSIONS = tuple(arm_versions.RESOURCES_API_VERSIONS) + tuple(
+    getattr(arm_versions, "RESOURCES_PREVIEW_API_VERSIONS", ())
+)
+
+
+def _readable_subscriptions(user):
+    """Subscriptions the caller may read, or in which it may read anything."""
+    inside = Resource.objects.restrict(user).exclude(subscription_id=None).values("subscription_id")
+    readable = access.restrict(Subscription.objects.all(), user).values("pk")
+    return Subscription.objects.filter(models_q_in(inside, readable))
+
+
+def models_q_in(inside, readable):
+    from django.db.models import Q
+
+    return Q(pk__in=inside) | Q(pk__in=readable)
+
+
+def subscription_body(sub: Subscription) -> dict:
+    return {
+        "id": f"/subscriptions/{sub.guid}",
+        "subscriptionId": str(sub.guid),
+        "tenantId": str(sub.tenant.tenant_id),
+        "displayName": sub.display_name,
+        "state": sub.state,
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "spendingLimit": "Off"},
+        "authorizationSource": "RoleBased",
+    }
+
+
+def resource_group_body(rg: ResourceGroup) -> dict:
+    return {
+        "id": rg.arm_id,
+        "name": rg.name,
+        "type": ResourceGroup.ARM_TYPE,
+        "location": rg.location.name if rg.location_id else None,
+        "tags": rg.tags or {},
+        "properties": {"provisioningState": "Succeeded"},
+    }
+
+
+def generic_body(r: Resource) -> dict:
+    return {
+        "id": r.arm_id,
+        "name": r.name,
+        "type": r.type,
+        "location": r.location.name if r.location_id else None,
+        "tags": r.tags or {},
+    }
+
+
+class Subscriptions(ArmView):
+    api_versions = RESOURCES_VERSIONS
+    resource_type = Subscription.ARM_TYPE
+
+    def get(self, request):
+        qs = _readable_subscriptions(request.user).select_related("tenant")
+        return Response(page(request, qs, subscription_body))
+
+
+class SubscriptionItem(ArmView):
+    api_versions = RESOURCES_VERSIONS
+    resource_type = Subscription.ARM_TYPE
+
+    def get(self, request, sub):
+        subscription = subscription_or_404(request.user, sub)
+        return Response(
+            subscription_body(Subscription.objects.select_related("tenant").get(pk=subscription.pk))
+        )
+
+
+class ResourceGroups(ArmView):
+    api_versions = RESOURCES_VERSIONS
+    resource_type = ResourceGroup.ARM_TYPE
+
+    def get(self, request, sub):
+        subscription = subscription_or_404(request.user, sub)
+        inside = (
+            Resource.objects.restrict(request.user)
+            .exclude(resource_group_id=None)
+            .values("resource_group_id")
+        )
+        readable = access.restrict(ResourceGroup.objects.all(), request.user).values("pk")
+        qs = ResourceGroup.objects.filter(models_q_in(inside, readable), subscription_id=subscription.pk)
+        return Response(page(request, qs.select_related("location"), resource_group_body))
+
+
+class ResourceGroupItem(ArmView):
+    api_versions = RESOURCES_VERSIONS
+    resource_type = ResourceGroup.ARM_TYPE
+
+    def get(self, request, sub, rg):
+        group = resource_group_or_404(request.user, sub, rg)
+        return Response(
+            resource_group_body(ResourceGroup.objects.select_related("location").get(pk=group.pk))
+        )
+
+
+_TYPE_TERM = re.compile(r"^\s*resourceType\s+eq\s+'([^']+)'\s*$", re.IGNORECASE)
+
+
+def resource_type_filter(value: str | None) -> list[str] | None:
+    """``resourceType eq 'A' or resourceType eq 'B'`` → ['a', 'b']; anything else is refused."""
+    if not value:
+        return None
+    types = []
+    for term in re.split(r"\s+or\s+", value, flags=re.IGNORECASE):
+        match = _TYPE_TERM.match(term)
+        if match is None:
+            raise ServiceError.invalid(
+                "$filter",
+                f"The $filter '{value}' is not supported here: use resourceType eq '<type>', joined with 'or'.",
+            )
+        types.append(match.group(1).lower())
+    return types
+
+
+class _Resources(ArmView):
+    api_versions = RESOURCES_VERSIONS
+
+    def listing(self, request, qs):
+        types = resource_type_filter(request.query_params.get("$filter"))
+        if types is not None:
+            from django.db.models.functions import Lower
+
+            qs = qs.annotate(type_key=Lower("type")).filter(type_key__in=types)
+        return Response(page(request, qs.select_related("location"), generic_body))
+
+
+class AllResources(_Resources):
+    """Every resource the caller may read, in every subscription and directory it reaches (F14)."""
+
+    def get(self, request):
+        return self.listing(request, Resource.objects.restrict(request.user).exclude(subscription_id=None))
+
+
+class SubscriptionResources(_Resources):
+    def get(self, request, sub):
+        subscription = subscription_or_404(request.user, sub)
+        return self.listing(
+            request, Resource.objects.restrict(request.user).filter(subscription_id=subscription.pk)
+        )
+
+
+class ResourceGroupResources(_Resources):
+    def get(self, request, sub, rg):
+        group = resource_group_or_404(request.user, sub, rg)
+        return self.listing(
+            request, Resource.objects.restrict(request.user).filter(resource_group_id=group.pk)
+        )
+
+
+# --- Managed images and snapshots -------------------------------------------------------------------
+
+
+class _Source(ArmView):
+    """A managed image or a snapshot: GET, DELETE (a long-running operation, done at once)."""
+
+    model = None
+    kind = ""
+
+    def queryset(self):
+        raise NotImplementedError
+
+    def render(self, obj):
+        raise NotImplementedError
+
+    def arm_id(self, sub, rg, name) -> str:
+        return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/{self.kind}/{name}"
+
+    def find(self, sub, rg, name):
+        return (
+            access.restrict(self.queryset(), self.request.user)
+            .filter(arm_key=self.arm_id(sub, rg, name).lower())
+            .first()
+        )
+
+    def get(self, request, sub, rg, name):
+        obj = self.find(sub, rg, name)
+        if obj is None:
+            raise ServiceError.not_found(
+                f"The Resource '{self.model.ARM_TYPE}/{name}' under resource group '{rg}' was not found."
+            )
+        return Response(self.render(obj))
+
+    def delete(self, request, sub, rg, name):
+        obj = self.find(sub, rg, name)
+        if obj is None:
+            return Response(status=204)
+        with transaction.atomic():
+            op = operations.start(request, ArmOperation.Kind.DELETE, obj)
+            self.remove(obj)
+        return Response(status=202, headers=operations.headers(request, op))
+
+
+class ImageItem(_Source):
+    api_versions = tuple(arm_versions.IMAGE_API_VERSIONS)
+    model = ManagedImage
+    resource_type = ManagedImage.ARM_TYPE
+    kind = "images"
+
+    def queryset(self):
+        return ManagedImage.objects.select_related(
+            "location", "os_disk", "created_by", "modified_by"
+        ).prefetch_related("data_disks__disk")
+
+    def render(self, obj):
+        return arm.managed_image(obj, self.api_version)
+
+    def remove(self, obj):
+        services.delete_managed_image(self.caller, obj)
+
+
+class SnapshotItem(_Source):
+    api_versions = tuple(arm_versions.SNAPSHOT_API_VERSIONS)
+    model = Snapshot
+    resource_type = Snapshot.ARM_TYPE
+    kind = "snapshots"
+
+    def queryset(self):
+        return Snapshot.objects.select_related("location", "disk", "created_by", "modified_by")
+
+    def render(self, obj):
+        return arm.snapshot(obj, self.api_version)
+
+    def remove(self, obj):
+        services.delete_snapshot(self.caller, obj)
+
+
+class _SourceList(ArmView):
+    item = None
+
+    def get(self, request, sub, rg=None):
+        view = self.item(request=request)
+        view.api_version = self.api_version
+        qs = access.restrict(view.queryset(), request.user)
+        if rg is None:
+            qs = qs.filter(subscription_id=subscription_or_404(request.user, sub).pk)
+        else:
+            qs = qs.filter(resource_group_id=resource_group_or_404(request.user, sub, rg).pk)
+        return Response(page(request, qs, view.render))
+
+
+class Images(_SourceList):
+    api_versions = ImageItem.api_versions
+    resource_type = ManagedImage.ARM_TYPE
+    item = ImageItem
+
+
+class Snapshots(_SourceList):
+    api_versions = SnapshotItem.api_versions
+    resource_type = Snapshot.ARM_TYPE
+    item = SnapshotItem
