@@ -216,6 +216,267 @@ class TestRemoveRoleAssignment(EndpointPermissions):
         return {"assignment": f"u:{a.pk}"}
 
 
+# --- The ARM-compatible API (F19): the same four rules, with ARM's statuses ---------------------------
+
+
+class ArmEndpoint(EndpointPermissions):
+    """An API endpoint: anonymous → 401 (ARM error), no role → 404, Reader → reads / 403 on writes."""
+
+    json = True
+    api_version = "2026-03-03"
+    route = ""
+
+    def path(self, w):
+        sub = w.subscription.guid
+        g = f"/subscriptions/{sub}/resourceGroups/{w.rg.name}/providers/Microsoft.Compute/galleries"
+        v = w.version
+        return (
+            self.route.format(
+                sub=sub,
+                rg=w.rg.name,
+                galleries=g,
+                gallery=f"{g}/{v.gallery.name}",
+                definition=f"{g}/{v.gallery.name}/images/{v.definition.name}",
+                version=f"{g}/{v.gallery.name}/images/{v.definition.name}/versions/{v.name}",
+            )
+            + f"?api-version={self.api_version}"
+        )
+
+    @pytest.mark.parametrize("who", ["stranger", "foreigner"])
+    def test_a_principal_without_a_role_gets_404(self, client, world, who):
+        """For DELETE, ARM's answer for what is not there is 204 No Content: the same answer, and
+        nothing is deleted."""
+        if self.method != "delete":
+            return super().test_a_principal_without_a_role_gets_404(client, world, who)
+        client.force_login(getattr(world, who))
+        path = self.path(world)
+        assert client.delete(path).status_code == 204
+        client.force_login(world.owner)
+        assert client.get(path).status_code == 200
+
+
+class TestArmGalleriesOfSubscription(ArmEndpoint):
+    route = "/subscriptions/{sub}/providers/Microsoft.Compute/galleries"
+
+
+class TestArmGalleriesOfResourceGroup(ArmEndpoint):
+    route = "{galleries}"
+
+
+class TestArmGallery(ArmEndpoint):
+    route = "{gallery}"
+
+
+class TestArmGalleryPut(ArmEndpoint):
+    route = "{gallery}"
+    method = "put"
+    write = True
+
+    def body(self, w):
+        return {"location": "westeurope", "properties": {"description": "changed"}}
+
+
+class TestArmGalleryPatch(TestArmGalleryPut):
+    method = "patch"
+
+
+class TestArmGalleryDelete(ArmEndpoint):
+    route = "{galleries}/Empty"
+    method = "delete"
+    write = True
+    ok = (202,)
+
+    def path(self, w):
+        services.create_gallery(Caller.system(), w.rg, "Empty")
+        return super().path(w)
+
+
+class TestArmDefinitions(ArmEndpoint):
+    route = "{gallery}/images"
+
+
+class TestArmDefinition(ArmEndpoint):
+    route = "{definition}"
+
+
+class TestArmDefinitionPatch(ArmEndpoint):
+    route = "{definition}"
+    method = "patch"
+    write = True
+
+    def body(self, w):
+        return {"properties": {"description": "changed"}}
+
+
+class TestArmDefinitionDelete(ArmEndpoint):
+    route = "{gallery}/images/spare"
+    method = "delete"
+    write = True
+    ok = (202,)
+
+    def path(self, w):
+        services.create_definition(
+            Caller.system(),
+            w.version.gallery,
+            "spare",
+            publisher="P",
+            offer="O",
+            sku="Spare",
+            os_type="Linux",
+            os_state="Generalized",
+        )
+        return super().path(w)
+
+
+class TestArmVersions(ArmEndpoint):
+    route = "{definition}/versions"
+
+
+class TestArmVersion(ArmEndpoint):
+    route = "{version}"
+
+
+class TestArmVersionPatch(ArmEndpoint):
+    route = "{version}"
+    method = "patch"
+    write = True
+
+    def body(self, w):
+        return {"properties": {"publishingProfile": {"excludeFromLatest": True}}}
+
+
+class TestArmVersionPut(ArmEndpoint):
+    route = "{definition}/versions/9.9.9"
+    method = "put"
+    write = True
+    ok = (201,)
+
+    def body(self, w):
+        return {
+            "location": "westeurope",
+            "properties": {"storageProfile": {"source": {"id": w.version.source_arm_id}}},
+        }
+
+
+class TestArmVersionDelete(ArmEndpoint):
+    route = "{version}"
+    method = "delete"
+    write = True
+    ok = (202,)
+
+
+class TestArmOperation(ArmEndpoint):
+    """An operation is readable by the principal that started it only: everyone else gets 404."""
+
+    def path(self, w):
+        from galleries.models import ArmOperation
+
+        op = ArmOperation.objects.create(
+            kind="update",
+            resource_type=w.version.type,
+            resource_id=w.version.pk,
+            arm_id=w.version.arm_id,
+            subscription=w.subscription,
+            location="westeurope",
+            principal=w.owner,
+        )
+        return (
+            f"/subscriptions/{w.subscription.guid}/providers/Microsoft.Compute/locations/westeurope/operations/"
+            f"{op.pk}?api-version={self.api_version}"
+        )
+
+    def test_a_reader(self, client, world):
+        client.force_login(world.reader)
+        assert self.call(client, world).status_code == 404
+
+
+class TestArmManagedImage(ArmEndpoint):
+    api_version = "2026-04-01"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images/base"
+
+
+class TestArmManagedImagesOfResourceGroup(ArmEndpoint):
+    api_version = "2026-04-01"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images"
+
+
+class TestArmManagedImagesOfSubscription(ArmEndpoint):
+    api_version = "2026-04-01"
+    route = "/subscriptions/{sub}/providers/Microsoft.Compute/images"
+
+
+class TestArmSnapshot(ArmEndpoint):
+    api_version = "2026-03-02"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/snapshots/snap"
+
+    def path(self, w):
+        buf = io.BytesIO()
+        vhd.write_fixed_vhd(buf, vhd.MIB, seed=5)
+        caller = Caller(principal=w.owner)
+        blob = services.start_upload(caller, w.rg, "snap.vhd", len(buf.getvalue()))
+        blob = services.upload_chunk(caller, blob, 0, buf.getvalue())
+        services.create_snapshot(caller, w.rg, "snap", blob=blob)
+        return super().path(w)
+
+
+class TestArmSnapshotDelete(TestArmSnapshot):
+    method = "delete"
+    write = True
+    ok = (202,)
+
+
+class TestArmManagedImageDelete(ArmEndpoint):
+    api_version = "2026-04-01"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images/spare"
+    method = "delete"
+    write = True
+    ok = (202,)
+
+    def path(self, w):
+        buf = io.BytesIO()
+        vhd.write_fixed_vhd(buf, vhd.MIB, seed=6)
+        caller = Caller(principal=w.owner)
+        blob = services.start_upload(caller, w.rg, "spare.vhd", len(buf.getvalue()))
+        blob = services.upload_chunk(caller, blob, 0, buf.getvalue())
+        services.create_managed_image(caller, w.rg, "spare", os_blob=blob, os_type="Linux")
+        return super().path(w)
+
+
+class TestArmSnapshotsOfResourceGroup(ArmEndpoint):
+    api_version = "2026-03-02"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/snapshots"
+
+
+class TestArmSnapshotsOfSubscription(ArmEndpoint):
+    api_version = "2026-03-02"
+    route = "/subscriptions/{sub}/providers/Microsoft.Compute/snapshots"
+
+
+class TestArmSubscription(ArmEndpoint):
+    api_version = "2022-12-01"
+    route = "/subscriptions/{sub}"
+
+
+class TestArmResourceGroups(ArmEndpoint):
+    api_version = "2022-12-01"
+    route = "/subscriptions/{sub}/resourceGroups"
+
+
+class TestArmResourceGroup(ArmEndpoint):
+    api_version = "2022-12-01"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+class TestArmResourcesOfSubscription(ArmEndpoint):
+    api_version = "2022-12-01"
+    route = "/subscriptions/{sub}/resources"
+
+
+class TestArmResourcesOfResourceGroup(ArmEndpoint):
+    api_version = "2022-12-01"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}/resources"
+
+
 def test_every_resource_url_is_covered():
     """A new resource URL must get its permission tests here: fail when one is added without."""
     from django.urls import get_resolver
@@ -259,6 +520,25 @@ def test_every_resource_url_is_covered():
         "access:add",
         "access:remove",
         "access:check",
+        "arm-galleries-sub",
+        "arm-galleries-rg",
+        "arm-gallery",
+        "arm-definitions",
+        "arm-definition",
+        "arm-versions",
+        "arm-version",
+        "arm-operation",
+        "arm-image",
+        "arm-images-rg",
+        "arm-images-sub",
+        "arm-snapshot",
+        "arm-snapshots-rg",
+        "arm-snapshots-sub",
+        "arm-subscription",
+        "arm-resource-groups",
+        "arm-resource-group",
+        "arm-resources-sub",
+        "arm-resources-rg",
     }
     # Directory-wide lists (each tested in its own file: anonymous → login, a stranger sees nothing).
     not_resources = {"home", "healthz", "login", "logout", "token", "tenant-token", "switch-directory"}
@@ -271,6 +551,11 @@ def test_every_resource_url_is_covered():
         "images",
         "snapshots",
     }
+    # API lists of everything the caller reaches (tests/api/test_resources.py) and ARM's 404 for
+    # unknown paths (tests/api/test_protocol.py).
+    not_resources |= {"arm-subscriptions", "arm-resources", "arm-not-found", "arm-provider-not-found"}
+    # The API's description and its interactive docs (tests/api/test_openapi.py).
+    not_resources |= {"api-schema", "api-schema-yaml", "api-docs", "api-redoc"}
 
     def names(resolver, prefix=""):
         for p in resolver.url_patterns:
