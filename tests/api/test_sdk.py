@@ -163,3 +163,35 @@ def test_the_whole_lifecycle_through_the_sdk(sdk, user, subscription, rg, image,
     for name in expected:
         client.galleries.begin_delete(RG, name).result()
     assert list(client.galleries.list_by_resource_group(RG)) == []
+
+
+def test_a_failed_replication_fails_the_operation_with_the_region_and_its_error(
+    sdk, user, subscription, rg, image, gallery, definition, celery_processes, tmp_path
+):
+    east_root = tmp_path / "eastus-store"
+    east_root.write_text("not a folder: East US's store refuses every write")
+    celery_processes.worker(
+        regions=["westeurope", "eastus"],
+        env={"REGION_STORAGE_ROOTS": f"eastus={east_root}", "REPLICATION_MAX_ATTEMPTS": 1},
+    )
+    client = sdk(user, subscription)
+    poller = client.gallery_image_versions.begin_create_or_update(
+        RG,
+        gallery.name,
+        definition.name,
+        "1.0.0",
+        _version_body(image.arm_id, [("westeurope", 1), ("eastus", 1)]),
+    )
+    with pytest.raises(HttpResponseError) as failed:
+        poller.result()
+    error = failed.value.error
+    assert error.code == "ReplicationFailed" and "East US" in error.message
+    assert error.target == "properties.publishingProfile.targetRegions"
+    assert [d.target for d in error.details] == ["eastus"] and "Not a directory" in error.details[0].message
+    got = client.gallery_image_versions.get(
+        RG, gallery.name, definition.name, "1.0.0", expand="ReplicationStatus"
+    )
+    assert got.provisioning_state == "Failed" and got.replication_status.aggregated_state == "Failed"
+    states = {s.region: (s.state, s.details) for s in got.replication_status.summary}
+    assert states["West Europe"] == ("Completed", None)
+    assert states["East US"][0] == "Failed" and "Not a directory" in states["East US"][1]
