@@ -115,7 +115,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-from .spectacular import SPECTACULAR_SETTINGS  # noqa: E402,F401
+from portal.settings.spectacular import SPECTACULAR_SETTINGS  # noqa: E402,F401
 
 ARM_PAGE_SIZE = env.int("ARM_PAGE_SIZE", default=100)
 

@@ -19,6 +19,11 @@ BY_CLOUD_AND_NAMES = Prepared(
 )
 
 
+@pytest.fixture(autouse=True)
+def catalogue(region):
+    """The region catalogue these queries read (transactional tests elsewhere may have flushed it)."""
+
+
 def orm(cloud, names):
     return list(
         Region.objects.filter(cloud__name=cloud, name__in=names)
