@@ -130,6 +130,17 @@ def refresh(op: ArmOperation) -> ArmOperation:
     return op
 
 
+def purge() -> int:
+    """Delete the operations that ended more than ``ARM_OPERATION_DAYS`` days ago."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    cutoff = timezone.now() - timedelta(days=settings.ARM_OPERATION_DAYS)
+    deleted, _ = ArmOperation.objects.filter(ended_at__lt=cutoff).exclude(status=Status.IN_PROGRESS).delete()
+    return deleted
+
+
 def body(op: ArmOperation) -> dict:
     out = {
         "name": str(op.pk),

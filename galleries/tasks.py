@@ -93,3 +93,12 @@ def run_lifecycle() -> dict:
     from . import lifecycle
 
     return lifecycle.run(dry_run=False).summary()
+
+
+@shared_task(name="galleries.tasks.purge_operations", ignore_result=True)
+def purge_operations() -> int:
+    """Forget the API's long-running operations that ended more than ``ARM_OPERATION_DAYS`` ago (their
+    clients have long stopped polling); returns how many were deleted."""
+    from . import operations
+
+    return operations.purge()

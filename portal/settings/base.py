@@ -118,6 +118,7 @@ REST_FRAMEWORK = {
 from portal.settings.spectacular import SPECTACULAR_SETTINGS  # noqa: E402,F401
 
 ARM_PAGE_SIZE = env.int("ARM_PAGE_SIZE", default=100)
+ARM_OPERATION_DAYS = env.int("ARM_OPERATION_DAYS", default=7)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -246,6 +247,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-stale-uploads": {
         "task": "galleries.tasks.expire_stale_uploads",
         "schedule": crontab(minute="*/30"),
+    },
+    "purge-operations": {
+        "task": "galleries.tasks.purge_operations",
+        "schedule": crontab(minute=29, hour=5),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -208,3 +208,31 @@ def test_properties_a_version_does_not_know_are_not_returned(client, bearer, cal
         assert "hyperVGeneration" not in oldest["properties"]
     if arm_versions.SINCE.get("systemData", OLDEST) > OLDEST:
         assert "systemData" in newest and "systemData" not in oldest
+
+
+def test_ended_operations_are_forgotten_after_the_retention(client, bearer, subscription, rg, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from galleries.models import ArmOperation
+    from galleries.tasks import purge_operations
+
+    settings.ARM_OPERATION_DAYS = 7
+    created = client.put(
+        f"{base(subscription)}/g1?api-version={NEWEST}",
+        {"location": "westeurope"},
+        content_type="application/json",
+        **bearer,
+    )
+    url = created["Azure-AsyncOperation"].removeprefix("http://testserver")
+    assert client.get(url, **bearer).json()["status"] == "Succeeded"  # ended now
+    running = ArmOperation.objects.create(
+        kind="create", resource_type="x", arm_id="/x", subscription=subscription, location="westeurope"
+    )
+    assert purge_operations() == 0
+    ArmOperation.objects.update(ended_at=timezone.now() - timedelta(days=8))
+    running.refresh_from_db()
+    assert purge_operations() == 1  # the ended one; the one still in progress stays
+    assert client.get(url, **bearer).status_code == 404
+    assert ArmOperation.objects.filter(pk=running.pk).exists()
