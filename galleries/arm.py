@@ -435,9 +435,16 @@ def version_in(data, partial: bool) -> dict:
         if os_disk is not None:
             os_disk.ignore("sizeInGB", "hostCaching")
             src = os_disk.obj("source")
-            if src is not None and src.has("id") and "source" not in out:
-                out["source"] = src.get("id", str)
             if src is not None:
+                if src.has("id"):
+                    os_source = src.get("id", str)
+                    if "source" in out and out["source"].lower() != os_source.lower():
+                        raise ServiceError.invalid(
+                            "properties.storageProfile.osDiskImage.source.id",
+                            "The OS disk's source differs from 'properties.storageProfile.source.id'; give the "
+                            "source once (or the same id in both).",
+                        )
+                    out.setdefault("source", os_source)
                 src.ignore("uri", "storageAccountId")
                 src.refuse_unknown()
             os_disk.refuse_unknown()
@@ -446,9 +453,11 @@ def version_in(data, partial: bool) -> dict:
             for i, entry in enumerate(storage.get("dataDiskImages", list)):
                 d = Body(entry, f"properties.storageProfile.dataDiskImages[{i}]")
                 d.ignore("sizeInGB", "hostCaching")
+                lun = d.get("lun")  # as a GET returns it, with or without a source of its own
                 src = d.obj("source")
-                if src is not None and src.has("id"):
-                    data_disks.append((d.get("lun"), src.get("id", str)))
+                if src is not None:
+                    if src.has("id"):
+                        data_disks.append((lun, src.get("id", str)))
                     src.ignore("uri", "storageAccountId")
                     src.refuse_unknown()
                 d.refuse_unknown()

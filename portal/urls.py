@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
     path("", include("galleries.api_urls")),
+    path("", include("portal.api_docs_urls")),
 ]

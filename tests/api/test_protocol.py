@@ -236,3 +236,44 @@ def test_ended_operations_are_forgotten_after_the_retention(client, bearer, subs
     assert purge_operations() == 1  # the ended one; the one still in progress stays
     assert client.get(url, **bearer).status_code == 404
     assert ArmOperation.objects.filter(pk=running.pk).exists()
+
+
+def test_a_version_read_with_get_can_be_put_back_unchanged(
+    client, bearer, caller, subscription, rg, make_image, gallery, definition
+):
+    """The SDK's "get, change, begin_create_or_update" round trip: a version with a data disk comes back
+    from GET with read-only disk images (lun, size, caching, no source) and its source; PUT of that
+    body is an update that changes nothing."""
+    source = make_image("withdata", data_luns=(0,))
+    v = services.create_version(caller, definition, "1.0.0", location="westeurope", source=source)
+    url = f"{base(subscription)}/{gallery.name}/images/{definition.name}/versions/1.0.0?api-version={NEWEST}"
+    body = client.get(url, **bearer).json()
+    assert body["properties"]["storageProfile"]["dataDiskImages"][0]["lun"] == 0
+    again = client.put(url, body, content_type="application/json", **bearer)
+    assert again.status_code == 200, again.content
+    assert again.json()["properties"]["storageProfile"] == body["properties"]["storageProfile"]
+    v.refresh_from_db()
+    assert v.provisioning_state in ("Creating", "Succeeded")  # nothing to re-replicate
+
+
+def test_two_different_sources_are_refused_by_name(
+    client, bearer, subscription, rg, image, gallery, definition
+):
+    url = f"{base(subscription)}/{gallery.name}/images/{definition.name}/versions/1.0.0?api-version={NEWEST}"
+    body = {
+        "location": "westeurope",
+        "properties": {
+            "storageProfile": {
+                "source": {"id": image.arm_id},
+                "osDiskImage": {"source": {"id": image.arm_id + "x"}},
+            }
+        },
+    }
+    arm_error(
+        client.put(url, body, content_type="application/json", **bearer),
+        400,
+        "InvalidParameter",
+        "properties.storageProfile.osDiskImage.source.id",
+    )
+    body["properties"]["storageProfile"]["osDiskImage"]["source"]["id"] = image.arm_id.upper()
+    assert client.put(url, body, content_type="application/json", **bearer).status_code == 201
