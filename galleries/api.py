@@ -8,7 +8,6 @@ caller may not read answers 404 exactly like what does not exist.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Prefetch
 from rest_framework.response import Response
 
@@ -135,9 +134,7 @@ class _Item(ArmView):
         obj = self.find(**kw)
         if obj is None:
             return Response(status=204)  # ARM: deleting what is not there is not an error
-        with transaction.atomic():  # a refused deletion leaves no operation behind
-            op = operations.start(request, ArmOperation.Kind.DELETE, obj)
-            self.remove(obj)
+        op = operations.deleting(request, obj, lambda: self.remove(obj))
         return Response(status=202, headers=operations.headers(request, op))
 
     def reload(self, obj, **kw):

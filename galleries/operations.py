@@ -39,6 +39,18 @@ def start(request, kind: str, resource: Resource, subscription: Subscription | N
     )
 
 
+def deleting(request, resource: Resource, remove) -> ArmOperation:
+    """Start the deletion's operation and call ``remove()``; a refused deletion leaves no operation
+    behind. Not one transaction: the refusal's activity-log entry must stay."""
+    op = start(request, ArmOperation.Kind.DELETE, resource)
+    try:
+        remove()
+    except BaseException:
+        op.delete()
+        raise
+    return op
+
+
 def url(request, op: ArmOperation) -> str:
     return arm.absolute(
         request,

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import re
 
-from django.db import transaction
 from rest_framework.response import Response
 
 from accounts import access
 from accounts.models import Resource, ResourceGroup, Subscription
 from galleries import arm, arm_versions, operations, services
 from galleries.api import resource_group_or_404, subscription_or_404
-from galleries.models import ArmOperation, ManagedImage, Snapshot
+from galleries.models import ManagedImage, Snapshot
 from portal.arm import ArmView, page
 from portal.errors import ServiceError
 
@@ -217,9 +216,7 @@ class _Source(ArmView):
         obj = self.find(sub, rg, name)
         if obj is None:
             return Response(status=204)
-        with transaction.atomic():
-            op = operations.start(request, ArmOperation.Kind.DELETE, obj)
-            self.remove(obj)
+        op = operations.deleting(request, obj, lambda: self.remove(obj))
         return Response(status=202, headers=operations.headers(request, op))
 
 

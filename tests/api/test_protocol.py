@@ -277,3 +277,22 @@ def test_two_different_sources_are_refused_by_name(
     )
     body["properties"]["storageProfile"]["osDiskImage"]["source"]["id"] = image.arm_id.upper()
     assert client.put(url, body, content_type="application/json", **bearer).status_code == 201
+
+
+def test_a_refused_deletion_is_in_the_activity_log_and_leaves_no_operation(
+    client, user, caller, subscription, rg
+):
+    from accounts import sharing
+    from accounts.models import ActivityLogEntry
+    from galleries.models import ArmOperation
+
+    gallery = services.create_gallery(caller, rg, "g1")
+    bob = create_user(user.home_tenant, "bob@contoso.test", "Bob-Pass-1")
+    sharing.assign_role(caller, gallery, bob, "reader")
+    theirs = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(bob)['access_token']}"}
+    arm_error(
+        client.delete(f"{base(subscription)}/g1?api-version={NEWEST}", **theirs), 403, "AuthorizationFailed"
+    )
+    entry = ActivityLogEntry.objects.filter(principal=bob).latest("timestamp")
+    assert entry.operation == "Microsoft.Compute/galleries/delete" and entry.status == "Failed"
+    assert not ArmOperation.objects.exists()
