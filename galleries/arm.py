@@ -9,6 +9,7 @@ API does not know is refused with the path of it, rather than silently dropped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
@@ -23,7 +24,8 @@ from .models import (
     ManagedImage,
     Snapshot,
     TargetRegion,
-    VersionDisk,
+    aggregated_state,
+    region_percent,
 )
 from .services import TargetRegionSpec
 
@@ -62,7 +64,9 @@ def _prune(value):
 
 
 def _principal_type(user) -> str:
-    return "Application" if user is not None and user.kind == user.Kind.SERVICE_PRINCIPAL else "User"
+    from accounts.models import User
+
+    return "Application" if user is not None and user.kind == User.Kind.SERVICE_PRINCIPAL else "User"
 
 
 def envelope(resource, properties: dict, api_version: str, since_table: dict | None = None) -> dict:
@@ -128,22 +132,171 @@ def definition(d: GalleryImage, api_version: str) -> dict:
     return envelope(d, props, api_version)
 
 
-def _disk_image(disk: VersionDisk) -> dict:
-    return {"sizeInGB": _gb(disk.size_bytes), "hostCaching": "None"}
+def _disk_image(size_bytes: int) -> dict:
+    return {"sizeInGB": _gb(size_bytes), "hostCaching": "None"}
+
+
+@dataclass(slots=True)
+class RegionRow:
+    """What a version's shape shows of one target region."""
+
+    display_name: str
+    replica_count: int
+    storage_account_type: str
+    exclude_from_latest: bool
+    removing: bool
+    state: str
+    last_error: str
+    percent: int
+
+
+#: The columns of ``RegionRow`` as a ``values_list`` reads them (then ``region_rows``).
+REGION_COLUMNS = (
+    "region__display_name",
+    "replica_count",
+    "storage_account_type",
+    "exclude_from_latest",
+    "removing",
+    "state",
+    "last_error",
+    "bytes_done",
+    "bytes_total",
+)
+
+
+def region_rows(rows) -> list[RegionRow]:
+    """``RegionRow`` from tuples of ``REGION_COLUMNS`` (or from ``TargetRegion`` instances)."""
+    out = []
+    for r in rows:
+        if isinstance(r, TargetRegion):
+            r = (
+                r.region.display_name,
+                r.replica_count,
+                r.storage_account_type,
+                r.exclude_from_latest,
+                r.removing,
+                r.state,
+                r.last_error,
+                r.bytes_done,
+                r.bytes_total,
+            )
+        name, replicas, storage, excluded, removing, state, error, done, total = r
+        out.append(
+            RegionRow(
+                name,
+                replicas,
+                storage,
+                bool(excluded),
+                bool(removing),
+                state,
+                error,
+                region_percent(state, done, total),
+            )
+        )
+    return out
+
+
+@dataclass(slots=True)
+class Who:
+    username: str
+    kind: str
+
+
+@dataclass(slots=True)
+class Place:
+    name: str
+
+
+@dataclass(slots=True)
+class VersionRow:
+    """A version read as one row (``VERSION_COLUMNS``): what its shape and its access check need,
+    without building the model, its parent row and two user rows."""
+
+    pk: int
+    type: str
+    subscription_id: int | None
+    resource_group_id: int | None
+    gallery_id: int | None
+    definition_id: int | None
+    arm_id: str
+    name: str
+    location_id: int | None
+    location_name: str | None
+    tags: dict
+    created_at: datetime
+    created_by_id: int | None
+    created_by_name: str | None
+    created_by_kind: str | None
+    modified_at: datetime
+    modified_by_id: int | None
+    modified_by_name: str | None
+    modified_by_kind: str | None
+    replica_count: int
+    exclude_from_latest: bool
+    published_date: datetime
+    end_of_life_date: datetime | None
+    storage_account_type: str
+    provisioning_state: str
+    source_arm_id: str
+    source_image_id: int | None
+
+    @property
+    def location(self):
+        return Place(self.location_name) if self.location_id else None
+
+    @property
+    def created_by(self):
+        return Who(self.created_by_name, self.created_by_kind) if self.created_by_id else None
+
+    @property
+    def modified_by(self):
+        return Who(self.modified_by_name, self.modified_by_kind) if self.modified_by_id else None
+
+
+VERSION_COLUMNS = (
+    "pk",
+    "type",
+    "subscription_id",
+    "resource_group_id",
+    "gallery_id",
+    "definition_id",
+    "arm_id",
+    "name",
+    "location_id",
+    "location__name",
+    "tags",
+    "created_at",
+    "created_by_id",
+    "created_by__username",
+    "created_by__kind",
+    "modified_at",
+    "modified_by_id",
+    "modified_by__username",
+    "modified_by__kind",
+    "replica_count",
+    "exclude_from_latest",
+    "published_date",
+    "end_of_life_date",
+    "storage_account_type",
+    "provisioning_state",
+    "source_arm_id",
+    "source_image_id",
+)
 
 
 def version(
     v: GalleryImageVersion,
     api_version: str,
-    regions: list[TargetRegion],
-    disks: list[VersionDisk],
+    regions: list[RegionRow],
+    disks: list[tuple[int | None, int]],
     replication: bool = False,
 ) -> dict:
-    """``regions``: the version's target-region rows with ``region`` (select_related); ``disks`` its disks."""
+    """``regions``: ``region_rows`` of the version's target regions; ``disks``: (lun, size in bytes),
+    the OS disk's lun None."""
     shown = [t for t in regions if not t.removing]
     targets = []
     for t in shown:
-        entry = {"name": t.region.display_name, "regionalReplicaCount": t.replica_count}
+        entry = {"name": t.display_name, "regionalReplicaCount": t.replica_count}
         if knows(api_version, "properties.publishingProfile.targetRegions.storageAccountType"):
             entry["storageAccountType"] = t.storage_account_type
         if knows(api_version, "properties.publishingProfile.targetRegions.excludeFromLatest"):
@@ -158,11 +311,11 @@ def version(
     }
     if knows(api_version, "properties.publishingProfile.storageAccountType"):
         publishing["storageAccountType"] = v.storage_account_type
-    os_disk = next((d for d in disks if d.lun is None), None)
-    data_disks = sorted((d for d in disks if d.lun is not None), key=lambda d: d.lun)
+    os_disk = next((size for lun, size in disks if lun is None), None)
+    data_disks = sorted((lun, size) for lun, size in disks if lun is not None)
     storage = {
-        "osDiskImage": _disk_image(os_disk) if os_disk else None,
-        "dataDiskImages": [{"lun": d.lun, **_disk_image(d)} for d in data_disks],
+        "osDiskImage": _disk_image(os_disk) if os_disk is not None else None,
+        "dataDiskImages": [{"lun": lun, **_disk_image(size)} for lun, size in data_disks],
     }
     props = {"publishingProfile": publishing, "provisioningState": v.provisioning_state}
     if knows(api_version, "properties.storageProfile.source"):
@@ -174,10 +327,10 @@ def version(
     props["storageProfile"] = storage
     if replication:
         props["replicationStatus"] = {
-            "aggregatedState": v.aggregated_state(shown),
+            "aggregatedState": aggregated_state({t.state for t in shown}),
             "summary": [
                 {
-                    "region": t.region.display_name,
+                    "region": t.display_name,
                     "state": t.state,
                     "details": t.last_error or None,
                     "progress": t.percent,

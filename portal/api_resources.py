@@ -198,10 +198,8 @@ class _Source(ArmView):
         return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/{self.kind}/{name}"
 
     def find(self, sub, rg, name):
-        return (
-            access.restrict(self.queryset(), self.request.user)
-            .filter(arm_key=self.arm_id(sub, rg, name).lower())
-            .first()
+        return access.get_readable(
+            self.queryset(), self.request.user, arm_key=self.arm_id(sub, rg, name).lower()
         )
 
     def get(self, request, sub, rg, name):

@@ -9,10 +9,10 @@ sentinels were and executes the cached SQL through Django's cursor (so it is log
 any other query).
 
     regions = Prepared(lambda version: TargetRegion.objects.filter(version_id=version).values_list("id", "state"))
-    regions.rows(version=42)            # → [(7, "Completed"), ...], raw database values
+    regions.rows(version=42)            # → [(7, "Completed"), ...], as values_list gives them
 
-Only ``values_list`` querysets are accepted (rows are tuples, as the database returns them: no
-converters run, so booleans are 0/1 on SQLite and datetimes may be text). Parameters are ints or
+Only ``values_list`` querysets are accepted; rows are tuples of the values ``values_list`` would give
+(Django's field converters run: booleans, datetimes and JSON come back as Python values). Parameters are ints or
 strings, or lists of them (a list of *n* values compiles its own ``IN (…)``). A parameter the ORM
 writes into the SQL text instead of passing it (a literal-writing lookup, a slice bound) cannot be
 prepared: compiling fails loudly rather than running the wrong query.
@@ -68,7 +68,11 @@ class Prepared:
         queryset = self.build(**stand_ins)
         if queryset._iterable_class.__name__ not in ("ValuesListIterable", "FlatValuesListIterable"):
             raise TypeError("a prepared query must be a values_list() queryset")
-        sql, sql_params = queryset.query.get_compiler(using=using).as_sql()
+        compiler = queryset.query.get_compiler(using=using)
+        sql, sql_params = compiler.as_sql()
+        # Django's converters of the selected columns (booleans on SQLite, datetimes, JSON, ...), so rows
+        # hold the values ``values_list`` would give.
+        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
         slots = []
         seen = set()
         for p in sql_params:
@@ -81,7 +85,7 @@ class Prepared:
         missing = [where[s] for s in where if s not in seen]
         if missing:
             raise ValueError(f"parameters {missing} were written into the SQL text; they cannot be prepared")
-        return sql, tuple(slots)
+        return sql, tuple(slots), converters
 
     def statement(self, using: str, params: dict) -> tuple[str, list]:
         """The cached SQL and its parameter values for ``params``."""
@@ -89,7 +93,7 @@ class Prepared:
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(using, params)
-        sql, slots = compiled
+        sql, slots, _ = compiled
         values = []
         for is_param, slot in slots:
             if not is_param:
@@ -104,7 +108,24 @@ class Prepared:
         connection = connections[using]
         with _cursor(connection) as cursor:
             _execute(connection, cursor, sql, values)
-            return cursor.fetchall()
+            return self.convert(using, params, cursor.fetchall())
+
+    def convert(self, using: str, params: dict, rows: list) -> list[tuple]:
+        """``rows`` as fetched → the Python values of their fields (Django's converters)."""
+        converters = self._compiled[(using, self._shape(params))][2]
+        if not converters:
+            return rows
+        connection = connections[using]
+        out = []
+        for row in rows:
+            row = list(row)
+            for pos, (functions, expression) in converters.items():
+                value = row[pos]
+                for function in functions:
+                    value = function(value, expression, connection)
+                row[pos] = value
+            out.append(tuple(row))
+        return out
 
 
 def _execute(connection, cursor, sql, values) -> None:
@@ -124,16 +145,19 @@ def run_together(calls: list[tuple[Prepared, dict]], using: str = "default") -> 
     if not _on_server(connection):
         out = []
         with connection.cursor() as cursor:
-            for sql, values in statements:
+            for (query, params), (sql, values) in zip(calls, statements, strict=True):
                 _execute(connection, cursor, sql, values)
-                out.append(cursor.fetchall())
+                out.append(query.convert(using, params, cursor.fetchall()))
         return out
     cursors = [_cursor(connection) for _ in statements]
     try:
         with connection.wrap_database_errors, connection.connection.pipeline():
             for cursor, (sql, values) in zip(cursors, statements, strict=True):
                 _execute(connection, cursor, sql, values)
-            return [cursor.fetchall() for cursor in cursors]
+            return [
+                query.convert(using, params, cursor.fetchall())
+                for (query, params), cursor in zip(calls, cursors, strict=True)
+            ]
     finally:
         for cursor in cursors:
             cursor.close()

@@ -122,3 +122,17 @@ def test_on_postgresql_the_statement_is_prepared_on_the_server_and_planned_once(
         (generic, custom), *others = cursor.fetchall()
     assert not others
     assert custom == 0 and generic >= len(pks)  # prepared after two uses, then never re-planned
+
+
+@pytest.mark.django_db
+def test_values_come_back_as_values_list_gives_them(caller, rg):
+    """Django's converters run: JSON, datetimes and booleans are Python values on every database."""
+    from galleries import services
+
+    services.create_gallery(caller, rg, "g1", tags={"team": "platform"})
+    columns = ("tags", "created_at", "hidden", "name")
+    query = Prepared(lambda name: Resource.objects.filter(name=name).values_list(*columns))
+    assert query.rows(name="g1") == list(Resource.objects.filter(name="g1").values_list(*columns))
+    ((tags, created_at, hidden, _),) = query.rows(name="g1")
+    assert tags == {"team": "platform"} and created_at.tzinfo is not None and hidden is False
+    assert run_together([(query, {"name": "g1"})]) == [query.rows(name="g1")]
