@@ -1,9 +1,9 @@
 """The ARM-compatible endpoints of galleries, image definitions and image versions (F19).
 
-Thin: each handler finds the resource through the access filter, moves the body into the service
-layer's arguments (``galleries.arm``), calls the service and renders the result; every rule, access
-check and activity-log entry is the service layer's. Reads go through ``access.restrict``; what the
-caller may not read answers 404 exactly like what does not exist.
+Thin: each handler finds the resource through the access filter (``access.get_readable`` for one,
+``access.restrict`` for lists), moves the body into the service layer's arguments (``galleries.arm``),
+calls the service and renders the result; every rule, write-access check and activity-log entry is
+the service layer's. What the caller may not read answers 404 exactly like what does not exist.
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ VERSIONS = tuple(arm_versions.GALLERY_API_VERSIONS) + tuple(
     getattr(arm_versions, "GALLERY_PREVIEW_API_VERSIONS", ())
 )
 PROVIDER = "providers/Microsoft.Compute"
-
-
-def _arm_key(*parts: str) -> str:
-    return "/".join(parts).lower()
 
 
 def subscription_or_404(user, guid: str) -> Subscription:
@@ -87,13 +83,6 @@ def _versions_with_rows():
     )
 
 
-#: One version's regions and disks, for GET of one version: prepared (``portal.prepared``) and read
-#: together (one round trip on PostgreSQL).
-_REGIONS_OF = Prepared(
-    lambda version: TargetRegion.objects.filter(version_id=version)
-    .order_by("pk")
-    .values_list(*arm.REGION_COLUMNS)
-)
 #: GET of one version: the row, its regions and its disks, all by the version's id, in one round trip.
 _VERSION_BY_ID = Prepared(
     lambda arm_key: GalleryImageVersion.objects.filter(arm_key=arm_key).values_list(*arm.VERSION_COLUMNS)
@@ -105,11 +94,6 @@ _REGIONS_BY_ID = Prepared(
 )
 _DISKS_BY_ID = Prepared(
     lambda arm_key: VersionDisk.objects.filter(version__arm_key=arm_key)
-    .order_by("pk")
-    .values_list("lun", "size_bytes")
-)
-_DISKS_OF = Prepared(
-    lambda version: VersionDisk.objects.filter(version_id=version)
     .order_by("pk")
     .values_list("lun", "size_bytes")
 )
@@ -285,7 +269,8 @@ class VersionItem(_Item):
 
     def render(self, obj):
         expand = (self.request.query_params.get("$expand") or "").lower()
-        regions, disks = run_together([(_REGIONS_OF, {"version": obj.pk}), (_DISKS_OF, {"version": obj.pk})])
+        key = {"arm_key": obj.arm_key}
+        regions, disks = run_together([(_REGIONS_BY_ID, key), (_DISKS_BY_ID, key)])
         return arm.version(
             obj, self.api_version, arm.region_rows(regions), disks, replication=expand == "replicationstatus"
         )

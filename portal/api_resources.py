@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from django.db.models import Q
 from rest_framework.response import Response
 
 from accounts import access
@@ -36,13 +37,7 @@ def _readable_subscriptions(user):
     """Subscriptions the caller may read, or in which it may read anything."""
     inside = Resource.objects.restrict(user).exclude(subscription_id=None).values("subscription_id")
     readable = access.restrict(Subscription.objects.all(), user).values("pk")
-    return Subscription.objects.filter(models_q_in(inside, readable))
-
-
-def models_q_in(inside, readable):
-    from django.db.models import Q
-
-    return Q(pk__in=inside) | Q(pk__in=readable)
+    return Subscription.objects.filter(Q(pk__in=inside) | Q(pk__in=readable))
 
 
 def subscription_body(sub: Subscription) -> dict:
@@ -110,7 +105,9 @@ class ResourceGroups(ArmView):
             .values("resource_group_id")
         )
         readable = access.restrict(ResourceGroup.objects.all(), request.user).values("pk")
-        qs = ResourceGroup.objects.filter(models_q_in(inside, readable), subscription_id=subscription.pk)
+        qs = ResourceGroup.objects.filter(
+            Q(pk__in=inside) | Q(pk__in=readable), subscription_id=subscription.pk
+        )
         return Response(page(request, qs.select_related("location"), resource_group_body))
 
 
