@@ -132,6 +132,7 @@ def main() -> int:
                 focus="#region-editor",
             )
             s.shoot(admin, "directory.png", "/directory/", "the directory (tenant administrators)")
+            s.shoot(admin, "api-docs.png", "/api/docs/", "the ARM-compatible API's interactive docs")
             s.shoot(admin, "activity-log.png", "/activity/", "the activity log")
             s.shoot(admin, "subscriptions.png", "/subscriptions/", "subscriptions")
             s.shoot(
