@@ -210,13 +210,7 @@ class ApiNotFound(ArmView):
     def initial(self, request, *args, **kwargs):  # no api-version check: the path is already wrong
         APIView.initial(self, request, *args, **kwargs)
 
-    get = put = patch = delete = post = _answer
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        if isinstance(exc, ServiceError):
-            response.status_code = 404
-        return response
+    get = put = patch = delete = post = _answer  # InvalidResourceType answers 404 (portal.errors)
 
 
 #: Literal segments of ARM paths, as the routes spell them. ARM paths are case-insensitive; Django's
