@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import http.client
-import io
 import os
 import pstats
 import statistics
@@ -130,12 +129,9 @@ def build_version():
     from django.db import transaction
     from django.utils import timezone
 
-    from accounts.activity import Caller
     from accounts.models import Tenant, User
-    from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
-    from galleries import replication, services, vhd
-    from galleries.models import Region, TargetRegion
-    from galleries.services import TargetRegionSpec
+    from galleries import replication, services
+    from galleries.models import TargetRegion
 
     tenant = Tenant.objects.filter(primary_domain=DOMAIN).first()
     if tenant is not None:
@@ -144,39 +140,8 @@ def build_version():
         print(f"[api] reusing the version {version.arm_id}", flush=True)
         return owner, version
     t0 = time.perf_counter()
-    tenant = create_tenant("Bench API", DOMAIN)
-    owner = create_user(tenant, f"owner@{DOMAIN}", None, "Publisher")
-    caller = Caller(principal=owner, source="portal", client_ip="127.0.0.1")
-    sub = create_subscription(Caller.system(), tenant, "Bench API", owner=owner)
-    rg = create_resource_group(caller, sub, "images", "westeurope")
-    buf = io.BytesIO()
-    vhd.write_fixed_vhd(buf, vhd.MIB, seed=11)
-    data = buf.getvalue()
-    blob = services.start_upload(caller, rg, "base.vhd", len(data))
-    while blob.bytes_received < len(data):
-        o = blob.bytes_received
-        blob = services.upload_chunk(caller, blob, o, data[o : o + 256 * 1024])
-    image = services.create_managed_image(caller, rg, "base", os_blob=blob, os_type="Linux")
-    gallery = services.create_gallery(caller, rg, "BenchGallery")
-    definition = services.create_definition(
-        caller,
-        gallery,
-        "ubuntu",
-        publisher="Bench",
-        offer="Ubuntu",
-        sku="22_04",
-        os_type="Linux",
-        os_state="Generalized",
-    )
-    others = list(
-        Region.objects.filter(cloud__name="public", restricted=False)
-        .exclude(name="westeurope")
-        .order_by("name")[: N_REGIONS - 1]
-    )
-    specs = [TargetRegionSpec("westeurope", 2, "Standard_ZRS")]
-    for i, r in enumerate(others):
-        stype = "Standard_ZRS" if r.has_zones and i % 3 == 0 else ("Premium_LRS" if i % 5 == 0 else None)
-        specs.append(TargetRegionSpec(r.name, 1 + i % 3, stype))
+    caller, image, definition, specs = pages.build_definition(DOMAIN, "Bench API", 11, N_REGIONS)
+    owner = caller.principal
     version = services.create_version(
         caller, definition, "1.0.0", location="westeurope", source=image, target_regions=specs
     )

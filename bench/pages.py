@@ -169,33 +169,26 @@ REPLICATION_DOMAIN = "replication.pages.bench.test"
 N_REGIONS = 30
 
 
-def build_replication():
-    """A version with 30 target regions, built through the services; returns (owner, version 1.0.1)."""
+def build_definition(domain: str, label: str, seed: int, n_regions: int):
+    """A tenant ``domain`` with its Owner (``owner@domain``), a subscription, a resource group "images",
+    a 1 MiB VHD uploaded in chunks, a managed image, a gallery and a definition — all through the
+    services — and ``n_regions`` target-region specs (West Europe first, mixed replica counts and storage
+    types). Returns (caller, image, definition, specs). Shared with bench/api.py."""
     import io
 
-    from django.db import transaction
-
     from accounts.activity import Caller
-    from accounts.models import Tenant, User
     from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
-    from galleries import replication, services, vhd
-    from galleries.models import GalleryImageVersion, Region, TargetRegion
+    from galleries import services, vhd
+    from galleries.models import Region
     from galleries.services import TargetRegionSpec
 
-    tenant = Tenant.objects.filter(primary_domain=REPLICATION_DOMAIN).first()
-    if tenant is not None:
-        owner = User.objects.get(username=f"owner@{REPLICATION_DOMAIN}")
-        version = GalleryImageVersion.objects.get(tenant=tenant, name="1.0.1")
-        print(f"[poll] reusing the version {version.arm_id}", flush=True)
-        return owner, version
-    t0 = time.perf_counter()
-    tenant = create_tenant("Bench replication", REPLICATION_DOMAIN)
-    owner = create_user(tenant, f"owner@{REPLICATION_DOMAIN}", None, "Publisher")
+    tenant = create_tenant(label, domain)
+    owner = create_user(tenant, f"owner@{domain}", None, "Publisher")
     caller = Caller(principal=owner, source="portal", client_ip="127.0.0.1")
-    sub = create_subscription(Caller.system(), tenant, "Bench replication", owner=owner)
+    sub = create_subscription(Caller.system(), tenant, label, owner=owner)
     rg = create_resource_group(caller, sub, "images", "westeurope")
     buf = io.BytesIO()
-    vhd.write_fixed_vhd(buf, vhd.MIB, seed=7)
+    vhd.write_fixed_vhd(buf, vhd.MIB, seed=seed)
     data = buf.getvalue()
     blob = services.start_upload(caller, rg, "base.vhd", len(data))
     while blob.bytes_received < len(data):
@@ -216,12 +209,33 @@ def build_replication():
     others = list(
         Region.objects.filter(cloud__name="public", restricted=False)
         .exclude(name="westeurope")
-        .order_by("name")[: N_REGIONS - 1]
+        .order_by("name")[: n_regions - 1]
     )
     specs = [TargetRegionSpec("westeurope", 2, "Standard_ZRS")]
     for i, r in enumerate(others):
         stype = "Standard_ZRS" if r.has_zones and i % 3 == 0 else ("Premium_LRS" if i % 5 == 0 else None)
         specs.append(TargetRegionSpec(r.name, 1 + i % 3, stype))
+    return caller, image, definition, specs
+
+
+def build_replication():
+    """A version with 30 target regions, built through the services; returns (owner, version 1.0.1)."""
+
+    from django.db import transaction
+
+    from accounts.models import Tenant, User
+    from galleries import replication, services
+    from galleries.models import GalleryImageVersion, TargetRegion
+
+    tenant = Tenant.objects.filter(primary_domain=REPLICATION_DOMAIN).first()
+    if tenant is not None:
+        owner = User.objects.get(username=f"owner@{REPLICATION_DOMAIN}")
+        version = GalleryImageVersion.objects.get(tenant=tenant, name="1.0.1")
+        print(f"[poll] reusing the version {version.arm_id}", flush=True)
+        return owner, version
+    t0 = time.perf_counter()
+    caller, image, definition, specs = build_definition(REPLICATION_DOMAIN, "Bench replication", 7, N_REGIONS)
+    owner = caller.principal
     versions = [
         services.create_version(
             caller, definition, name, location="westeurope", source=image, target_regions=specs

@@ -487,10 +487,6 @@ def definition_in(data, partial: bool) -> dict:
             if identifier.has(key) or not partial:
                 out[key] = identifier.get(key, str)
         identifier.refuse_unknown()
-    elif not partial:
-        raise ServiceError.invalid(
-            "properties.identifier", "The image identifier (publisher, offer, sku) is required."
-        )
     simple = {
         "osType": "os_type",
         "osState": "os_state",
@@ -620,9 +616,4 @@ def version_in(data, partial: bool) -> dict:
     props.ignore("provisioningState", "replicationStatus", "safetyProfile")
     props.refuse_unknown()
     body.refuse_unknown()
-    if not partial and "source" not in out:
-        raise ServiceError.invalid(
-            "properties.storageProfile.source.id",
-            "The source is required: the id of a managed image, a snapshot or another image version.",
-        )
     return out

@@ -105,6 +105,13 @@ def _chain(version: PanelVersion) -> tuple[int, frozenset]:
     return version.definition_id, frozenset(v for v in access.chain_of(version).values() if v)
 
 
+def remember(version) -> None:
+    """Seed the remembered chain from a version the caller already holds (the version page)."""
+    if len(_CHAINS) >= _CHAINS_MAX:
+        _CHAINS.clear()
+    _CHAINS[version.pk] = _chain(version)
+
+
 def load(principal, pk: int, _again: bool = True) -> dict | None:
     """The panel of version ``pk`` if ``principal`` may read it, else None (the caller answers 404).
 
@@ -116,10 +123,9 @@ def load(principal, pk: int, _again: bool = True) -> dict | None:
         found = _VERSION.rows(pk=pk)
         if not found:
             return None
-        known = _chain(PanelVersion(*found[0]))
-        if len(_CHAINS) >= _CHAINS_MAX:
-            _CHAINS.clear()
-        _CHAINS[pk] = known
+        version = PanelVersion(*found[0])
+        remember(version)
+        known = _CHAINS[pk]
     definition_id, scope_ids = known
     reads = access.chain_reads(principal, scope_ids) or []
     version_rows, latest_rows, region_rows, *chain_rows = run_together(

@@ -845,10 +845,12 @@ def create_version(
         targets = _clean_targets(subscription, region, specs, common, stype)
         if source is not None and not isinstance(source, str):
             source = source.arm_id  # an object too is looked up through the access filter
-        if isinstance(source, str):
-            source = get_resource(caller, source, target=VERSION_PATHS["source"]) if source else None
-            if source is None:
-                raise ServiceError.invalid(VERSION_PATHS["source"], "The source id is required.")
+        if not source:
+            raise ServiceError.invalid(
+                VERSION_PATHS["source"],
+                "The source id is required: the id of a managed image, a snapshot or another image version.",
+            )
+        source = get_resource(caller, source, target=VERSION_PATHS["source"])
         data = [
             (
                 lun,

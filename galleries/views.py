@@ -178,6 +178,7 @@ def version_detail(request, pk: int):
 
     version = _visible_version(request, pk)
     context = _with_permissions(request, {"version": version})
+    panel.remember(version)  # its chain is known: the panel reads everything in one trip
     replication = panel.load(request.user, pk)  # the check needs no query: same chain, memoized
     if replication is None:  # deleted in between
         raise Http404("No such image version.")

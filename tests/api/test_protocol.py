@@ -296,3 +296,31 @@ def test_a_refused_deletion_is_in_the_activity_log_and_leaves_no_operation(
     entry = ActivityLogEntry.objects.filter(principal=bob).latest("timestamp")
     assert entry.operation == "Microsoft.Compute/galleries/delete" and entry.status == "Failed"
     assert not ArmOperation.objects.exists()
+
+
+def test_missing_required_properties_are_refused_by_the_services_with_their_path(
+    client, bearer, subscription, rg, gallery, definition
+):
+    images = f"{base(subscription)}/{gallery.name}/images"
+    arm_error(
+        client.put(
+            f"{images}/d2?api-version={NEWEST}",
+            {"location": "westeurope", "properties": {"osType": "Linux"}},
+            content_type="application/json",
+            **bearer,
+        ),
+        400,
+        "InvalidParameter",
+        "properties.identifier.publisher",
+    )
+    arm_error(
+        client.put(
+            f"{images}/{definition.name}/versions/1.0.0?api-version={NEWEST}",
+            {"location": "westeurope"},
+            content_type="application/json",
+            **bearer,
+        ),
+        400,
+        "InvalidParameter",
+        "properties.storageProfile.source.id",
+    )
