@@ -12,13 +12,14 @@ What is due, at ``now``:
 2. Every image definition whose end-of-life date has passed is deleted together with its versions:
    first its remaining versions (``delete_version``), then the definition (``delete_definition``).
 3. For every definition with the ``TrimOlderToSource`` policy (the seed's example: "always replicate
-   the latest image in multi-regions while all older versions are only available in 1 region"): the
-   latest version — the highest version in numeric order that is not excluded from latest and that
-   survives this plan — keeps all its regions; every older version that still has target regions
-   other than its source region is trimmed to its source region (``trim_version``). Versions newer
-   than the latest (excluded from latest) are not trimmed, and a region the latest is still
-   replicating to is kept by the older versions until a later run: consumers there never lose
-   their last usable version.
+   the latest image in multi-regions while all older versions are only available in 1 region"), region
+   by region: the version that is latest *there* (F8: the highest version, not excluded from latest
+   globally or for that region, Completed there — counting only versions that survive this plan)
+   keeps that region. An older version is trimmed (``trim_version``) only of the regions where a newer
+   version is the latest, and never of its source region. So no region loses its last usable
+   version: where the newest is still replicating (or failed, or is excluded from latest), the latest
+   among the versions Completed there keeps the region until a later run. Each trim's reason names,
+   per removed region, the version that is latest there.
 
 Actions come deletes first (version deletions, then definition deletions), then trims; each kind
 ordered by ARM id.
@@ -43,7 +44,7 @@ from accounts.models import ActivityLogEntry, Subscription
 from portal.errors import ServiceError
 
 from . import services
-from .models import GalleryImage, GalleryImageVersion, TargetRegion
+from .models import GalleryImage, GalleryImageVersion, Region, TargetRegion
 
 DELETE_VERSION = "delete_version"
 DELETE_DEFINITION = "delete_definition"
@@ -196,63 +197,63 @@ def plan(now: datetime | None = None, *, subscription=None) -> list[Action]:
         definition_deletions.append(Action(DELETE_DEFINITION, d.arm_id, d.name, reason, pk=d.pk))
 
     trims: list[Action] = []
-    policy_definitions = (
-        GalleryImage.objects.filter(
-            lifecycle_policy=GalleryImage.LifecyclePolicy.TRIM_OLDER_TO_SOURCE, **scoped
-        )
-        .exclude(pk__in=expired_definition_ids)
-        .values_list("pk", flat=True)
-    )
-    for definition_id in policy_definitions:
-        # Versions that survive this plan: not being deleted, and not about to be.
-        surviving = (
-            GalleryImageVersion.objects.filter(definition_id=definition_id)
-            .exclude(provisioning_state=PS.DELETING)
-            .exclude(pk__in=list(version_deletions))
-            .select_related("location")
-        )
-        latest = surviving.filter(exclude_from_latest=False).numeric_order().first()
-        if latest is None:
-            continue
-        older = [v for v in surviving.numeric_order() if _numeric(v) < _numeric(latest)]
-        rows: dict[int, list[TargetRegion]] = {}
-        for t in (
-            TargetRegion.objects.filter(version__in=[v.pk for v in older], removing=False)
-            .select_related("region")
-            .order_by("region__name")
-        ):
-            rows.setdefault(t.version_id, []).append(t)
-        # Never leave a region without a usable version: where the latest is still replicating to a
-        # region, older versions keep that region until a later run (once the latest is Completed).
-        pending = set(
-            TargetRegion.objects.filter(version=latest, removing=False)
-            .exclude(state=TargetRegion.State.COMPLETED)
-            .values_list("region_id", flat=True)
-        )
-        for v in older:
-            extra = [
-                t.region
-                for t in rows.get(v.pk, [])
-                if t.region_id != v.location_id and t.region_id not in pending
-            ]
-            if not extra:
-                continue
-            trims.append(
-                Action(
-                    TRIM_VERSION,
-                    v.arm_id,
-                    v.name,
-                    f"older than the latest version {latest.name}; trimmed to its source region "
-                    f"{v.location.display_name} (removes {', '.join(r.display_name for r in extra)})",
-                    regions=[r.name for r in extra],
-                    pk=v.pk,
-                )
-            )
+    policy_definitions = GalleryImage.objects.filter(
+        lifecycle_policy=GalleryImage.LifecyclePolicy.TRIM_OLDER_TO_SOURCE, **scoped
+    ).exclude(pk__in=expired_definition_ids)
+    for definition in policy_definitions.only("pk"):
+        trims.extend(_trims(definition, set(version_deletions)))
 
     def ordered(actions):
         return sorted(actions, key=lambda a: (a.arm_id.lower(), a.arm_id))
 
     return ordered(version_deletions.values()) + ordered(definition_deletions) + ordered(trims)
+
+
+def _trims(definition: GalleryImage, deleted: set[int]) -> list[Action]:
+    """TrimOlderToSource, region by region: in each region the version that is latest there (F8's
+    rule, ``services.latest_by_region``, over the versions that survive this plan) keeps it; an older
+    version is trimmed of the regions where a newer one is the latest, never of its source region.
+    The latest of a region is never trimmed of it, so no region loses its last usable version; a
+    region the newest is still replicating to (or failed in, or is excluded from latest in) keeps the
+    latest among the versions Completed there."""
+    latest = services.latest_by_region(definition, excluding=deleted)
+    surviving = (
+        GalleryImageVersion.objects.filter(definition_id=definition.pk)
+        .exclude(provisioning_state=PS.DELETING)
+        .exclude(pk__in=list(deleted))
+        .select_related("location")
+        .numeric_order()
+    )
+    rows: dict[int, list[TargetRegion]] = {}
+    for t in (
+        TargetRegion.objects.filter(version__in=surviving, removing=False)
+        .select_related("region")
+        .order_by("region__name")
+    ):
+        rows.setdefault(t.version_id, []).append(t)
+    out = []
+    for v in surviving:
+        removed: list[tuple[Region, GalleryImageVersion]] = []
+        kept: list[str] = []
+        for t in rows.get(v.pk, []):
+            there = latest.get(t.region.name)
+            if t.region_id == v.location_id:
+                continue
+            if there is not None and _numeric(there) > _numeric(v):
+                removed.append((t.region, there))
+            elif there is not None and there.pk == v.pk:
+                kept.append(f"{t.region.display_name} (latest there)")
+            else:
+                kept.append(f"{t.region.display_name} (no newer version is usable there)")
+        if not removed:
+            continue
+        reason = (
+            "removes "
+            + ", ".join(f"{r.display_name} (latest there: {there.name})" for r, there in removed)
+            + f"; keeps {', '.join([f'{v.location.display_name} (its source region)', *kept])}"
+        )
+        out.append(Action(TRIM_VERSION, v.arm_id, v.name, reason, [r.name for r, _ in removed], pk=v.pk))
+    return out
 
 
 def run(

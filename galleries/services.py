@@ -1154,10 +1154,12 @@ def latest_candidates(definition_id) -> QuerySet:
 LATEST_FIRST = ("-version__major", "-version__minor", "-version__patch")
 
 
-def latest_by_region(definition: GalleryImage) -> dict[str, GalleryImageVersion]:
-    """Latest per region name for a whole definition, in one query."""
+def latest_by_region(definition: GalleryImage, excluding=()) -> dict[str, GalleryImageVersion]:
+    """Latest per region name for a whole definition, in one query. ``excluding``: version ids not to
+    count (the lifecycle plan asks what the latest will be once the versions it deletes are gone)."""
     rows = (
         latest_candidates(definition.pk)
+        .exclude(version_id__in=list(excluding))
         .select_related("version", "region")
         .order_by("region__name", *LATEST_FIRST)
     )

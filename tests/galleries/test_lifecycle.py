@@ -148,8 +148,8 @@ def test_reasons_a_person_understands(scenario):
     assert "deleted together with its 2 version(s)" in by_id[scenario["retired"].arm_id].reason
     trim = by_id[scenario["1.0.9"].arm_id]
     assert trim.reason == (
-        "older than the latest version 1.0.10; trimmed to its source region West Europe "
-        "(removes East US, North Europe)"
+        "removes East US (latest there: 1.0.10), North Europe (latest there: 1.0.10); "
+        "keeps West Europe (its source region)"
     )
     assert trim.regions == ["eastus", "northeurope"]
     assert trim.name == "1.0.9"
@@ -323,6 +323,87 @@ def test_regions_the_latest_is_still_replicating_to_are_kept_until_it_completes(
     assert regions_of(old) == {"westeurope"}
 
 
+def test_each_region_keeps_the_version_that_is_latest_there(definition, make_version):
+    """Issue 11: 1.0.1 is the latest in East US, 1.0.9 in North Europe, and 1.0.10 is only in West
+    Europe. One global latest trimmed East US and North Europe of their latest; per region, only what
+    a newer version that is latest there replaces goes."""
+    set_policy(definition)
+    v1 = make_version("1.0.1", target_regions=REGIONS)
+    v9 = make_version("1.0.9", target_regions=["westeurope", "northeurope"])
+    v10 = make_version("1.0.10", target_regions=["westeurope"])
+    assert services.latest_by_region(definition) == {"westeurope": v10, "eastus": v1, "northeurope": v9}
+    [trim] = lifecycle.plan()
+    assert trim.key == ("trim_version", v1.arm_id) and trim.regions == ["northeurope"]
+    assert trim.reason == (
+        "removes North Europe (latest there: 1.0.9); keeps West Europe (its source region), "
+        "East US (latest there)"
+    )
+    lifecycle.run(dry_run=False)
+    assert regions_of(v1) == {"westeurope", "eastus"}
+    assert regions_of(v9) == {"westeurope", "northeurope"}
+    assert regions_of(v10) == {"westeurope"}
+    assert services.latest_by_region(definition) == {"westeurope": v10, "eastus": v1, "northeurope": v9}
+    assert lifecycle.plan() == []
+
+
+def test_a_region_where_the_newest_is_excluded_from_latest_keeps_its_latest(definition, make_version):
+    set_policy(definition)
+    v9 = make_version("1.0.9", target_regions=REGIONS)
+    make_version(
+        "1.0.10", target_regions=[T("westeurope"), T("eastus"), T("northeurope", exclude_from_latest=True)]
+    )
+    [trim] = lifecycle.plan()
+    assert trim.key == ("trim_version", v9.arm_id) and trim.regions == ["eastus"]
+    assert trim.reason == (
+        "removes East US (latest there: 1.0.10); keeps West Europe (its source region), "
+        "North Europe (latest there)"
+    )
+    lifecycle.run(dry_run=False)
+    assert regions_of(v9) == {"westeurope", "northeurope"}
+
+
+def test_older_versions_are_trimmed_where_a_newer_one_is_latest_while_the_newest_replicates(
+    definition, make_version
+):
+    """The newest is still replicating to East US: there the latest is 1.0.5, which keeps East US;
+    1.0.0 is older than the latest in both other regions and goes from both."""
+    set_policy(definition)
+    v0 = make_version("1.0.0", target_regions=REGIONS)
+    v5 = make_version("1.0.5", target_regions=REGIONS)
+    newest = make_version("1.1.0", target_regions=REGIONS)
+    TargetRegion.objects.filter(version=newest, region__name="eastus").update(
+        state=TargetRegion.State.REPLICATING
+    )
+    by_id = {a.arm_id: a for a in lifecycle.plan()}
+    assert set(by_id) == {v0.arm_id, v5.arm_id}
+    assert by_id[v0.arm_id].regions == ["eastus", "northeurope"]
+    assert by_id[v0.arm_id].reason.startswith(
+        "removes East US (latest there: 1.0.5), North Europe (latest there: 1.1.0); "
+    )
+    assert by_id[v5.arm_id].regions == ["northeurope"]
+    assert by_id[v5.arm_id].reason == (
+        "removes North Europe (latest there: 1.1.0); keeps West Europe (its source region), "
+        "East US (latest there)"
+    )
+    lifecycle.run(dry_run=False)
+    assert regions_of(v0) == {"westeurope"} and regions_of(v5) == {"westeurope", "eastus"}
+    assert regions_of(newest) == set(REGIONS)
+
+
+def test_a_region_whose_newest_replication_failed_keeps_its_last_usable_version(definition, make_version):
+    set_policy(definition)
+    old = make_version("1.0.0", target_regions=REGIONS)
+    newest = make_version("1.1.0", target_regions=REGIONS)
+    TargetRegion.objects.filter(version=newest, region__name="northeurope").update(
+        state=TargetRegion.State.FAILED
+    )
+    [trim] = lifecycle.plan()
+    assert trim.regions == ["eastus"]
+    assert "North Europe (latest there)" in trim.reason
+    lifecycle.run(dry_run=False)
+    assert regions_of(old) == {"westeurope", "northeurope"}
+
+
 def test_definitions_without_the_policy_are_left_alone(definition, make_version):
     for name in ["1.0.0", "1.0.1"]:
         make_version(name, target_regions=REGIONS)
@@ -338,7 +419,7 @@ def test_a_newer_version_excluded_from_latest_is_not_trimmed(definition, make_ve
     preview = make_version("2.0.0", target_regions=REGIONS, exclude_from_latest=True)
     actions = lifecycle.plan()
     assert keys(actions) == {("trim_version", old.arm_id)}
-    assert "latest version 1.1.0" in actions[0].reason
+    assert "latest there: 1.1.0" in actions[0].reason
     lifecycle.run(dry_run=False)
     assert regions_of(latest) == regions_of(preview) == set(REGIONS)
     assert regions_of(old) == {"westeurope"}
