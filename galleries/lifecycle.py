@@ -21,8 +21,16 @@ What is due, at ``now``:
    among the versions Completed there keeps the region until a later run. Each trim's reason names,
    per removed region, the version that is latest there.
 
-Actions come deletes first (version deletions, then definition deletions), then trims; each kind
-ordered by ARM id.
+4. Versions that existing deployments came from (``Deployment.source_version``; any state but
+   Failed — a deleted deployment has no row) are, unless their definition's ``lifecycle_keep_deployed``
+   is off, neither deleted by end of life nor trimmed of a region such a deployment runs in. The plan
+   shows them as ``keep`` actions ("kept: 2 deployment(s) came from it: web1, web2; …"; deployments in
+   other subscriptions are counted, not named), which a run never carries out. A definition past its
+   end of life stays (``keep``) while such a version of it does. With the setting off, the reasons of
+   the deletions and trims still say how many deployments came from the version.
+
+Actions come deletes first (version deletions, then definition deletions), then trims, then what is
+kept; each kind ordered by ARM id.
 
 Deferred definition deletions. A version that has replicas is not deleted at once: it goes to
 ``Deleting`` while each region's worker removes its replica files, and disappears when the last one
@@ -45,19 +53,25 @@ from portal.errors import ServiceError
 
 from . import services
 from .models import GalleryImage, GalleryImageVersion, Region, TargetRegion
+from .models_deploy import Deployment
 
 DELETE_VERSION = "delete_version"
 DELETE_DEFINITION = "delete_definition"
 TRIM_VERSION = "trim_version"
-KIND_ORDER = {DELETE_VERSION: 0, DELETE_DEFINITION: 1, TRIM_VERSION: 2}
+#: Shown in the plan, never carried out: a version (or a definition) that deployments came from.
+KEEP = "keep"
+KIND_ORDER = {DELETE_VERSION: 0, DELETE_DEFINITION: 1, TRIM_VERSION: 2, KEEP: 3}
+CHANGES = (DELETE_VERSION, DELETE_DEFINITION, TRIM_VERSION)
 OPERATION = "Microsoft.Compute/galleries/lifecycle/action"
 PS = GalleryImageVersion.ProvisioningState
 
 
 @dataclass
 class Action:
-    """One thing the clean-up does: delete a version, delete a definition, or trim a version to its
-    source region (``regions``: the region names that would be removed)."""
+    """One line of the plan: delete a version, delete a definition, trim a version of some regions
+    (``regions``: the region names removed), or keep (``KEEP``: a version that deployments came from,
+    or a definition whose such versions stay — shown, never carried out; ``regions``: the regions a
+    trim would have removed and the deployments keep)."""
 
     kind: str
     arm_id: str
@@ -70,13 +84,18 @@ class Action:
     def key(self) -> tuple[str, str]:
         return (self.kind, self.arm_id)
 
+    @property
+    def is_change(self) -> bool:
+        return self.kind != KEEP
+
 
 @dataclass
 class Report:
-    """The plan (``actions``) and, for a real run, what became of each action: ``done`` (carried
-    out; ``in_progress`` lists the version deletions among them whose replicas the workers are still
-    removing), ``deferred`` (a definition whose versions are still being deleted: the next run deletes
-    it), ``skipped`` (the resource was already gone) and ``errors`` (refused by the service layer)."""
+    """The plan (``actions``, the kept ones included) and, for a real run, what became of each
+    change: ``done`` (carried out; ``in_progress`` lists the version deletions among them whose replicas
+    the workers are still removing), ``deferred`` (a definition whose versions are still being deleted:
+    the next run deletes it), ``skipped`` (the resource was already gone) and ``errors`` (refused by the
+    service layer). ``record`` is the ``LifecycleRun`` row of a real run."""
 
     actions: list[Action]
     dry_run: bool = True
@@ -86,14 +105,24 @@ class Report:
     deferred: list[tuple[Action, str]] = field(default_factory=list)
     skipped: list[tuple[Action, str]] = field(default_factory=list)
     errors: list[tuple[Action, str]] = field(default_factory=list)
+    record: object = None
+
+    @property
+    def changes(self) -> list[Action]:
+        return [a for a in self.actions if a.is_change]
+
+    @property
+    def kept(self) -> list[Action]:
+        return [a for a in self.actions if not a.is_change]
 
     def counts(self) -> dict[str, int]:
-        planned = {kind: 0 for kind in KIND_ORDER}
-        for a in self.actions:
+        planned = {kind: 0 for kind in CHANGES}
+        for a in self.changes:
             planned[a.kind] += 1
         return {
-            "planned": len(self.actions),
+            "planned": len(self.changes),
             **{f"planned_{kind}": n for kind, n in planned.items()},
+            "kept": len(self.kept),
             "done": len(self.done),
             "in_progress": len(self.in_progress),
             "deferred": len(self.deferred),
@@ -117,10 +146,13 @@ class Report:
 
 
 def _kinds(c: dict) -> str:
-    return (
+    kinds = (
         f"{c['planned_delete_version']} version deletion(s), {c['planned_delete_definition']} definition "
         f"deletion(s), {c['planned_trim_version']} trim(s)"
     )
+    if c["kept"]:
+        kinds += f"; {c['kept']} kept for deployments"
+    return kinds
 
 
 def _when(value: datetime) -> str:
@@ -151,46 +183,125 @@ def _numeric(version: GalleryImageVersion) -> tuple[int, int, int]:
     return (version.major, version.minor, version.patch)
 
 
+@dataclass
+class _Deployed:
+    """An existing deployment (not Failed) that came from a version."""
+
+    pk: int
+    name: str
+    region_id: int
+    subscription_id: int
+
+
+@dataclass
+class _Kept:
+    """A version kept for its deployments: which ones, and what the plan does not do to it."""
+
+    version: GalleryImageVersion
+    deployments: dict[int, _Deployed] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+
+    def action(self) -> Action:
+        v, ds = self.version, list(self.deployments.values())
+        named = sorted((d.name for d in ds if d.subscription_id == v.subscription_id), key=str.lower)
+        elsewhere = len(ds) - len(named)
+        who = ", ".join(named)
+        if elsewhere:
+            where = "another subscription" if elsewhere == 1 else "other subscriptions"
+            who = f"{who} and {elsewhere} in {where}" if who else f"{elsewhere} in {where}"
+        reason = f"kept: {len(ds)} deployment(s) came from it: {who}; " + "; ".join(self.notes)
+        return Action(KEEP, v.arm_id, v.name, reason, list(self.regions), pk=v.pk)
+
+
+def _not_kept(deployments: list[_Deployed]) -> str:
+    return (
+        f"; {len(deployments)} deployment(s) came from it (the image definition's policy does not keep "
+        "deployed versions)"
+    )
+
+
+def _deployments(scoped: dict) -> dict[int, list[_Deployed]]:
+    """Existing deployments (any state but Failed; a deleted one has no row) by the version they came
+    from, for the versions in scope. Deployments anywhere count: a VM in another subscription or
+    tenant came from the version just the same."""
+    qs = Deployment.objects.filter(source_version__isnull=False).exclude(state=Deployment.State.FAILED)
+    if scoped:
+        qs = qs.filter(source_version__subscription_id=scoped["subscription_id"])
+    out: dict[int, list[_Deployed]] = {}
+    for pk, version_id, name, region_id, subscription_id in qs.values_list(
+        "pk", "source_version_id", "name", "location_id", "subscription_id"
+    ):
+        out.setdefault(version_id, []).append(_Deployed(pk, name, region_id, subscription_id))
+    return out
+
+
 def plan(now: datetime | None = None, *, subscription=None) -> list[Action]:
     """What the clean-up would do at ``now`` (default: the current time). Changes nothing."""
     now = now or timezone.now()
     sub = resolve_subscription(subscription)
     scoped = {"subscription_id": sub.pk} if sub is not None else {}
+    fields = ("pk", "arm_id", "name", "end_of_life_date", "definition_id", "subscription_id")
 
-    version_deletions: dict[int, Action] = {}
+    # What end of life makes due: version -> (the version, why it goes, why it would have gone).
+    due: dict[int, tuple[GalleryImageVersion, str, str]] = {}
     expired_versions = (
         GalleryImageVersion.objects.filter(end_of_life_date__lte=now, **scoped)
         .exclude(provisioning_state=PS.DELETING)
-        .only("pk", "arm_id", "name", "end_of_life_date")
+        .only(*fields)
     )
     for v in expired_versions:
-        version_deletions[v.pk] = Action(
-            DELETE_VERSION, v.arm_id, v.name, f"end of life {_when(v.end_of_life_date)} has passed", pk=v.pk
-        )
-
-    definition_deletions: list[Action] = []
+        eol = _when(v.end_of_life_date)
+        due[v.pk] = (v, f"end of life {eol} has passed", f"its end of life {eol} has passed")
     expired_definitions = list(
         GalleryImage.objects.filter(end_of_life_date__lte=now, **scoped).only(
             "pk", "arm_id", "name", "end_of_life_date"
         )
     )
     expired_definition_ids = {d.pk for d in expired_definitions}
+    versions_of: dict[int, list[GalleryImageVersion]] = {}
     for d in expired_definitions:
         eol = _when(d.end_of_life_date)
-        versions = list(
-            GalleryImageVersion.objects.filter(definition=d).only(
-                "pk", "arm_id", "name", "provisioning_state"
-            )
+        versions_of[d.pk] = list(
+            GalleryImageVersion.objects.filter(definition=d).only(*fields, "provisioning_state")
         )
-        for v in versions:
-            if v.pk not in version_deletions and v.provisioning_state != PS.DELETING:
-                version_deletions[v.pk] = Action(
-                    DELETE_VERSION,
-                    v.arm_id,
-                    v.name,
-                    f"its image definition '{d.name}' reached end of life {eol}",
-                    pk=v.pk,
+        for v in versions_of[d.pk]:
+            if v.pk not in due and v.provisioning_state != PS.DELETING:
+                why = f"its image definition '{d.name}' reached end of life {eol}"
+                due[v.pk] = (v, why, why)
+
+    deployed = _deployments(scoped)
+    keeps_deployed = dict(GalleryImage.objects.filter(**scoped).values_list("pk", "lifecycle_keep_deployed"))
+    kept: dict[int, _Kept] = {}
+    version_deletions: dict[int, Action] = {}
+    for pk, (v, reason, would) in due.items():
+        ds = deployed.get(pk, [])
+        if ds and keeps_deployed.get(v.definition_id, True):
+            k = kept[pk] = _Kept(v, {d.pk: d for d in ds})
+            k.notes.append(f"not deleted although {would}")
+            continue
+        if ds:
+            reason += _not_kept(ds)
+        version_deletions[pk] = Action(DELETE_VERSION, v.arm_id, v.name, reason, pk=pk)
+
+    definition_deletions: list[Action] = []
+    definition_keeps: list[Action] = []
+    for d in expired_definitions:
+        eol = _when(d.end_of_life_date)
+        versions = versions_of[d.pk]
+        staying = [v.name for v in sorted(versions, key=_numeric) if v.pk in kept]
+        if staying:
+            definition_keeps.append(
+                Action(
+                    KEEP,
+                    d.arm_id,
+                    d.name,
+                    f"kept: deployments came from its version(s) {', '.join(staying)}, which are kept; not "
+                    f"deleted although its end of life {eol} has passed",
+                    pk=d.pk,
                 )
+            )
+            continue
         reason = f"end of life {eol} has passed"
         if versions:
             reason += f"; deleted together with its {len(versions)} version(s), which go first"
@@ -200,22 +311,31 @@ def plan(now: datetime | None = None, *, subscription=None) -> list[Action]:
     policy_definitions = GalleryImage.objects.filter(
         lifecycle_policy=GalleryImage.LifecyclePolicy.TRIM_OLDER_TO_SOURCE, **scoped
     ).exclude(pk__in=expired_definition_ids)
-    for definition in policy_definitions.only("pk"):
-        trims.extend(_trims(definition, set(version_deletions)))
+    for definition in policy_definitions.only("pk", "lifecycle_keep_deployed"):
+        trims.extend(_trims(definition, set(version_deletions), deployed, kept))
 
     def ordered(actions):
         return sorted(actions, key=lambda a: (a.arm_id.lower(), a.arm_id))
 
-    return ordered(version_deletions.values()) + ordered(definition_deletions) + ordered(trims)
+    keeps = definition_keeps + [k.action() for k in kept.values()]
+    return (
+        ordered(version_deletions.values()) + ordered(definition_deletions) + ordered(trims) + ordered(keeps)
+    )
 
 
-def _trims(definition: GalleryImage, deleted: set[int]) -> list[Action]:
+def _trims(
+    definition: GalleryImage,
+    deleted: set[int],
+    deployed: dict[int, list[_Deployed]],
+    kept: dict[int, _Kept],
+) -> list[Action]:
     """TrimOlderToSource, region by region: in each region the version that is latest there (F8's
     rule, ``services.latest_by_region``, over the versions that survive this plan) keeps it; an older
     version is trimmed of the regions where a newer one is the latest, never of its source region.
     The latest of a region is never trimmed of it, so no region loses its last usable version; a
     region the newest is still replicating to (or failed in, or is excluded from latest in) keeps the
-    latest among the versions Completed there."""
+    latest among the versions Completed there. Unless the definition's policy says otherwise, a
+    region that deployments from a version run in is not trimmed of that version (``kept``)."""
     latest = services.latest_by_region(definition, excluding=deleted)
     surviving = (
         GalleryImageVersion.objects.filter(definition_id=definition.pk)
@@ -234,24 +354,44 @@ def _trims(definition: GalleryImage, deleted: set[int]) -> list[Action]:
     out = []
     for v in surviving:
         removed: list[tuple[Region, GalleryImageVersion]] = []
-        kept: list[str] = []
+        keeps: list[str] = []
+        protected: list[tuple[Region, GalleryImageVersion, list[_Deployed]]] = []
+        not_kept: list[_Deployed] = []
         for t in rows.get(v.pk, []):
             there = latest.get(t.region.name)
             if t.region_id == v.location_id:
                 continue
             if there is not None and _numeric(there) > _numeric(v):
+                running = [d for d in deployed.get(v.pk, []) if d.region_id == t.region_id]
+                if running and definition.lifecycle_keep_deployed:
+                    protected.append((t.region, there, running))
+                    keeps.append(f"{t.region.display_name} (kept for deployments)")
+                    continue
+                not_kept.extend(running)
                 removed.append((t.region, there))
             elif there is not None and there.pk == v.pk:
-                kept.append(f"{t.region.display_name} (latest there)")
+                keeps.append(f"{t.region.display_name} (latest there)")
             else:
-                kept.append(f"{t.region.display_name} (no newer version is usable there)")
+                keeps.append(f"{t.region.display_name} (no newer version is usable there)")
+        if protected:
+            k = kept.setdefault(v.pk, _Kept(v))
+            for region, _, running in protected:
+                k.deployments.update((d.pk, d) for d in running)
+                k.regions.append(region.name)
+            k.notes.append(
+                "not trimmed of "
+                + ", ".join(f"{r.display_name} (latest there: {there.name})" for r, there, _ in protected)
+                + ", where they run"
+            )
         if not removed:
             continue
         reason = (
             "removes "
             + ", ".join(f"{r.display_name} (latest there: {there.name})" for r, there in removed)
-            + f"; keeps {', '.join([f'{v.location.display_name} (its source region)', *kept])}"
+            + f"; keeps {', '.join([f'{v.location.display_name} (its source region)', *keeps])}"
         )
+        if not_kept:
+            reason += _not_kept(not_kept)
         out.append(Action(TRIM_VERSION, v.arm_id, v.name, reason, [r.name for r, _ in removed], pk=v.pk))
     return out
 
@@ -268,7 +408,7 @@ def run(
     if dry_run:
         return report
     caller = caller or Caller.system()
-    for action in report.actions:
+    for action in report.changes:
         try:
             _carry_out(caller, action, report)
         except ServiceError as err:

@@ -227,6 +227,12 @@ class GalleryImage(Resource):
     lifecycle_policy = models.CharField(
         max_length=20, choices=LifecyclePolicy.choices, default=LifecyclePolicy.NONE
     )
+    lifecycle_keep_deployed = models.BooleanField(
+        "keep versions deployments came from",
+        default=True,
+        help_text="The lifecycle clean-up neither deletes (end of life) nor trims of a deployment's region a "
+        "version that an existing deployment came from.",
+    )
     identifier_key = models.CharField(
         max_length=400,
         unique=True,

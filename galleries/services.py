@@ -333,11 +333,13 @@ DEFINITION_PATHS = {
     "plan_publisher": "properties.purchasePlan.publisher",
     "plan_product": "properties.purchasePlan.product",
     "lifecycle_policy": "properties.lifecyclePolicy",
+    "lifecycle_keep_deployed": "properties.lifecycleKeepDeployed",
     "location": "location",
     "tags": "tags",
 }
 DEFINITION_MUTABLE = {
     "lifecycle_policy",
+    "lifecycle_keep_deployed",
     "min_vcpus",
     "max_vcpus",
     "min_memory_gb",
@@ -416,6 +418,14 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
         )
     elif "lifecycle_policy" in values:
         out.pop("lifecycle_policy")
+    if values.get("lifecycle_keep_deployed") is not None:
+        if not isinstance(values["lifecycle_keep_deployed"], bool):
+            raise ServiceError.invalid(
+                P["lifecycle_keep_deployed"],
+                "Whether the lifecycle keeps versions that deployments came from is true or false.",
+            )
+    elif "lifecycle_keep_deployed" in values:
+        out.pop("lifecycle_keep_deployed")
     if "tags" in values:
         out["tags"] = validate_tags(values["tags"])
     plan = [values.get(k) for k in ("plan_name", "plan_publisher", "plan_product")]

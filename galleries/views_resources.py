@@ -378,7 +378,13 @@ DEFINITION_TEXT = (
     "plan_publisher",
     "plan_product",
     "lifecycle_policy",
+    "lifecycle_keep_deployed",
     "tags",
+)
+#: The lifecycle's choice for versions that deployments came from (``lifecycle_keep_deployed``).
+KEEP_DEPLOYED_CHOICES = (
+    ("true", "Keep them, and the regions their deployments run in"),
+    ("false", "Let them go: end of life and trimming apply as to any version"),
 )
 NUMBERS = ("min_vcpus", "max_vcpus", "min_memory_gb", "max_memory_gb")
 #: Shown read-only on the edit page; sent to the service only if a request forges them.
@@ -405,6 +411,7 @@ def _definition_form_context(**extra) -> dict:
         "generations": _choices(HyperVGeneration),
         "disk_types": _choices(DiskType),
         "policies": GalleryImage.LifecyclePolicy.choices,
+        "keep_deployed_choices": KEEP_DEPLOYED_CHOICES,
         **extra,
     }
 
@@ -424,6 +431,8 @@ def _definition_values(form: dict, disallowed: list[str], *, new: bool) -> dict:
             values[key] = _eol(raw)
         elif key == "lifecycle_policy":
             values[key] = raw or None
+        elif key == "lifecycle_keep_deployed":
+            values[key] = {"true": True, "false": False}.get(raw, raw or None)  # else: the service refuses
         else:
             values[key] = raw.strip() if key in ("publisher", "offer", "sku") else raw
     if new:
@@ -436,7 +445,13 @@ def definition_create(request, pk: int):
     gallery = _readable(request, Gallery, pk, "location")
     _require(request, Action.WRITE, gallery, DEFINITION_TYPE)
     form = {key: "" for key in DEFINITION_TEXT}
-    form.update(os_type="Linux", os_state="Generalized", hyper_v_generation="V2", lifecycle_policy="None")
+    form.update(
+        os_type="Linux",
+        os_state="Generalized",
+        hyper_v_generation="V2",
+        lifecycle_policy="None",
+        lifecycle_keep_deployed="true",
+    )
     disallowed: list[str] = []
     errors: dict[str, str] = {}
     status = 200
@@ -475,6 +490,7 @@ def _definition_form_from(definition: GalleryImage) -> dict:
     eol = definition.end_of_life_date
     form["end_of_life_date"] = eol.astimezone(UTC).date().isoformat() if eol else ""
     form["tags"] = format_tags(definition.tags)
+    form["lifecycle_keep_deployed"] = "true" if definition.lifecycle_keep_deployed else "false"
     return form
 
 

@@ -19,11 +19,14 @@ from django.utils import timezone
 
 from accounts.activity import Caller
 from accounts.models import ActivityLogEntry, Resource
-from accounts.services import create_subscription
-from galleries import lifecycle, services
+from accounts.services import create_resource_group, create_subscription
+from galleries import deployments, lifecycle, services
+from galleries.deployments import OsProfile
 from galleries.models import GalleryImage, GalleryImageVersion, Replica, TargetRegion, UsageCounter
+from galleries.models_deploy import Deployment
 from galleries.services import TargetRegionSpec as T
 from galleries.tasks import run_lifecycle
+from portal.errors import ServiceError
 
 REGIONS = ["westeurope", "eastus", "northeurope"]
 POLICY = GalleryImage.LifecyclePolicy.TRIM_OLDER_TO_SOURCE
@@ -454,6 +457,175 @@ def test_a_version_being_deleted_is_not_trimmed(definition, make_version):
     assert lifecycle.plan() == []
 
 
+# --- Deployments ---------------------------------------------------------------------------------------
+
+LINUX = OsProfile("web01", "azureuser", "Str0ng-Passw0rd!")
+
+
+@pytest.fixture
+def deploy(caller, rg):
+    """A VM from ``version`` in ``location`` (queued, never provisioned here: the row is what counts)."""
+
+    def make(version, name, location="westeurope", resource_group=None):
+        return deployments.create_deployment(
+            caller, version, resource_group or rg, name, location=location, os_profile=LINUX
+        )
+
+    return make
+
+
+def test_a_version_deployments_came_from_is_kept_past_its_end_of_life(make_version, deploy):
+    v = make_version("1.0.0", target_regions=REGIONS)
+    gone = make_version("1.0.1")
+    deploy(v, "web2", location="eastus")
+    deploy(v, "web1")
+    expire(v)
+    expire(gone)
+    actions = lifecycle.plan()
+    assert [a.key for a in actions] == [("delete_version", gone.arm_id), ("keep", v.arm_id)]
+    keep = actions[1]
+    assert keep.reason.startswith("kept: 2 deployment(s) came from it: web1, web2; ")
+    assert "not deleted although its end of life" in keep.reason and keep.regions == []
+    entries = ActivityLogEntry.objects.count()
+    report = lifecycle.run(dry_run=False)
+    assert keys(report.done) == {("delete_version", gone.arm_id)}  # a kept version is never acted on
+    assert keys(report.kept) == {("keep", v.arm_id)}
+    assert report.errors == report.skipped == report.deferred == []
+    assert (
+        regions_of(v) == set(REGIONS)
+        and GalleryImageVersion.objects.get(pk=v.pk).provisioning_state != "Deleting"
+    )
+    assert not ActivityLogEntry.objects.filter(resource_arm_id=v.arm_id, pk__gt=entries).exists()
+    assert "1 kept for deployments" in report.message
+    assert [a.key for a in lifecycle.plan()] == [("keep", v.arm_id)]  # shown again by every run
+
+
+def test_failed_deployments_do_not_keep_a_version(make_version, deploy):
+    v = make_version("1.0.0")
+    d = deploy(v, "web1")
+    Deployment.objects.filter(pk=d.pk).update(state=Deployment.State.FAILED)
+    expire(v)
+    assert keys(lifecycle.plan()) == {("delete_version", v.arm_id)}
+
+
+def test_a_trim_keeps_the_regions_deployments_run_in(definition, make_version, deploy):
+    set_policy(definition)
+    old = make_version("1.0.0", target_regions=REGIONS)
+    make_version("1.1.0", target_regions=REGIONS)
+    deploy(old, "web1", location="eastus")
+    deploy(old, "web2")  # in the source region: kept anyway, not a reason to keep
+    actions = lifecycle.plan()
+    assert [(a.kind, a.arm_id, a.regions) for a in actions] == [
+        ("trim_version", old.arm_id, ["northeurope"]),
+        ("keep", old.arm_id, ["eastus"]),
+    ]
+    assert actions[0].reason.startswith("removes North Europe (latest there: 1.1.0); ")
+    assert actions[1].reason == (
+        "kept: 1 deployment(s) came from it: web1; not trimmed of East US (latest there: 1.1.0), "
+        "where they run"
+    )
+    report = lifecycle.run(dry_run=False)
+    assert keys(report.done) == {("trim_version", old.arm_id)}
+    assert regions_of(old) == {"westeurope", "eastus"}
+
+
+def test_the_definitions_policy_can_let_deployed_versions_go(caller, definition, make_version, deploy):
+    assert definition.lifecycle_keep_deployed is True  # the default
+    services.update_definition(caller, definition, lifecycle_policy=POLICY, lifecycle_keep_deployed=False)
+    old = make_version("1.0.0", target_regions=REGIONS)
+    retired = make_version("1.0.5")
+    make_version("1.1.0", target_regions=REGIONS)
+    deploy(old, "web1", location="eastus")
+    deploy(retired, "web2")
+    expire(retired)
+    actions = lifecycle.plan()
+    assert [a.kind for a in actions] == ["delete_version", "trim_version"]
+    for a in actions:
+        assert a.reason.endswith(
+            "; 1 deployment(s) came from it (the image definition's policy does not keep deployed versions)"
+        ), a.reason
+    assert actions[1].regions == ["eastus", "northeurope"]
+    lifecycle.run(dry_run=False)
+    assert regions_of(old) == {"westeurope"}
+    assert not GalleryImageVersion.objects.filter(pk=retired.pk).exists()
+    assert Deployment.objects.count() == 2  # the deployments themselves stay
+
+
+def test_a_definition_past_end_of_life_stays_while_a_deployed_version_is_kept(
+    definition, make_version, deploy
+):
+    v0 = make_version("1.0.0")
+    v1 = make_version("1.0.1")
+    deploy(v1, "web1")
+    expire(definition)
+    actions = lifecycle.plan()
+    assert [a.key for a in actions] == [
+        ("delete_version", v0.arm_id),
+        ("keep", definition.arm_id),
+        ("keep", v1.arm_id),
+    ]
+    assert actions[1].reason.startswith("kept: deployments came from its version(s) 1.0.1, which are kept; ")
+    assert actions[2].reason.startswith("kept: 1 deployment(s) came from it: web1; not deleted although")
+    report = lifecycle.run(dry_run=False)
+    assert keys(report.done) == {("delete_version", v0.arm_id)}
+    assert GalleryImage.objects.filter(pk=definition.pk).exists()
+    assert GalleryImageVersion.objects.filter(pk=v1.pk).exists()
+
+
+def test_deployments_in_other_subscriptions_are_counted_not_named(caller, tenant, make_version, deploy):
+    v = make_version("1.0.0", target_regions=REGIONS)
+    other = create_subscription(Caller.system(), tenant, "Other", owner=caller.principal)
+    theirs = create_resource_group(caller, other, "apps", "eastus")
+    deploy(v, "secret-vm", location="eastus", resource_group=theirs)
+    deploy(v, "web1")
+    expire(v)
+    [keep] = lifecycle.plan()
+    assert keep.reason.startswith("kept: 2 deployment(s) came from it: web1 and 1 in another subscription; ")
+    assert "secret" not in keep.reason
+
+
+def test_a_version_kept_past_end_of_life_is_still_trimmed_where_no_deployment_runs(
+    definition, make_version, deploy
+):
+    set_policy(definition)
+    old = make_version("1.0.0", target_regions=REGIONS)
+    make_version("1.1.0", target_regions=REGIONS)
+    deploy(old, "web1", location="eastus")
+    expire(old)
+    actions = lifecycle.plan()
+    assert [(a.kind, a.regions) for a in actions] == [("trim_version", ["northeurope"]), ("keep", ["eastus"])]
+    assert actions[1].reason.startswith(
+        "kept: 1 deployment(s) came from it: web1; not deleted although its end of life "
+    )
+    assert actions[1].reason.endswith("; not trimmed of East US (latest there: 1.1.0), where they run")
+    lifecycle.run(dry_run=False)
+    assert regions_of(old) == {"westeurope", "eastus"}
+
+
+def test_the_command_lists_what_is_kept(make_version, deploy):
+    v = make_version("1.0.0")
+    deploy(v, "web1")
+    expire(v)
+    out = StringIO()
+    call_command("lifecycle", stdout=out)
+    [line] = [line for line in out.getvalue().splitlines() if v.arm_id in line]
+    assert line.startswith("keep ") and "kept: 1 deployment(s) came from it: web1" in line
+    out = StringIO()
+    call_command("lifecycle", "--apply", stdout=out)
+    assert "Done (0):" in out.getvalue() and "Kept for deployments, not changed (1):" in out.getvalue()
+    assert GalleryImageVersion.objects.filter(pk=v.pk).exists()
+
+
+def test_keeping_deployed_versions_is_a_setting_of_the_definition(caller, definition):
+    assert definition.lifecycle_keep_deployed is True
+    services.update_definition(caller, definition, lifecycle_keep_deployed=False)
+    definition.refresh_from_db()
+    assert definition.lifecycle_keep_deployed is False
+    with pytest.raises(ServiceError) as info:
+        services.update_definition(caller, definition, lifecycle_keep_deployed="sometimes")
+    assert info.value.target == "properties.lifecycleKeepDeployed"
+
+
 # --- Scope, caller, activity log -----------------------------------------------------------------------
 
 
@@ -552,6 +724,7 @@ def test_the_task_runs_a_real_run_and_returns_the_summary(scenario):
         "planned_delete_version": 3,
         "planned_delete_definition": 1,
         "planned_trim_version": 2,
+        "kept": 0,
         "done": 6,
         "in_progress": 0,
         "deferred": 0,

@@ -263,6 +263,28 @@ def test_edit_a_definition_immutables_are_read_only_and_a_forged_change_is_refus
     assert signed_in.post(url, {**form, "publisher": "Contoso", "os_type": "linux"}).status_code == 302
 
 
+def test_the_lifecycle_settings_of_a_definition_are_edited_on_its_form(signed_in, gallery, definition):
+    url = f"/definitions/{definition.pk}/edit"
+    page = text(signed_in.get(url))
+    assert 'name="lifecycle_policy"' in page and 'name="lifecycle_keep_deployed"' in page
+    assert '<option value="true" selected>' in page
+    form = {"description": "", "lifecycle_policy": "TrimOlderToSource", "tags": ""}
+    assert signed_in.post(url, {**form, "lifecycle_keep_deployed": "false"}).status_code == 302
+    definition.refresh_from_db()
+    assert definition.lifecycle_policy == "TrimOlderToSource" and definition.lifecycle_keep_deployed is False
+    assert '<option value="false" selected>' in text(signed_in.get(url))
+    assert signed_in.post(url, form).status_code == 302  # not sent: unchanged
+    definition.refresh_from_db()
+    assert definition.lifecycle_keep_deployed is False
+    assert "Lets them go" in text(signed_in.get(f"/definitions/{definition.pk}/"))
+    r = signed_in.post(url, {**form, "lifecycle_keep_deployed": "maybe"})
+    assert r.status_code == 400 and "true or false" in error_of(text(r), "lifecycle_keep_deployed")
+    r = signed_in.post(
+        f"/galleries/{gallery.pk}/definitions/new", {**DEFINITION, "lifecycle_keep_deployed": "false"}
+    )
+    assert r.status_code == 302 and GalleryImage.objects.get(name="web").lifecycle_keep_deployed is False
+
+
 def test_end_of_life_kept_when_unchanged_and_cleared_when_emptied(signed_in, caller, definition):
     eol = timezone.now() + timedelta(days=30, hours=5)
     services.update_definition(caller, definition, end_of_life_date=eol)

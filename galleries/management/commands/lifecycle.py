@@ -1,7 +1,9 @@
 """``manage.py lifecycle [--apply] [--subscription GUID]``: the lifecycle clean-up (F18) by hand.
 
 Without ``--apply`` it is a dry run: it prints what the scheduled run would do and changes nothing.
-With ``--apply`` it carries out exactly that plan and prints what was done, deferred and refused."""
+With ``--apply`` it carries out exactly that plan and prints what was done, deferred and refused. Versions
+that existing deployments came from are listed as kept (unless their definition's policy lets them go)
+and are never changed."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ KIND_LABELS = {
     lifecycle.DELETE_VERSION: "delete version",
     lifecycle.DELETE_DEFINITION: "delete definition",
     lifecycle.TRIM_VERSION: "trim version",
+    lifecycle.KEEP: "keep",
 }
 
 
@@ -53,6 +56,10 @@ class Command(BaseCommand):
         if report.dry_run:
             out.write("Dry run: nothing was changed. Run again with --apply to carry out this plan.")
             return
+        if report.kept:
+            out.write(f"Kept for deployments, not changed ({len(report.kept)}):")
+            for a in report.kept:
+                out.write(f"  {a.arm_id}")
         in_progress = {a.key for a in report.in_progress}
         out.write(f"Done ({len(report.done)}):")
         for a in report.done:
