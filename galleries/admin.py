@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin import ReadOnlyResourceAdmin
 
@@ -84,3 +85,67 @@ class TargetRegionAdmin(admin.ModelAdmin):
 class UsageCounterAdmin(admin.ModelAdmin):
     list_display = ("subscription", "region", "kind", "count")
     list_filter = ("kind", "region")
+
+
+@admin.register(models.LifecycleRun)
+class LifecycleRunAdmin(admin.ModelAdmin):
+    """Lifecycle runs (F18): the plan as saved before the run, and each action's outcome. A record of
+    what happened, so read-only."""
+
+    list_display = (
+        "created_at",
+        "subscription",
+        "trigger",
+        "principal_name",
+        "status",
+        "planned",
+        "finished_at",
+    )
+    list_filter = ("status", "trigger")
+    search_fields = ("principal_name", "subscription__display_name")
+    readonly_fields = (
+        "subscription",
+        "created_at",
+        "planned_for",
+        "trigger",
+        "principal",
+        "principal_name",
+        "status",
+        "counts",
+        "error",
+        "finished_at",
+        "plan",
+    )
+    exclude = ("actions",)
+
+    @admin.display(description="actions")
+    def planned(self, obj):
+        return len(obj.actions)
+
+    @admin.display(description="plan and outcomes")
+    def plan(self, obj):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    a["kind"],
+                    a["arm_id"],
+                    a["reason"],
+                    models.LifecycleRun.OUTCOMES.get(a["outcome"], a["outcome"]),
+                    a["detail"],
+                )
+                for a in obj.actions
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Kind</th><th>Resource</th><th>Reason</th><th>Outcome</th><th>Detail</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -54,6 +54,7 @@ from portal.errors import ServiceError
 from . import services
 from .models import GalleryImage, GalleryImageVersion, Region, TargetRegion
 from .models_deploy import Deployment
+from .models_lifecycle import LifecycleRun
 
 DELETE_VERSION = "delete_version"
 DELETE_DEFINITION = "delete_definition"
@@ -397,63 +398,125 @@ def _trims(
 
 
 def run(
-    now: datetime | None = None, *, dry_run: bool = True, caller: Caller | None = None, subscription=None
+    now: datetime | None = None,
+    *,
+    dry_run: bool = True,
+    caller: Caller | None = None,
+    subscription=None,
+    trigger: str = LifecycleRun.Trigger.COMMAND,
 ):
-    """Plan the clean-up and, unless ``dry_run``, carry out exactly that plan: each action through the
-    service layer in its own transaction, so one refusal does not stop the others. A real run records
-    one activity-log summary entry; a dry run changes nothing at all."""
+    """Plan the clean-up and, unless ``dry_run``, carry out exactly that plan: each change through the
+    service layer in its own transaction, so one refusal does not stop the others; kept actions are
+    never carried out. A real run first saves the plan as a ``LifecycleRun`` row, writes each action's
+    outcome on it as it goes (``started`` before, the outcome after), and records one activity-log
+    summary entry; a dry run changes nothing at all (not even a row)."""
     now = now or timezone.now()
     sub = resolve_subscription(subscription)
     report = Report(actions=plan(now, subscription=sub), dry_run=dry_run, now=now)
     if dry_run:
         return report
     caller = caller or Caller.system()
-    for action in report.changes:
-        try:
-            _carry_out(caller, action, report)
-        except ServiceError as err:
-            report.errors.append((action, err.message))
-    _record_summary(caller, report, sub)
+    record = report.record = _begin(report, caller, sub, trigger)
+    try:
+        for index, action in enumerate(report.actions):
+            if not action.is_change:
+                continue
+            _mark(record, index, "started")
+            try:
+                outcome, detail = _carry_out(caller, action)
+            except ServiceError as err:
+                report.errors.append((action, err.message))
+                _mark(record, index, "refused", err.message)
+                continue
+            if outcome in ("done", IN_PROGRESS):
+                report.done.append(action)
+                if outcome == IN_PROGRESS:
+                    report.in_progress.append(action)
+                    outcome = "done"
+            else:
+                getattr(report, outcome).append((action, detail))
+            _mark(record, index, outcome, detail)
+        _record_summary(caller, report, sub)
+    except BaseException as exc:  # the row keeps what was planned and what had been done
+        _finish(record, report, error=f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(record, report)
     return report
 
 
-def _carry_out(caller: Caller, action: Action, report: Report) -> None:
-    """One action, through the service function that owns it (each opens its own transaction)."""
+IN_PROGRESS = "in_progress"
+
+
+def _begin(report: Report, caller: Caller, subscription: Subscription | None, trigger: str) -> LifecycleRun:
+    """The plan, saved before anything is done."""
+    return LifecycleRun.objects.create(
+        subscription=subscription,
+        planned_for=report.now,
+        trigger=trigger,
+        principal=caller.principal,
+        principal_name=caller.name,
+        actions=[
+            {
+                "kind": a.kind,
+                "arm_id": a.arm_id,
+                "name": a.name,
+                "reason": a.reason,
+                "regions": a.regions,
+                "pk": a.pk,
+                "outcome": "planned" if a.is_change else "kept",
+                "detail": "",
+            }
+            for a in report.actions
+        ],
+    )
+
+
+def _mark(record: LifecycleRun, index: int, outcome: str, detail: str = "") -> None:
+    record.actions[index].update(outcome=outcome, detail=detail)
+    LifecycleRun.objects.filter(pk=record.pk).update(actions=record.actions)
+
+
+def _finish(record: LifecycleRun, report: Report, error: str = "") -> None:
+    record.counts = report.counts()
+    record.error = error
+    record.status = LifecycleRun.Status.FAILED if error or report.errors else LifecycleRun.Status.SUCCEEDED
+    record.finished_at = timezone.now()
+    record.save(update_fields=["counts", "error", "status", "finished_at"])
+
+
+def _carry_out(caller: Caller, action: Action) -> tuple[str, str]:
+    """One change, through the service function that owns it (each opens its own transaction).
+    Returns the outcome — ``done``, ``in_progress`` (a version deletion whose replicas the workers
+    are still removing), ``deferred`` or ``skipped`` — and why (for the last two)."""
     if action.kind == DELETE_VERSION:
         version = GalleryImageVersion.objects.filter(pk=action.pk).first()
         if version is None:
-            report.skipped.append((action, "The version no longer exists."))
-            return
+            return "skipped", "The version no longer exists."
         services.delete_version(caller, version)
-        report.done.append(action)
         if GalleryImageVersion.objects.filter(pk=action.pk).exists():
-            report.in_progress.append(action)  # Deleting: the workers remove its replicas, then it
-    elif action.kind == DELETE_DEFINITION:
+            return IN_PROGRESS, "Deleting: the workers remove its replicas, then the version."
+        return "done", ""
+    if action.kind == DELETE_DEFINITION:
         definition = GalleryImage.objects.filter(pk=action.pk).first()
         if definition is None:
-            report.skipped.append((action, "The image definition no longer exists."))
-            return
+            return "skipped", "The image definition no longer exists."
         remaining = list(
             GalleryImageVersion.objects.filter(definition=definition).values_list(
                 "provisioning_state", flat=True
             )
         )
         if remaining and all(state == PS.DELETING for state in remaining):
-            report.deferred.append(
-                (
-                    action,
-                    f"{len(remaining)} version(s) are still being deleted (workers are removing their "
-                    "replicas); the next run deletes the definition once they are gone.",
-                )
+            return (
+                "deferred",
+                f"{len(remaining)} version(s) are still being deleted (workers are removing their "
+                "replicas); the next run deletes the definition once they are gone.",
             )
-            return
         services.delete_definition(caller, definition)  # refuses if a version was not deleted
-        report.done.append(action)
-    elif action.kind == TRIM_VERSION:
+        return "done", ""
+    if action.kind == TRIM_VERSION:
         version = GalleryImageVersion.objects.filter(pk=action.pk).select_related("location").first()
         if version is None:
-            report.skipped.append((action, "The version no longer exists."))
-            return
+            return "skipped", "The version no longer exists."
         # Remove exactly the planned regions; every other region keeps its settings as they are.
         kept = [
             services.TargetRegionSpec(
@@ -465,9 +528,8 @@ def _carry_out(caller: Caller, action: Action, report: Report) -> None:
         if not any(spec.name == version.location for spec in kept):
             kept.insert(0, services.TargetRegionSpec(version.location, version.replica_count))
         services.update_version(caller, version, target_regions=kept)
-        report.done.append(action)
-    else:  # pragma: no cover - plan() only makes the three kinds
-        raise ValueError(f"unknown lifecycle action {action.kind!r}")
+        return "done", ""
+    raise ValueError(f"lifecycle action {action.kind!r} is not a change")  # pragma: no cover
 
 
 def _record_summary(caller: Caller, report: Report, subscription: Subscription | None) -> ActivityLogEntry:

@@ -88,11 +88,13 @@ def expire_stale_uploads() -> int:
 
 @shared_task(name="galleries.tasks.run_lifecycle", ignore_result=True)
 def run_lifecycle() -> dict:
-    """The scheduled lifecycle clean-up (F18, daily by beat): a real run of ``galleries.lifecycle``;
-    returns its counts. Definitions whose versions are still being deleted are deleted by the next run."""
+    """The scheduled lifecycle clean-up (F18, daily by beat): a real run of ``galleries.lifecycle``,
+    whose plan is saved (a ``LifecycleRun``) before it acts; returns its counts. Definitions whose
+    versions are still being deleted are deleted by the next run."""
     from . import lifecycle
+    from .models import LifecycleRun
 
-    return lifecycle.run(dry_run=False).summary()
+    return lifecycle.run(dry_run=False, trigger=LifecycleRun.Trigger.SCHEDULE).summary()
 
 
 @shared_task(name="galleries.tasks.purge_operations", ignore_result=True)

@@ -668,6 +668,128 @@ def test_a_subscription_limits_the_run(caller, tenant, make_version, subscriptio
     assert GalleryImageVersion.objects.filter(pk=v.pk).exists()
 
 
+# --- The run's record: the plan is saved before acting -------------------------------------------------
+
+
+def outcomes(row) -> list[str]:
+    return [a["outcome"] for a in row.actions]
+
+
+def test_a_real_run_saves_its_plan_before_acting_and_the_outcomes_on_the_same_row(
+    monkeypatch, scenario, user
+):
+    from galleries.models import LifecycleRun
+
+    seen = []
+    real = lifecycle._carry_out
+
+    def spy(caller, action):
+        row = LifecycleRun.objects.get()
+        seen.append(outcomes(row))
+        return real(caller, action)
+
+    monkeypatch.setattr(lifecycle, "_carry_out", spy)
+    report = lifecycle.run(dry_run=False)
+    row = LifecycleRun.objects.get()
+    assert report.record.pk == row.pk
+    # The whole plan was on the row before the first action, each action marked as it started.
+    assert seen[0] == ["started"] + ["planned"] * 5
+    assert seen[3] == ["done"] * 3 + ["started", "planned", "planned"]
+    assert [(a["kind"], a["arm_id"]) for a in row.actions] == [a.key for a in report.actions]
+    assert [a["reason"] for a in row.actions] == [a.reason for a in report.actions]
+    assert row.actions[-1]["regions"] == report.actions[-1].regions
+    assert outcomes(row) == ["done"] * 6
+    assert row.status == LifecycleRun.Status.SUCCEEDED and row.finished_at is not None and row.error == ""
+    assert row.planned_for == report.now and row.subscription is None
+    assert row.principal is None and row.principal_name == "system"
+    assert row.trigger == LifecycleRun.Trigger.COMMAND
+    assert row.counts == report.counts()
+
+
+def test_a_crash_mid_run_leaves_what_was_planned_and_what_was_done(monkeypatch, scenario):
+    from galleries.models import LifecycleRun
+
+    real = lifecycle._carry_out
+    calls = []
+
+    def crash_on_the_third(caller, action):
+        calls.append(action)
+        if len(calls) == 3:
+            raise RuntimeError("the worker was killed")
+        return real(caller, action)
+
+    monkeypatch.setattr(lifecycle, "_carry_out", crash_on_the_third)
+    with pytest.raises(RuntimeError):
+        lifecycle.run(dry_run=False)
+    row = LifecycleRun.objects.get()
+    assert outcomes(row) == ["done", "done", "started", "planned", "planned", "planned"]
+    assert row.status == LifecycleRun.Status.FAILED and "the worker was killed" in row.error
+    assert row.finished_at is not None
+
+
+def test_refusals_and_kept_versions_are_on_the_record(
+    monkeypatch, scenario, make_version, deploy, subscription, user
+):
+    from galleries.models import LifecycleRun
+
+    kept = make_version("1.0.3")
+    deploy(kept, "web1")
+    expire(kept)
+    racing = scenario["1.0.2"]
+    real_plan = lifecycle.plan
+
+    def plan_then_race(*args, **kwargs):
+        actions = real_plan(*args, **kwargs)
+        GalleryImageVersion.objects.filter(pk=racing.pk).update(provisioning_state="Deleting")
+        return actions
+
+    monkeypatch.setattr(lifecycle, "plan", plan_then_race)
+    caller = Caller(principal=user, source="portal")
+    lifecycle.run(
+        dry_run=False, caller=caller, subscription=subscription, trigger=LifecycleRun.Trigger.PORTAL
+    )
+    row = LifecycleRun.objects.get()
+    by_id = {(a["kind"], a["arm_id"]): a for a in row.actions}
+    assert by_id[("trim_version", racing.arm_id)]["outcome"] == "refused"
+    assert "being deleted" in by_id[("trim_version", racing.arm_id)]["detail"]
+    assert by_id[("keep", kept.arm_id)]["outcome"] == "kept"
+    assert row.status == LifecycleRun.Status.FAILED and row.counts["errors"] == 1 and row.counts["kept"] == 1
+    assert row.subscription == subscription and row.trigger == "portal"
+    assert row.principal == user and row.principal_name == user.username
+
+
+def test_a_dry_run_records_nothing(scenario):
+    from galleries.models import LifecycleRun
+
+    lifecycle.run()
+    call_command("lifecycle", stdout=StringIO())
+    assert not LifecycleRun.objects.exists()
+
+
+def test_the_task_and_the_command_record_their_runs(scenario, subscription):
+    from galleries.models import LifecycleRun
+
+    call_command("lifecycle", "--apply", "--subscription", str(subscription.guid), stdout=StringIO())
+    run_lifecycle()
+    first, second = LifecycleRun.objects.order_by("created_at", "pk")
+    assert (first.trigger, first.subscription, first.status) == ("command", subscription, "Succeeded")
+    assert outcomes(first) == ["done"] * 6
+    assert (second.trigger, second.subscription, second.actions) == ("schedule", None, [])
+
+
+def test_the_runs_are_in_the_admin(client, scenario):
+    from accounts.models import User
+    from galleries.models import LifecycleRun
+
+    lifecycle.run(dry_run=False)
+    row = LifecycleRun.objects.get()
+    client.force_login(User.objects.create_superuser("op", "", "Operator-Test-1"))
+    page = client.get("/admin/galleries/lifecyclerun/")
+    assert page.status_code == 200 and "Succeeded" in page.content.decode()
+    page = client.get(f"/admin/galleries/lifecyclerun/{row.pk}/change/")
+    assert page.status_code == 200 and scenario["retired"].arm_id in page.content.decode()
+
+
 # --- Management command and task -----------------------------------------------------------------------
 
 

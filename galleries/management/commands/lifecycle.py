@@ -1,15 +1,16 @@
 """``manage.py lifecycle [--apply] [--subscription GUID]``: the lifecycle clean-up (F18) by hand.
 
 Without ``--apply`` it is a dry run: it prints what the scheduled run would do and changes nothing.
-With ``--apply`` it carries out exactly that plan and prints what was done, deferred and refused. Versions
-that existing deployments came from are listed as kept (unless their definition's policy lets them go)
-and are never changed."""
+With ``--apply`` it saves the plan (a ``LifecycleRun``), carries out exactly that plan and prints what
+was done, deferred and refused. Versions that existing deployments came from are listed as kept
+(unless their definition's policy lets them go) and are never changed."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
 from galleries import lifecycle
+from galleries.models import LifecycleRun
 from portal.errors import ServiceError
 
 KIND_LABELS = {
@@ -41,7 +42,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, apply: bool = False, subscription: str | None = None, **options):
         try:
-            report = lifecycle.run(dry_run=not apply, subscription=subscription)
+            report = lifecycle.run(
+                dry_run=not apply, subscription=subscription, trigger=LifecycleRun.Trigger.COMMAND
+            )
         except ServiceError as err:
             raise CommandError(err.message) from err
         out = self.stdout
