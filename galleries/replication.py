@@ -478,6 +478,7 @@ def reap(now=None) -> int:
         .exclude(Q(state=State.FAILED) & Q(removing=False) & ~Q(version__provisioning_state=PS.DELETING))
         .values_list("pk", "region__name")
     )
+    queued = []
     for pk, region_name in rows:
         reserved = (
             TargetRegion.objects.filter(pk=pk)
@@ -486,6 +487,13 @@ def reap(now=None) -> int:
         )
         if reserved:
             enqueue(pk, region_name)
+            queued.append(f"{pk}@{region_name}")
+    if queued:
+        log.warning(
+            "reaper: queued again %d replication row(s) nobody was working on: %s",
+            len(queued),
+            ", ".join(queued),
+        )
     _settle_versions(now - grace)
     return len(rows)
 

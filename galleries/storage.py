@@ -16,6 +16,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from portal import liveness
+
 CHUNK = 4 * 1024 * 1024
 COPY_CHUNK = 1024 * 1024  # measured: 1 MiB stays in cache between read, hash and write (faster than 8 MiB)
 TMP_SUFFIX = ".tmp"
@@ -54,6 +56,7 @@ class RegionStore:
                     break
                 if remaining is not None:
                     remaining -= len(buf)
+                liveness.touch()  # long reads (hashing, scrubbing) show the process is working
                 yield buf
 
     def write_at(self, rel: str, offset: int, data: bytes) -> None:
@@ -127,6 +130,7 @@ class RegionStore:
                         written += out.write(chunk[written:])
                     size += n
                     i += 1
+                    liveness.touch()
                     if on_chunk is not None:
                         on_chunk(n)
                 if pending is not None:

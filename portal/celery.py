@@ -2,13 +2,25 @@
 
 A task that acts on one region's storage takes a ``region`` keyword argument; the router sends it to
 that region's queue so workers can run next to the region's disk (``celery worker -Q region.westeurope``).
+
+The embedded default's broker is ``portal.broker`` (``sqlite://``), registered here before any
+connection is made. Every task start and end touches the process's liveness file
+(``portal.liveness``), which is how the supervisor of ``manage.py up`` tells a working worker from a
+stalled one.
 """
 
+import ctypes
 import os
+import signal
+import sys
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun, worker_process_init
+
+from . import broker, liveness
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.dev")
+broker.register()
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -19,8 +31,32 @@ def region_queue(region_name: str) -> str:
     return f"region.{region_name}"
 
 
+def worker_queue(worker_name: str) -> str:
+    """A worker's own queue (``up`` gives each worker one), where the supervisor's pings go."""
+    return f"worker.{worker_name}"
+
+
 def route_task(name, args, kwargs, options, task=None, **kw):
     region = (kwargs or {}).get("region")
     if region:
         return {"queue": region_queue(region)}
     return None
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _task_activity(**kwargs):
+    liveness.touch(force=True)
+
+
+@worker_process_init.connect
+def _die_with_parent(**kwargs):
+    """A prefork pool child dies with its worker (Linux): a SIGKILLed worker leaves no orphan copying on."""
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -24,7 +24,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Lower
-from django.http import JsonResponse, QueryDict, StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
@@ -474,7 +474,3 @@ def search(request):
         response = render(request, "portal/search.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def healthz(request):
-    return JsonResponse({"status": "ok"})

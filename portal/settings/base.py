@@ -1,6 +1,6 @@
 """Settings for every environment, read from the environment (12-factor).
 
-The embedded default needs no server: SQLite in WAL mode, Celery's filesystem broker and region
+The embedded default needs no server: SQLite in WAL mode, the SQLite broker of portal.broker and region
 storage in a local folder, all under ``var/``. Production sets ``DATABASE_URL``,
 ``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DEBUG=false`` (see README).
 """
@@ -196,22 +196,21 @@ REPLICATION_REAPER_GRACE_SECONDS = env.int("REPLICATION_REAPER_GRACE_SECONDS", d
 REPLICATION_REAPER_INTERVAL_SECONDS = env.int("REPLICATION_REAPER_INTERVAL_SECONDS", default=15)
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (CELERY_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+# The embedded default's broker is portal.broker: one SQLite file, safe with several producers and
+# consumers; a killed worker's messages come back after BROKER_VISIBILITY_TIMEOUT (its holder renews
+# them while it lives). Production sets redis:// or amqp://.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=f"sqlite:///{(VAR_DIR / 'broker.sqlite3').resolve()}")
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("sqlite://")
+if EMBEDDED_BROKER:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
-        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
-        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
-        "control_folder": str(CELERY_BROKER_DIR / "control"),
-        "store_processed": False,
+        "visibility_timeout": env.float("BROKER_VISIBILITY_TIMEOUT", default=60),
         "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.2),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Celery's prefork pool stalls for good on a polling transport when a child dies holding the shared
+# queue's lock (billiard's SemLock); on the embedded broker workers run tasks in threads instead.
+CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", default="threads" if EMBEDDED_BROKER else "prefork")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -223,10 +222,26 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = ("portal.celery.route_task",)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Liveness (portal.liveness, portal.beat, galleries.health, manage.py up): beat sends a heartbeat task
+# to every queue that needs a consumer every HEARTBEAT_SECONDS; /healthz calls a queue live when its
+# heartbeat ran (or its work progressed) within HEALTH_STALE_SECONDS. The supervisor of `manage.py
+# up` replaces a worker whose ping has waited, with no task activity at all, for WORKER_STALL_SECONDS.
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=30)
+HEALTH_STALE_SECONDS = env.float("HEALTH_STALE_SECONDS", default=3 * HEARTBEAT_SECONDS + 10)
+WORKER_STALL_SECONDS = env.float("WORKER_STALL_SECONDS", default=120)
+CELERY_BEAT_SCHEDULER = "portal.beat:Scheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 CELERY_BEAT_SCHEDULE = {
+    # Run inside beat (portal.beat), not by a worker: they watch the workers.
     "reap-replication": {
-        "task": "galleries.tasks.reap_replication",
+        "task": "galleries.replication.reap",
         "schedule": REPLICATION_REAPER_INTERVAL_SECONDS,
+        "options": {"in_beat": True},
+    },
+    "queue-heartbeats": {
+        "task": "galleries.health.publish_heartbeats",
+        "schedule": HEARTBEAT_SECONDS,
+        "options": {"in_beat": True},
     },
     "scrub-replicas": {
         "task": "galleries.tasks.scrub_all_regions",

@@ -1,5 +1,6 @@
-"""Start the whole portal in one process group: the web server, a Celery worker consuming the
-default queue and every region queue, and Celery beat. Ctrl-C stops all three."""
+"""Start the whole portal: the web server, Celery workers consuming the default queue and every
+region queue, and Celery beat — supervised (``portal.supervisor``): a child that exits or stalls is
+started again with backoff and a log line while the others go on; Ctrl-C or SIGTERM stops them all."""
 
 from __future__ import annotations
 
@@ -8,47 +9,111 @@ import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
-from honcho.manager import Manager
+from django.core.management.base import BaseCommand, CommandError
 
 from galleries.demo import print_logins, seed
 from galleries.models import Region
-from portal.celery import region_queue
+from portal.celery import region_queue, worker_queue
+from portal.liveness import ENV as LIVENESS_ENV
+from portal.supervisor import Spec, Supervisor
+from portal.tasks import ping
 
 DEMO_BANDWIDTH = 16 * 2**20
+BEAT_STALL_SECONDS = 60
+
+
+def pinger(queue: str, expires: float):
+    def send(ping_id: str) -> None:
+        ping.apply_async(kwargs={"ping_id": ping_id}, queue=queue, expires=expires, retry=False)
+
+    return send
 
 
 class Command(BaseCommand):
-    help = "Migrate, load the demo data, and run web server + Celery worker + beat together."
+    help = "Migrate, load the demo data, and run the web server, Celery workers and beat, supervised."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("PORTAL_ADDR", "127.0.0.1:8000"))
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo data.")
-        parser.add_argument("--concurrency", type=int, default=2, help="Worker processes.")
+        parser.add_argument(
+            "--workers",
+            "--concurrency",
+            dest="workers",
+            type=int,
+            default=2,
+            help="Worker processes, each running one task at a time (default 2).",
+        )
 
-    def handle(self, *args, addr: str, no_demo: bool, concurrency: int, **options):
+    def handle(self, *args, addr: str, no_demo: bool, workers: int, **options):
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
         call_command("migrate", interactive=False, verbosity=0)
         demo = seed(self.stdout) if not no_demo else None
-        queues = ",".join(
-            [settings.CELERY_TASK_DEFAULT_QUEUE]
-            + [region_queue(r) for r in Region.objects.values_list("name", flat=True)]
-        )
+        queues = [settings.CELERY_TASK_DEFAULT_QUEUE] + [
+            region_queue(r) for r in Region.objects.values_list("name", flat=True)
+        ]
         py = sys.executable
-        manager = Manager()
+        run_dir = settings.VAR_DIR / "run"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # The demo's disks copy in a second or two at full speed; capping the worker's bandwidth
         # (unless the environment says otherwise) lets a new user watch replication happen.
         env.setdefault("REPLICATION_MAX_BYTES_PER_SECOND", str(DEMO_BANDWIDTH))
-        manager.add_process("web", f"{py} manage.py runserver {addr} --noreload", env=env)
-        manager.add_process(
-            "worker",
-            f"{py} -m celery -A portal worker -l INFO -Q {queues} -c {concurrency} -n portal@%h",
-            env=env,
-        )
-        manager.add_process(
-            "beat",
-            f"{py} -m celery -A portal beat -l INFO -s {settings.CELERY_BEAT_SCHEDULE_FILENAME}",
-            env=env,
+        stall = settings.WORKER_STALL_SECONDS
+        specs = [Spec("web", [py, "manage.py", "runserver", addr, "--noreload"], env)]
+        for i in range(1, workers + 1):
+            name = f"worker-{i}"
+            own = worker_queue(name)
+            alive = run_dir / f"{name}.alive"
+            specs.append(
+                Spec(
+                    name,
+                    [
+                        py,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "portal",
+                        "worker",
+                        "-l",
+                        "INFO",
+                        "-Q",
+                        ",".join([*queues, own]),
+                        "-P",
+                        settings.CELERY_WORKER_POOL,
+                        "-c",
+                        "1",
+                        "-n",
+                        f"portal-{i}@%h",
+                        "--without-mingle",
+                        "--without-gossip",
+                        "--without-heartbeat",
+                    ],  # fmt: skip
+                    {**env, LIVENESS_ENV: str(alive)},
+                    liveness_file=alive,
+                    ping=pinger(own, expires=stall * 2),
+                    stall_seconds=stall,
+                )
+            )
+        beat_alive = run_dir / "beat.alive"
+        specs.append(
+            Spec(
+                "beat",
+                [
+                    py,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "beat",
+                    "-l",
+                    "INFO",
+                    "-s",
+                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                ],
+                {**env, LIVENESS_ENV: str(beat_alive)},
+                liveness_file=beat_alive,
+                stall_seconds=BEAT_STALL_SECONDS,
+            )
         )
         host = addr if ":" in addr else f"127.0.0.1:{addr}"
         print_logins(self.stdout, f"http://{host}/")
@@ -60,7 +125,10 @@ class Command(BaseCommand):
                 f"  Replication is capped at {cap // 2**20} MiB/s per worker process here, to be watchable "
                 "(REPLICATION_MAX_BYTES_PER_SECOND=0 lifts it).\n"
             )
-        self.stdout.write("  Press Ctrl-C to stop the web server, the worker and beat.\n\n")
+        self.stdout.write(f"  Health of the queues and workers: http://{host}/healthz\n")
+        self.stdout.write(
+            f"  Press Ctrl-C to stop the web server, {workers} worker(s) and beat; any of them that stops "
+            "or stalls is restarted.\n\n"
+        )
         self.stdout.flush()
-        manager.loop()
-        sys.exit(manager.returncode)
+        sys.exit(Supervisor(specs, out=sys.stdout).run())
