@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("galleries.views_resources")),
     path("", include("galleries.views_versions")),
     path("", include("galleries.views_deploy")),
+    path("", include("galleries.views_lifecycle")),
 ]

@@ -491,6 +491,8 @@ def test_every_resource_url_is_covered():
         "resource-activity",
         "subscription-detail",
         "subscription-cost",
+        "subscription-lifecycle",  # tests/galleries/test_lifecycle_page.py
+        "subscription-lifecycle-apply",
         "resource-group-detail",
         "deployment-create",
         "deployment-detail",
