@@ -20,7 +20,6 @@ What is due, at ``now``:
    version: where the newest is still replicating (or failed, or is excluded from latest), the latest
    among the versions Completed there keeps the region until a later run. Each trim's reason names,
    per removed region, the version that is latest there.
-
 4. Versions that existing deployments came from (``Deployment.source_version``; any state but
    Failed — a deleted deployment has no row) are, unless their definition's ``lifecycle_keep_deployed``
    is off, neither deleted by end of life nor trimmed of a region such a deployment runs in. The plan
@@ -31,6 +30,10 @@ What is due, at ``now``:
 
 Actions come deletes first (version deletions, then definition deletions), then trims, then what is
 kept; each kind ordered by ARM id.
+
+The record. A real run saves its plan as a ``LifecycleRun`` before it acts, marks each action
+``started`` before carrying it out and its outcome after, then the run's status and counts: a run
+that stops half-way leaves a row that shows what was planned and what had been done.
 
 Deferred definition deletions. A version that has replicas is not deleted at once: it goes to
 ``Deleting`` while each region's worker removes its replica files, and disappears when the last one
@@ -417,25 +420,30 @@ def run(
         return report
     caller = caller or Caller.system()
     record = report.record = _begin(report, caller, sub, trigger)
+    changes = [index for index, action in enumerate(report.actions) if action.is_change]
     try:
-        for index, action in enumerate(report.actions):
-            if not action.is_change:
-                continue
-            _mark(record, index, "started")
+        if changes:
+            _mark(record, {changes[0]: ("started", "")})
+        for n, index in enumerate(changes):
+            action = report.actions[index]
             try:
                 outcome, detail = _carry_out(caller, action)
             except ServiceError as err:
                 report.errors.append((action, err.message))
-                _mark(record, index, "refused", err.message)
-                continue
-            if outcome in ("done", IN_PROGRESS):
-                report.done.append(action)
-                if outcome == IN_PROGRESS:
-                    report.in_progress.append(action)
-                    outcome = "done"
+                outcome, detail = "refused", err.message
             else:
-                getattr(report, outcome).append((action, detail))
-            _mark(record, index, outcome, detail)
+                if outcome in ("done", IN_PROGRESS):
+                    report.done.append(action)
+                    if outcome == IN_PROGRESS:
+                        report.in_progress.append(action)
+                        outcome = "done"
+                else:
+                    getattr(report, outcome).append((action, detail))
+            # One write per action: its outcome, and the next one marked as started.
+            marks = {index: (outcome, detail)}
+            if n + 1 < len(changes):
+                marks[changes[n + 1]] = ("started", "")
+            _mark(record, marks)
         _record_summary(caller, report, sub)
     except BaseException as exc:  # the row keeps what was planned and what had been done
         _finish(record, report, error=f"{type(exc).__name__}: {exc}")
@@ -471,8 +479,10 @@ def _begin(report: Report, caller: Caller, subscription: Subscription | None, tr
     )
 
 
-def _mark(record: LifecycleRun, index: int, outcome: str, detail: str = "") -> None:
-    record.actions[index].update(outcome=outcome, detail=detail)
+def _mark(record: LifecycleRun, marks: dict[int, tuple[str, str]]) -> None:
+    """Write outcomes (action index -> (outcome, detail)) on the run's row, in their own transaction."""
+    for index, (outcome, detail) in marks.items():
+        record.actions[index].update(outcome=outcome, detail=detail)
     LifecycleRun.objects.filter(pk=record.pk).update(actions=record.actions)
 
 
