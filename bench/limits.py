@@ -6,12 +6,18 @@ on the configured database (SQLite by default; set DATABASE_URL for PostgreSQL).
 refused creation at the limit. Prints the ratio end/start: ~1.0 means the check does not slow
 down as the count grows.
 
-    .venv/bin/python bench/limits.py
+The subscription is created by the system (set-up) with the bench's user as its Owner, who then
+creates the gallery and the definitions, as a publisher would.
+
+    .venv/bin/python bench/limits.py [--limit 1000] [--window 100]
+    .venv/bin/python bench/limits.py --smoke     # a limit of 200, windows of 50: the same path in seconds
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -19,33 +25,53 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="sig-bench-"))
+VAR = None if os.environ.get("PORTAL_VAR_DIR") else tempfile.mkdtemp(prefix="sig-bench-limits-")
+if VAR:
+    os.environ["PORTAL_VAR_DIR"] = VAR
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
 
 import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases  # noqa: E402
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="the subscription's definition limit (default: the product's, 1,000)",
+    )
+    parser.add_argument("--window", type=int, default=100, help="creations timed at the start and at the end")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (limit 200, windows of 50)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.limit, args.window = args.limit or 200, min(args.window, 50)
     old = setup_databases(verbosity=0, interactive=False)
     try:
-        call_command("migrate", verbosity=0)
         from accounts.activity import Caller
+        from accounts.models import Subscription
         from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
         from galleries import services
         from portal.errors import ServiceError
 
         tenant = create_tenant("Bench", "bench.test")
-        caller = Caller(principal=create_user(tenant, "bench@bench.test", None))
-        sub = create_subscription(caller, tenant, "Bench")
+        user = create_user(tenant, "bench@bench.test", None)
+        caller = Caller(principal=user, source="portal", client_ip="127.0.0.1")
+        sub = create_subscription(Caller.system(), tenant, "Bench", owner=user)
+        if args.limit is not None:  # what an operator does in the admin
+            Subscription.objects.filter(pk=sub.pk).update(limit_definitions=args.limit)
+            sub.refresh_from_db()
         rg = create_resource_group(caller, sub, "rg", "westeurope")
         gallery = services.create_gallery(caller, rg, "G")
         limit = sub.limit_definitions
+        window = args.window
+        if limit < 2 * window:
+            raise SystemExit(f"a limit of {limit} is too small for two windows of {window}")
 
         def create(i):
             connection.queries_log.clear()
@@ -64,7 +90,7 @@ def main() -> None:
             return time.perf_counter() - t0, len(q.captured_queries)
 
         timings = [create(i) for i in range(limit)]
-        start, end = timings[:100], timings[-100:]
+        start, end = timings[:window], timings[-window:]
         t_start = statistics.median(t for t, _ in start)
         t_end = statistics.median(t for t, _ in end)
         t0 = time.perf_counter()
@@ -87,13 +113,17 @@ def main() -> None:
         print(
             f"definitions created: {limit} (the limit); the next one refused with QuotaExceeded in {refused * 1e3:.2f} ms"
         )
+        head, tail = f"counts 0-{window - 1}:", f"counts {limit - window}-{limit - 1}:"
+        width = max(len(head), len(tail))
         print(
-            f"median creation at counts 0-99:     {t_start * 1e3:.2f} ms, {max(q for _, q in start[1:])} queries"
+            f"median creation at {head:<{width}} {t_start * 1e3:.2f} ms, {max(q for _, q in start[1:])} queries"
         )
-        print(f"median creation at counts 900-999: {t_end * 1e3:.2f} ms, {max(q for _, q in end)} queries")
+        print(f"median creation at {tail:<{width}} {t_end * 1e3:.2f} ms, {max(q for _, q in end)} queries")
         print(f"ratio end/start: {t_end / t_start:.2f}")
     finally:
         teardown_databases(old, verbosity=0)
+        if VAR:
+            shutil.rmtree(VAR, ignore_errors=True)
 
 
 if __name__ == "__main__":
