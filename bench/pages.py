@@ -26,8 +26,10 @@ database whose name contains "bench"; either is wiped unless ``--reuse``):
   provisioning state settled by the worker's own ``_mark_version``. Timed, both requested by the
   subscription's Owner: ``GET /versions/<1.0.1>/replication`` with ``HX-Request: true`` (in flight, so
   200 and polled on), the same with ``If-None-Match`` set to the ETag of its answer (what a browser
-  sends on the next poll of an unchanged panel: 304, no body), against ``GET /healthz`` (no view work;
-  the session and user are still loaded by the middleware, as for every request with the cookie).
+  sends on the next poll of an unchanged panel: 304, no body), against ``GET /bench/trivial`` (``trivial``
+  below: a constant JSON answer, no view work — what ``/healthz`` was before it checked the database,
+  the broker and every queue's consumer; the session and user are still loaded by the middleware, as
+  for every request with the cookie). It is mounted by the bench URLconf.
 
 Measured:
 
@@ -49,6 +51,7 @@ what a separate load generator would see, and equally so for both pages of a pai
 counts).
 
     .venv/bin/python bench/pages.py [--resources 100000] [--reuse] [--seconds 4] [--threads 8]
+    .venv/bin/python bench/pages.py --smoke   # 1,000 resources, short load, in a throw-away database
     createdb -h 127.0.0.1 -U postgres sig_bench_pages
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sig_bench_pages .venv/bin/python bench/pages.py
 """
@@ -56,10 +59,12 @@ counts).
 from __future__ import annotations
 
 import argparse
+import atexit
 import http.client
 import importlib.util
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -72,11 +77,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="sig-bench-pages-"))
+SMOKE = __name__ == "__main__" and "--smoke" in sys.argv[1:]
+
+
+def scratch(prefix: str) -> Path:
+    """A temporary folder, removed when this process exits (gunicorn workers inherit it, never own it)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder)
+
+
+if not os.environ.get("PORTAL_VAR_DIR"):  # the gunicorn workers inherit the parent's
+    os.environ["PORTAL_VAR_DIR"] = str(scratch("sig-bench-pages-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")  # DEBUG off, no SSL redirect
 if not os.environ.get("DATABASE_URL"):
-    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-    os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'pages.sqlite3'}"
+    if SMOKE:  # a throw-away database: the full size's var/bench/pages.sqlite3 is left as it is
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch('sig-bench-pages-smoke-') / 'pages.sqlite3'}"
+    else:
+        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'pages.sqlite3'}"
 
 import django  # noqa: E402
 
@@ -84,6 +103,7 @@ django.setup()
 
 from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.http import JsonResponse  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
 
@@ -136,14 +156,24 @@ def unfiltered_choices(request, directory) -> dict:
 
 home_unfiltered = rebound(portal_views.home, readable_here=unfiltered_here, filter_choices=unfiltered_choices)
 
+
+def trivial(request):
+    """The baseline: no view work, a constant answer (what ``/healthz`` answered before it checked the
+    database, the broker and the queues' consumers — it now answers 503 without workers and beat)."""
+    return JsonResponse({"status": "ok"})
+
+
 #: Experiments mounted under /bench/x/<name>/ (filled in below, see EXPERIMENTS).
 EXPERIMENT_VIEWS: dict = {}
 
 urlpatterns = [
     path("bench/unfiltered/", home_unfiltered, name="bench-home-unfiltered"),
+    path("bench/trivial", trivial, name="bench-trivial"),
     path("bench/x/<str:name>/", lambda request, name: EXPERIMENT_VIEWS[name](request), name="bench-x"),
     path("", include("portal.urls")),
 ]
+
+TRIVIAL_URL = "/bench/trivial"
 
 override_settings(ROOT_URLCONF=__name__).enable()
 application = get_wsgi_application()
@@ -383,7 +413,7 @@ def start_gunicorn(args):
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
+            conn.request("GET", TRIVIAL_URL)
             if conn.getresponse().status == 200:
                 conn.close()
                 break
@@ -464,9 +494,9 @@ def load(port: int, url: str, headers: dict, seconds: float, threads: int, expec
 
 def run_load(port, targets: dict, args) -> dict:
     """{name: (url, headers[, expected status])} -> {name: [load results per round]}; URLs in turn,
-    ``args.rounds`` rounds, after a warm-up of one second each."""
+    ``args.rounds`` rounds, after a warm-up of one second (at most ``args.seconds``) each."""
     for url, headers, *expect in targets.values():
-        load(port, url, headers, 1.0, args.threads, *expect)
+        load(port, url, headers, min(1.0, args.seconds), args.threads, *expect)
     out = {name: [] for name in targets}
     for _ in range(args.rounds):
         for name, (url, headers, *expect) in targets.items():
@@ -573,7 +603,16 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-experiments", action="store_true", help="skip the diagnosis experiments")
     parser.add_argument("--no-explain", action="store_true", help="do not print query plans")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run in a throw-away database: 1,000 resources, 0.5 s of load per URL, one round, "
+        "the diagnosis always",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.resources, args.seconds, args.rounds, args.threads = 1_000, 0.5, 1, 2
+        args.server_threads, args.runs, args.warmup = 2, 3, 1
 
     from django.db import connection
 
@@ -624,7 +663,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
         "All Resources, unfiltered": (home_client, "/bench/unfiltered/?hidden=1", {}),
         "replication poll": (poll_client, poll_url, hx),
         "poll, revalidated (304)": (poll_client, poll_url, revalidate),
-        "trivial view": (poll_client, "/healthz", {}),
+        "trivial view": (poll_client, TRIVIAL_URL, {}),
     }
     samples = time_client(pairs, args.runs, args.warmup)
     tc = {name: statistics.median(v) for name, v in samples.items()}
@@ -638,7 +677,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
         "All Resources, unfiltered": ("/bench/unfiltered/?hidden=1", {"Cookie": f"sessionid={home_cookie}"}),
         "replication poll": (poll_url, {"Cookie": f"sessionid={poll_cookie}", **hx}),
         "poll, revalidated (304)": (poll_url, {"Cookie": f"sessionid={poll_cookie}", **revalidate}, 304),
-        "trivial view": ("/healthz", {"Cookie": f"sessionid={poll_cookie}"}),
+        "trivial view": (TRIVIAL_URL, {"Cookie": f"sessionid={poll_cookie}"}),
     }
     connection.close()
     proc, port = start_gunicorn(args)
@@ -662,13 +701,13 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
 
     # 3. Diagnosis and experiments.
     diagnosis, experiments = {}, {}
-    if tc["All Resources, filtered"] > 0.050 or tc["All Resources, unfiltered"] > 0.050:
+    if args.smoke or tc["All Resources, filtered"] > 0.050 or tc["All Resources, unfiltered"] > 0.050:
         explain = None if args.no_explain else access.explain
         diagnosis["filtered"] = diagnose(home_client, "/?hidden=1", "filtered", explain)
         diagnosis["unfiltered"] = diagnose(home_client, "/bench/unfiltered/?hidden=1", "unfiltered", explain)
-    if rps["replication poll"] < 0.5 * rps["trivial view"]:
+    if args.smoke or rps["replication poll"] < 0.5 * rps["trivial view"]:
         diagnosis["poll"] = diagnose(poll_client, poll_url, "poll", None, hx)
-        diagnosis["trivial"] = diagnose(poll_client, "/healthz", "trivial", None)
+        diagnosis["trivial"] = diagnose(poll_client, TRIVIAL_URL, "trivial", None)
 
     summary(args, access, connection, total, visible, tc, rps, diagnosis, experiments)
 
@@ -708,6 +747,8 @@ def summary(args, access, connection, total, visible, tc, rps, diagnosis, experi
     for name, e in experiments.items():
         extra = f", {e['rps']:.1f} req/s" if "rps" in e else ""
         print(f"  experiment {name}: {ms(e['tc'])}{extra}")
+    if args.smoke:
+        print("  (--smoke: a tiny size that checks the whole path; these figures are not the benchmark's)")
 
 
 if __name__ == "__main__":
