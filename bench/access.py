@@ -29,6 +29,10 @@ wiped, as the SQLite file is): ``createdb -h 127.0.0.1 -U postgres sig_bench``.
     .venv/bin/python bench/access.py [--resources 100000] [--assignments 1000] [--runs 25] [--reuse] [--explain]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sig_bench .venv/bin/python bench/access.py
 
+``--smoke`` runs the whole path at a tiny size in seconds (2,000 and 500 resources, 100 assignments,
+with ``--alternatives`` and ``--indexes``), in a throw-away SQLite database unless ``DATABASE_URL`` is
+set; any failure exits non-zero.
+
 ``--reuse`` keeps the database and reuses tenants built with the same parameters (building 100,000
 resources takes 15–30 s). ``--explain`` prints the queries and their plans (SQLite ``EXPLAIN QUERY
 PLAN``, PostgreSQL ``EXPLAIN (ANALYZE, BUFFERS)``). Experiments (copies, the project's code is not
@@ -45,9 +49,11 @@ changed), each checked against the same reference:
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -57,11 +63,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="sig-bench-access-"))
+SMOKE = __name__ == "__main__" and "--smoke" in sys.argv[1:]
+
+
+def scratch(prefix: str) -> Path:
+    """A temporary folder, removed when this process exits (gunicorn workers inherit it, never own it)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder)
+
+
+if not os.environ.get("PORTAL_VAR_DIR"):
+    os.environ["PORTAL_VAR_DIR"] = str(scratch("sig-bench-access-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
 if not os.environ.get("DATABASE_URL"):
-    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-    os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'access.sqlite3'}"
+    if SMOKE:  # a throw-away database: the full size's var/bench/access.sqlite3 is left as it is
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch('sig-bench-access-smoke-') / 'access.sqlite3'}"
+    else:
+        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'access.sqlite3'}"
 
 import django  # noqa: E402
 
@@ -809,6 +829,8 @@ def report(results, args) -> None:
         f"  query count of the filtered listing the same at every size: {'yes' if len(set(counts)) == 1 else 'NO'} "
         f"({sizes}); target ratio <= 1.5"
     )
+    if args.smoke:
+        print("  (--smoke: a tiny size that checks the whole path; these figures are not the benchmark's)")
 
 
 def with_indexes(names):
@@ -848,7 +870,17 @@ def main() -> None:
         action="store_true",
         help="also measure the large tenant with extra indexes (then dropped)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run in a throw-away database: 2,000 and 500 resources, 100 assignments, 3 runs, "
+        "with --alternatives and --indexes",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.resources, args.small, args.subscriptions, args.assignments, args.groups = 2_000, 500, 5, 100, 5
+        args.runs, args.warmup = 3, 1
+        args.alternatives = args.indexes = True
 
     prepare_database(args.reuse)
     sizes = [("small", args.small)] if args.small else []

@@ -46,6 +46,7 @@ The server and the load generator share this machine's cores: requests per secon
 what a separate load generator would see, equally so for both URLs (the ratio is what counts).
 
     .venv/bin/python bench/api.py [--reuse] [--seconds 4] [--rounds 2] [--threads 8] [--workers 2]
+    .venv/bin/python bench/api.py --smoke   # short load, the diagnosis, in a throw-away database
     createdb -h 127.0.0.1 -U postgres sig_bench_api
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sig_bench_api .venv/bin/python bench/api.py
 """
@@ -53,10 +54,12 @@ what a separate load generator would see, equally so for both URLs (the ratio is
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import http.client
 import os
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,12 +70,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+SMOKE = __name__ == "__main__" and "--smoke" in sys.argv[1:]
+
+
+def scratch(prefix: str) -> Path:
+    """A temporary folder, removed when this process exits (gunicorn workers inherit it, never own it)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder)
+
+
 if not os.environ.get("PORTAL_VAR_DIR"):  # the gunicorn workers inherit the parent's
-    os.environ["PORTAL_VAR_DIR"] = tempfile.mkdtemp(prefix="sig-bench-api-")
+    os.environ["PORTAL_VAR_DIR"] = str(scratch("sig-bench-api-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")  # DEBUG off, no SSL redirect
 if not os.environ.get("DATABASE_URL"):
-    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-    os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'api.sqlite3'}"
+    if SMOKE:  # a throw-away database: the full size's var/bench/api.sqlite3 is left as it is
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch('sig-bench-api-smoke-') / 'api.sqlite3'}"
+    else:
+        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'api.sqlite3'}"
 
 import django  # noqa: E402
 
@@ -444,7 +460,15 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--diagnose", action="store_true", help="diagnose even when the target is met")
     parser.add_argument("--profile-requests", type=int, default=300, help="requests per URL profiled")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run in a throw-away database: 0.5 s of load per URL, one round, the diagnosis always",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.rounds, args.threads, args.server_threads = 0.5, 1, 2, 2
+        args.runs, args.warmup, args.profile_requests, args.diagnose = 10, 2, 10, True
 
     from django.db import connection
     from django.test import Client
@@ -526,6 +550,8 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
             f"building {pages.ms(d['build'])}, ORM compilation {pages.ms(d['compile'])}, driver "
             f"{pages.ms(d['execute'])}; everything else {pages.ms(rest)}"
         )
+    if args.smoke:
+        print("  (--smoke: a tiny size that checks the whole path; these figures are not the benchmark's)")
 
 
 if __name__ == "__main__":
