@@ -6,6 +6,8 @@ on the configured database (SQLite by default; set DATABASE_URL for PostgreSQL).
 refused creation at the limit. Prints the ratio end/start: ~1.0 means the check does not slow
 down as the count grows.
 
+The database is created by Django's ``setup_databases`` and dropped at the end: SQLite in a temporary
+folder, or on PostgreSQL ``test_<name>_bench_limits`` (never the test suite's ``test_<name>``).
 The subscription is created by the system (set-up) with the bench's user as its Owner, who then
 creates the gallery and the definitions, as a publisher would.
 
@@ -51,6 +53,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.limit, args.window = args.limit or 200, min(args.window, 50)
+    if connection.vendor == "postgresql":  # never the test suite's test_<name>
+        connection.settings_dict["TEST"]["NAME"] = f"test_{connection.settings_dict['NAME']}_bench_limits"
     old = setup_databases(verbosity=0, interactive=False)
     try:
         from accounts.activity import Caller
