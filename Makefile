@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test test-services lint format bench screenshots clean
+.PHONY: install run test test-services lint format bench bench-smoke screenshots clean
 
 install: $(STAMP)
 
@@ -38,8 +38,24 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+## Every benchmark in bench/ at its full size (minutes each), one after the other; the first that fails stops
+## the run and fails make.
 bench: $(STAMP)
-	@for b in bench/*.py; do [ -e "$$b" ] && $(PY) $$b; done; true
+	@for b in bench/*.py; do \
+	  [ -e "$$b" ] || continue; \
+	  echo "== $(PY) $$b"; \
+	  $(PY) $$b || { echo "FAILED: $(PY) $$b" >&2; exit 1; }; \
+	done
+
+## Every benchmark in bench/ at a tiny size (--smoke: seconds each, the whole path, its summary lines), one
+## after the other on the embedded default (SQLite, the embedded broker, whatever DATABASE_URL and
+## CELERY_BROKER_URL say); the first that fails stops the run and fails make. Run by .ci/run.
+bench-smoke: $(STAMP)
+	@for b in bench/*.py; do \
+	  [ -e "$$b" ] || continue; \
+	  echo "== $(PY) $$b --smoke"; \
+	  env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) $$b --smoke || { echo "FAILED: $(PY) $$b --smoke" >&2; exit 1; }; \
+	done
 
 ## PNGs of the main pages into docs/screenshots/, from a portal already running (`make run` in another terminal).
 screenshots: $(STAMP)
