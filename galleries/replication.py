@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.activity import Caller, Change
 from accounts.models import ActivityLogEntry
+from portal.celery import region_queue, waiting
 
 from .models import GalleryImageVersion, Region, Replica, StorageAccountType, TargetRegion, VersionDisk
 from .storage import RegionStore
@@ -461,7 +462,10 @@ def enqueue_on_commit(targets) -> None:
 def reap(now=None) -> int:
     """Queue again every row that needs work but has nobody on it: a lease that expired (a killed
     worker), or a row never picked up (a message lost with a broker). Marks them reserved for a grace
-    period so the next reaper run does not queue them twice."""
+    period so the next reaper run does not queue them twice. A row nobody has picked up yet is queued
+    again only when its region's queue holds no waiting message: under a backlog it is simply still
+    waiting its turn, and a copy per reaper run would only lengthen the queue. Returns how many rows
+    were queued again."""
     now = now or timezone.now()
     grace = timedelta(seconds=settings.REPLICATION_REAPER_GRACE_SECONDS)
     unfinished = (
@@ -476,10 +480,18 @@ def reap(now=None) -> int:
         .filter(idle)
         # A Failed region waits for "retry failed regions" — unless it is being removed or deleted.
         .exclude(Q(state=State.FAILED) & Q(removing=False) & ~Q(version__provisioning_state=PS.DELETING))
-        .values_list("pk", "region__name")
+        .values_list("pk", "region__name", "lease_owner")
     )
+    unowned = {region_queue(name) for _, name, owner in rows if not owner}
+    try:
+        backlog = waiting(sorted(unowned)) if unowned else {}
+    except Exception as exc:  # noqa: BLE001 - the broker is away: queue again (enqueue then retries)
+        log.warning("reaper: cannot count the waiting messages (%s); queueing every idle row", exc)
+        backlog = {}
     queued = []
-    for pk, region_name in rows:
+    for pk, region_name, owner in rows:
+        if not owner and backlog.get(region_queue(region_name)):
+            continue  # not lost: waiting behind other work in its queue
         reserved = (
             TargetRegion.objects.filter(pk=pk)
             .filter(idle)
@@ -495,7 +507,7 @@ def reap(now=None) -> int:
             ", ".join(queued),
         )
     _settle_versions(now - grace)
-    return len(rows)
+    return len(queued)
 
 
 def _settle_versions(before) -> None:

@@ -384,6 +384,10 @@ class Transport(virtual.Transport):
     def driver_version(self):
         return sqlite3.sqlite_version
 
+    @property
+    def default_connection_params(self):
+        return {"port": 0, "hostname": ""}  # a file has no host (and kombu then has nothing to warn about)
+
 
 def register() -> None:
     """Make ``sqlite://`` name this transport for kombu (and so for Celery)."""

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 
 from . import broker, liveness
 
@@ -36,6 +36,23 @@ def worker_queue(worker_name: str) -> str:
     return f"worker.{worker_name}"
 
 
+def waiting(queues: list[str], timeout: float = 2.0) -> dict[str, int]:
+    """Messages waiting on each queue, as the broker counts them (one connection, a short timeout).
+    Raises the broker's connection error when it cannot be reached."""
+    counts: dict[str, int] = {}
+    with app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        for q in queues:
+            channel = conn.channel()  # a failed passive declare closes its channel (AMQP)
+            try:
+                counts[q] = channel.queue_declare(queue=q, passive=True).message_count
+            except conn.channel_errors:
+                counts[q] = 0  # the broker does not know the queue: nothing was ever left on it
+            finally:
+                channel.close()
+    return counts
+
+
 def route_task(name, args, kwargs, options, task=None, **kw):
     region = (kwargs or {}).get("region")
     if region:
@@ -43,6 +60,7 @@ def route_task(name, args, kwargs, options, task=None, **kw):
     return None
 
 
+@worker_ready.connect
 @task_prerun.connect
 @task_postrun.connect
 def _task_activity(**kwargs):

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .celery import app
+from .celery import waiting
 from .models import QueueHeartbeat
 
 BROKER_TIMEOUT = 2.0
@@ -29,17 +29,10 @@ def _iso(value):
 
 
 def _waiting(queues: list[str]) -> tuple[str, dict[str, int]]:
-    """The broker's state and the messages waiting on each queue (one connection, a short timeout)."""
-    counts: dict[str, int] = {}
     try:
-        with app.connection_for_read() as conn:
-            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
-            channel = conn.default_channel
-            for q in queues:
-                counts[q] = channel.queue_declare(queue=q, passive=True).message_count
+        return "ok", waiting(queues, timeout=BROKER_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the broker is the answer itself
-        return f"unreachable: {type(exc).__name__}: {exc}"[:300], counts
-    return "ok", counts
+        return f"unreachable: {type(exc).__name__}: {exc}"[:300], {}
 
 
 @never_cache

@@ -6,7 +6,9 @@ any of them that exits or stalls, with backoff and a log line; stop them all on 
 - On Linux every child is killed by the kernel if the supervisor dies, even by SIGKILL
   (``PR_SET_PDEATHSIG``): nothing is left running with parent 1.
 - A child that exits is started again after a delay that doubles with each quick failure (1 s, 2 s,
-  4 s … up to ``max_backoff``) and drops back to 1 s once it has run for ``stable_seconds``.
+  4 s … up to ``max_backoff``): a crash loop at start-up does not spin. The delay drops back to 1 s
+  for a child that had come up (touched its liveness file: a worker once ready, beat once ticking)
+  or had run for ``stable_seconds``.
 - Stalls. A child with a liveness file (``portal.liveness``) is judged by it:
   * a *pinged* child (a worker) gets a ping task on its own queue; a ping that has waited
     ``stall_seconds`` while the child showed no activity at all (no task started, ended or
@@ -151,8 +153,10 @@ class Supervisor:
         for t in child.threads:
             t.join(timeout=1)
         child.proc = None
-        if ran >= self.stable_seconds:
-            child.quick_failures = 0
+        spec = child.spec
+        came_up = spec.liveness_file is not None and spec.liveness_file.exists()  # touched since it started
+        if ran >= self.stable_seconds or came_up:
+            child.quick_failures = 0  # it was working: this is no crash loop at start-up
         delay = min(2.0**child.quick_failures, self.max_backoff)
         child.quick_failures += 1
         child.restarts += 1
@@ -204,9 +208,10 @@ class Supervisor:
     def request_stop(self, *_args) -> None:
         self._stop.set()
 
-    def run(self) -> int:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, self.request_stop)
+    def run(self, install_signals: bool = True) -> int:
+        if install_signals:  # only the main thread may (tests run the loop in another thread)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, self.request_stop)
         try:
             for child in self.children:
                 self.start(child)

@@ -89,7 +89,9 @@ def _spawn(code: str, *args: str, env: dict | None = None) -> subprocess.Popen:
 class Lines:
     def __init__(self, proc: subprocess.Popen):
         self.proc, self.lines = proc, []
-        threading.Thread(target=lambda: [self.lines.append(x.strip()) for x in proc.stdout], daemon=True).start()
+        threading.Thread(
+            target=lambda: [self.lines.append(x.strip()) for x in proc.stdout], daemon=True
+        ).start()
 
     def numbers(self) -> list[int]:
         return [int(x) for x in self.lines if x.isdigit()]
@@ -165,7 +167,9 @@ def test_an_unreadable_message_is_set_aside_with_a_log_line_and_the_next_one_is_
         dead = db.execute("SELECT queue, payload, reason FROM dead_message").fetchall()
     assert dead == [("q", '{"properties": ', dead[0][2])]
     assert "JSONDecodeError" in dead[0][2]
-    assert any("cannot be read" in r.getMessage() and "dead_message" in r.getMessage() for r in caplog.records)
+    assert any(
+        "cannot be read" in r.getMessage() and "dead_message" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_a_publish_waits_for_a_busy_broker_file_instead_of_dropping_the_message(url):

@@ -101,7 +101,3 @@ def test_the_admin_is_for_operators_only(client, user, subscription):
         "/admin/accounts/partnertenant/",
     ):
         assert client.get(url).status_code == 200, url
-
-
-def test_healthz(client, db):
-    assert client.get("/healthz").json() == {"status": "ok"}

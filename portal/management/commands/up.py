@@ -19,7 +19,7 @@ from portal.supervisor import Spec, Supervisor
 from portal.tasks import ping
 
 DEMO_BANDWIDTH = 16 * 2**20
-BEAT_STALL_SECONDS = 60
+BEAT_STALL_SECONDS = 60  # beat ticks at least every CELERY_BEAT_MAX_LOOP_INTERVAL (5 s)
 
 
 def pinger(queue: str, expires: float):
@@ -92,6 +92,8 @@ class Command(BaseCommand):
                     liveness_file=alive,
                     ping=pinger(own, expires=stall * 2),
                     stall_seconds=stall,
+                    startup_seconds=settings.WORKER_STARTUP_SECONDS,
+                    ping_every=settings.WORKER_PING_SECONDS,
                 )
             )
         beat_alive = run_dir / "beat.alive"
@@ -113,6 +115,7 @@ class Command(BaseCommand):
                 {**env, LIVENESS_ENV: str(beat_alive)},
                 liveness_file=beat_alive,
                 stall_seconds=BEAT_STALL_SECONDS,
+                startup_seconds=settings.WORKER_STARTUP_SECONDS,
             )
         )
         host = addr if ":" in addr else f"127.0.0.1:{addr}"
