@@ -6,8 +6,10 @@ state folder of its own, creates a version (an OS disk and a data disk, replicat
 East US and North Europe ZRS) every --version-every seconds through the service layer, kills a random
 worker process (a worker's main process, or one of its pool children where the pool has any) every
 --kill-every seconds, and asks the portal for its sign-in page every second. After --minutes it stops
-creating and killing, waits for every version to finish, checks every replica file against its
-disk's SHA-256, stops `up` with SIGTERM and looks for any process left behind. It prints:
+creating and killing, waits for every version to finish, stops `up` with SIGTERM and looks for any
+process left behind. Each version's replica files are read back and checked against their disk's
+SHA-256 as it completes; beyond --keep completed versions the oldest are deleted (the workers remove
+their replicas), so the disk stays bounded however long the soak runs. It prints:
 
     versions created / completed / failed, kills, restarts by the supervisor, stalls found,
     tasks recovered by the reaper, the longest time any version stayed unfinished,
@@ -52,7 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--minutes", type=float, default=10)
     p.add_argument("--kill-every", type=float, default=30, help="seconds between SIGKILLs (0: none)")
     p.add_argument("--version-every", type=float, default=10, help="seconds between new versions")
-    p.add_argument("--disk-mib", type=int, default=32, help="size of the OS disk (the data disk is half)")
+    p.add_argument("--disk-mib", type=int, default=16, help="size of the OS disk (the data disk is half)")
+    p.add_argument("--keep", type=int, default=10, help="completed versions kept; older ones are deleted")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--stack", choices=["embedded", "services"], default="embedded")
     p.add_argument("--drain-minutes", type=float, default=10, help="how long to wait for the last versions")
@@ -61,7 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--smoke", action="store_true", help="half a minute, small disks, a kill every 10 s")
     args = p.parse_args(argv)
     if args.smoke:
-        args.minutes, args.kill_every, args.version_every, args.disk_mib = 0.5, 10, 5, 4
+        args.minutes, args.kill_every, args.version_every, args.disk_mib, args.keep = 0.5, 10, 5, 4, 2
     return args
 
 
@@ -93,6 +96,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection  # noqa: E402
+
+from portal.celery import die_with_parent  # noqa: E402
 
 
 def create_database() -> None:
@@ -234,6 +239,7 @@ def main() -> int:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent,  # a soak killed by a test's timeout takes its `up` along
     )
     summary: dict = {"stack": ARGS.stack, "minutes": ARGS.minutes, "kill_every_s": ARGS.kill_every}
     probes = {"ok": 0, "failed": 0, "errors": []}
@@ -271,12 +277,44 @@ def main() -> int:
         prober = threading.Thread(target=probe_forever, daemon=True)
         prober.start()
 
+        checked = {"ok": 0, "bad": 0}
+        deleting: dict[int, float] = {}
+        deleted: dict[int, float] = {}
+
+        def verify(version_id: int) -> None:
+            """Every replica file of a completed version against its disk's SHA-256, read back."""
+            for r in Replica.objects.filter(target_region__version_id=version_id).select_related(
+                "disk", "target_region__region__cloud"
+            ):
+                h = hashlib.sha256()
+                try:
+                    with open(RegionStore(r.target_region.region, r.zone or None).path(r.path), "rb") as f:
+                        for chunk in iter(lambda f=f: f.read(4 * 2**20), b""):
+                            h.update(chunk)
+                    ok = h.hexdigest() == r.disk.sha256
+                except FileNotFoundError:
+                    ok = False
+                checked["ok" if ok else "bad"] += 1
+
         def settle():
             pending = [pk for pk in created if pk not in finished]
             for pk, state in GalleryImageVersion.objects.filter(
                 pk__in=pending, provisioning_state__in=["Succeeded", "Failed"]
             ).values_list("pk", "provisioning_state"):
                 finished[pk] = (time.monotonic(), state)
+                if state == "Succeeded":
+                    verify(pk)
+            # Keep the disk bounded: the oldest completed versions are deleted (work for the workers too).
+            done = [pk for pk in created if pk in finished and pk not in deleting]
+            for pk in done[: max(len(done) - ARGS.keep, 0)]:
+                services.delete_version(caller, GalleryImageVersion.objects.get(pk=pk))
+                deleting[pk] = time.monotonic()
+            waiting = [pk for pk in deleting if pk not in deleted]
+            gone = set(waiting) - set(
+                GalleryImageVersion.objects.filter(pk__in=waiting).values_list("pk", flat=True)
+            )
+            for pk in gone:
+                deleted[pk] = time.monotonic()
 
         start = time.monotonic()
         end = start + ARGS.minutes * 60
@@ -313,36 +351,19 @@ def main() -> int:
             settle()
             time.sleep(0.2)
         drain_deadline = time.monotonic() + ARGS.drain_minutes * 60
-        while (
-            supervisor_exited_early is None
-            and len(finished) < len(created)
-            and time.monotonic() < drain_deadline
-        ):
+        while True:  # the last versions finish, and the deletions they bring
+            settle()
             if up.poll() is not None:
                 supervisor_exited_early = up.returncode
-            settle()
+            settled = len(finished) == len(created) and len(deleted) == len(deleting)
+            if supervisor_exited_early is not None or settled or time.monotonic() > drain_deadline:
+                break
             time.sleep(0.5)
-        settle()
         stop_probing.set()
         prober.join(timeout=15)
         now = time.monotonic()
         durations = [(finished.get(pk, (now, ""))[0] - t0) for pk, t0 in created.items()]
-        # Every replica file against its disk's SHA-256, read back from the region stores.
-        verified = bad = 0
-        for r in Replica.objects.filter(target_region__version_id__in=list(created)).select_related(
-            "disk", "target_region__region__cloud"
-        ):
-            store = RegionStore(r.target_region.region, r.zone or None)
-            h = hashlib.sha256()
-            try:
-                with open(store.path(r.path), "rb") as f:
-                    for chunk in iter(lambda f=f: f.read(4 * 2**20), b""):
-                        h.update(chunk)
-                ok = h.hexdigest() == r.disk.sha256
-            except FileNotFoundError:
-                ok = False
-            verified += ok
-            bad += not ok
+        deletions = [deleted.get(pk, now) - t0 for pk, t0 in deleting.items()]
         summary.update(
             versions_created=len(created),
             versions_completed=sum(1 for _, s in finished.values() if s == "Succeeded"),
@@ -353,8 +374,11 @@ def main() -> int:
             kills=len(kills),
             kills_of_main=sum(1 for k in kills if k["kind"] == "main"),
             kills_of_pool_children=sum(1 for k in kills if k["kind"] == "pool child"),
-            replicas_verified=verified,
-            replicas_bad=bad,
+            replicas_verified=checked["ok"],
+            replicas_bad=checked["bad"],
+            versions_deleted=len(deleted),
+            deletions_unfinished=len(deleting) - len(deleted),
+            longest_deletion_s=round(max(deletions, default=0.0), 1),
             portal_probes_ok=probes["ok"],
             portal_probes_failed=probes["failed"],
             portal_probe_errors=probes["errors"][:10],
@@ -408,7 +432,12 @@ def report(s: dict) -> int:
             f"tasks recovered by the reaper: {s['tasks_recovered_by_reaper']} (in {s['reaper_runs_that_requeued']} runs)"
         )
         print(
-            f"replicas verified against their disk's SHA-256: {s['replicas_verified']} ok, {s['replicas_bad']} bad"
+            f"versions deleted on the way (disk kept bounded): {s['versions_deleted']}, "
+            f"{s['deletions_unfinished']} unfinished; longest deletion {s['longest_deletion_s']} s"
+        )
+        print(
+            f"replicas verified against their disk's SHA-256 as each version completed: {s['replicas_verified']} "
+            f"ok, {s['replicas_bad']} bad"
         )
         print(
             f"portal probes: {s['portal_probes_ok']} answered, {s['portal_probes_failed']} failed {s['portal_probe_errors']}"
@@ -429,6 +458,8 @@ def report(s: dict) -> int:
         failures.append("the supervisor exited by itself")
     if s.get("portal_probes_failed") or not s.get("portal_probes_ok"):
         failures.append("the portal did not answer throughout")
+    if s.get("deletions_unfinished"):
+        failures.append("a deletion did not finish")
     if s.get("replicas_bad"):
         failures.append("a replica did not verify")
     if s["processes_left"]:
