@@ -384,6 +384,28 @@ class Transport(virtual.Transport):
     def driver_version(self):
         return sqlite3.sqlite_version
 
+    def drain_events(self, connection, timeout=None):
+        """kombu's loop, except that when a channel holds all the messages it may (its prefetch) this
+        returns after one polling interval instead of waiting out ``timeout``: Celery acknowledges finished
+        tasks between two calls (``perform_pending_operations``), so waiting here would hold each
+        next message back for the whole timeout (2 s per task with one task at a time)."""
+        start = time.monotonic()
+        interval = self.polling_interval
+        if timeout and interval and interval > timeout:
+            interval = timeout
+        while True:
+            try:
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                full = any(not ch.qos.can_consume() for ch in self.channels if ch._consumers)
+                if full or (timeout is not None and time.monotonic() - start >= timeout):
+                    if full and interval:
+                        time.sleep(interval)
+                    raise socket.timeout() from None
+                if interval:
+                    time.sleep(interval)
+
     @property
     def default_connection_params(self):
         return {"port": 0, "hostname": ""}  # a file has no host (and kombu then has nothing to warn about)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -232,3 +233,21 @@ def test_workers_on_the_embedded_broker_run_tasks_in_threads(settings):
         assert settings.CELERY_WORKER_POOL == "threads"
     else:  # Redis and RabbitMQ: Celery's asynchronous prefork pool
         assert settings.CELERY_WORKER_POOL == "prefork"
+
+
+def test_a_consumer_at_its_prefetch_limit_returns_at_once_so_its_caller_can_acknowledge(url):
+    """Celery acknowledges finished tasks between two drain_events calls; waiting out the timeout
+    with a full prefetch would hold the next message back for the whole timeout (if this waited, the
+    hour below would end the test by its timeout)."""
+    _publish(url, "q", {"n": 1})
+    _publish(url, "q", {"n": 2})
+    got = []
+    with Connection(url, transport_options={"polling_interval": 0.01}) as conn:
+        with conn.Consumer(Queue("q"), callbacks=[lambda body, m: got.append((body["n"], m))], prefetch_count=1):
+            conn.drain_events(timeout=3600)
+            assert [n for n, _ in got] == [1]
+            with pytest.raises(socket.timeout):
+                conn.drain_events(timeout=3600)  # full: returns instead of waiting an hour
+            got[0][1].ack()
+            conn.drain_events(timeout=3600)
+    assert [n for n, _ in got] == [1, 2]
