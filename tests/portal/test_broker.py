@@ -243,7 +243,9 @@ def test_a_consumer_at_its_prefetch_limit_returns_at_once_so_its_caller_can_ackn
     _publish(url, "q", {"n": 2})
     got = []
     with Connection(url, transport_options={"polling_interval": 0.01}) as conn:
-        with conn.Consumer(Queue("q"), callbacks=[lambda body, m: got.append((body["n"], m))], prefetch_count=1):
+        with conn.Consumer(
+            Queue("q"), callbacks=[lambda body, m: got.append((body["n"], m))], prefetch_count=1
+        ):
             conn.drain_events(timeout=3600)
             assert [n for n, _ in got] == [1]
             with pytest.raises(socket.timeout):
