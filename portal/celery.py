@@ -10,12 +10,19 @@ stalled one.
 """
 
 import ctypes
+import logging
 import os
 import signal
 import sys
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+)
 
 from . import broker, liveness
 
@@ -58,6 +65,25 @@ def route_task(name, args, kwargs, options, task=None, **kw):
     if region:
         return {"queue": region_queue(region)}
     return None
+
+
+#: The runtime's own tasks run every few seconds for ever: their "received"/"succeeded" lines would
+#: bury everything else in a log that runs for days (their failures are still logged).
+QUIET_TASKS = ("portal.tasks.ping[", "portal.tasks.heartbeat[")
+
+
+class QuietRuntimeTasks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        message = record.getMessage()
+        return not any(name in message for name in QUIET_TASKS)
+
+
+@after_setup_logger.connect
+def _quiet_runtime_tasks(logger=None, **kwargs):
+    for handler in (logger or logging.getLogger()).handlers:
+        handler.addFilter(QuietRuntimeTasks())
 
 
 @worker_ready.connect

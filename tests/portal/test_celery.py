@@ -39,3 +39,21 @@ def test_a_real_worker_runs_the_usage_reconciliation(celery_processes, caller, s
         "the worker to recount galleries",
     )
     wait_for(lambda: "reconcile_usage" in worker.output and "succeeded" in worker.output, 10, "the task log")
+
+
+def test_the_runtime_tasks_routine_lines_are_kept_out_of_the_log_but_not_their_failures():
+    import logging
+
+    from portal.celery import QuietRuntimeTasks
+
+    quiet = QuietRuntimeTasks()
+
+    def record(level, message):
+        return logging.LogRecord("celery.app.trace", level, __file__, 1, message, (), None)
+
+    assert not quiet.filter(record(logging.INFO, "Task portal.tasks.ping[1f] succeeded in 0.001s: 'x'"))
+    assert not quiet.filter(record(logging.INFO, "Task portal.tasks.heartbeat[2a] received"))
+    assert quiet.filter(
+        record(logging.ERROR, "Task portal.tasks.heartbeat[2a] raised unexpected: DatabaseError")
+    )
+    assert quiet.filter(record(logging.INFO, "Task galleries.tasks.replicate_region[3b] received"))
