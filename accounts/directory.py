@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.errors import ServiceError
@@ -294,11 +295,86 @@ def _uuid_or_none(value):
         return None
 
 
+# --- Looking a principal up from what someone typed --------------------------------------------------
+
+#: Longer than any username (150), e-mail (254) or display name (256): no principal has such a name.
+MAX_TYPED_NAME = 256
+
+
+def find_principal(
+    tenant: Tenant | None, text: str, *, groups: bool = True, field: str = "principal"
+) -> User | DirectoryGroup:
+    """The principal named by ``text`` among those the directory ``tenant`` may see: its users, its
+    guests (accepted invitations) and the service principals present in it (by their app's client id,
+    their username or display name) — and, with ``groups``, its groups (by display name). Users by
+    username or e-mail address, ignoring case.
+
+    This is the one lookup of a principal from user input: "Check access", the assignee of a new role
+    assignment and a new group member all come here, with the caller's current directory (the
+    directory switcher's choice, see ``accounts.views.current_directory``). A principal of another
+    directory is answered exactly like a name nobody has: the same refusal, after the same queries —
+    visibility is part of each query's WHERE, so there is no second query that only a name existing
+    elsewhere would reach. ``tenant=None`` (no current directory) sees nobody.
+
+    Inviting a guest is the one lookup that crosses tenants (an invitation is how a directory comes to
+    see someone) and is not done here: see ``invite_guest``."""
+    typed = (text or "").strip()
+    if not typed:
+        what = "user, group or service principal" if groups else "user or service principal"
+        raise ServiceError.invalid(field, f"Name the {what}: a username, e-mail address or app's client id.")
+    found = None
+    # Nothing is named with a NUL (PostgreSQL refuses one) or at this length: unknown, asked of nobody.
+    if tenant is not None and "\x00" not in typed and len(typed) <= MAX_TYPED_NAME:
+        if groups:
+            found = DirectoryGroup.objects.filter(tenant=tenant, display_name__iexact=typed).first()
+        if found is None:
+            guests = GuestInvitation.objects.filter(tenant=tenant, state=GuestInvitation.State.ACCEPTED)
+            name = Q(username__iexact=typed) | Q(email__iexact=typed)
+            sp_here = Q(kind=User.Kind.SERVICE_PRINCIPAL, service_principal__tenant=tenant)
+            name |= sp_here & Q(display_name__iexact=typed)
+            client_id = _uuid_or_none(typed)
+            if client_id is not None:
+                name |= sp_here & Q(service_principal__app__client_id=client_id)
+            found = (
+                User.objects.filter(Q(home_tenant=tenant) | Q(pk__in=guests.values("user_id")))
+                .filter(name)
+                .order_by("kind", "pk")
+                .first()
+            )
+    if found is None:
+        raise ServiceError.invalid(field, _unknown_message(tenant, typed, groups))
+    return found
+
+
+def _unknown_message(tenant: Tenant | None, typed: str, groups: bool) -> str:
+    """The one answer for a name nobody has and a name of someone this directory does not see. It
+    names the directory (the caller's own choice) and echoes what was typed, nothing else."""
+    shown = typed if len(typed) <= 80 else typed[:80] + "…"
+    shown = shown.replace("\x00", "")
+    where = f"in the directory {tenant.name}" if tenant is not None else "in your current directory"
+    if groups:
+        return (
+            f"No user, group or service principal named '{shown}' was found {where}. Use the username or "
+            "e-mail address of one of its users or guests, one of its groups' names, or the client id of "
+            "an app with a service principal here. Users of other tenants must be invited as guests, and "
+            "accept, first."
+        )
+    return (
+        f"No user or service principal named '{shown}' was found {where}. Use the username of one of its "
+        "users or guests, or the client id of an app with a service principal here. Users of other "
+        "tenants must be invited as guests, and accept, first."
+    )
+
+
 # --- Guests -----------------------------------------------------------------------------------------
 
 
 def invite_guest(caller: Caller, tenant: Tenant, username: str) -> GuestInvitation:
-    """Invite a user of another tenant; they become a guest when they accept."""
+    """Invite a user of another tenant; they become a guest when they accept.
+
+    The one lookup of a principal across tenants (every other goes through ``find_principal``): naming
+    someone outside is what an invitation is. Only the tenant's administrators get this far (the check
+    runs before the body), and only people are found, by username."""
     with _directory_change(caller, tenant, _op("invitations")) as ch:
         user = User.objects.filter(username__iexact=(username or "").strip(), kind=User.Kind.PERSON).first()
         if user is None:

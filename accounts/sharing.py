@@ -9,17 +9,18 @@ their tenant in and their tenant's list to let them out. A group must be one of 
 from __future__ import annotations
 
 from django.contrib.auth.models import Permission
-from django.db.models import Q
 
 from portal.errors import ServiceError
 
 from . import access
+from . import directory as directories
 from .activity import Caller, change
 from .models import (
     DirectoryGroup,
     GroupRoleAssignment,
     GuestInvitation,
     Resource,
+    Tenant,
     User,
     UserRoleAssignment,
 )
@@ -72,39 +73,29 @@ def eligibility_error(principal: User, tenant_id: int) -> str | None:
     return None
 
 
-def find_assignee(tenant_id: int, identifier: str) -> User | DirectoryGroup:
-    """A user (by username or e-mail), a service principal (by name or its app's client id) or a group
-    of the tenant (by display name), as typed into the "add role assignment" form."""
-    text = (identifier or "").strip()
-    if not text:
-        raise ServiceError.invalid(
-            "principal", "Name the user, group or service principal to grant the role to."
-        )
-    group = DirectoryGroup.objects.filter(tenant_id=tenant_id, display_name__iexact=text).first()
-    if group is not None:
-        return group
-    user = User.objects.filter(
-        Q(username__iexact=text)
-        | Q(email__iexact=text)
-        | Q(service_principal__app__client_id__iexact=text, service_principal__tenant_id=tenant_id)
-        | Q(kind=User.Kind.SERVICE_PRINCIPAL, display_name__iexact=text, home_tenant_id=tenant_id)
-    ).first()
-    if user is None:
-        raise ServiceError.invalid(
-            "principal",
-            f"No user, group or service principal named '{text}' was found. Use a username or e-mail address, "
-            "a group's display name in this tenant, or an app's client id.",
-        )
-    return user
+#: ``assign_role``'s default: names typed for an assignee are looked up in the scope's own directory.
+SCOPE_DIRECTORY = object()
 
 
-def assign_role(caller: Caller, scope: Resource, assignee: User | DirectoryGroup | str, role_key: str) -> str:
+def assign_role(
+    caller: Caller,
+    scope: Resource,
+    assignee: User | DirectoryGroup | str,
+    role_key: str,
+    *,
+    directory: Tenant | None | object = SCOPE_DIRECTORY,
+) -> str:
     """Give ``assignee`` (a principal, a group, or the text typed for one) the role at ``scope``;
-    returns a message (with the warning for a version scope)."""
+    returns a message (with the warning for a version scope).
+
+    Typed text is looked up (``directory.find_principal``, after the manage-access check, so only
+    someone who may grant here can look anyone up) in ``directory``: the caller's current directory
+    for a page, the scope's own tenant by default (the service callers: set-up and tests)."""
     r = role(role_key)
     with change(caller, ASSIGN_OP, scope=scope, arm_id=scope.arm_id, action=Action.MANAGE_ACCESS) as ch:
         if isinstance(assignee, str):
-            assignee = find_assignee(scope.tenant_id, assignee)
+            where = scope.tenant if directory is SCOPE_DIRECTORY else directory
+            assignee = directories.find_principal(where, assignee)
         name = assignee.display_name if isinstance(assignee, DirectoryGroup) else assignee.username
         if r is None:
             raise ServiceError.invalid("role", f"There is no role named '{role_key}'.")

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_POST
 
 from portal.errors import ServiceError
 
-from . import access, sharing
+from . import access, directory, sharing
 from .activity import Caller
 from .models import Resource
 from .roles import VERSION_TYPE, Action
+from .views import current_directory
 
 app_name = "access"
 
@@ -53,7 +54,13 @@ def add(request, pk: int):
     resource = readable_resource(request, pk)
     form = {"principal": request.POST.get("principal", ""), "role": request.POST.get("role", "")}
     try:
-        message = sharing.assign_role(Caller.from_request(request), resource, form["principal"], form["role"])
+        message = sharing.assign_role(
+            Caller.from_request(request),
+            resource,
+            form["principal"],
+            form["role"],
+            directory=current_directory(request),
+        )
     except ServiceError as err:
         if err.code == ServiceError.NOT_FOUND:
             raise Http404(err.message) from None
@@ -86,29 +93,30 @@ def remove(request, pk: int):
 
 @login_required
 def check(request, pk: int):
-    """Check access: every action for one principal on this resource, and where each comes from."""
+    """Check access: every action for one principal on this resource, and where each comes from.
+
+    The principal is looked up in the caller's current directory (``directory.find_principal``): one
+    it does not see is "not found", exactly like a name nobody has. Every answer is a 200 — htmx swaps
+    only 2xx answers, and a refusal must show in the fragment next to the form."""
     resource = readable_resource(request, pk)
     text = request.GET.get("principal", "").strip()
     ctx = {"resource": resource, "principal_text": text}
-    status = 200
     if text:
         try:
-            who = sharing.find_assignee(resource.tenant_id, text)
+            who = directory.find_principal(current_directory(request), text)
         except ServiceError as err:
             ctx["error"] = err.message
-            status = 400
         else:
             if not hasattr(who, "kind"):
                 ctx["error"] = (
                     "Check access is for one user or service principal; a group's members each have their own access."
                 )
-                status = 400
             else:
                 reasons = access.explain(who, resource)
                 ctx["checked"] = who
                 ctx["rows"] = [(a, reasons[a]) for a in Action]
     template = "accounts/access/htmx/check.html" if request.htmx else "accounts/access/check.html"
-    return render(request, template, ctx, status=status)
+    return render(request, template, ctx)
 
 
 urlpatterns = [

@@ -14,7 +14,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.cache import never_cache
@@ -195,34 +195,9 @@ def groups(request, tenant: Tenant):
 
 
 def _find_member(tenant: Tenant, text: str) -> User:
-    """A user of this directory by username (its own users and accepted guests), or a service principal
-    here by its app's client id. Users of other tenants are not offered: they are invited first."""
-    text = (text or "").strip()
-    if not text:
-        raise ServiceError.invalid(
-            "member", "Enter a username, or the client id of an app's service principal."
-        )
-    in_directory = Q(home_tenant=tenant) | Q(
-        invitations__tenant=tenant, invitations__state=GuestInvitation.State.ACCEPTED
-    )
-    found = User.objects.filter(in_directory, username__iexact=text).first()
-    if found is None:
-        client_id = directory._uuid_or_none(text)
-        sp = (
-            ServicePrincipal.objects.filter(app__client_id=client_id, tenant=tenant)
-            .select_related("user")
-            .first()
-            if client_id
-            else None
-        )
-        found = sp.user if sp else None
-    if found is None:
-        raise ServiceError.invalid(
-            "member",
-            f"No user or service principal '{text}' is in this directory. Users of other tenants must be "
-            "invited as guests, and accept, before they can join a group.",
-        )
-    return found
+    """A user of this directory (its own users and accepted guests) or a service principal here, through
+    the one principal lookup; users of other tenants are not offered: they are invited first."""
+    return directory.find_principal(tenant, text, groups=False, field="member")
 
 
 def _group_page(request, tenant, group, status=200, **extra):
