@@ -2,7 +2,7 @@
 
 The embedded default needs no server: SQLite in WAL mode, the SQLite broker of portal.broker and region
 storage in a local folder, all under ``var/``. Production sets ``DATABASE_URL``,
-``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DEBUG=false`` (see README).
+``CELERY_BROKER_URL``, ``SECRET_KEY`` and ``ALLOWED_HOSTS`` (see README); ``DEBUG`` is off unless set.
 """
 
 from pathlib import Path
@@ -17,8 +17,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-in-production-0123456789abcdef")
+# Off unless asked for: a forgotten setting must not serve debug pages. SECRET_KEY: see "Security" below.
+DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -273,6 +273,20 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Security -------------------------------------------------------------------------------
+# The secret key (portal/secret_key.py): SECRET_KEY when set (a development key stops a DEBUG=false
+# start); else, on the embedded default (SQLite under PORTAL_VAR_DIR and the embedded broker: one machine,
+# one folder) or with DEBUG on, a random key of this installation kept in <PORTAL_VAR_DIR>/secret_key;
+# anywhere else nothing starts, and the message says what to set.
+from portal.secret_key import resolve as _resolve_secret_key  # noqa: E402
+
+EMBEDDED_DEFAULT = (
+    EMBEDDED_BROKER
+    and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    and Path(DATABASES["default"]["NAME"]).resolve().is_relative_to(VAR_DIR.resolve())
+)
+SECRET_KEY = _resolve_secret_key(
+    env("SECRET_KEY", default=""), debug=DEBUG, embedded=EMBEDDED_DEFAULT, var_dir=VAR_DIR
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -5,10 +5,14 @@ PostgreSQL. ``REQUIRE_SERVICES=1`` turns a missing PostgreSQL/Redis into a failu
 """
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="sig-test-"))
+# A random key for this run, in the environment so the processes tests start (workers, `manage.py up`)
+# share it, whatever the database (outside the embedded default a key must be set).
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
 from .base import *  # noqa: E402,F403
 from .base import DATABASES, env  # noqa: E402

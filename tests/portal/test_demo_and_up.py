@@ -3,16 +3,23 @@ web server, a worker and beat in one process group that Ctrl-C stops."""
 
 from __future__ import annotations
 
+import http.cookiejar
+import json
 import os
+import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
 from django.db.models import Count
 
 from accounts.models import ActivityLogEntry, Resource, User
@@ -48,7 +55,9 @@ def test_demo_data_has_the_seed_definitions_and_is_idempotent(region, settings, 
 
 
 def test_up_starts_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    # As from a fresh clone: no SECRET_KEY, no DEBUG (the default is off), the embedded default.
+    unset = ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG")
+    env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("SECURE_")}
     env.update(
         PORTAL_VAR_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="portal.settings.dev",
@@ -86,6 +95,7 @@ def test_up_starts_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
 
     try:
         wait_for(login_page_answers, 120, "the portal to answer")
+        _a_person_signs_in_and_browses(f"http://127.0.0.1:{port}", tmp_path)
         wait_for(lambda: any(" ready." in line for line in lines), 60, "the worker")
         wait_for(lambda: any("beat: Starting" in line for line in lines), 60, "beat")
         # The demo versions replicate: every target region of every version reaches Completed.
@@ -124,3 +134,52 @@ def _processes_with_env(marker: str) -> list[int]:
         if marker.encode() in environ and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+def _a_person_signs_in_and_browses(base: str, var_dir: Path):
+    """With DEBUG off over plain http, as `make run` serves: the key of this installation was made, a demo
+    user signs in with the form (CSRF and session cookies over http), the hashed static files are served, a
+    missing page is the portal's 404 page, and the API takes a bearer token from the token endpoint."""
+    key_file = var_dir / "secret_key"
+    assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/login/", timeout=10) as r:
+        login = r.read().decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
+    form = urllib.parse.urlencode(
+        {
+            "csrfmiddlewaretoken": csrf,
+            "username": "alice@contoso.com",
+            "password": DEMO_PASSWORDS["alice@contoso.com"],
+        }
+    ).encode()
+    with opener.open(
+        urllib.request.Request(f"{base}/login/", data=form, headers={"Referer": f"{base}/login/"})
+    ) as r:
+        home = r.read().decode()
+        assert r.status == 200 and r.url == f"{base}/", r.url
+    assert "All resources" in home and "ContosoGallery" in home
+    css = re.search(r'href="(/static/portal/portal\.[0-9a-f]{12}\.css)"', home)
+    assert css, "the stylesheet is not the collected, hashed file"
+    with opener.open(base + css.group(1), timeout=10) as r:
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/css")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        opener.open(f"{base}/no-such-page/", timeout=10)
+    page = missing.value.read().decode()
+    assert missing.value.code == 404 and "There is nothing here" in page
+    assert "Using the URLconf" not in page and "DEBUG = True" not in page  # not Django's technical page
+    grant = urllib.parse.urlencode(
+        {
+            "grant_type": "password",
+            "username": "alice@contoso.com",
+            "password": DEMO_PASSWORDS["alice@contoso.com"],
+        }
+    ).encode()
+    with urllib.request.urlopen(f"{base}/oauth2/token", data=grant, timeout=10) as r:
+        token = json.loads(r.read())["access_token"]
+    api = urllib.request.Request(
+        f"{base}/subscriptions?api-version=2022-12-01", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(api, timeout=10) as r:
+        assert r.status == 200 and json.loads(r.read())["value"]

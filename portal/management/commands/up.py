@@ -54,7 +54,10 @@ class Command(BaseCommand):
         ]
         py = sys.executable
         run_dir = settings.VAR_DIR / "run"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.plain_http_env()}
+        if not settings.DEBUG:
+            # With DEBUG off WhiteNoise serves the collected, hashed files (the manifest storage).
+            call_command("collectstatic", interactive=False, verbosity=0)
         # The demo's disks copy in a second or two at full speed; capping the worker's bandwidth
         # (unless the environment says otherwise) lets a new user watch replication happen.
         env.setdefault("REPLICATION_MAX_BYTES_PER_SECOND", str(DEMO_BANDWIDTH))
@@ -135,3 +138,16 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         sys.exit(Supervisor(specs, out=sys.stdout).run())
+
+    @staticmethod
+    def plain_http_env() -> dict[str, str]:
+        """The web server here speaks plain http: with DEBUG off, settings would redirect to https and send
+        cookies only over https, so nobody could sign in. Its processes get those three off — unless a
+        TLS-terminating proxy is in front (BEHIND_PROXY), where the browser does speak https."""
+        if settings.SECURE_PROXY_SSL_HEADER:
+            return {}
+        return {
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+        }
