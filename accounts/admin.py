@@ -27,11 +27,28 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(models.User)
 class PortalUserAdmin(UserAdmin):
+    """A new password set here (the password form) ends the principal's bearer tokens (``User.save``);
+    "End bearer tokens" ends them without one. Staff and superusers get no bearer tokens at all."""
+
     list_display = ("username", "display_name", "kind", "home_tenant", "is_tenant_admin", "is_staff")
     list_filter = ("kind", "home_tenant", "is_tenant_admin", "is_staff")
     fieldsets = UserAdmin.fieldsets + (
-        ("Directory", {"fields": ("home_tenant", "kind", "display_name", "is_tenant_admin")}),
+        (
+            "Directory",
+            {"fields": ("home_tenant", "kind", "display_name", "is_tenant_admin", "credential_generation")},
+        ),
     )
+    readonly_fields = ("credential_generation",)
+    actions = ["end_tokens"]
+
+    @admin.action(description="End bearer tokens of the selected principals", permissions=["change"])
+    def end_tokens(self, request, queryset):
+        for user in queryset:
+            user.end_tokens()
+        self.message_user(
+            request,
+            f"Bearer tokens issued so far to {queryset.count()} principal(s) are refused from now on.",
+        )
 
 
 @admin.register(models.DirectoryGroup)
@@ -47,6 +64,8 @@ class AppRegistrationAdmin(admin.ModelAdmin):
 
 @admin.register(models.ClientSecret)
 class ClientSecretAdmin(admin.ModelAdmin):
+    """Deleting a secret here ends the bearer tokens of the app's service principals (``accounts.models``)."""
+
     list_display = ("app", "description", "hint", "expires_at")
     readonly_fields = ("secret_hash",)
 

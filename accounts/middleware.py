@@ -2,14 +2,25 @@
 and bearer-token sign-in for API clients.
 
 ``Authorization: Bearer <token>`` makes the token's principal ``request.user`` for that request (the
-session, if any, is ignored); a token that is invalid, expired or whose principal is gone answers 401 in
-the ARM error shape before any view runs."""
+session, if any, is ignored) — on the API's paths only: the ARM paths (every ``portal.arm.ArmView``), the
+upload endpoints and the OpenAPI document. Anywhere else (the pages, ``/admin/``) a bearer request answers
+401 before any view runs, so a token never acts in the admin and its CSRF exemption never reaches a form.
+A token that is invalid, expired or whose principal or credentials changed answers 401 in the ARM error
+shape as well (``accounts.tokens``)."""
 
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.urls import Resolver404, get_resolver
 
 from . import tokens
+
+#: Endpoints that are not ``ArmView``s but are the API's too.
+BEARER_URL_NAMES = frozenset({"upload-start", "upload-detail", "api-schema", "api-schema-yaml"})
+NOT_HERE = (
+    "Bearer tokens are accepted by the API only (the ARM paths, /uploads/ and /api/openapi.json), not by the "
+    "portal's pages or /admin/: sign in with the browser there."
+)
 
 
 def _constant(user):
@@ -19,6 +30,29 @@ def _constant(user):
     return auser
 
 
+def takes_bearer_tokens(request) -> bool:
+    """Whether the request's path is one of the API's: its view is an ``ArmView`` or named in
+    ``BEARER_URL_NAMES``. Unknown paths are not."""
+    from portal.arm import ArmView
+
+    try:
+        match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None)
+    if isinstance(view_class, type) and issubclass(view_class, ArmView):
+        return True
+    return match.url_name in BEARER_URL_NAMES
+
+
+def _refused(message: str) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": "InvalidAuthenticationToken", "message": message, "target": None, "details": []}},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
 class AccessMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -26,20 +60,11 @@ class AccessMiddleware:
     def __call__(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if header[:7].lower() == "bearer ":
+            if not takes_bearer_tokens(request):
+                return _refused(NOT_HERE)
             user, error = tokens.authenticate(header[7:].strip())
             if user is None:
-                return JsonResponse(
-                    {
-                        "error": {
-                            "code": "InvalidAuthenticationToken",
-                            "message": error,
-                            "target": None,
-                            "details": [],
-                        }
-                    },
-                    status=401,
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                )
+                return _refused(error)
             request.user = user
             request.auser = _constant(user)
             # A bearer token is not a cookie: a cross-site page cannot send it, so CSRF does not apply.

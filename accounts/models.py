@@ -16,6 +16,8 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import Group as AuthGroup
 from django.db import models
 from django.db.models.functions import Lower
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -54,6 +56,12 @@ class User(AbstractUser):
     is_tenant_admin = models.BooleanField(
         default=False, help_text="Administrator of the home tenant: manages its directory and grants access."
     )
+    credential_generation = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Moves on when the principal's credentials change (a new password; for a service principal, "
+        "a client secret of its app deleted): bearer tokens of an earlier generation are refused.",
+    )
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -61,6 +69,33 @@ class User(AbstractUser):
     @property
     def is_service_principal(self) -> bool:
         return self.kind == self.Kind.SERVICE_PRINCIPAL
+
+    def set_unusable_password(self):
+        super().set_unusable_password()
+        self._credentials_changed = True
+
+    def save(self, *args, **kwargs):
+        """A new password, however it was set (``set_password`` here, the admin's form, a command), moves
+        the credential generation on in the same write. A re-hash of the same password at sign-in (Django
+        upgrading the hasher) is not a new password: Django clears ``_password`` before that save."""
+        unusable = self.__dict__.pop("_credentials_changed", False)
+        if self._state.adding or (self._password is None and not unusable):
+            return super().save(*args, **kwargs)
+        before = self.credential_generation
+        self.credential_generation = models.F("credential_generation") + 1
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "credential_generation"}
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            self.credential_generation = before
+            raise
+        self.refresh_from_db(fields=["credential_generation"])
+
+    def end_tokens(self) -> None:
+        """Refuse every bearer token issued to this principal so far."""
+        User.objects.filter(pk=self.pk).update(credential_generation=models.F("credential_generation") + 1)
+        self.refresh_from_db(fields=["credential_generation"])
 
 
 class DirectoryGroup(AuthGroup):
@@ -410,3 +445,13 @@ class PartnerTenant(models.Model):
             models.UniqueConstraint(fields=["tenant", "partner"], name="uniq_partner_per_tenant"),
             models.CheckConstraint(condition=~models.Q(tenant=models.F("partner")), name="partner_not_self"),
         ]
+
+
+@receiver(post_delete, sender=ClientSecret)
+def _secret_deleted(sender, instance: ClientSecret, **kwargs) -> None:
+    """Deleting a client secret, however (the directory pages, the admin, the app's deletion), ends every
+    bearer token of the app's service principals: what was minted with a leaked secret does not outlive it,
+    even while another secret of the app lives."""
+    User.objects.filter(service_principal__app_id=instance.app_id).update(
+        credential_generation=models.F("credential_generation") + 1
+    )

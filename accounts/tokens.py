@@ -1,17 +1,20 @@
 """Bearer tokens for the API (F1): issued to service principals by client credentials and to people by
 username and password, signed (not stored), expiring, and checked against the principal on every use.
 
-A token names the principal by its object id and carries the moment it was issued; it is refused once
-expired, once the principal is deleted or disabled, and (for a service principal) once the app has no
-unexpired secret left that existed when the token was issued — deleting a leaked secret ends the
-tokens it minted within the token lifetime at the latest, and at once when it was the last one.
+A token names the principal by its object id, the principal's credential generation when it was issued
+(``User.credential_generation``) and, for a service principal, the client secret it was minted with. It is
+refused once expired; once the principal is deleted, disabled or made an operator (staff and superusers
+get no bearer tokens: the Django admin is theirs, with the browser); once the principal's generation moved
+on — a new password, or for a service principal the deletion of any client secret of its app; and (a
+service principal) once the secret it was minted with is deleted or has expired.
+
+Where a token is accepted is ``accounts.middleware``'s business: on the API's paths only.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate as django_authenticate
@@ -20,7 +23,7 @@ from django.utils import timezone
 
 from portal.errors import ServiceError
 
-from .models import AppRegistration, ServicePrincipal, Tenant, User
+from .models import AppRegistration, ClientSecret, ServicePrincipal, Tenant, User
 
 SALT = "accounts.tokens.bearer"
 
@@ -29,11 +32,14 @@ def lifetime() -> int:
     return int(getattr(settings, "ACCESS_TOKEN_SECONDS", 3600))
 
 
-def issue(user: User) -> dict:
-    """An OAuth2-style token response for ``user``. Nothing is written: the token is its own record.
-    ``iat`` has microseconds, so a secret created a moment after the token is told apart from one before."""
+def issue(user: User, secret: ClientSecret | None = None) -> dict:
+    """An OAuth2-style token response for ``user`` (for a service principal, minted with ``secret``).
+    Nothing is written: the token is its own record."""
     now = time.time()
-    token = signing.dumps({"oid": str(user.object_id), "iat": round(now, 6)}, salt=SALT, compress=True)
+    claims = {"oid": str(user.object_id), "gen": user.credential_generation, "iat": round(now, 6)}
+    if secret is not None:
+        claims["sid"] = secret.pk
+    token = signing.dumps(claims, salt=SALT, compress=True)
     return {
         "token_type": "Bearer",
         "expires_in": lifetime(),
@@ -50,26 +56,36 @@ def authenticate(token: str) -> tuple[User | None, str]:
         return None, "The access token has expired; request a new one from the token endpoint."
     except signing.BadSignature:
         return None, "The access token is not valid."
-    oid = _uuid(claims.get("oid")) if isinstance(claims, dict) else None
-    iat = claims.get("iat") if isinstance(claims, dict) else None
-    if oid is None or isinstance(iat, bool) or not isinstance(iat, int | float):
+    if not isinstance(claims, dict):
+        return None, "The access token is not valid."
+    oid, gen, sid = _uuid(claims.get("oid")), claims.get("gen"), claims.get("sid")
+    if oid is None or not _whole(gen) or not (sid is None or _whole(sid)):
         return None, "The access token is not valid."
     user = User.objects.filter(object_id=oid, is_active=True).select_related("home_tenant").first()
     if user is None:
         return None, "The principal this token was issued to no longer exists or is disabled."
-    if user.kind == User.Kind.SERVICE_PRINCIPAL:
-        live = ServicePrincipal.objects.filter(
-            user=user,
-            app__secrets__expires_at__gt=timezone.now(),
-            app__secrets__created_at__lte=datetime.fromtimestamp(iat, tz=UTC),
+    if user.is_staff or user.is_superuser:
+        return (
+            None,
+            "Operators (staff and superusers) get no bearer tokens: sign in to /admin/ with the browser.",
         )
-        if not live.exists():
+    if gen != user.credential_generation:
+        return None, (
+            "The credentials this token was issued for have changed since (a new password, or a client secret "
+            "of the app deleted): request a new token from the token endpoint."
+        )
+    if user.kind == User.Kind.SERVICE_PRINCIPAL:
+        live = ClientSecret.objects.filter(
+            pk=sid, app__service_principals__user=user, expires_at__gt=timezone.now()
+        )
+        if sid is None or not live.exists():
             return None, "The client secret this token was issued for was deleted or has expired."
     return user, ""
 
 
-def client_credentials(client_id: str, client_secret: str, tenant: str = "") -> User:
-    """The service principal of the app in ``tenant`` (its home tenant by default), if the secret is right."""
+def client_credentials(client_id: str, client_secret: str, tenant: str = "") -> tuple[User, ClientSecret]:
+    """The service principal of the app in ``tenant`` (its home tenant by default) and the secret it signs
+    in with, if the secret is right."""
     _no_nul(client_id=client_id, client_secret=client_secret, tenant=tenant)
     if not (client_id or "").strip():
         raise ServiceError("invalid_request", "client_id is required.", "client_id")
@@ -84,7 +100,8 @@ def client_credentials(client_id: str, client_secret: str, tenant: str = "") -> 
     matching = [s for s in app.secrets.all() if s.matches(client_secret)]
     if not matching:
         raise ServiceError("invalid_client", "The client secret is wrong.", "client_secret")
-    if all(s.expired for s in matching):
+    live = [s for s in matching if not s.expired]
+    if not live:
         raise ServiceError(
             "invalid_client", "The client secret has expired; add a new one to the app.", "client_secret"
         )
@@ -108,7 +125,7 @@ def client_credentials(client_id: str, client_secret: str, tenant: str = "") -> 
             "consented to it (or withdrew the consent).",
             "tenant",
         )
-    return sp.user
+    return sp.user, live[0]
 
 
 def password(request, username: str, password_: str) -> User:
@@ -119,6 +136,13 @@ def password(request, username: str, password_: str) -> User:
     user = django_authenticate(request, username=username, password=password_)
     if user is None or user.kind != User.Kind.PERSON:
         raise ServiceError("invalid_grant", "The username or password is wrong.", "password")
+    if user.is_staff or user.is_superuser:
+        raise ServiceError(
+            "unauthorized_client",
+            "Operators (staff and superusers) get no bearer tokens: the Django admin at /admin/ is for the "
+            "browser, and the API is for tenants' people and service principals.",
+            "username",
+        )
     return user
 
 
@@ -127,6 +151,10 @@ def _no_nul(**fields) -> None:
     for name, value in fields.items():
         if value and "\x00" in value:
             raise ServiceError("invalid_request", f"{name} must not contain NUL characters.", name)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _uuid(value) -> uuid.UUID | None:

@@ -112,8 +112,11 @@ def token(request, tenant: str = ""):
                 request.POST.get("client_id", ""),
                 request.POST.get("client_secret", ""),
             )
-            user = tokens.client_credentials(client_id, secret, tenant or request.POST.get("tenant", ""))
+            user, used = tokens.client_credentials(
+                client_id, secret, tenant or request.POST.get("tenant", "")
+            )
         elif grant == "password":
+            used = None
             user = tokens.password(
                 request, request.POST.get("username", ""), request.POST.get("password", "")
             )
@@ -132,7 +135,7 @@ def token(request, tenant: str = ""):
         if getattr(request, "axes_locked_out", False):
             return locked_out(request)
         return _oauth_error(err.code, err.message, 401 if err.code == "invalid_client" else 400)
-    return JsonResponse(tokens.issue(user), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return JsonResponse(tokens.issue(user, used), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 def locked_out(request, response=None, credentials=None):

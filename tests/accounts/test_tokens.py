@@ -296,14 +296,20 @@ def test_deleting_the_only_secret_stops_the_tokens_it_minted_and_a_new_secret_do
     assert probe(api, sp_token(api, app, fresh)).status_code == 404
 
 
-def test_tokens_live_while_a_secret_older_than_them_does(api, app, secret, sp):
-    """Rotation: adding a second secret and deleting the first keeps tokens minted after the second existed."""
-    second = directory.add_client_secret(SYSTEM, app, "rotation")[0]
+def test_rotation_deleting_the_old_secret_ends_the_tokens_minted_before_and_the_new_secret_signs_in(
+    api, app, secret, sp
+):
+    """Rotation: add a second secret, delete the first — every token minted before the deletion ends (issue
+    12: a token minted with a leaked secret must not outlive it while another secret exists); the second
+    secret mints tokens that live until it expires."""
+    second, second_value = directory.add_client_secret(SYSTEM, app, "rotation")
     token = sp_token(api, app, secret)
     directory.delete_client_secret(SYSTEM, app.secrets.exclude(pk=second.pk).get())
-    assert probe(api, token).status_code == 404
+    assert_token_refused(probe(api, token), "request a new token")
+    fresh = sp_token(api, app, second_value)
+    assert probe(api, fresh).status_code == 404
     ClientSecret.objects.filter(pk=second.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert_token_refused(probe(api, token), "expired")
+    assert_token_refused(probe(api, fresh), "expired")
 
 
 # --- People ---------------------------------------------------------------------------------------------
@@ -338,7 +344,13 @@ def test_tokens_are_signed_not_stored(api, app, secret, sp):
     for q in [*issuing.captured_queries, *using.captured_queries]:
         assert q["sql"].lstrip().split()[0].upper() == "SELECT", q["sql"]
     claims = signing.loads(token, salt=tokens.SALT)
-    assert claims == {"oid": str(sp.object_id), "iat": claims["iat"]}
+    secret_id = app.secrets.get().pk
+    assert claims == {
+        "oid": str(sp.object_id),
+        "gen": sp.credential_generation,
+        "iat": claims["iat"],
+        "sid": secret_id,
+    }
 
 
 # --- Bad input is a clear 4xx, never a 500 -------------------------------------------------------------
