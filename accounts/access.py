@@ -66,10 +66,16 @@ class Grants:
     scope_info: dict = field(default_factory=dict)
     #: tenants in whose directory the principal may act (home, and guest tenants with an open door)
     directories: list = field(default_factory=list)
+    #: role key -> column -> scope ids: which roles are held where (``holds``, ``has_perm``)
+    roles: dict = field(default_factory=dict)
 
     def add(self, role: Role, scope_id: int, scope_type: str, ancestors: tuple = ()) -> None:
         column = SCOPE_COLUMN.get(scope_type)
         self.scope_info[scope_id] = (scope_type, tuple(a for a in ancestors if a))
+        held = self.roles.setdefault(role.key, defaultdict(set))
+        held["pk"].add(scope_id)
+        if column:
+            held[column].add(scope_id)
         for action in role.actions:
             by_column = self.scopes.setdefault(action, {}).setdefault(role.types, defaultdict(set))
             by_column["pk"].add(scope_id)
@@ -131,6 +137,13 @@ class Grants:
                 where = term if where is None else where | term
         term = Q(pk__in_ids=kept)
         return term if where is None else where | term
+
+    def holds(self, role: Role, chain: dict, resource_type: str) -> bool:
+        """Is ``role`` held at the resource of ``chain`` (assigned there or at an ancestor) and does it
+        apply to its type? ``allows(A)`` is exactly "holds some role that grants A"."""
+        if role.types is not None and resource_type not in role.types:
+            return False
+        return any(chain.get(column) in ids for column, ids in self.roles.get(role.key, {}).items())
 
     def allows(self, action: Action, chain: dict, resource_type: str) -> bool:
         for types, by_column in self.scopes.get(Action(action), {}).items():
@@ -362,6 +375,19 @@ def allowed(principal, action, resource, resource_type: str | None = None) -> bo
     chain = chain_of(resource)
     grants = grants_for(principal, scope_ids={v for v in chain.values() if v})
     return grants.allows(Action(action), chain, resource_type or resource.type)
+
+
+def roles_held(principal, resource) -> list[Role]:
+    """The roles ``principal`` holds on ``resource``: assigned there or at an ancestor, to it, one of its
+    groups or (an app) another of its service principals, in a tenant whose door is open, and applying
+    to the resource's type — from the same reads as ``allowed``, so that ``allowed(P, A, R)`` is true
+    exactly when one of these roles grants A. What ``user.has_perm("accounts.role_<key>", resource)``
+    answers (``accounts.backends``). The system holds no role (it needs none: ``allowed`` lets it)."""
+    if is_system(principal):
+        return []
+    chain = chain_of(resource)
+    grants = grants_for(principal, scope_ids={v for v in chain.values() if v})
+    return [r for r in ROLES if grants.holds(r, chain, resource.type)]
 
 
 def get_readable(queryset: QuerySet, principal, action=Action.READ, **lookup):

@@ -124,8 +124,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # login throttling, first so a locked-out sign-in stops here
+    "accounts.backends.AccessBackend",  # has_perm on resources and roles: the access module's answer only
     "django.contrib.auth.backends.ModelBackend",
-    "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors get nothing
 
