@@ -402,7 +402,7 @@ class Transport(virtual.Transport):
                 if full or (timeout is not None and time.monotonic() - start >= timeout):
                     if full and interval:
                         time.sleep(interval)
-                    raise socket.timeout() from None
+                    raise TimeoutError() from None
                 if interval:
                     time.sleep(interval)
 
