@@ -301,6 +301,32 @@ SECURE_PROXY_SSL_HEADER = (
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Content-Security-Policy (issue 12) -----------------------------------------------------------
+# django-csp sets it on every response whose view did not set its own (the API's docs pages keep theirs,
+# portal/api_docs_urls.py): scripts, styles, images, fonts and requests of this origin only; no inline
+# script or style and no eval (the templates use data- attributes that static/portal/portal.js reads,
+# htmx runs with allowEval and its injected indicator styles off); no plugins, no framing, forms post here.
+from csp.constants import NONE as _NONE  # noqa: E402
+from csp.constants import SELF as _SELF  # noqa: E402
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware"
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF],
+        "font-src": [_SELF],
+        "connect-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "frame-ancestors": [_NONE],
+        "form-action": [_SELF],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -22,7 +22,7 @@
   var errorBox = document.getElementById("upload-error");
   var progress = document.getElementById("upload-progress");
   var bar = progress.querySelector(".bar");
-  var barFill = bar.querySelector("span");
+  var barFill = bar.querySelector("rect"); // an SVG bar: its width is an attribute (no inline style)
   var statusLine = document.getElementById("upload-status");
   var done = document.getElementById("upload-done");
 
@@ -63,7 +63,7 @@
   function setProgress(offset, size, speed, note) {
     var percent = size ? Math.floor((offset * 100) / size) : 0;
     progress.hidden = false;
-    barFill.style.width = percent + "%";
+    barFill.setAttribute("width", String(percent));
     bar.setAttribute("aria-valuenow", String(percent));
     var text = percent + "% · " + formatBytes(offset) + " of " + formatBytes(size);
     if (speed) text += " · " + formatBytes(speed) + "/s";

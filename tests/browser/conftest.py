@@ -10,6 +10,10 @@
   (``celery_processes``) write to the same database.
 - When a test fails, every page it opened is saved as a PNG in a temporary folder and the paths are
   printed with the failure ("Browser screenshots" section).
+- The pages run under the portal's Content-Security-Policy: a CSP violation, a console error or an
+  uncaught exception on any page fails the test (after it ran), listing each. A test that provokes an
+  error on purpose (a refused request shows up as "Failed to load resource") says so first with
+  ``allow_console_errors(page, pattern)``; CSP violations are never allowed.
 """
 
 from __future__ import annotations
@@ -82,27 +86,74 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+#: Reported to the console by every page (an init script runs before the page's own, outside its policy).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline code"}`
+    + ` at ${e.sourceFile || location.href}:${e.lineNumber}`);
+});
+"""
+CSP_VIOLATION = re.compile(
+    r"CSP violation|Content Security Policy|Refused to (execute|apply|load|evaluate|connect|frame)"
+)
+
+
+def allow_console_errors(page, pattern: str):
+    """Console errors of ``page`` that match ``pattern`` (a regex) are expected from here on: e.g. the
+    "Failed to load resource: ... 400" Chromium logs for a request the server refuses on purpose."""
+    page._allowed_console_errors.append(re.compile(pattern))
+
+
+def answer_dialogs(page, accept: bool):
+    """From here on, a confirmation dialog of ``page`` is answered with OK (True) or Cancel (False)."""
+    page._accept_dialogs = accept
+
+
 @pytest.fixture
 def new_page(request, browser, live_server):
     """``new_page()`` → a page in a fresh browser context (its own cookies) on the live server.
-    Call it once per person in the test; every context is closed after the test."""
+    Call it once per person in the test; every context is closed after the test, and the test fails if
+    any page met a CSP violation, logged a console error or threw an uncaught exception."""
     contexts = []
+    problems: list[str] = []
     request.node._browser_pages = []
 
     def make():
         context = browser.new_context(base_url=live_server.url, viewport=VIEWPORT)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         contexts.append(context)
         page = context.new_page()
-        # Destructive actions ask for confirmation (window.confirm): a person clicks OK.
-        page.on("dialog", lambda dialog: dialog.accept())
+        page._allowed_console_errors = []
+
+        def on_console(message):
+            if message.type != "error":
+                return
+            text = message.text
+            if not CSP_VIOLATION.search(text) and any(p.search(text) for p in page._allowed_console_errors):
+                return
+            source = (message.location or {}).get("url") or ""
+            problems.append(f"console error on {page.url}: {text}" + (f" ({source})" if source else ""))
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: problems.append(f"uncaught exception on {page.url}: {error}"))
+        # Destructive actions ask for confirmation (window.confirm): a person clicks OK (or, after
+        # answer_dialogs(page, False), Cancel).
+        page._accept_dialogs = True
+        page.on("dialog", lambda dialog: dialog.accept() if page._accept_dialogs else dialog.dismiss())
         request.node._browser_pages.append(page)
         return page
 
     yield make
     for context in contexts:
         context.close()
+    if problems:
+        pytest.fail(
+            "The browser reported problems (CSP violations are never allowed; expected console errors are "
+            "declared with allow_console_errors):\n  " + "\n  ".join(problems),
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from accounts.services import create_user
 from galleries import vhd
 
-from .conftest import htmx_settled, sign_in, watch_until_complete
+from .conftest import allow_console_errors, htmx_settled, sign_in, watch_until_complete
 
 PASSWORD = "Pub-Browser-Pass-1"
 REGIONS = [("westeurope", "West Europe"), ("eastus", "East US"), ("northeurope", "North Europe")]
@@ -121,6 +121,7 @@ def test_a_bad_gallery_name_is_shown_next_to_the_field(page, user, rg):
     page.get_by_label("Resource group").select_option(label="Contoso Test / images (West Europe)")
     name = page.get_by_label("Name", exact=True)
     name.fill("bad name!")
+    allow_console_errors(page, r"status of 400 \(Bad Request\)")  # the refusal below, on purpose
     with page.expect_response(lambda r: r.url.endswith("/galleries/new")) as answer:
         page.get_by_role("button", name="Create").click()
     assert answer.value.status == 400
@@ -140,6 +141,7 @@ def test_a_bad_version_name_is_shown_next_to_the_field(page, user, definition, i
     name = page.get_by_label("Version name")
     name.fill("1.0")
     page.locator("#source").select_option(image.arm_id)
+    allow_console_errors(page, r"status of 400 \(Bad Request\)")  # the refusal below, on purpose
     with page.expect_response(lambda r: r.url.endswith("/versions/new")) as answer:
         page.get_by_role("button", name="Create version").click()
     assert answer.value.status == 400

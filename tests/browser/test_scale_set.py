@@ -16,7 +16,7 @@ from accounts.services import create_user
 from galleries.models import TargetRegion
 from galleries.models_deploy import Deployment
 
-from .conftest import REPLICATION_TIMEOUT_MS, sign_in
+from .conftest import REPLICATION_TIMEOUT_MS, allow_console_errors, sign_in
 
 PASSWORD = "Vmss-Browser-Pass-1"
 
@@ -60,6 +60,7 @@ def test_deploy_a_scale_set_from_a_replicated_version(page, user, make_version, 
     expect(instances).to_have_attribute("max", "1000")
     instances.fill("1001")
     fill_os_profile(page)
+    allow_console_errors(page, r"status of 400 \(Bad Request\)")  # the refusal below, on purpose
     with deploy_post(page) as answer:
         page.get_by_role("button", name="Deploy").click()
     assert answer.value.status == 400
@@ -105,6 +106,7 @@ def test_a_scale_set_from_a_managed_image_over_600_instances_is_refused_next_to_
     expect(instances).to_have_attribute("max", "600")
     instances.fill("601")
     fill_os_profile(page)
+    allow_console_errors(page, r"status of 400 \(Bad Request\)")  # the refusal below, on purpose
     with deploy_post(page) as answer:
         page.get_by_role("button", name="Deploy").click()
     assert answer.value.status == 400

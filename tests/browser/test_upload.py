@@ -14,7 +14,7 @@ from accounts.services import create_user
 from galleries import vhd
 from galleries.models import Blob
 
-from .conftest import sign_in
+from .conftest import allow_console_errors, sign_in
 
 PASSWORD = "Upl-Browser-Pass-1"
 CHUNK = 4 * vhd.MIB  # the page's chunk size (galleries/views_resources.py UPLOAD_CHUNK_BYTES)
@@ -47,6 +47,7 @@ def test_the_upload_resumes_after_dropped_connections(page, user, rg, tmp_path):
             route.continue_()
 
     sign_in(page, "upl@contoso.test", PASSWORD)
+    allow_console_errors(page, r"net::ERR_CONNECTION_RESET")  # the connections dropped on purpose
     page.route("**/uploads/*", flaky_network)
     probes = []
     page.on("request", lambda r: probes.append(r.url) if r.method == "GET" and "/uploads/" in r.url else None)
@@ -77,6 +78,7 @@ def test_a_refused_file_shows_the_message_next_to_the_file_input(page, user, rg,
     page.goto(f"/uploads/new?resourceGroup={rg.pk}")
     file_input = page.get_by_label("VHD file")
     file_input.set_input_files(str(path))
+    allow_console_errors(page, r"status of 400 \(Bad Request\)")  # the refusal below, on purpose
     page.get_by_role("button", name="Upload").click()
     error = page.locator("#upload-error")
     expect(error).to_be_visible()

@@ -159,6 +159,7 @@ def _a_person_signs_in_and_browses(base: str, var_dir: Path):
     ) as r:
         home = r.read().decode()
         assert r.status == 200 and r.url == f"{base}/", r.url
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     assert "All resources" in home and "ContosoGallery" in home
     css = re.search(r'href="(/static/portal/portal\.[0-9a-f]{12}\.css)"', home)
     assert css, "the stylesheet is not the collected, hashed file"

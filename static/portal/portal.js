@@ -1,0 +1,62 @@
+/* What the templates ask of the browser, declared with data- attributes: the Content-Security-Policy of
+ * every page allows scripts from this origin only and no eval, so no page has inline script, event-handler
+ * attributes, htmx hx-on attributes or htmx trigger filters (all of which need one or the other).
+ *
+ *   <select data-submit-on-change>         submits its form when its value changes
+ *   <form data-confirm="Delete …?">         asks before it is submitted (a person clicks OK or Cancel)
+ *   <a href="/" data-history-back>          goes back in the history (the href is where it goes without one)
+ *   <div data-swap-status="400">            htmx swaps answers with these statuses inside it too (a refused
+ *                                           filter comes back as a 400 carrying its message)
+ *   <div hx-trigger="matched-change"         a change of an element inside it matching the selector sends it
+ *        data-change-when="selector">        the event "matched-change" (what change[target.matches(…)] did)
+ */
+(function () {
+  "use strict";
+
+  function closest(node, selector) {
+    return node && node.closest ? node.closest(selector) : null;
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("[data-submit-on-change]") && target.form) {
+      target.form.submit();
+      return;
+    }
+    var host = closest(target, "[data-change-when]");
+    if (host && window.htmx && target.matches(host.getAttribute("data-change-when"))) {
+      window.htmx.trigger(host, "matched-change");
+    }
+  });
+
+  // Capturing, so the question comes before htmx or anything else acts on the submission.
+  document.addEventListener(
+    "submit",
+    function (event) {
+      var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+      if (message && !window.confirm(message)) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+    },
+    true
+  );
+
+  document.addEventListener("click", function (event) {
+    var link = closest(event.target, "a[data-history-back]");
+    if (link && window.history.length > 1) {
+      event.preventDefault();
+      window.history.back();
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var host = closest(event.target, "[data-swap-status]");
+    if (!host || !event.detail.xhr) return;
+    var statuses = host.getAttribute("data-swap-status").split(/[\s,]+/);
+    if (statuses.indexOf(String(event.detail.xhr.status)) >= 0) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+})();
