@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
+from portal import limits
 from portal.errors import ServiceError
 
 from .models import ActivityLogEntry, Resource, User
@@ -93,15 +94,16 @@ class Change:
             principal_name=self.caller.name,
             operation=self.operation,
             resource=resource,
-            resource_arm_id=(resource.arm_id if resource is not None else self.arm_id),
+            resource_arm_id=limits.clip(resource.arm_id if resource is not None else self.arm_id, 1024),
             subscription_id=sub_id,
             tenant_id=tenant_id,
             status=status,
             source=self.caller.source,
             client_ip=self.caller.client_ip,
-            message=error.message if error else self.message,
-            error_code=error.code if error else "",
-            details=self.details,
+            # Never more than a few hundred characters of what a caller sent (issue 12).
+            message=limits.clip(error.message if error else self.message),
+            error_code=limits.clip(error.code, 64) if error else "",
+            details=limits.clip_details(self.details),
         )
 
 

@@ -365,3 +365,9 @@ if COST_PRICE_TABLE_FILE:
     with open(COST_PRICE_TABLE_FILE, encoding="utf-8") as _f:
         COST_PRICES = {**COST_PRICES, **_json.load(_f)}
 # --- Cost (F16) -- END -----------------------------------------------------------------------------
+
+# --- Bad input (issue 12) -- owned by portal/inputs.py --------------------------------------------
+# A NUL character in a path, query string, cookie, header or form body is a 400 before anything
+# else runs (PostgreSQL cannot store one); CSRF refusals of JSON endpoints answer JSON, not a page.
+MIDDLEWARE = ["portal.inputs.RefuseNulMiddleware", *MIDDLEWARE]
+CSRF_FAILURE_VIEW = "portal.inputs.csrf_failure"
