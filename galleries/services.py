@@ -22,6 +22,7 @@ from django.db.models import F, Q, QuerySet
 from accounts.activity import Caller, Change, change
 from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscription
 from accounts.services import in_future, name_taken, new_resource, require_enabled, touch, validate_tags
+from portal import inputs, limits
 from portal.errors import ServiceError
 
 from . import replication, vhd
@@ -1186,16 +1187,17 @@ _hashers_lock = threading.Lock()
 
 
 def _check_blob_name(container: str, name: str) -> None:
-    if not CONTAINER_NAME.fullmatch(container or ""):
+    if not isinstance(container, str) or not CONTAINER_NAME.fullmatch(container):
         raise ServiceError.invalid(
             "container",
-            f"The container name '{container}' is invalid: use 3–63 lower-case letters, digits and single hyphens.",
+            f"The container name '{limits.quote(container)}' is invalid: use 3–63 lower-case letters, digits and "
+            "single hyphens.",
         )
-    if not BLOB_NAME.fullmatch(name or ""):
+    if not isinstance(name, str) or not BLOB_NAME.fullmatch(name):
         raise ServiceError.invalid(
             "name",
-            f"The blob name '{name}' is invalid: use letters, digits, hyphens, underscores and periods, up to 255 "
-            "characters, ending in .vhd.",
+            f"The blob name '{limits.quote(name)}' is invalid: use letters, digits, hyphens, underscores and "
+            "periods, up to 255 characters, ending in .vhd.",
         )
 
 
@@ -1477,13 +1479,21 @@ def _files_removed_on_failure():
         raise
 
 
+def _as_id(value) -> int:
+    """A row id written as text, or -1 (matches nothing) when it is not one."""
+    try:
+        return inputs.whole_number(value, "id", "An id", 0, inputs.MAX_ID)
+    except ServiceError:
+        return -1
+
+
 def _blob_in(resource_group: ResourceGroup, blob, target: str) -> Blob:
     if isinstance(blob, Blob):
         found = blob
     else:
         found = (
             Blob.objects.filter(resource_group=resource_group)
-            .filter(Q(name__iexact=str(blob)) | Q(pk=blob if str(blob).isdigit() else -1))
+            .filter(Q(name__iexact=str(blob)) | Q(pk=_as_id(blob)))
             .first()
         )
     if found is None or found.resource_group.subscription_id != resource_group.subscription_id:

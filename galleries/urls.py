@@ -12,4 +12,6 @@ urlpatterns = [
     path("", include("galleries.views_versions")),
     path("", include("galleries.views_deploy")),
     path("", include("galleries.views_lifecycle")),
+    # last: any other path under /uploads/ (the page /uploads/new is above) answers the uploads' JSON 404
+    path("uploads/<path:rest>", views.upload_not_found),
 ]

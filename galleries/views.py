@@ -12,7 +12,6 @@ A dropped connection is resumed by GET (or POST again) and sending from ``offset
 
 from __future__ import annotations
 
-import json
 import re
 
 from django.conf import settings
@@ -28,12 +27,13 @@ from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
 from accounts.roles import BLOB_TYPE, Action
+from portal import inputs
 from portal.errors import ServiceError
 
 from . import panel, services
 from .models import Blob, GalleryImageVersion, Region
 
-CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})$")
 
 
 def _error(err: ServiceError, status: int | None = None, **extra) -> JsonResponse:
@@ -59,7 +59,9 @@ def _state(blob: Blob) -> dict:
 
 def _visible_blob(request, pk: int) -> Blob:
     """Blobs are found through the resource groups in which the principal may read blobs (readers of
-    the group, publishers); others look missing."""
+    the group, publishers); others look missing, as do ids no database row can have."""
+    if not 0 <= pk <= inputs.MAX_ID:
+        raise ServiceError.not_found(f"The upload {pk} was not found.")
     blob = (
         Blob.objects.filter(
             pk=pk,
@@ -73,48 +75,76 @@ def _visible_blob(request, pk: int) -> Blob:
     return blob
 
 
-def _authenticated(view):
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return _error(ServiceError("AuthenticationFailed", "Sign in first.", None), status=401)
-        try:
-            return view(request, *args, **kwargs)
-        except ServiceError as err:
-            return _error(err)
+def _json_endpoint(*methods: str):
+    """One of ``methods``, signed in (session or bearer token), and every refusal — a wrong method, no
+    sign-in, any ``ServiceError`` — JSON in the ARM error shape, never an HTML page."""
 
-    wrapped.__name__ = view.__name__
-    return wrapped
+    def decorate(view):
+        def wrapped(request, *args, **kwargs):
+            if request.method not in methods:
+                response = _error(
+                    ServiceError(
+                        "MethodNotAllowed",
+                        f"{request.method} is not allowed here; use {', '.join(methods)}.",
+                    ),
+                    status=405,
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            if not request.user.is_authenticated:
+                return _error(ServiceError("AuthenticationFailed", "Sign in first.", None), status=401)
+            try:
+                return view(request, *args, **kwargs)
+            except ServiceError as err:
+                return _error(err)
+
+        wrapped.__name__ = view.__name__
+        wrapped.__doc__ = view.__doc__
+        return wrapped
+
+    return decorate
 
 
-@require_http_methods(["POST"])
-@_authenticated
-def upload_start(request):
-    try:
-        data = (
-            json.loads(request.body or b"{}") if request.content_type == "application/json" else request.POST
-        )
-    except ValueError:
-        raise ServiceError.invalid("body", "The request body is not valid JSON.") from None
-    rg_id = data.get("resourceGroup") or ""
-    rg = services.get_resource(
-        Caller.from_request(request), rg_id, ResourceGroup, target="resourceGroup", for_type=BLOB_TYPE
-    )
+def _start_fields(request) -> dict:
+    """The fields of ``POST /uploads/``: a JSON object (``portal.inputs.parse_json``) or a form. Only
+    their shape is read here; every rule on their values is the service's."""
+    if request.content_type == "application/json":
+        raw = inputs.read_body(request, request.META)
+        data = inputs.parse_json(raw) if raw.strip() else {}
+        if not isinstance(data, dict):
+            raise ServiceError.invalid(
+                "body",
+                'The request body must be a JSON object: {"resourceGroup": "<ARM id>", "name": "disk.vhd", '
+                '"size": <bytes>}.',
+            )
+    else:
+        data = request.POST
+    fields = {"resourceGroup": "", "name": "", "container": "vhds"}
+    for key, default in fields.items():
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ServiceError.invalid(key, f"'{key}' must be text.")
+        fields[key] = value or default
     size = data.get("size")
-    if isinstance(size, str) and size.isdigit():
-        size = int(size)
-    before = Blob.objects.filter(resource_group=rg, name__iexact=data.get("name") or "").first()
-    blob = services.start_upload(
-        Caller.from_request(request),
-        rg,
-        data.get("name") or "",
-        size,
-        container=data.get("container") or "vhds",
+    if isinstance(size, str):
+        size = inputs.whole_number(size, "size", "The upload size (in bytes)", 1, None)
+    fields["size"] = size
+    return fields
+
+
+@_json_endpoint("POST")
+def upload_start(request):
+    fields = _start_fields(request)
+    caller = Caller.from_request(request)
+    rg = services.get_resource(
+        caller, fields["resourceGroup"], ResourceGroup, target="resourceGroup", for_type=BLOB_TYPE
     )
+    before = Blob.objects.filter(resource_group=rg, name__iexact=fields["name"]).first()
+    blob = services.start_upload(caller, rg, fields["name"], fields["size"], container=fields["container"])
     return JsonResponse(_state(blob), status=200 if before is not None else 201)
 
 
-@require_http_methods(["GET", "PUT", "DELETE"])
-@_authenticated
+@_json_endpoint("GET", "PUT", "DELETE")
 def upload_detail(request, pk: int):
     blob = _visible_blob(request, pk)
     caller = Caller.from_request(request)
@@ -126,10 +156,12 @@ def upload_detail(request, pk: int):
     match = CONTENT_RANGE.match(request.headers.get("Content-Range", ""))
     if not match:
         raise ServiceError.invalid(
-            "Content-Range", "Send each chunk with a header 'Content-Range: bytes START-END/TOTAL'."
+            "Content-Range",
+            "Send each chunk with a header 'Content-Range: bytes START-END/TOTAL' (whole numbers of at most 19 "
+            "digits).",
         )
     start, end, total = (int(g) for g in match.groups())
-    length = int(request.headers.get("Content-Length") or 0)
+    length = inputs.declared_length(request.META) or 0
     if length > settings.UPLOAD_MAX_CHUNK_BYTES:
         raise ServiceError.invalid(
             "chunk",
@@ -150,6 +182,12 @@ def upload_detail(request, pk: int):
             return _error(err, offset=blob.bytes_received)
         raise
     return JsonResponse(_state(blob))
+
+
+@_json_endpoint("GET", "PUT", "DELETE", "POST")
+def upload_not_found(request, rest: str = ""):
+    """Any other path under /uploads/: the uploads' JSON 404, not the portal's page."""
+    raise ServiceError.not_found("No such upload: upload ids are whole numbers (/uploads/<id>).")
 
 
 # --- Version page: live replication progress (F9) -------------------------------------------------
