@@ -23,8 +23,9 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 
-from accounts.services import RESOURCE_GROUP_NAME
+from accounts.services import MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, RESOURCE_GROUP_NAME
 from portal import api_resources as res
+from portal import limits
 from portal.arm import API_VERSION, ApiNotFound
 
 from . import api, services
@@ -77,6 +78,21 @@ def _obj(properties: dict, required: list[str] | None = None, description: str =
 READ_ONLY = {"readOnly": True}
 DATE_TIME = {"type": "string", "format": "date-time"}
 
+
+def _text(limit: int, description: str = "", **kw) -> dict:
+    """Free text of at most ``limit`` characters (``portal.limits``, the services' limit)."""
+    return _string(description, maxLength=limit, **kw)
+
+
+#: The limits of free text, from ``portal.limits`` (the numbers the services enforce).
+DESCRIPTION = _text(limits.DESCRIPTION)
+EULA = _text(limits.EULA)
+URI = _text(limits.URI, "An http(s) URI.")
+PLAN = _text(limits.PURCHASE_PLAN)
+_HOST_CACHING = _string(
+    "Always None: host caching (ReadOnly, ReadWrite) is not implemented and refused.", enum=["None"]
+)
+
 # --- Components -----------------------------------------------------------------------------------------
 
 _SYSTEM_DATA = _obj(
@@ -126,13 +142,13 @@ def _page(item: str) -> dict:
     )
 
 
-_RANGE = _obj({"min": {"type": "integer"}, "max": {"type": "integer"}})
+_COUNT = {"type": "integer", "minimum": 1, "maximum": services.MAX_INT32}
+_RANGE = _obj({"min": _COUNT, "max": _COUNT})
 _DISK_SOURCE = _obj(
     {
         "id": _string("The ARM id of a snapshot (or managed image) to publish this disk from."),
-        "uri": _string("Accepted and ignored (a VHD in a storage account)."),
-        "storageAccountId": _string("Accepted and ignored."),
-    }
+    },
+    description="A VHD in a storage account (uri, storageAccountId) is not a source this portal takes.",
 )
 _TARGET_REGION = _obj(
     {
@@ -161,15 +177,16 @@ SCHEMAS: dict[str, dict] = {
     ),
     "Tags": {
         "type": "object",
-        "description": "At most 50 name/value pairs; a name has 1–512 characters without < > % & \\ ? /.",
-        "maxProperties": 50,
-        "additionalProperties": {"type": "string", "maxLength": 256},
+        "description": f"At most {MAX_TAGS} name/value pairs; a name has 1–{MAX_TAG_KEY} characters without "
+        "< > % & \\ ? /.",
+        "maxProperties": MAX_TAGS,
+        "additionalProperties": {"type": "string", "maxLength": MAX_TAG_VALUE},
         "example": {"department": "finance"},
     },
     # galleries
     "GalleryProperties": _obj(
         {
-            "description": _string("Free text about the gallery."),
+            "description": _text(limits.DESCRIPTION, "Free text about the gallery."),
             "identifier": _obj(
                 {"uniqueName": _string("<subscription id>-<GALLERY NAME>.", readOnly=True)}, readOnly=True
             ),
@@ -191,19 +208,19 @@ SCHEMAS: dict[str, dict] = {
     # image definitions
     "GalleryImageIdentifier": _obj(
         {
-            "publisher": _string(pattern=services.IDENTIFIER_VALUE.pattern),
-            "offer": _string(pattern=services.IDENTIFIER_VALUE.pattern),
-            "sku": _string(pattern=services.IDENTIFIER_VALUE.pattern),
+            "publisher": _text(limits.PUBLISHER, pattern=services.IDENTIFIER_VALUE.pattern),
+            "offer": _text(limits.OFFER, pattern=services.IDENTIFIER_VALUE.pattern),
+            "sku": _text(limits.SKU, pattern=services.IDENTIFIER_VALUE.pattern),
         },
         required=["publisher", "offer", "sku"],
         description="Publisher, offer and SKU: unique in the gallery; they cannot change.",
     ),
     "GalleryImageProperties": _obj(
         {
-            "description": _string(),
-            "eula": _string(),
-            "privacyStatementUri": _string(),
-            "releaseNoteUri": _string(),
+            "description": DESCRIPTION,
+            "eula": EULA,
+            "privacyStatementUri": URI,
+            "releaseNoteUri": URI,
             "osType": _string("Cannot change.", enum=_values(OsType)),
             "osState": _string("Cannot change.", enum=_values(OsState)),
             "hyperVGeneration": _string(
@@ -213,32 +230,32 @@ SCHEMAS: dict[str, dict] = {
             "identifier": ref("GalleryImageIdentifier"),
             "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
             "disallowed": _obj({"diskTypes": {"type": "array", "items": _string(enum=_values(DiskType))}}),
-            "purchasePlan": _obj({"name": _string(), "publisher": _string(), "product": _string()}),
+            "purchasePlan": _obj({"name": PLAN, "publisher": PLAN, "product": PLAN}),
             "provisioningState": _string(enum=["Succeeded"], readOnly=True),
         },
         required=["osType", "osState", "identifier"],
     ),
     "GalleryImagePropertiesUpdate": _obj(
         {
-            "description": _string(),
-            "eula": _string(),
-            "privacyStatementUri": _string(),
-            "releaseNoteUri": _string(),
+            "description": DESCRIPTION,
+            "eula": EULA,
+            "privacyStatementUri": URI,
+            "releaseNoteUri": URI,
             "osType": _string("Must equal the current value.", enum=_values(OsType)),
             "osState": _string("Must equal the current value.", enum=_values(OsState)),
             "hyperVGeneration": _string("Must equal the current value.", enum=_values(HyperVGeneration)),
             "endOfLifeDate": DATE_TIME,
             "identifier": _obj(
                 {
-                    "publisher": _string(),
-                    "offer": _string(),
-                    "sku": _string(),
+                    "publisher": _text(limits.PUBLISHER),
+                    "offer": _text(limits.OFFER),
+                    "sku": _text(limits.SKU),
                 },
                 description="Must equal the current identifier.",
             ),
             "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
             "disallowed": _obj({"diskTypes": {"type": "array", "items": _string(enum=_values(DiskType))}}),
-            "purchasePlan": _obj({"name": _string(), "publisher": _string(), "product": _string()}),
+            "purchasePlan": _obj({"name": PLAN, "publisher": PLAN, "product": PLAN}),
             "provisioningState": _string(enum=["Succeeded"], readOnly=True),
         }
     ),
@@ -287,7 +304,7 @@ SCHEMAS: dict[str, dict] = {
             "osDiskImage": _obj(
                 {
                     "sizeInGB": {"type": "integer", "readOnly": True},
-                    "hostCaching": _string(enum=["None", "ReadOnly", "ReadWrite"]),
+                    "hostCaching": _HOST_CACHING,
                     "source": _DISK_SOURCE,
                 }
             ),
@@ -297,7 +314,7 @@ SCHEMAS: dict[str, dict] = {
                     {
                         "lun": {"type": "integer", "minimum": 0, "maximum": services.MAX_LUN},
                         "sizeInGB": {"type": "integer", "readOnly": True},
-                        "hostCaching": _string(enum=["None", "ReadOnly", "ReadWrite"]),
+                        "hostCaching": _HOST_CACHING,
                         "source": _DISK_SOURCE,
                     }
                 ),
@@ -328,7 +345,26 @@ SCHEMAS: dict[str, dict] = {
             "storageProfile": ref("GalleryImageVersionStorageProfile"),
             "provisioningState": _string(enum=_values(GalleryImageVersion.ProvisioningState), readOnly=True),
             "replicationStatus": ref("ReplicationStatus"),
-            "safetyProfile": {"type": "object", "description": "Accepted and ignored."},
+            "safetyProfile": _obj(
+                {
+                    "allowDeletionOfReplicatedLocations": {
+                        "type": "boolean",
+                        "enum": [True],
+                        "description": "Always true: protecting replicated regions from removal is not "
+                        "implemented yet (F24), so false is refused.",
+                    },
+                    "blockDeletionBeforeEndOfLife": {
+                        "type": "boolean",
+                        "enum": [False],
+                        "description": "Always false: blocking deletion before the end of life is not "
+                        "implemented yet (F24), so true is refused (api-version 2024-03-03 and later).",
+                    },
+                    "reportedForPolicyViolation": {"type": "boolean", "readOnly": True},
+                    "policyViolations": {"type": "array", "items": {"type": "object"}, "readOnly": True},
+                },
+                description="api-version 2022-03-03 and later. The portal's behaviour, shown as it is; a "
+                "value asking for anything else is refused (400 InvalidParameter naming it).",
+            ),
         },
     ),
     "GalleryImageVersion": _envelope(

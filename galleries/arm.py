@@ -4,7 +4,11 @@ services validate them and name the property (``target``) in ARM's terms when th
 
 Read-only properties (``provisioningState``, ``identifier.uniqueName``, ``replicationStatus``,
 ``publishedDate``, ``storageProfile.osDiskImage.sizeInGB``, …) are ignored on input; a property this
-API does not know is refused with the path of it, rather than silently dropped.
+API does not know is refused with the path of it, rather than silently dropped, and so is a value
+this API reads but cannot honour (``only()``: a disk's ``hostCaching`` other than ``None``). Nothing is
+accepted and ignored (F24; ``tests/api/test_property_walk.py`` walks every property of the SDK).
+Request bodies arrive here already read by ``portal.inputs.parse_json``; dates go through
+``inputs.parse_datetime``.
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.utils.dateparse import parse_datetime
-
+from portal import inputs
 from portal.errors import ServiceError
 
 from . import arm_versions
@@ -288,11 +291,12 @@ def version(
     v: GalleryImageVersion,
     api_version: str,
     regions: list[RegionRow],
-    disks: list[tuple[int | None, int]],
+    disks: list[tuple],
     replication: bool = False,
 ) -> dict:
-    """``regions``: ``region_rows`` of the version's target regions; ``disks``: (lun, size in bytes),
-    the OS disk's lun None."""
+    """``regions``: ``region_rows`` of the version's target regions; ``disks``: (lun, size in bytes,
+    source id), the OS disk's lun None. A version published from snapshots shows each disk's snapshot
+    as its ``source`` (as it was given); other versions' disks came with their source."""
     shown = [t for t in regions if not t.removing]
     targets = []
     for t in shown:
@@ -311,13 +315,32 @@ def version(
     }
     if knows(api_version, "properties.publishingProfile.storageAccountType"):
         publishing["storageAccountType"] = v.storage_account_type
-    os_disk = next((size for lun, size in disks if lun is None), None)
-    data_disks = sorted((lun, size) for lun, size in disks if lun is not None)
+    per_disk = "/providers/microsoft.compute/snapshots/" in (v.source_arm_id or "").lower() and knows(
+        api_version, "properties.storageProfile.osDiskImage.source"
+    )
+
+    def disk_image(size: int, source_id: str) -> dict:
+        shown = _disk_image(size)
+        if per_disk and source_id:
+            shown["source"] = {"id": source_id}
+        return shown
+
+    os_disk = next((disk_image(size, src) for lun, size, src in disks if lun is None), None)
+    data_disks = sorted((lun, size, src) for lun, size, src in disks if lun is not None)
     storage = {
-        "osDiskImage": _disk_image(os_disk) if os_disk is not None else None,
-        "dataDiskImages": [{"lun": lun, **_disk_image(size)} for lun, size in data_disks],
+        "osDiskImage": os_disk,
+        "dataDiskImages": [{"lun": lun, **disk_image(size, src)} for lun, size, src in data_disks],
     }
     props = {"publishingProfile": publishing, "provisioningState": v.provisioning_state}
+    if knows(api_version, "properties.safetyProfile"):
+        # What the portal does (F24 is not implemented): replicated regions can be removed, deletion
+        # is never blocked, nothing is reported. Other values are refused on input.
+        props["safetyProfile"] = {
+            "allowDeletionOfReplicatedLocations": True,
+            "reportedForPolicyViolation": False,
+        }
+        if knows(api_version, "properties.safetyProfile.blockDeletionBeforeEndOfLife"):
+            props["safetyProfile"]["blockDeletionBeforeEndOfLife"] = False
     if knows(api_version, "properties.storageProfile.source"):
         storage["source"] = {"id": v.source_arm_id}
     elif v.source_image_id or "/providers/microsoft.compute/images/" in v.source_arm_id.lower():
@@ -387,6 +410,11 @@ def snapshot(s: Snapshot, api_version: str) -> dict:
 
 # --- Input ----------------------------------------------------------------------------------------------
 
+NO_HOST_CACHING = (
+    "the portal's image disks have no host caching ('None', as GET shows); ReadOnly and ReadWrite are not "
+    "implemented."
+)
+
 
 class Body:
     """A request body read with the path of each value, so that a wrong type is refused by name."""
@@ -432,24 +460,37 @@ class Body:
         self.used.update(keys)
 
     def refuse_unknown(self) -> None:
-        for key in self.data:
-            if key not in self.used:
+        for key, value in self.data.items():
+            if key not in self.used and value is not None:  # a null asks for nothing
                 raise ServiceError.invalid(
                     self._at(key), f"'{self._at(key)}' is not a property this API accepts here."
                 )
 
 
 def date(value, target: str) -> datetime | None:
-    if value is None:
-        return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None:
-        raise ServiceError.invalid(
-            target, f"'{target}' must be a date and time such as 2030-12-31T00:00:00Z."
-        )
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    """The one date-time reader (``portal.inputs.parse_datetime``): ISO 8601, UTC when no offset."""
+    return inputs.parse_datetime(value, target)
+
+
+def only(body: Body, key: str, accepted, why: str) -> None:
+    """A property the portal does not implement, accepted only with the value that asks for what the
+    portal does anyway (and returns); any other value is refused naming it, never silently dropped."""
+    body.used.add(key)
+    if not body.has(key):
+        return
+    value = body.data[key]
+    same = (
+        value.lower() == accepted.lower()
+        if isinstance(value, str) and isinstance(accepted, str)
+        else (type(value) is type(accepted) and value == accepted)
+    )
+    if not same:
+        target = body._at(key)
+        raise ServiceError.invalid(target, f"'{target}' can only be {json_literal(accepted)} here: {why}")
+
+
+def json_literal(value) -> str:
+    return "true" if value is True else "false" if value is False else f"'{value}'"
 
 
 def _envelope_in(data) -> tuple[Body, Body]:
@@ -582,7 +623,8 @@ def version_in(data, partial: bool) -> dict:
             source.refuse_unknown()
         os_disk = storage.obj("osDiskImage")
         if os_disk is not None:
-            os_disk.ignore("sizeInGB", "hostCaching")
+            os_disk.ignore("sizeInGB")
+            only(os_disk, "hostCaching", "None", NO_HOST_CACHING)
             src = os_disk.obj("source")
             if src is not None:
                 if src.has("id"):
@@ -594,26 +636,37 @@ def version_in(data, partial: bool) -> dict:
                             "source once (or the same id in both).",
                         )
                     out.setdefault("source", os_source)
-                src.ignore("uri", "storageAccountId")
-                src.refuse_unknown()
+                src.refuse_unknown()  # a VHD (uri, storageAccountId) is not a source this portal takes
             os_disk.refuse_unknown()
         if storage.has("dataDiskImages"):
             data_disks = []
             for i, entry in enumerate(storage.get("dataDiskImages", list)):
                 d = Body(entry, f"properties.storageProfile.dataDiskImages[{i}]")
-                d.ignore("sizeInGB", "hostCaching")
+                d.ignore("sizeInGB")
+                only(d, "hostCaching", "None", NO_HOST_CACHING)
                 lun = d.get("lun")  # as a GET returns it, with or without a source of its own
                 src = d.obj("source")
+                disk_source = None  # no source of its own: the data disk of the version's source
                 if src is not None:
                     if src.has("id"):
-                        data_disks.append((lun, src.get("id", str)))
-                    src.ignore("uri", "storageAccountId")
-                    src.refuse_unknown()
+                        disk_source = src.get("id", str)
+                    src.refuse_unknown()  # a VHD (uri, storageAccountId) is not a source this portal takes
+                data_disks.append((lun, disk_source))
                 d.refuse_unknown()
             if data_disks:
                 out["data_disk_snapshots"] = data_disks
         storage.refuse_unknown()
-    props.ignore("provisioningState", "replicationStatus", "safetyProfile")
+    safety = props.obj("safetyProfile")
+    if safety is not None:
+        safety.ignore("reportedForPolicyViolation", "policyViolations")  # read-only
+        for key, name in (
+            ("allowDeletionOfReplicatedLocations", "allow_deletion_of_replicated_locations"),
+            ("blockDeletionBeforeEndOfLife", "block_deletion_before_end_of_life"),
+        ):
+            if safety.has(key):
+                out[name] = safety.get(key, bool)
+        safety.refuse_unknown()
+    props.ignore("provisioningState", "replicationStatus")
     props.refuse_unknown()
     body.refuse_unknown()
     return out

@@ -49,7 +49,7 @@ from .models import (
 from .regions import resolve_region
 from .storage import RegionStore
 
-MAX_NAME = 80
+MAX_NAME = limits.NAME
 MAX_INT32 = 2**31 - 1
 MAX_REPLICAS = 50
 MAX_LUN = 63
@@ -94,10 +94,11 @@ def _check_name(name: str, pattern: re.Pattern, what: str, rule: str) -> str:
         raise ServiceError.invalid("name", f"The {what} name is required.")
     if len(name) > MAX_NAME:
         raise ServiceError.invalid(
-            "name", f"The {what} name '{name[:30]}…' is {len(name)} characters long; the limit is {MAX_NAME}."
+            "name",
+            f"The {what} name '{limits.quote(name, 30)}' is {len(name)} characters long; the limit is {MAX_NAME}.",
         )
     if not pattern.fullmatch(name):
-        raise ServiceError.invalid("name", f"The {what} name '{name}' is invalid: {rule}")
+        raise ServiceError.invalid("name", f"The {what} name '{limits.quote(name)}' is invalid: {rule}")
     return name
 
 
@@ -106,16 +107,21 @@ def _choice(value, choices, target: str, what: str):
     for c in allowed:
         if isinstance(value, str) and value.lower() == c.lower():
             return c
-    raise ServiceError.invalid(target, f"'{value}' is not a valid {what}; use one of: {', '.join(allowed)}.")
+    raise ServiceError.invalid(
+        target, f"'{limits.quote(value)}' is not a valid {what}; use one of: {', '.join(allowed)}."
+    )
 
 
 def _url(value: str, target: str, what: str) -> str:
+    value = limits.text(value, limits.URI, target, what)
     if not value:
         return ""
     try:
         URLValidator(schemes=["http", "https"])(value)
     except ValidationError:
-        raise ServiceError.invalid(target, f"The {what} '{value}' is not a valid http(s) URI.") from None
+        raise ServiceError.invalid(
+            target, f"The {what} '{limits.quote(value)}' is not a valid http(s) URI."
+        ) from None
     return value
 
 
@@ -123,9 +129,17 @@ def _count(value, target: str, what: str, low: int = 1, high: int | None = None)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ServiceError.invalid(target, f"The {what} must be a whole number; '{value}' was given.")
+        raise ServiceError.invalid(
+            target, f"The {what} must be a whole number; '{limits.quote(value)}' was given."
+        )
     if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        bound = (
+            f"at least {low}"
+            if high is None
+            else f"at least {low} (and at most {high:,})"
+            if high == MAX_INT32
+            else f"between {low} and {high}"
+        )
         raise ServiceError.invalid(target, f"The {what} must be {bound}; {value} was given.")
     return value
 
@@ -248,6 +262,9 @@ def create_gallery(
             "gallery",
             "use letters and digits; periods and underscores are allowed only in the middle.",
         )
+        description = limits.text(
+            description, limits.DESCRIPTION, GALLERY_PATHS["description"], "description"
+        )
         region = resolve_region(location, "location") if location else resource_group.location
         tags = validate_tags(tags)
         require_enabled(subscription)
@@ -279,7 +296,9 @@ def update_gallery(caller: Caller, gallery: Gallery, **changes) -> Gallery:
     with change(caller, _op(Gallery, "write"), resource=gallery):
         for key, value in changes.items():
             if key == "description":
-                gallery.description = value or ""
+                gallery.description = limits.text(
+                    value, limits.DESCRIPTION, GALLERY_PATHS[key], "description"
+                )
             elif key == "tags":
                 gallery.tags = validate_tags(value)
             elif key == "location":
@@ -356,19 +375,17 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
     """Validate the definition's properties; ``values`` holds only the keys being set."""
     P = DEFINITION_PATHS
     out = dict(values)
-    for key, limit in (("publisher", 128), ("offer", 64), ("sku", 64)):
+    for key, limit in (("publisher", limits.PUBLISHER), ("offer", limits.OFFER), ("sku", limits.SKU)):
         if key in values:
             v = values[key]
             if not isinstance(v, str) or not v:
                 raise ServiceError.invalid(P[key], f"The {key} is required (part of the image identifier).")
-            if len(v) > limit:
-                raise ServiceError.invalid(
-                    P[key], f"The {key} '{v[:30]}…' is {len(v)} characters long; the limit is {limit}."
-                )
+            v = limits.text(v, limit, P[key], key)
             if not IDENTIFIER_VALUE.fullmatch(v):
                 raise ServiceError.invalid(
                     P[key],
-                    f"The {key} '{v}' is invalid: use letters, digits, hyphens, underscores and periods.",
+                    f"The {key} '{limits.quote(v)}' is invalid: use letters, digits, hyphens, underscores and "
+                    "periods.",
                 )
     if "os_type" in values:
         out["os_type"] = _choice(values["os_type"], OsType, P["os_type"], "OS type")
@@ -393,7 +410,7 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
         ("max_memory_gb", "maximum recommended memory (GB)"),
     ):
         if key in values:
-            out[key] = _count(values[key], P[key], what)
+            out[key] = _count(values[key], P[key], what, 1, MAX_INT32)
     if "disallowed_disk_types" in values:
         types = values["disallowed_disk_types"] or []
         if not isinstance(types, list | tuple):
@@ -404,12 +421,16 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
                 P["disallowed_disk_types"], "A disk type is listed twice in the disallowed disk types."
             )
         out["disallowed_disk_types"] = cleaned
-    for key in ("description", "eula", "plan_name", "plan_publisher", "plan_product"):
+    for key, limit in (
+        ("description", limits.DESCRIPTION),
+        ("eula", limits.EULA),
+        ("plan_name", limits.PURCHASE_PLAN),
+        ("plan_publisher", limits.PURCHASE_PLAN),
+        ("plan_product", limits.PURCHASE_PLAN),
+    ):
         if key in values:
-            if values[key] is None:
-                out[key] = ""
-            elif not isinstance(values[key], str):
-                raise ServiceError.invalid(P[key], f"The {key.replace('_', ' ')} must be text.")
+            what = {"eula": "EULA", "description": "description"}.get(key, key.replace("_", " "))
+            out[key] = limits.text(values[key], limit, P[key], what)
     if values.get("lifecycle_policy") is not None:
         out["lifecycle_policy"] = _choice(
             values["lifecycle_policy"],
@@ -619,10 +640,49 @@ VERSION_PATHS = {
     "storage_account_type": f"{PP}.storageAccountType",
     "source": "properties.storageProfile.source.id",
     "data_disk_snapshots": "properties.storageProfile.dataDiskImages",
+    "allow_deletion_of_replicated_locations": "properties.safetyProfile.allowDeletionOfReplicatedLocations",
+    "block_deletion_before_end_of_life": "properties.safetyProfile.blockDeletionBeforeEndOfLife",
     "location": "location",
     "tags": "tags",
 }
-VERSION_MUTABLE = {"target_regions", "replica_count", "exclude_from_latest", "end_of_life_date", "tags"}
+VERSION_MUTABLE = {
+    "target_regions",
+    "replica_count",
+    "exclude_from_latest",
+    "end_of_life_date",
+    "tags",
+    "allow_deletion_of_replicated_locations",
+    "block_deletion_before_end_of_life",
+}
+
+
+def check_safety_profile(
+    allow_deletion_of_replicated_locations: bool | None, block_deletion_before_end_of_life: bool | None
+) -> None:
+    """A version's safety profile (F24) is not implemented yet: the portal always lets replicated
+    regions be removed and never blocks a deletion before the end of life. Asking for exactly that is
+    accepted; asking for anything else is refused, so a client learns its setting is not honoured."""
+    for key, value, portal_does, why in (
+        (
+            "allow_deletion_of_replicated_locations",
+            allow_deletion_of_replicated_locations,
+            True,
+            "the portal does not yet protect replicated regions from removal (F24), so this can only be true",
+        ),
+        (
+            "block_deletion_before_end_of_life",
+            block_deletion_before_end_of_life,
+            False,
+            "the portal does not yet block deleting a version before its end-of-life date (F24), so this can "
+            "only be false",
+        ),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, bool):
+            raise ServiceError.invalid(VERSION_PATHS[key], f"'{VERSION_PATHS[key]}' is true or false.")
+        if value is not portal_does:
+            raise ServiceError.invalid(VERSION_PATHS[key], f"'{VERSION_PATHS[key]}': {why}.")
 
 
 def parse_version_name(name: str) -> tuple[int, int, int]:
@@ -835,8 +895,12 @@ def create_version(
     end_of_life_date: datetime | None = None,
     data_disk_snapshots=None,
     tags=None,
+    allow_deletion_of_replicated_locations: bool | None = None,
+    block_deletion_before_end_of_life: bool | None = None,
 ) -> GalleryImageVersion:
-    """Create a version and its target-region rows (replication starts from them)."""
+    """Create a version and its target-region rows (replication starts from them).
+    ``data_disk_snapshots``: (lun, snapshot) pairs; a pair with no snapshot names a data disk the
+    source already has (as a GET shows it), and that LUN must be one of the source's."""
     arm_id = f"{definition.arm_id}/versions/{name}"
     with change(caller, _op(GalleryImageVersion, "write"), scope=definition, arm_id=arm_id) as ch:
         major, minor, patch = parse_version_name(name)
@@ -849,6 +913,7 @@ def create_version(
             "storage account type",
         )
         eol = in_future(end_of_life_date, VERSION_PATHS["end_of_life_date"])
+        check_safety_profile(allow_deletion_of_replicated_locations, block_deletion_before_end_of_life)
         tags = validate_tags(tags)
         subscription = definition.subscription
         require_enabled(subscription)
@@ -862,6 +927,8 @@ def create_version(
                 "The source id is required: the id of a managed image, a snapshot or another image version.",
             )
         source = get_resource(caller, source, target=VERSION_PATHS["source"])
+        entries = list(data_disk_snapshots or [])
+        check_luns([lun for lun, _ in entries], f"{VERSION_PATHS['data_disk_snapshots']}[{{i}}].lun")
         data = [
             (
                 lun,
@@ -872,9 +939,18 @@ def create_version(
                     target=f"{VERSION_PATHS['data_disk_snapshots']}[{i}].source.id",
                 ),
             )
-            for i, (lun, s) in enumerate(data_disk_snapshots or [])
+            for i, (lun, s) in enumerate(entries)
+            if s is not None
         ]
         disks = _version_disks(source, region, definition, data)
+        own = {d["lun"] for d in disks if d["lun"] is not None}
+        for i, (lun, s) in enumerate(entries):
+            if s is None and lun not in own:
+                raise ServiceError.invalid(
+                    f"{VERSION_PATHS['data_disk_snapshots']}[{i}].lun",
+                    f"The source '{source.name}' has no data disk at LUN {lun}; name a data-disk snapshot as this "
+                    "entry's source.id, or leave the entry out.",
+                )
         if name_taken(definition, GalleryImageVersion.ARM_TYPE, name):
             raise ServiceError.conflict(
                 f"The image definition '{definition.name}' already has a version {name}.", "name"
@@ -953,11 +1029,15 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
                 ).lower() == version.source_arm_id.lower()
             elif key == "storage_account_type":
                 same = str(value).lower() == version.storage_account_type.lower()
-            else:  # data_disk_snapshots
-                current = {(d.lun, d.source_arm_id.lower()) for d in version.disks.exclude(lun=None)}
-                same = {
-                    (lun, (s.arm_id if isinstance(s, Resource) else s).lower()) for lun, s in value or []
-                } == current
+            else:  # data_disk_snapshots: entries without a source of their own name a disk by LUN
+                current = {d.lun: d.source_arm_id.lower() for d in version.disks.exclude(lun=None)}
+                given = [
+                    (lun, None if s is None else (s.arm_id if isinstance(s, Resource) else str(s)).lower())
+                    for lun, s in value or []
+                ]
+                same = all(lun in current and (s is None or s == current[lun]) for lun, s in given) and (
+                    all(s is None for _, s in given) or {lun for lun, _ in given} == set(current)
+                )
             if not same:
                 raise ServiceError.immutable(
                     VERSION_PATHS[key],
@@ -977,6 +1057,10 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
             )
         if "tags" in changes:
             version.tags = validate_tags(changes["tags"])
+        check_safety_profile(
+            changes.get("allow_deletion_of_replicated_locations"),
+            changes.get("block_deletion_before_end_of_life"),
+        )
         if "target_regions" in changes:
             ch.details["targetRegions"] = _apply_targets(version, changes["target_regions"])
         touch(version, caller)

@@ -25,6 +25,7 @@ from accounts.models import Resource, ResourceGroup, Subscription
 from galleries import arm, arm_versions, operations, services
 from galleries.api import resource_group_or_404, subscription_or_404
 from galleries.models import ManagedImage, Snapshot
+from portal import limits
 from portal.arm import ArmView, page
 from portal.errors import ServiceError
 
@@ -135,7 +136,8 @@ def resource_type_filter(value: str | None) -> list[str] | None:
         if match is None:
             raise ServiceError.invalid(
                 "$filter",
-                f"The $filter '{value}' is not supported here: use resourceType eq '<type>', joined with 'or'.",
+                f"The $filter '{limits.quote(value)}' is not supported here: use resourceType eq '<type>', joined "
+                "with 'or'.",
             )
         types.append(match.group(1).lower())
     return types

@@ -6,6 +6,9 @@
 - **api-version**: required on every request; each view names the versions it accepts. Missing →
   400 ``MissingApiVersionParameter``; unknown → 400 ``NoRegisteredProviderFound`` listing the
   supported ones, as ARM answers.
+- **Bodies**: ``ArmJSONParser`` reads them through ``portal.inputs.parse_json`` (413 over 4 MB before
+  reading, nesting limited, no NUL or lone surrogate in any string, refused by property path); paging
+  numbers through ``inputs.whole_number``.
 - **Errors**: every refusal is ``{"error": {"code", "message", "target", "details"}}`` — the service
   layer's ``ServiceError`` 1:1, DRF's own exceptions mapped to ARM codes, and an unexpected exception a
   500 ``InternalServerError`` in the same shape (never an HTML page; ``ApiNotFound`` answers unknown
@@ -27,11 +30,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal import inputs, limits
 from portal.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -52,7 +56,11 @@ class ArmAuthentication(BaseAuthentication):
             check.process_request(request._request)
             reason = check.process_view(request._request, None, (), {})
             if reason:
-                raise exceptions.PermissionDenied(f"CSRF Failed: {reason.reason_phrase}")
+                # DRF's CSRFCheck hands back the reason as text (its _reject returns it, not a response).
+                raise exceptions.PermissionDenied(
+                    f"CSRF check failed ({reason}): a signed-in browser must send the X-CSRFToken header with "
+                    "the csrftoken cookie's value; scripts should use a bearer token instead."
+                )
         return user, None
 
     def authenticate_header(self, request):
@@ -113,6 +121,19 @@ def _flatten(detail) -> list[str]:
     return [str(detail)]
 
 
+class ArmJSONParser(BaseParser):
+    """Request bodies of the API through ``portal.inputs.parse_json``: at most 4 MB (413 beyond,
+    before parsing — DRF's own JSONParser reads whatever arrives), nesting limited, no NUL or lone
+    surrogate in any string (refused naming the property path)."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        meta = request.META if request is not None else {}
+        return inputs.parse_json(inputs.read_body(stream, meta))
+
+
 class ArmView(APIView):
     """Base of every API endpoint: authentication, api-version, ARM errors, JSON only.
 
@@ -123,13 +144,14 @@ class ArmView(APIView):
     resource_type: str = ""
     authentication_classes = [ArmAuthentication]
     permission_classes = []  # authentication is required in initial(); access is the service layer's
-    parser_classes = [JSONParser]
+    parser_classes = [ArmJSONParser]
     renderer_classes = [JSONRenderer]
 
     def get_exception_handler(self):
         return exception_handler
 
     def initial(self, request, *args, **kwargs):
+        inputs.check_declared_size(request._request.META)  # 413 before reading or authenticating
         super().initial(request, *args, **kwargs)
         if request.user is None or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated(
@@ -156,8 +178,8 @@ def check_api_version(request, accepted: tuple[str, ...], resource_type: str = "
         what = f" for type '{resource_type}'" if resource_type else ""
         raise ServiceError(
             "NoRegisteredProviderFound",
-            f"No registered resource provider found for API version '{value}'{what}. The supported api-versions "
-            f"are '{', '.join(accepted)}'.",
+            f"No registered resource provider found for API version '{limits.quote(value)}'{what}. The supported "
+            f"api-versions are '{', '.join(accepted)}'.",
             API_VERSION,
         )
     return value
@@ -178,16 +200,16 @@ def page(request, queryset, render) -> dict:
     size = settings.ARM_PAGE_SIZE
     top = request.query_params.get("$top")
     if top is not None:
-        if not top.isdigit() or not 1 <= int(top) <= 1000:
-            raise ServiceError.invalid(
-                "$top", f"$top must be a whole number from 1 to 1000; '{top}' was given."
-            )
-        size = int(top)
+        size = inputs.whole_number(top, "$top", "$top (the page size)", 1, 1000)
     token = request.query_params.get("$skiptoken")
     if token is not None:
-        if not token.isdigit():
-            raise ServiceError.invalid("$skiptoken", "The $skiptoken is not one this server gave out.")
-        queryset = queryset.filter(pk__gt=int(token))
+        try:
+            last = inputs.whole_number(token, "$skiptoken", "$skiptoken", 0, inputs.MAX_ID)
+        except ServiceError:
+            raise ServiceError.invalid(
+                "$skiptoken", "The $skiptoken is not one this server gave out: copy nextLink as it is."
+            ) from None
+        queryset = queryset.filter(pk__gt=last)
     rows = list(queryset.order_by("pk")[: size + 1])
     body = {"value": [render(r) for r in rows[:size]]}
     if len(rows) > size:
