@@ -14,19 +14,36 @@ response must be:
 Responses are not otherwise held to the schema here (tests/api/test_openapi.py checks the document).
 The run is bounded and deterministic: at most ``MAX_EXAMPLES`` random cases per operation and
 derandomized generation, so CI sends the same requests every time.
+
+The bad-input corpus of issue 12 is permanent here too, on both databases (the file runs in both
+passes of .ci/run):
+
+- schemathesis' own cases get corpus values mixed in (``CORPUS``: NUL characters, lone surrogates,
+  "²", a 5,000-digit number, impossible dates, text over every limit) in a share of string
+  properties and of ``$top``/``$skiptoken``;
+- ``test_every_operation_survives_the_corpus`` sends every operation of the description bodies no
+  schema would produce — JSON of any shape, nesting 1,000 deep, non-JSON bytes, more than 4 MB —
+  and corpus values in its path and query;
+- ``test_the_upload_endpoints_survive_the_corpus`` does the same to ``POST /uploads/`` and
+  ``PUT/GET/DELETE /uploads/<id>`` (bodies, Content-Range, Content-Length, ids), whose every refusal
+  must be JSON.
+
+Each must answer below 500, every refusal JSON in the ARM error shape.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from urllib.parse import quote
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from werkzeug.test import Client
@@ -37,6 +54,29 @@ from galleries.api_schema import EXAMPLE
 
 MAX_EXAMPLES = 30
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)
+
+#: The bad-input corpus of issue 12: each of these once made some endpoint answer 500.
+CORPUS = [
+    "\x00",
+    "a\x00b",
+    "\ud800",  # a lone surrogate (JSON "\ud800")
+    "²",
+    "٣",
+    "9" * 5000,
+    "99999999999999999999",
+    "-1",
+    "9999-12-31T99:99:99Z",
+    "2030-02-30T00:00:00Z",
+    "9999-12-31T23:59:59-05:00",
+    "x" * 5000,  # over a description
+    "https://example.com/" + "u" * 3000,  # over a URI
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "%00",
+    "",
+]
+#: What a URL can carry (a lone surrogate cannot be percent-encoded as UTF-8).
+QUERY_CORPUS = [value for value in CORPUS if value != "\ud800"]
 
 
 class InProcessWSGI:
@@ -145,12 +185,50 @@ def arm_api(db, client, user, subscription, rg, gallery, definition, image, make
     @schema.hook
     def map_body(context, body):
         # Half the version bodies name the real managed image as their source, so that creation gets
-        # past the source lookup and into the rules.
-        if isinstance(body, dict) and _bucket(json.dumps(body, sort_keys=True, default=str), 2):
+        # past the source lookup and into the rules; a third of all bodies carry a corpus value.
+        key = json.dumps(body, sort_keys=True, default=str)
+        if isinstance(body, dict) and _bucket(key, 2):
             _point_sources_at(body, image.arm_id)
+        if _bucket(key + "corpus", 3) == 0:
+            body = _with_corpus_value(body, _bucket(key, 1 << 16))
         return body
 
+    @schema.hook
+    def map_query(context, query):
+        # A quarter of the queries page with a corpus value.
+        if query is not None and _bucket(sorted(query.items()), 4) == 0:
+            pick = _bucket(sorted(query.items()), len(QUERY_CORPUS) * 2)
+            query = {**query, ("$top", "$skiptoken")[pick % 2]: QUERY_CORPUS[pick // 2]}
+        return query
+
     return schema
+
+
+def _string_leaves(value, path=()):
+    if isinstance(value, str):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _string_leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _string_leaves(item, (*path, i))
+
+
+def _with_corpus_value(body, pick: int):
+    """``body`` with one of its strings (chosen by ``pick``) replaced by a corpus value."""
+    leaves = list(_string_leaves(body))
+    if not leaves:
+        return body
+    path = leaves[pick % len(leaves)]
+    value = CORPUS[pick % len(CORPUS)]
+    if not path:
+        return value
+    here = body
+    for step in path[:-1]:
+        here = here[step]
+    here[path[-1]] = value
+    return body
 
 
 def _point_sources_at(value, arm_id: str) -> None:
@@ -194,3 +272,252 @@ def test_the_shape_check_refuses_a_refusal_that_is_not_arm_shaped(db, user):
     )
     assert api.status_code == 404
     assert arm_error_shape(None, schemathesis.Response.from_any(api), None)
+
+
+# --- The corpus, beyond what a schema generates ---------------------------------------------------------
+
+
+def _refusal_in_shape(response, *, arm: bool = True) -> None:
+    """Below 500; a refusal is JSON, in the ARM error shape."""
+    assert response.status_code < 500, (response.status_code, response.content[:300])
+    if response.status_code < 400:
+        return
+    content_type = response.get("Content-Type", "")
+    assert content_type.startswith("application/json"), (response.status_code, content_type)
+    error = json.loads(response.content)["error"]
+    assert {"code", "message", "target", "details"} <= set(error), error
+    assert isinstance(error["code"], str) and error["code"] and isinstance(error["message"], str)
+
+
+_KEYS = st.sampled_from(
+    [
+        "location",
+        "tags",
+        "properties",
+        "description",
+        "eula",
+        "identifier",
+        "publisher",
+        "osType",
+        "endOfLifeDate",
+        "publishingProfile",
+        "targetRegions",
+        "name",
+        "regionalReplicaCount",
+        "storageProfile",
+        "source",
+        "id",
+        "safetyProfile",
+        "size",
+        "resourceGroup",
+        "\x00",
+        "",
+        "$ref",
+    ]
+) | st.text(max_size=8)
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(CORPUS)
+    | st.text(max_size=12)
+)
+JSON_VALUES = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=4),
+    max_leaves=12,
+)
+#: Bodies no schema would send.
+RAW_BODIES = st.sampled_from(
+    [
+        b"",
+        b"null",
+        b"[]",
+        b'"x"',
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[" * 1000 + b"]" * 1000,
+        b'{"location": "westeurope", "tags": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"location": "westeurope", "properties": {"description": "' + b"d" * (5 * 1024 * 1024) + b'"}}',
+        b'{"location": "westeurope", "properties": {"description": "\\u0000"}}',
+        b'{"location": "westeurope", "properties": {"description": "\\ud800"}}',
+    ]
+) | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+#: ARM-shaped bodies with one property (of the ones these endpoints read) set to anything.
+PROPERTY_PATHS = [
+    ("location",),
+    ("tags",),
+    ("tags", "team"),
+    ("properties",),
+    ("properties", "description"),
+    ("properties", "eula"),
+    ("properties", "privacyStatementUri"),
+    ("properties", "osType"),
+    ("properties", "endOfLifeDate"),
+    ("properties", "identifier", "publisher"),
+    ("properties", "recommended", "vCPUs", "min"),
+    ("properties", "disallowed", "diskTypes"),
+    ("properties", "purchasePlan", "name"),
+    ("properties", "publishingProfile", "targetRegions"),
+    ("properties", "publishingProfile", "replicaCount"),
+    ("properties", "publishingProfile", "endOfLifeDate"),
+    ("properties", "storageProfile", "source", "id"),
+    ("properties", "storageProfile", "dataDiskImages"),
+    ("properties", "safetyProfile", "blockDeletionBeforeEndOfLife"),
+]
+
+
+def _q(value: str, safe: str = "") -> str:
+    """Percent-encoded, lone surrogates included (as their UTF-8-like bytes: not valid UTF-8)."""
+    return quote(value.encode("utf-8", "surrogatepass"), safe=safe)
+
+
+def _arm_body(path, value) -> bytes:
+    body: dict = {"location": "westeurope"}
+    here = body
+    for step in path[:-1]:
+        here = here.setdefault(step, {}) if isinstance(here.get(step, {}), dict) else {}
+    here[path[-1]] = value
+    return json.dumps(body).encode()
+
+
+ARM_BODIES = st.builds(_arm_body, st.sampled_from(PROPERTY_PATHS), JSON_VALUES)
+
+
+@pytest.fixture
+def api_operations(client, user, subscription, rg, gallery, definition, image, make_version):
+    """Every operation of /api/openapi.json with the newest api-version it accepts, aimed at real
+    resources; the Owner's token."""
+    version = make_version(EXAMPLE["version"])
+    names = {
+        "sub": str(subscription.guid),
+        "rg": rg.name,
+        "gallery": gallery.name,
+        "image": definition.name,
+        "version": version.name,
+        "name": image.name,
+        "location": "westeurope",
+        "operation": EXAMPLE["operation"],
+    }
+    description = client.get("/api/openapi.json").json()
+    operations = []
+    for path, methods in description["paths"].items():
+        for method, operation in methods.items():
+            versions = next(
+                p["schema"]["enum"] for p in operation["parameters"] if p["name"] == "api-version"
+            )
+            operations.append((method.upper(), path, max(versions)))
+    token = tokens.issue(user)["access_token"]
+    return sorted(operations), names, {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(data=st.data())
+def test_every_operation_survives_the_corpus(api_operations, data):
+    from django.test import Client
+
+    operations, names, bearer = api_operations
+    method, path, api_version = data.draw(st.sampled_from(operations), "operation")
+    for name in [part[1:-1] for part in path.split("/") if part.startswith("{")]:
+        value = data.draw(st.sampled_from([names[name]] * 3 + CORPUS), name)
+        path = path.replace("{" + name + "}", _q(value))
+    query = {"api-version": api_version}
+    extra = data.draw(
+        st.dictionaries(
+            st.sampled_from(["$top", "$skiptoken", "$filter", "$expand", "q"]),
+            st.sampled_from(CORPUS) | st.text(max_size=8),
+            max_size=2,
+        ),
+        "query",
+    )
+    query.update(extra)
+    body = data.draw(ARM_BODIES | RAW_BODIES, "body") if method in ("PUT", "PATCH") else b""
+    client = Client(raise_request_exception=False)
+    url = path + "?" + "&".join(f"{_q(k, safe='$')}={_q(v)}" for k, v in query.items())
+    response = client.generic(method, url, body, content_type="application/json", **bearer)
+    _refusal_in_shape(response)
+
+
+@pytest.fixture
+def an_upload(client, user, rg):
+    client.force_login(user)
+    size = 2 * 1024 * 1024 + 512
+    r = client.post(
+        "/uploads/",
+        {"resourceGroup": rg.arm_id, "name": "fuzz.vhd", "size": size},
+        content_type="application/json",
+    )
+    assert r.status_code == 201, r.content
+    return client, rg, r.json()["id"], size
+
+
+_NUMBERS = st.sampled_from(["0", "1", "9", "-1", "²", "٣", "9" * 25, "9" * 5000, "abc", ""]) | st.integers(
+    min_value=0, max_value=2**64
+).map(str)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(data=st.data())
+def test_the_upload_endpoints_survive_the_corpus(an_upload, data):
+    client, rg, pk, size = an_upload
+    action = data.draw(st.sampled_from(["start", "start-form", "chunk", "other"]), "action")
+    if action == "start":
+        fields = data.draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "resourceGroup": st.just(rg.arm_id) | JSON_VALUES,
+                    "name": st.just("disk.vhd") | JSON_VALUES,
+                    "size": st.just(size) | JSON_VALUES | _NUMBERS,
+                    "container": JSON_VALUES,
+                },
+            ),
+            "fields",
+        )
+        raw = data.draw(st.just(json.dumps(fields).encode()) | RAW_BODIES, "body")
+        response = client.generic("POST", "/uploads/", raw, content_type="application/json")
+    elif action == "start-form":
+        form = data.draw(st.dictionaries(_KEYS, st.sampled_from(CORPUS) | st.text(max_size=8), max_size=4))
+        response = client.post(
+            "/uploads/",
+            "&".join(f"{_q(k)}={_q(v)}" for k, v in form.items()),
+            content_type="application/x-www-form-urlencoded",
+        )
+    elif action == "chunk":
+        start, end, total = (data.draw(_NUMBERS, n) for n in ("start", "end", "total"))
+        content_range = data.draw(
+            st.just(f"bytes {start}-{end}/{total}") | st.sampled_from(CORPUS) | st.text(max_size=20), "range"
+        )
+        headers = {"HTTP_CONTENT_RANGE": content_range}
+        if data.draw(st.booleans(), "declare a length"):
+            headers["CONTENT_LENGTH"] = data.draw(_NUMBERS, "length")
+        chunk = data.draw(st.binary(max_size=64), "chunk")
+        response = client.generic(
+            "PUT", f"/uploads/{pk}", chunk, content_type="application/octet-stream", **headers
+        )
+    else:
+        method = data.draw(st.sampled_from(["GET", "DELETE", "PATCH", "POST", "PUT"]), "method")
+        where = data.draw(st.sampled_from([str(pk), str(2**70), "x", "%00", "1/2", ""]) | _NUMBERS, "id")
+        response = client.generic(method, f"/uploads/{_q(where, safe='%/')}")
+    _refusal_in_shape(response)
