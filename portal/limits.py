@@ -7,13 +7,14 @@ app, so every layer can use it.
 
 Where Azure states a number, it is Azure's; where it does not, the number is ours and says so.
 
-- ``REQUEST_BODY``: ARM refuses a request body over 4 MB with 413 ``RequestContentTooLarge`` ("The
-  request content size exceeds the maximum size of 4 MB.", Azure subscription and service limits,
-  Resource Manager). The same cap applies to every JSON body here.
-- ``NAME``: gallery and image-definition names, at most 80 characters — the ``galleryName`` and
-  ``galleryImageName`` patterns of Azure/azure-rest-api-specs
+- ``REQUEST_BODY``: ARM refuses a request body over 4 MB with ``RequestContentTooLarge`` ("The
+  request content size exceeds the maximum size of 4 MB." — ARM's answer as quoted in e.g.
+  Azure/bicep-registry-modules#2358 and Azure/avdaccelerator#632). The same cap applies to every JSON
+  body here, with status 413.
+- ``NAME``: gallery names, at most 80 characters — the ``galleryName`` pattern of
+  Azure/azure-rest-api-specs
   ``specification/compute/resource-manager/Microsoft.Compute/GalleryRP/stable/2024-03-03/GalleryRP.json``
-  (``^[^_\\W][\\w-._]{0,79}(?<![-.])$``), also used for images and snapshots.
+  (``^[^_\\W][\\w-._]{0,79}(?<![-.])$``); the services apply it to every resource name.
 - ``PUBLISHER``/``OFFER``/``SKU``: 128/64/64, the limits the services enforced since F6, kept. The
   spec gives ``GalleryImageIdentifier`` no ``maxLength``, and no Azure statement of them was found to
   confirm or change them.
