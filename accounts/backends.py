@@ -19,14 +19,16 @@ guardian's place in ``AUTHENTICATION_BACKENDS`` (before ``ModelBackend``), so th
   ``ModelBackend``'s.
 
 Refusals about roles and resources raise ``PermissionDenied``, which makes Django stop asking the other
-backends, so none can say yes where this one said no. One exception is Django's own, before any backend:
-``has_perm`` of an active superuser is always true — operators see everything, but only in the admin.
+backends, so none can say yes where this one said no. Django's own rule that an active superuser holds
+every permission applies only without an object (``User.has_perm``): operators see everything, but only
+in the admin.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
+from .models import Resource
 from .roles import ROLE_BY_CODENAME, Role
 
 APP_LABEL = "accounts"
@@ -38,8 +40,6 @@ def _role(perm: str) -> Role | None:
 
 
 def _is_resource(obj) -> bool:
-    from .models import Resource
-
     return isinstance(obj, Resource)
 
 

@@ -128,6 +128,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors get nothing
+# guardian stores the role assignments; its backend is replaced on purpose by AccessBackend above.
+SILENCED_SYSTEM_CHECKS = ["guardian.W001"]
 
 # Login throttling (N5): after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
 # sign-in (pages and the token endpoint) is refused for the cool-off time.

@@ -147,6 +147,15 @@ def test_anonymous_and_deactivated_principals_hold_nothing(tree, principals):
     assert not fresh(bob).has_perm(PERM["owner"], tree.g1)
 
 
+def test_an_operator_holds_no_role_on_a_resource_but_keeps_the_admin(tree, principals):
+    """Django's "a superuser holds every permission" stops at objects: on a resource only the access
+    module answers, and operators hold no roles (they see everything in the admin only)."""
+    operator = User.objects.create_superuser("operator-has-perm", password="x-Operator-1")
+    assert not operator.has_perm(PERM["reader"], tree.g1)
+    assert not operator.has_perm("galleries.view_gallery", tree.g1)
+    assert operator.has_perm("galleries.change_gallery")  # the admin's model permissions
+
+
 def test_a_deleted_assignment_is_no_longer_held(user, tree, principals):
     bob, _ = principals["user"]
     sharing.assign_role(Caller(user), tree.g1, bob, "reader")
