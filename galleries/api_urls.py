@@ -61,6 +61,6 @@ urlpatterns = [
     ),
     # Any other path under /subscriptions/ the pages do not serve (a subscription id that is not a
     # GUID, a %2F in a name): the API's 404 too, never the portal's HTML page.
-    re_path(r"^subscriptions/.*$", ApiNotFound.as_view(), name="arm-subscriptions-not-found"),
+    re_path(r"^subscriptions/.*$", ApiNotFound.as_view()),
     re_path(r"^providers/.*$", ApiNotFound.as_view(), name="arm-provider-not-found"),
 ]
