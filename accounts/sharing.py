@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Permission
 
+from portal import inputs
 from portal.errors import ServiceError
 
 from . import access
@@ -147,8 +148,10 @@ def remove_assignment(caller: Caller, scope: Resource, assignment_id: str) -> st
     model = {"u": UserRoleAssignment, "g": GroupRoleAssignment}.get(kind)
     with change(caller, REMOVE_OP, scope=scope, arm_id=scope.arm_id, action=Action.MANAGE_ACCESS) as ch:
         a = (
-            model.objects.filter(pk=pk, content_object_id=scope.pk).select_related("permission").first()
-            if model and pk.isdigit()
+            model.objects.filter(pk=inputs.row_id(pk), content_object_id=scope.pk)
+            .select_related("permission")
+            .first()
+            if model and inputs.row_id(pk) is not None
             else None
         )
         if a is None:

@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from portal import limits
 from portal.errors import ServiceError
 
 VMS_PER_REPLICA = 20
@@ -137,9 +138,9 @@ def parse_count(text, target: str, what: str = "number of concurrent VM creation
     if text is None or str(text).strip() == "":
         return 0
     raw = str(text).strip().replace("_", "")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 9:
         raise ServiceError.invalid(
-            target, f"The {what} must be a whole number, 0 or more; '{text}' was given."
+            target, f"The {what} must be a whole number, 0 or more; '{limits.quote(text)}' was given."
         )
     return _whole(int(raw), target, what)
 
@@ -152,11 +153,11 @@ def parse_scale_sets(text, target: str) -> tuple[int, ...]:
     for part in _SEPARATORS.split(str(text).strip()):
         if not part:
             continue
-        if not part.isdigit():
+        if not (part.isascii() and part.isdecimal()) or len(part) > 9:
             raise ServiceError.invalid(
                 target,
                 f"List the instance count of each concurrent scale set as whole numbers separated by commas "
-                f"(e.g. 300, 800); '{part}' is not one.",
+                f"(e.g. 300, 800); '{limits.quote(part)}' is not one.",
             )
         n = int(part)
         if not 1 <= n <= MAX_SCALE_SET_INSTANCES:

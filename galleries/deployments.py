@@ -38,6 +38,7 @@ from accounts.activity import Caller, Change, change
 from accounts.models import ActivityLogEntry, Resource, ResourceGroup
 from accounts.roles import Action
 from accounts.services import name_taken, new_resource, require_enabled, validate_tags
+from portal import inputs
 from portal.errors import ServiceError
 
 from . import replication, services
@@ -215,10 +216,13 @@ def deployable(principal, pk_or_arm_id) -> Resource:
     principal may not read is not found."""
     rows = Resource.objects.restrict(principal, Action.READ).filter(type__in=DEPLOYABLE_TYPES)
     key = str(pk_or_arm_id or "").strip()
+    pk = inputs.row_id(key)
     row = (
-        rows.filter(pk=int(key)).first()
-        if key.isdigit()
+        rows.filter(pk=pk).first()
+        if pk is not None
         else rows.filter(arm_key=key.rstrip("/").lower()).first()
+        if not key.isdecimal()
+        else None
     )
     if row is None:
         raise ServiceError.not_found(
@@ -480,8 +484,8 @@ def check_instances(source: Source, scale_set: bool, instance_count) -> int:
         if instance_count not in (None, "", 1):
             raise ServiceError.invalid(P_CAPACITY, "A VM is one instance; deploy a scale set for more.")
         return 1
-    if isinstance(instance_count, str) and instance_count.strip().isdigit():
-        instance_count = int(instance_count)
+    if isinstance(instance_count, str) and inputs.row_id(instance_count) is not None:
+        instance_count = inputs.row_id(instance_count)
     limit = source.max_instances
     where = "a managed image" if source.image is not None else "a gallery image"
     if (

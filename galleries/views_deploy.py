@@ -17,6 +17,7 @@ from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
 from accounts.roles import Action
 from accounts.views import current_directory
+from portal import inputs
 from portal.errors import ServiceError
 from portal.resource_pages import overview_url
 
@@ -61,10 +62,10 @@ def _writable_groups(user, resource_type: str):
 
 
 def _chosen_group(request, resource_type: str) -> ResourceGroup | None:
-    pk = request.POST.get("resource_group", "")
-    if not pk.isdigit():
+    pk = inputs.row_id(request.POST.get("resource_group"))
+    if pk is None:
         return None
-    row = Resource.objects.restrict(request.user).filter(pk=int(pk), type=ResourceGroup.ARM_TYPE).first()
+    row = Resource.objects.restrict(request.user).filter(pk=pk, type=ResourceGroup.ARM_TYPE).first()
     return (
         ResourceGroup.objects.select_related("location__cloud", "subscription").get(pk=row.pk)
         if row

@@ -38,6 +38,7 @@ from accounts.roles import (
     Action,
 )
 from accounts.views import current_directory
+from portal import inputs
 from portal.errors import ServiceError
 
 from . import services
@@ -104,9 +105,10 @@ def _writable_groups(request, resource_type: str):
 def _group_for(request, pk, resource_type: str) -> ResourceGroup | None:
     """The resource group a form names, if the user may at least read ``resource_type`` inside it
     (so a Reader gets the service's 403 and a stranger a 404)."""
-    if not str(pk or "").isdigit():
+    pk = inputs.row_id(pk)
+    if pk is None:
         return None
-    qs = ResourceGroup.objects.filter(pk=int(pk)).select_related("location", "subscription")
+    qs = ResourceGroup.objects.filter(pk=pk).select_related("location", "subscription")
     return access.restrict(qs, request.user, Action.READ, resource_type).first()
 
 

@@ -226,13 +226,13 @@ def _apply_op(op: str, form: VersionForm, default_storage: str) -> None:
     """Editor operations that re-render without saving."""
     if op == "add":
         form.rows.append(Row(storage=default_storage))
-    elif op.startswith("remove-") and op[7:].isdigit():
+    elif op.startswith("remove-") and op[7:].isascii() and op[7:].isdecimal() and len(op) < 12:
         i = int(op[7:])
         if i < len(form.rows) and len(form.rows) > 1:
             del form.rows[i]
     elif op == "add-disk":
         form.disks.append(DiskRow())
-    elif op.startswith("remove-disk-") and op[12:].isdigit():
+    elif op.startswith("remove-disk-") and op[12:].isascii() and op[12:].isdecimal() and len(op) < 17:
         i = int(op[12:])
         if i < len(form.disks):
             del form.disks[i]

@@ -195,6 +195,16 @@ def whole_number(value, target: str, what: str, low: int | None = 0, high: int |
 MAX_ID = 2**63 - 1
 
 
+def row_id(value) -> int | None:
+    """A database id from text a form or URL carried (ASCII digits within the key's range), or None for
+    anything else — "²", 5,000 digits, "-1" name no row, and must not reach ``int()`` or the database."""
+    text = str(value if value is not None else "").strip()
+    if not text or not (text.isascii() and text.isdecimal()) or len(text.lstrip("0")) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def parse_datetime(value, target: str) -> datetime | None:
     """ISO 8601 date and time → an aware datetime in UTC (UTC is assumed without an offset). None
     stays None; anything else that is not a real date and time within years 1–9999 is refused."""
