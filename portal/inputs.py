@@ -30,6 +30,8 @@ from urllib.parse import parse_qsl
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime as _django_parse_datetime
+from django.views import defaults
+from django.views.csrf import csrf_failure as django_csrf_failure
 
 from portal import limits
 from portal.errors import ServiceError
@@ -258,7 +260,10 @@ def wants_json(request) -> bool:
 
 
 def refusal(request, err: ServiceError) -> HttpResponse:
-    """``err`` as the endpoint speaks: ARM-shaped JSON, or plain text for a page."""
+    """``err`` as the endpoint speaks: an OAuth error (RFC 6749 §5.2) from the token endpoint,
+    ARM-shaped JSON from the API, plain text for a page."""
+    if "/oauth2/" in (request.path_info or ""):
+        return JsonResponse({"error": "invalid_request", "error_description": err.message}, status=400)
     if wants_json(request):
         return JsonResponse(err.as_arm(), status=err.status)
     return HttpResponse(f"{err.message}\n", status=err.status, content_type="text/plain; charset=utf-8")
@@ -327,6 +332,27 @@ def csrf_failure(request, reason: str = ""):
             "with the csrftoken cookie's value; scripts should use a bearer token instead."
         )
         return JsonResponse(err.as_arm(), status=403)
-    from django.views.csrf import csrf_failure as default
 
-    return default(request, reason=reason)
+    return django_csrf_failure(request, reason=reason)
+
+
+def bad_request(request, exception=None):
+    """handler400 (a request Django itself refuses: too many form fields, a bad Host header, …): JSON
+    from a JSON endpoint, never its HTML page."""
+    if wants_json(request):
+        err = ServiceError.invalid(
+            None, f"The request was refused: {limits.quote(str(exception or ''), 200)}".rstrip(": ")
+        )
+        return refusal(request, err)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """handler500: what escaped every view's own handling. JSON from a JSON endpoint (ARM's shape, as
+    ``portal.arm.exception_handler`` answers), Django's page for the rest."""
+    if wants_json(request):
+        body = ServiceError(
+            "InternalServerError", "The server failed to process the request; it has been logged."
+        ).as_arm()
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

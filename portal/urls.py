@@ -18,3 +18,6 @@ urlpatterns = [
     path("", include("galleries.api_urls")),
     path("", include("portal.api_docs_urls")),
 ]
+
+handler400 = "portal.inputs.bad_request"
+handler500 = "portal.inputs.server_error"

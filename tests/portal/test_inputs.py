@@ -243,3 +243,15 @@ def test_json_endpoints_answer_the_nul_refusal_in_the_arm_shape(signed_in, subsc
 
 def test_ordinary_requests_pass(signed_in):
     assert signed_in.get("/search?q=web%20server&x=%2500").status_code == 200  # %2500 is the text "%00"
+
+
+def test_a_request_django_itself_refuses_is_json_from_a_json_endpoint(client, user):
+    """Too many form fields (Django's TooManyFieldsSent, raised while CSRF reads the form): the
+    upload endpoint answers JSON, a page answers Django's page."""
+    client.force_login(user)
+    body = "&".join(f"f{i}=1" for i in range(1100))
+    r = client.post("/uploads/", body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400 and r["Content-Type"] == "application/json", r.content[:200]
+    assert r.json()["error"]["code"] == "InvalidParameter"
+    r = client.post("/galleries/new", body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400 and r["Content-Type"].startswith("text/html")
