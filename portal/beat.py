@@ -33,5 +33,6 @@ class Scheduler(PersistentScheduler):
         except Exception:  # noqa: BLE001 - one failed run must not stop beat; the next run tries again
             log.exception("beat: %s (run in beat) failed", entry.name)
             return None
-        log.info("beat: ran %s in beat: %s", entry.name, result)
+        # What they did is logged by them when they did something (the reaper names what it queued).
+        log.debug("beat: ran %s in beat: %s", entry.name, result)
         return None

@@ -67,9 +67,15 @@ def route_task(name, args, kwargs, options, task=None, **kw):
     return None
 
 
-#: The runtime's own tasks run every few seconds for ever: their "received"/"succeeded" lines would
-#: bury everything else in a log that runs for days (their failures are still logged).
-QUIET_TASKS = ("portal.tasks.ping[", "portal.tasks.heartbeat[")
+#: Routine work that runs every few seconds for ever — the supervisor's pings, the queue heartbeats, the
+#: deployment admission — and beat's lines about sending it: they would bury everything else in a log
+#: that runs for days. Their failures and warnings are still logged, and so is anything they change.
+QUIET_TASKS = (
+    "portal.tasks.ping[",
+    "portal.tasks.heartbeat[",
+    "galleries.deployments.admit_waiting_deployments[",
+)
+QUIET_BEAT_ENTRIES = ("reap-replication", "queue-heartbeats", "admit-waiting-deployments")
 
 
 class QuietRuntimeTasks(logging.Filter):
@@ -77,6 +83,8 @@ class QuietRuntimeTasks(logging.Filter):
         if record.levelno > logging.INFO:
             return True
         message = record.getMessage()
+        if message.startswith("Scheduler: Sending due task "):
+            return not any(f" {entry} (" in message for entry in QUIET_BEAT_ENTRIES)
         return not any(name in message for name in QUIET_TASKS)
 
 

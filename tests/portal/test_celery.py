@@ -57,3 +57,9 @@ def test_the_runtime_tasks_routine_lines_are_kept_out_of_the_log_but_not_their_f
         record(logging.ERROR, "Task portal.tasks.heartbeat[2a] raised unexpected: DatabaseError")
     )
     assert quiet.filter(record(logging.INFO, "Task galleries.tasks.replicate_region[3b] received"))
+    assert not quiet.filter(
+        record(logging.INFO, "Scheduler: Sending due task reap-replication (galleries.replication.reap)")
+    )
+    assert quiet.filter(
+        record(logging.INFO, "Scheduler: Sending due task lifecycle (galleries.tasks.run_lifecycle)")
+    )
