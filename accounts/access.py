@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
-from portal.errors import ServiceError
-from portal.prepared import Prepared, run_together
+from portal.core.errors import ServiceError
+from portal.core.prepared import Prepared, run_together
 
 from .roles import ROLE_BY_CODENAME, ROLES, Action, Role
 
@@ -195,7 +195,7 @@ def _guest_of(user):
     )
 
 
-#: Every request of a person reads these; compiled once (see ``portal.prepared``).
+#: Every request of a person reads these; compiled once (see ``portal.core.prepared``).
 _GUEST_OF = Prepared(_guest_of)
 _SCOPE = ["content_object_id", "content_object__type", "content_object__tenant_id"] + [
     f"content_object__{c}" for c in ANCESTOR_COLUMNS
@@ -264,7 +264,7 @@ def identities(principal, guest_of: list[int] | None = None) -> dict[int, set[in
 
 
 def chain_reads(principal, scope_ids) -> list | None:
-    """The prepared reads (``portal.prepared``) that a check of one resource needs for a person — its
+    """The prepared reads (``portal.core.prepared``) that a check of one resource needs for a person — its
     guest tenants and its assignments on the resource's chain — so that a caller can send them in the
     same round trip as its own reads and hand the results to ``grants_for(..., prefetched=)``. None
     when nothing needs reading that way (the system, anonymous, an app, or already memoized)."""

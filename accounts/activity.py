@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
-from portal import limits
-from portal.errors import ServiceError
+from portal.core import limits
+from portal.core.errors import ServiceError
 
 from .models import ActivityLogEntry, Resource, User
 

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from .activity import Caller, change
 from .models import (

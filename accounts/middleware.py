@@ -2,7 +2,7 @@
 and bearer-token sign-in for API clients.
 
 ``Authorization: Bearer <token>`` makes the token's principal ``request.user`` for that request (the
-session, if any, is ignored) — on the API's paths only: the ARM paths (every ``portal.arm.ArmView``), the
+session, if any, is ignored) — on the API's paths only: the ARM paths (every ``portal.core.arm.ArmView``), the
 upload endpoints and the OpenAPI document. Anywhere else (the pages, ``/admin/``) a bearer request answers
 401 before any view runs, so a token never acts in the admin and its CSRF exemption never reaches a form.
 A token that is invalid, expired or whose principal or credentials changed answers 401 in the ARM error
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 from django.urls import Resolver404, get_resolver
+
+from portal.core.arm import ArmView
 
 from . import tokens
 
@@ -33,8 +35,6 @@ def _constant(user):
 def takes_bearer_tokens(request) -> bool:
     """Whether the request's path is one of the API's: its view is an ``ArmView`` or named in
     ``BEARER_URL_NAMES``. Unknown paths are not."""
-    from portal.arm import ArmView
-
     try:
         match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
     except Resolver404:

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from .activity import Caller, change
 from .models import DirectoryGroup, Resource, ResourceGroup, Subscription, Tenant, User, sort_name_for

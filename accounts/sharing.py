@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Permission
 
-from portal import inputs
-from portal.errors import ServiceError
+from portal.core import inputs
+from portal.core.errors import ServiceError
 
 from . import access
 from . import directory as directories

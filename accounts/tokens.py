@@ -21,7 +21,7 @@ from django.contrib.auth import authenticate as django_authenticate
 from django.core import signing
 from django.utils import timezone
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from .models import AppRegistration, ClientSecret, ServicePrincipal, Tenant, User
 

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from . import access, tokens
 from .models import Tenant

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from . import access, directory, sharing
 from .activity import Caller

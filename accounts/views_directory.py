@@ -20,7 +20,7 @@ from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from . import access, directory
 from .activity import Caller

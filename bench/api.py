@@ -19,7 +19,7 @@ Both URLs are requested by the Owner with ``Authorization: Bearer <token>`` (``a
   BenchGallery/images/ubuntu/versions/1.0.0?api-version=<newest>&$expand=ReplicationStatus`` — the real
   ``galleries.api.VersionItem``;
 * trivial: ``GET /subscriptions/<sub>/providers/Microsoft.Bench/trivial?api-version=<newest>`` — ``Trivial``
-  below, a ``portal.arm.ArmView`` like every API endpoint (the same middleware, bearer-token sign-in,
+  below, a ``portal.core.arm.ArmView`` like every API endpoint (the same middleware, bearer-token sign-in,
   DRF authentication, api-version check, JSON renderer and exception handler) whose handler answers a
   constant two-key body. It is mounted by a bench-local URLconf (this module: it first, then the
   project's URLs), set with ``override_settings(ROOT_URLCONF)``. So the two differ only by the
@@ -102,7 +102,7 @@ from rest_framework.response import Response  # noqa: E402
 from galleries import api as gallery_api  # noqa: E402
 from galleries import arm_versions  # noqa: E402
 from galleries.models import GalleryImageVersion  # noqa: E402
-from portal.arm import ArmView  # noqa: E402
+from portal.core.arm import ArmView  # noqa: E402
 
 if __name__ == "__main__":
     # The load generator, gunicorn handling and diagnosis of bench/pages.py (only the main process needs

@@ -61,7 +61,7 @@ def main() -> None:
         from accounts.models import Subscription
         from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
         from galleries import services
-        from portal.errors import ServiceError
+        from portal.core.errors import ServiceError
 
         tenant = create_tenant("Bench", "bench.test")
         user = create_user(tenant, "bench@bench.test", None)

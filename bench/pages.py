@@ -546,7 +546,7 @@ def diagnose(client, url: str, label: str, explain, headers=None) -> dict:
     with connection.cursor() as c:
         for query in q.captured_queries:
             sql = query["sql"]
-            if "$1" in sql:  # bound on the server (portal.prepared): its parameters are not in the text
+            if "$1" in sql:  # bound on the server (portal.core.prepared): its parameters are not in the text
                 prepared += 1
                 continue
             runs = []

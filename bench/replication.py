@@ -206,7 +206,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
         from galleries.models import GalleryImageVersion, Region, Replica, TargetRegion
         from galleries.services import TargetRegionSpec as T
         from galleries.storage import RegionStore
-        from portal.celery import region_queue
+        from portal.core.queues import region_queue
 
         # Set-up by the system (the subscription, with the bench's user as its Owner); then the
         # Owner publishes, as a person would.

@@ -32,8 +32,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from portal import limits
-from portal.errors import ServiceError
+from portal.core import limits
+from portal.core.errors import ServiceError
 
 VMS_PER_REPLICA = 20
 SCALE_SET_INSTANCES_PER_REPLICA = 600

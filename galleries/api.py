@@ -12,11 +12,13 @@ from django.db.models import Prefetch
 from rest_framework.response import Response
 
 from accounts import access
+from accounts.activity import ActivityLogEntry, Caller
 from accounts.models import Resource, ResourceGroup, Subscription
 from accounts.roles import Action
-from portal.arm import ArmView, page
-from portal.errors import ServiceError
-from portal.prepared import Prepared, run_together
+from portal.core import arm as core_arm
+from portal.core.arm import page
+from portal.core.errors import ServiceError
+from portal.core.prepared import Prepared, run_together
 
 from . import arm, arm_versions, operations, services
 from .models import ArmOperation, Gallery, GalleryImage, GalleryImageVersion, TargetRegion, VersionDisk
@@ -25,6 +27,14 @@ VERSIONS = tuple(arm_versions.GALLERY_API_VERSIONS) + tuple(
     getattr(arm_versions, "GALLERY_PREVIEW_API_VERSIONS", ())
 )
 PROVIDER = "providers/Microsoft.Compute"
+
+
+class ArmView(core_arm.ArmView):
+    """The kernel's ARM view with the caller of the activity log: who asked, through the API."""
+
+    @property
+    def caller(self) -> Caller:
+        return Caller.from_request(self.request._request, source=ActivityLogEntry.Source.API)
 
 
 def subscription_or_404(user, guid: str) -> Subscription:

@@ -1,11 +1,11 @@
 """The OpenAPI description of the ARM-compatible API (F19), attached to the views of ``galleries.api``
-and ``portal.api_resources`` (every route of ``galleries/api_urls.py``) without changing them:
+and ``galleries.api_resources`` (every route of ``galleries/api_urls.py``) without changing them:
 ``extend_schema_view`` on each view class, JSON Schemas of the ARM shapes (``galleries.arm``) as
 components, and the two drf-spectacular hooks named in ``portal/settings/spectacular.py`` (which is
 also what imports this module whenever a schema is generated).
 
 What it says is what the code does: the ``api-version`` list is ``galleries.api.VERSIONS``, names follow
-the patterns of ``galleries.services``, every refusal is ``CloudError`` (``portal.arm.error_body``), and
+the patterns of ``galleries.services``, every refusal is ``CloudError`` (``portal.core.arm.error_body``), and
 PUT/PATCH/DELETE answer with the ``Azure-AsyncOperation``/``Location`` headers of
 ``galleries.operations.headers``. One schema per resource covers every api-version; the descriptions
 name the properties that only some versions have (``galleries.arm_versions.SINCE``).
@@ -24,9 +24,9 @@ from drf_spectacular.utils import (
 )
 
 from accounts.services import MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, RESOURCE_GROUP_NAME
-from portal import api_resources as res
-from portal import limits
-from portal.arm import API_VERSION, ApiNotFound
+from galleries import api_resources as res
+from portal.core import limits
+from portal.core.arm import API_VERSION, ApiNotFound
 
 from . import api, services
 from .models import (
@@ -80,11 +80,11 @@ DATE_TIME = {"type": "string", "format": "date-time"}
 
 
 def _text(limit: int, description: str = "", **kw) -> dict:
-    """Free text of at most ``limit`` characters (``portal.limits``, the services' limit)."""
+    """Free text of at most ``limit`` characters (``portal.core.limits``, the services' limit)."""
     return _string(description, maxLength=limit, **kw)
 
 
-#: The limits of free text, from ``portal.limits`` (the numbers the services enforce).
+#: The limits of free text, from ``portal.core.limits`` (the numbers the services enforce).
 DESCRIPTION = _text(limits.DESCRIPTION)
 EULA = _text(limits.EULA)
 URI = _text(limits.URI, "An http(s) URI.")
@@ -815,7 +815,7 @@ extend_schema_view(
     ),
 )(api.OperationStatus)
 
-# --- The views of portal.api_resources ------------------------------------------------------------------
+# --- The views of galleries.api_resources ------------------------------------------------------------------
 
 _SOURCE_DELETE = " Refused (409) while an image version was published from it."
 extend_schema_view(
@@ -904,9 +904,9 @@ _RENAMED = {
 
 
 class ArmBearerScheme(OpenApiAuthenticationExtension):
-    """``portal.arm.ArmAuthentication`` as OpenAPI sees it: a bearer token from /oauth2/token."""
+    """``portal.core.arm.ArmAuthentication`` as OpenAPI sees it: a bearer token from /oauth2/token."""
 
-    target_class = "portal.arm.ArmAuthentication"
+    target_class = "portal.core.arm.ArmAuthentication"
     name = "bearer"
 
     def get_security_definition(self, auto_schema):

@@ -1,11 +1,11 @@
-"""Routes of the ARM-compatible API (F19). Paths as Azure spells them; ``portal.arm.ArmPathMiddleware``
+"""Routes of the ARM-compatible API (F19). Paths as Azure spells them; ``portal.core.arm.ArmPathMiddleware``
 makes the literal segments case-insensitive. No trailing slashes (APPEND_SLASH never applies: every
 path under a subscription id resolves, the unknown ones to ``ApiNotFound``)."""
 
 from django.urls import path, re_path
 
-from portal import api_resources as res
-from portal.arm import ApiNotFound
+from galleries import api_resources as res
+from portal.core.arm import ApiNotFound
 
 from . import api
 

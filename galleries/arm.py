@@ -7,7 +7,7 @@ Read-only properties (``provisioningState``, ``identifier.uniqueName``, ``replic
 API does not know is refused with the path of it, rather than silently dropped, and so is a value
 this API reads but cannot honour (``only()``: a disk's ``hostCaching`` other than ``None``). Nothing is
 accepted and ignored (F24; ``tests/api/test_property_walk.py`` walks every property of the SDK).
-Request bodies arrive here already read by ``portal.inputs.parse_json``; dates go through
+Request bodies arrive here already read by ``portal.core.inputs.parse_json``; dates go through
 ``inputs.parse_datetime``.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from portal import inputs
-from portal.errors import ServiceError
+from portal.core import inputs
+from portal.core.errors import ServiceError
 
 from . import arm_versions
 from .models import (
@@ -468,7 +468,7 @@ class Body:
 
 
 def date(value, target: str) -> datetime | None:
-    """The one date-time reader (``portal.inputs.parse_datetime``): ISO 8601, UTC when no offset."""
+    """The one date-time reader (``portal.core.inputs.parse_datetime``): ISO 8601, UTC when no offset."""
     return inputs.parse_datetime(value, target)
 
 

@@ -38,8 +38,8 @@ from accounts.activity import Caller, Change, change
 from accounts.models import ActivityLogEntry, Resource, ResourceGroup
 from accounts.roles import Action
 from accounts.services import name_taken, new_resource, require_enabled, validate_tags
-from portal import inputs
-from portal.errors import ServiceError
+from portal.core import inputs
+from portal.core.errors import ServiceError
 
 from . import replication, services
 from .models import (

@@ -52,7 +52,7 @@ from django.utils import timezone
 
 from accounts.activity import Caller, Change
 from accounts.models import ActivityLogEntry, Subscription
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from . import services
 from .models import GalleryImage, GalleryImageVersion, Region, TargetRegion

@@ -18,8 +18,8 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Resource, Subscription
-from portal import arm
-from portal.errors import ServiceError
+from portal.core import arm
+from portal.core.errors import ServiceError
 
 from .models import ArmOperation, GalleryImageVersion, TargetRegion
 

@@ -3,7 +3,7 @@
 A browser with the page open asks for this panel 30 times a minute, so it is built to cost little more
 than the session lookup every request pays: the version (with the columns of its access chain), its
 target regions and the definition's latest version per region are three prepared queries
-(``portal.prepared``) read as plain rows, the access check is ``access.allowed`` on that row (the
+(``portal.core.prepared``) read as plain rows, the access check is ``access.allowed`` on that row (the
 assignments on the version's chain only, also prepared), and the table is a Jinja2 template. The rules
 it shows (in flight, percent, aggregated state, latest) are the models' and services' own functions.
 """
@@ -21,8 +21,8 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts import access
 from accounts.access import ANCESTOR_COLUMNS
 from accounts.roles import Action
-from portal.jinja import size_formatter
-from portal.prepared import Prepared, run_together
+from portal.core.jinja import size_formatter
+from portal.core.prepared import Prepared, run_together
 
 from . import services
 from .models import GalleryImageVersion, TargetRegion, aggregated_state, region_in_flight, region_percent

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from .models import Region
 

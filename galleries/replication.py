@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from accounts.activity import Caller, Change
 from accounts.models import ActivityLogEntry
-from portal.celery import region_queue, waiting
+from portal.core.queues import region_queue, waiting
 
 from .models import GalleryImageVersion, Region, Replica, StorageAccountType, TargetRegion, VersionDisk
 from .storage import RegionStore
@@ -432,7 +432,7 @@ def _record(target: TargetRegion, status: str, message: str) -> None:
     ch.message = message
     ch.details = {"region": target.region.name, "state": status}
     if status == "Failed":
-        from portal.errors import ServiceError
+        from portal.core.errors import ServiceError
 
         ch.record(
             ActivityLogEntry.Status.FAILED, ServiceError("ReplicationFailed", message, target.region.name)

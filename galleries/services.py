@@ -22,8 +22,8 @@ from django.db.models import F, Q, QuerySet
 from accounts.activity import Caller, Change, change
 from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscription
 from accounts.services import in_future, name_taken, new_resource, require_enabled, touch, validate_tags
-from portal import inputs, limits
-from portal.errors import ServiceError
+from portal.core import inputs, limits
+from portal.core.errors import ServiceError
 
 from . import replication, vhd
 from .models import (

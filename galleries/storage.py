@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from portal import liveness
+from portal.core import liveness
 
 CHUNK = 4 * 1024 * 1024
 COPY_CHUNK = 1024 * 1024  # measured: 1 MiB stays in cache between read, hash and write (faster than 8 MiB)

@@ -27,8 +27,8 @@ from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
 from accounts.roles import BLOB_TYPE, Action
-from portal import inputs
-from portal.errors import ServiceError
+from portal.core import inputs
+from portal.core.errors import ServiceError
 
 from . import panel, services
 from .models import Blob, GalleryImageVersion, Region
@@ -106,7 +106,7 @@ def _json_endpoint(*methods: str):
 
 
 def _start_fields(request) -> dict:
-    """The fields of ``POST /uploads/``: a JSON object (``portal.inputs.parse_json``) or a form. Only
+    """The fields of ``POST /uploads/``: a JSON object (``portal.core.inputs.parse_json``) or a form. Only
     their shape is read here; every rule on their values is the service's."""
     if request.content_type == "application/json":
         raw = inputs.read_body(request, request.META)

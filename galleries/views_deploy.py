@@ -17,9 +17,9 @@ from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
 from accounts.roles import Action
 from accounts.views import current_directory
-from portal import inputs
-from portal.errors import ServiceError
-from portal.resource_pages import overview_url
+from galleries.views_overview import overview_url
+from portal.core import inputs
+from portal.core.errors import ServiceError
 
 from . import deployments as svc
 from .models import GalleryImage, GalleryImageVersion, ManagedImage, OsState, Snapshot

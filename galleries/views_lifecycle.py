@@ -26,7 +26,7 @@ from accounts import access
 from accounts.activity import Caller
 from accounts.models import Subscription
 from accounts.roles import Action
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from . import lifecycle
 from .models import LifecycleRun, Region

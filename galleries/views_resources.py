@@ -38,8 +38,8 @@ from accounts.roles import (
     Action,
 )
 from accounts.views import current_directory
-from portal import inputs
-from portal.errors import ServiceError
+from portal.core import inputs
+from portal.core.errors import ServiceError
 
 from . import services
 from .models import (

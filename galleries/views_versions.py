@@ -30,7 +30,7 @@ from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource
 from accounts.roles import VERSION_TYPE, Action
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 from . import advisor, costs, services
 from .models import (

@@ -3,7 +3,7 @@
 - Entries whose options say ``"in_beat": True`` name a function (``"task": "module.function"``)
   that runs inside beat itself instead of a task sent to a worker: the replication reaper and the queue-heartbeat publisher watch the workers, so they must
   not wait in the queue of a worker that may be the one that stalled.
-- Every tick touches the liveness file (``portal.liveness``), so a supervisor can tell a beat that
+- Every tick touches the liveness file (``portal.core.liveness``), so a supervisor can tell a beat that
   ticks from one that hangs. Beat ticks at least every ``CELERY_BEAT_MAX_LOOP_INTERVAL`` seconds.
 """
 
@@ -14,7 +14,7 @@ import logging
 from celery.beat import PersistentScheduler
 from kombu.utils.imports import symbol_by_name
 
-from . import liveness
+from .core import liveness
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ that region's queue so workers can run next to the region's disk (``celery worke
 
 The embedded default's broker is ``portal.broker`` (``sqlite://``), registered here before any
 connection is made. Every task start and end touches the process's liveness file
-(``portal.liveness``), which is how the supervisor of ``manage.py up`` tells a working worker from a
+(``portal.core.liveness``), which is how the supervisor of ``manage.py up`` tells a working worker from a
 stalled one.
 """
 
@@ -24,7 +24,9 @@ from celery.signals import (
     worker_ready,
 )
 
-from . import broker, liveness
+from . import broker
+from .core import liveness
+from .core.queues import region_queue, waiting, worker_queue  # noqa: F401  (the names the runtime uses)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.dev")
 broker.register()
@@ -32,32 +34,6 @@ broker.register()
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-def region_queue(region_name: str) -> str:
-    return f"region.{region_name}"
-
-
-def worker_queue(worker_name: str) -> str:
-    """A worker's own queue (``up`` gives each worker one), where the supervisor's pings go."""
-    return f"worker.{worker_name}"
-
-
-def waiting(queues: list[str], timeout: float = 2.0) -> dict[str, int]:
-    """Messages waiting on each queue, as the broker counts them (one connection, a short timeout).
-    Raises the broker's connection error when it cannot be reached."""
-    counts: dict[str, int] = {}
-    with app.connection_for_read() as conn:
-        conn.ensure_connection(max_retries=1, timeout=timeout)
-        for q in queues:
-            channel = conn.channel()  # a failed passive declare closes its channel (AMQP)
-            try:
-                counts[q] = channel.queue_declare(queue=q, passive=True).message_count
-            except conn.channel_errors:
-                counts[q] = 0  # the broker does not know the queue: nothing was ever left on it
-            finally:
-                channel.close()
-    return counts
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):

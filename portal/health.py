@@ -18,8 +18,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .celery import waiting
+from galleries import health
+
+from .core.queues import waiting
 from .models import QueueHeartbeat
+from .tasks import heartbeat
 
 BROKER_TIMEOUT = 2.0
 
@@ -80,3 +83,25 @@ def healthz(request):
         "queues": queues,
     }
     return JsonResponse(body, status=503 if problems else 200)
+
+
+def publish_heartbeats(now=None) -> int:
+    """Send the heartbeats that are due; returns how many were sent."""
+    now = now or timezone.now()
+    interval = timedelta(seconds=settings.HEARTBEAT_SECONDS)
+    resend = timedelta(seconds=settings.HEALTH_STALE_SECONDS)
+    wanted = health.required_queues()
+    QueueHeartbeat.objects.exclude(queue__in=wanted).delete()
+    QueueHeartbeat.objects.bulk_create([QueueHeartbeat(queue=q) for q in wanted], ignore_conflicts=True)
+    busy = health.busy_queues(now)
+    if busy:
+        QueueHeartbeat.objects.filter(queue__in=busy).update(active_at=now)
+    sent = 0
+    for row in QueueHeartbeat.objects.filter(queue__in=wanted):
+        answered = row.sent_at is None or (row.ran_at is not None and row.ran_at >= row.sent_at)
+        if row.sent_at is not None and now - row.sent_at < (interval if answered else resend):
+            continue
+        heartbeat.apply_async(kwargs={"queue": row.queue}, queue=row.queue, expires=resend.total_seconds())
+        QueueHeartbeat.objects.filter(pk=row.pk).update(sent_at=now)
+        sent += 1
+    return sent

@@ -9,7 +9,7 @@ any of them that exits or stalls, with backoff and a log line; stop them all on 
   4 s … up to ``max_backoff``): a crash loop at start-up does not spin. The delay drops back to 1 s
   for a child that had come up (touched its liveness file: a worker once ready, beat once ticking)
   or had run for ``stable_seconds``.
-- Stalls. A child with a liveness file (``portal.liveness``) is judged by it:
+- Stalls. A child with a liveness file (``portal.core.liveness``) is judged by it:
   * a *pinged* child (a worker) gets a ping task on its own queue; a ping that has waited
     ``stall_seconds`` while the child showed no activity at all (no task started, ended or
     progressed) means the child receives but does not run: it is killed and started again. A busy
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from . import liveness
+from .core import liveness
 
 
 @dataclass

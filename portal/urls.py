@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import health, resource_pages, views
+from galleries import views_overview as resource_pages
+
+from . import health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,5 +21,5 @@ urlpatterns = [
     path("", include("portal.api_docs_urls")),
 ]
 
-handler400 = "portal.inputs.bad_request"
-handler500 = "portal.inputs.server_error"
+handler400 = "portal.core.inputs.bad_request"
+handler500 = "portal.core.inputs.server_error"

@@ -21,7 +21,7 @@ from accounts.activity import Caller
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services, vhd
 from galleries.models import Region
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -287,7 +287,7 @@ def celery_processes(transactional_db, settings):
             return env
 
         def worker(self, regions=(), env=None, name=None) -> CeleryProcess:
-            from portal.celery import region_queue
+            from portal.core.queues import region_queue
 
             queues = ",".join(["default", *[region_queue(r) for r in regions]])
             w = CeleryProcess(

@@ -42,7 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "portal.arm.ArmPathMiddleware",
+    "portal.core.arm.ArmPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,12 +73,12 @@ TEMPLATES = [
             ],
         },
     },
-    {  # the polled fragments only (portal/jinja.py); looked up with using="jinja2"
+    {  # the polled fragments only (portal/core/jinja.py); looked up with using="jinja2"
         "NAME": "jinja2",
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "portal.jinja.environment"},
+        "OPTIONS": {"environment": "portal.core.jinja.environment"},
     },
 ]
 
@@ -91,7 +91,7 @@ SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 }
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")}
-# PostgreSQL only: the hot polled reads (portal.prepared) are prepared on the server after two uses
+# PostgreSQL only: the hot polled reads (portal.core.prepared) are prepared on the server after two uses
 # of a connection and planned once for any parameters (a generic plan, from the tables' statistics);
 # Django's own queries bind on the client and are never prepared, so nothing else is affected. Behind
 # a transaction-pooling PgBouncer without prepared-statement support, set DATABASE_PREPARED_STATEMENTS=0.
@@ -107,10 +107,10 @@ else:
         options.setdefault("prepare_threshold", 2)
         options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
 
-# The ARM-compatible API (portal/arm.py, galleries/api.py).
+# The ARM-compatible API (portal/core/arm.py, galleries/api.py).
 REST_FRAMEWORK = {
-    "EXCEPTION_HANDLER": "portal.arm.exception_handler",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],  # ArmView sets its own (portal.arm.ArmAuthentication)
+    "EXCEPTION_HANDLER": "portal.core.arm.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],  # ArmView sets its own (portal.core.arm.ArmAuthentication)
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -224,7 +224,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = ("portal.celery.route_task",)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Liveness (portal.liveness, portal.beat, galleries.health, manage.py up): beat sends a heartbeat task
+# Liveness (portal.core.liveness, portal.beat, portal.health, manage.py up): beat sends a heartbeat task
 # to every queue that needs a consumer every HEARTBEAT_SECONDS; /healthz calls a queue live when its
 # heartbeat ran (or its work progressed) within HEALTH_STALE_SECONDS. The supervisor of `manage.py
 # up` replaces a worker whose ping has waited, with no task activity at all, for WORKER_STALL_SECONDS.
@@ -243,7 +243,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"in_beat": True},
     },
     "queue-heartbeats": {
-        "task": "galleries.health.publish_heartbeats",
+        "task": "portal.health.publish_heartbeats",
         "schedule": HEARTBEAT_SECONDS,
         "options": {"in_beat": True},
     },
@@ -368,8 +368,8 @@ if COST_PRICE_TABLE_FILE:
         COST_PRICES = {**COST_PRICES, **_json.load(_f)}
 # --- Cost (F16) -- END -----------------------------------------------------------------------------
 
-# --- Bad input (issue 12) -- owned by portal/inputs.py --------------------------------------------
+# --- Bad input (issue 12) -- owned by portal/core/inputs.py --------------------------------------------
 # A NUL character in a path, query string, cookie, header or form body is a 400 before anything
 # else runs (PostgreSQL cannot store one); CSRF refusals of JSON endpoints answer JSON, not a page.
-MIDDLEWARE = ["portal.inputs.RefuseNulMiddleware", *MIDDLEWARE]
-CSRF_FAILURE_VIEW = "portal.inputs.csrf_failure"
+MIDDLEWARE = ["portal.core.inputs.RefuseNulMiddleware", *MIDDLEWARE]
+CSRF_FAILURE_VIEW = "portal.core.inputs.csrf_failure"

@@ -33,7 +33,7 @@ from accounts.services import (
     create_user,
 )
 from galleries import services
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 NOT_FOUND = ServiceError.NOT_FOUND
 FORBIDDEN = ServiceError.AUTHORIZATION_FAILED

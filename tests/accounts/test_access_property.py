@@ -24,7 +24,7 @@ from accounts.models import GroupRoleAssignment, Resource, ServicePrincipal, Use
 from accounts.roles import Action
 from accounts.services import create_group, create_resource_group, create_subscription, create_user
 from galleries import services
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 GALLERY_TYPES = {
     "Microsoft.Compute/galleries",

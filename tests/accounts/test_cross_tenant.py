@@ -17,7 +17,7 @@ from accounts.models import PartnerTenant, Resource, ServicePrincipal, User, Use
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services
 from galleries.models import Blob
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 VM = "Microsoft.Compute/virtualMachines"
 INVALID = ServiceError.INVALID_PARAMETER

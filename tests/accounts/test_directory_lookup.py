@@ -20,7 +20,7 @@ from accounts import directory, sharing
 from accounts.activity import Caller
 from accounts.models import ActivityLogEntry, DirectoryGroup, User, UserRoleAssignment
 from accounts.services import create_group, create_user
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 # The cross-tenant world of test_cross_tenant.py: Contoso (alice owns a subscription with a gallery, a
 # definition and a version) and Fabrikam (its administrator owns the resource group 'vms'), partners

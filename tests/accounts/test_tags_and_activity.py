@@ -18,7 +18,7 @@ from galleries.models import (
     UsageCounter,
     VersionDisk,
 )
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 INVALID = ServiceError.INVALID_PARAMETER
 

@@ -20,7 +20,7 @@ MIB = 1024 * 1024
 
 
 def limit(name: str) -> int:
-    from portal import limits
+    from portal.core import limits
 
     return getattr(limits, name)
 

@@ -20,7 +20,7 @@ from schemathesis.core.result import Err
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
 from galleries import api_urls
-from portal.arm import ApiNotFound
+from portal.core.arm import ApiNotFound
 
 METHODS = ("get", "put", "patch", "delete", "post")
 

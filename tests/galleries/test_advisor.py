@@ -21,7 +21,7 @@ from galleries.advisor import (
     recommend,
     with_headroom,
 )
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 from tests.conftest import refused
 
 

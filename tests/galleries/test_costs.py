@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from galleries import costs, services
 from galleries.models import Replica, TargetRegion
 from galleries.services import TargetRegionSpec as TR
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 BASE_SETTINGS = Path(__file__).resolve().parents[2] / "portal" / "settings" / "base.py"
 GIB = 2**30

@@ -18,7 +18,7 @@ from galleries.deployments import OsProfile
 from galleries.models import Blob, ManagedImage, Snapshot, TargetRegion
 from galleries.models_deploy import Deployment
 from galleries.services import TargetRegionSpec as T
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 INVALID = ServiceError.INVALID_PARAMETER
 LINUX = OsProfile("web01", "azureuser", "Str0ng-Passw0rd!")

@@ -26,7 +26,7 @@ from galleries.models import GalleryImage, GalleryImageVersion, Replica, TargetR
 from galleries.models_deploy import Deployment
 from galleries.services import TargetRegionSpec as T
 from galleries.tasks import run_lifecycle
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 REGIONS = ["westeurope", "eastus", "northeurope"]
 POLICY = GalleryImage.LifecyclePolicy.TRIM_OLDER_TO_SOURCE

@@ -11,7 +11,7 @@ from django.db import connection, connections
 from accounts.models import Subscription
 from galleries import services
 from galleries.models import Gallery, GalleryImage, GalleryImageVersion, UsageCounter
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 WORKERS = 20
 

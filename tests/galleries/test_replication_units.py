@@ -13,7 +13,7 @@ from django.utils import timezone
 from galleries import replication, services
 from galleries.models import TargetRegion
 from galleries.services import TargetRegionSpec as T
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 
 def test_zrs_keeps_a_copy_in_every_zone_and_lrs_keeps_the_count(make_version):

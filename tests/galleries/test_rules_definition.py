@@ -13,7 +13,7 @@ from accounts.models import Subscription
 from accounts.services import create_resource_group
 from galleries import services
 from galleries.models import GalleryImage, UsageCounter
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 INVALID = ServiceError.INVALID_PARAMETER
 IMMUTABLE = ServiceError.PROPERTY_CHANGE_NOT_ALLOWED

@@ -11,7 +11,7 @@ from accounts.models import Subscription
 from accounts.services import create_resource_group, create_subscription
 from galleries import services
 from galleries.models import Gallery, UsageCounter
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 INVALID = ServiceError.INVALID_PARAMETER
 IMMUTABLE = ServiceError.PROPERTY_CHANGE_NOT_ALLOWED

@@ -14,7 +14,7 @@ from accounts.services import create_resource_group
 from galleries import services, vhd
 from galleries.models import GalleryImageVersion, Region, StoredDisk, TargetRegion, UsageCounter, VersionDisk
 from galleries.services import TargetRegionSpec as TR
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 INVALID = ServiceError.INVALID_PARAMETER
 IMMUTABLE = ServiceError.PROPERTY_CHANGE_NOT_ALLOWED

@@ -20,7 +20,7 @@ from accounts.services import create_resource_group, create_subscription
 from galleries import services, vhd
 from galleries.models import Blob, ManagedImage, ManagedImageDataDisk, Region, Snapshot, StoredDisk
 from galleries.storage import RegionStore
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 MIB = vhd.MIB
 FOOTER = vhd.FOOTER_SIZE

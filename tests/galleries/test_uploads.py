@@ -16,7 +16,7 @@ from accounts.models import ActivityLogEntry
 from galleries import services, vhd
 from galleries.models import Blob
 from galleries.storage import RegionStore
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 MIB = vhd.MIB
 TIB = 1024**4

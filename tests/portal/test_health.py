@@ -13,6 +13,7 @@ from django.utils import timezone
 from galleries import health, replication
 from galleries.models import TargetRegion
 from galleries.services import TargetRegionSpec as T
+from portal import health as portal_health
 from portal.celery import app
 from portal.models import QueueHeartbeat
 
@@ -54,18 +55,18 @@ def test_a_queue_gets_at_most_one_waiting_heartbeat(make_version, settings, queu
     make_version(target_regions=[T("westeurope")])
     before = queue_size("region.westeurope")
     now = timezone.now()
-    assert health.publish_heartbeats(now) == 2  # default and region.westeurope
-    assert health.publish_heartbeats(now + timedelta(seconds=40)) == 0  # nobody ran the first: wait
+    assert portal_health.publish_heartbeats(now) == 2  # default and region.westeurope
+    assert portal_health.publish_heartbeats(now + timedelta(seconds=40)) == 0  # nobody ran the first: wait
     assert queue_size("region.westeurope") - before == 1
     # A heartbeat lost with a broker is sent again once it is older than the stale window.
-    assert health.publish_heartbeats(now + timedelta(seconds=101)) == 2
+    assert portal_health.publish_heartbeats(now + timedelta(seconds=101)) == 2
     assert queue_size("region.westeurope") - before == 2
 
 
 def test_a_real_worker_runs_the_heartbeats_and_healthz_is_ok(celery_processes, make_version, client):
     make_version(target_regions=[T("westeurope")])
     celery_processes.worker(regions=["westeurope"], name="hb")
-    health.publish_heartbeats()
+    portal_health.publish_heartbeats()
     wait_for(
         lambda: all(r.ran_at for r in QueueHeartbeat.objects.all()), 60, "the worker to run every heartbeat"
     )
@@ -81,7 +82,7 @@ def test_healthz_names_a_queue_whose_heartbeat_nobody_ran(make_version, client, 
     settings.HEALTH_STALE_SECONDS = 60
     make_version(target_regions=[T("westeurope"), T("eastus")])
     long_ago = timezone.now() - timedelta(minutes=5)
-    health.publish_heartbeats()
+    portal_health.publish_heartbeats()
     QueueHeartbeat.objects.exclude(queue="region.eastus").update(ran_at=timezone.now())
     QueueHeartbeat.objects.filter(queue="region.eastus").update(ran_at=long_ago)
     body = client.get("/healthz").json()
@@ -95,13 +96,13 @@ def test_a_consumer_busy_renewing_a_replication_lease_counts_as_live(make_versio
     settings.HEALTH_STALE_SECONDS = 60
     v = make_version(target_regions=[T("westeurope")])
     long_ago = timezone.now() - timedelta(minutes=5)
-    health.publish_heartbeats(long_ago)
+    portal_health.publish_heartbeats(long_ago)
     QueueHeartbeat.objects.update(ran_at=long_ago)
     QueueHeartbeat.objects.filter(queue="default").update(ran_at=timezone.now())
     TargetRegion.objects.filter(version=v).update(
         lease_owner="busy-task", lease_expires_at=timezone.now() + timedelta(seconds=30)
     )
-    health.publish_heartbeats()  # sees the live lease
+    portal_health.publish_heartbeats()  # sees the live lease
     body = client.get("/healthz").json()
     assert body["status"] == "ok", body
     row = next(q for q in body["queues"] if q["name"] == "region.westeurope")

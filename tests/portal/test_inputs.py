@@ -1,4 +1,4 @@
-"""``portal.inputs`` and ``portal.limits``: the one place untrusted input is read (issue 12).
+"""``portal.core.inputs`` and ``portal.core.limits``: the one place untrusted input is read (issue 12).
 
 Units first (the JSON reader, whole numbers, dates, text limits, the log's clipping), then what the
 NUL refusal does to the portal's pages and endpoints: a NUL character in a query parameter, a form
@@ -13,19 +13,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 
 @pytest.fixture
 def inputs():
-    from portal import inputs
+    from portal.core import inputs
 
     return inputs
 
 
 @pytest.fixture
 def limits():
-    from portal import limits
+    from portal.core import limits
 
     return limits
 

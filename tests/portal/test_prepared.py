@@ -1,4 +1,4 @@
-"""portal.prepared: ORM queries compiled once and run with new values — the same rows as the ORM, a
+"""portal.core.prepared: ORM queries compiled once and run with new values — the same rows as the ORM, a
 compiled statement per shape, loud refusal of what cannot be prepared, one round trip for several
 queries on PostgreSQL (statements prepared on the server), and every execution counted like any query."""
 
@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Resource
 from galleries.models import Region
-from portal.prepared import Prepared, run_together
+from portal.core.prepared import Prepared, run_together
 
 BY_CLOUD_AND_NAMES = Prepared(
     lambda cloud, names: Region.objects.filter(cloud__name=cloud, name__in=names)

@@ -20,7 +20,7 @@ from accounts.models import ActivityLogEntry, Subscription
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import costs, services
 from galleries.models import Gallery, GalleryImage
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 from tests.portal.test_permissions import HTMX, EndpointPermissions, World, world  # noqa: F401
 
 #: What htmx sends when a filter or pager link re-renders the table.

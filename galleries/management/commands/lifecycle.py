@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from galleries import lifecycle
 from galleries.models import LifecycleRun
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 KIND_LABELS = {
     lifecycle.DELETE_VERSION: "delete version",

@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from galleries.demo import print_logins, seed
 from galleries.models import Region
-from portal.celery import region_queue, worker_queue
-from portal.liveness import ENV as LIVENESS_ENV
+from portal.core.liveness import ENV as LIVENESS_ENV
+from portal.core.queues import region_queue, worker_queue
 from portal.supervisor import Spec, Supervisor
 from portal.tasks import ping
 

@@ -6,7 +6,7 @@
 - **api-version**: required on every request; each view names the versions it accepts. Missing →
   400 ``MissingApiVersionParameter``; unknown → 400 ``NoRegisteredProviderFound`` listing the
   supported ones, as ARM answers.
-- **Bodies**: ``ArmJSONParser`` reads them through ``portal.inputs.parse_json`` (413 over 4 MB before
+- **Bodies**: ``ArmJSONParser`` reads them through ``portal.core.inputs.parse_json`` (413 over 4 MB before
   reading, nesting limited, no NUL or lone surrogate in any string, refused by property path); paging
   numbers through ``inputs.whole_number``.
 - **Errors**: every refusal is ``{"error": {"code", "message", "target", "details"}}`` — the service
@@ -35,8 +35,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal import inputs, limits
-from portal.errors import ServiceError
+from portal.core import inputs, limits
+from portal.core.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _flatten(detail) -> list[str]:
 
 
 class ArmJSONParser(BaseParser):
-    """Request bodies of the API through ``portal.inputs.parse_json``: at most 4 MB (413 beyond,
+    """Request bodies of the API through ``portal.core.inputs.parse_json``: at most 4 MB (413 beyond,
     before parsing — DRF's own JSONParser reads whatever arrives), nesting limited, no NUL or lone
     surrogate in any string (refused naming the property path)."""
 
@@ -158,12 +158,6 @@ class ArmView(APIView):
                 "Authentication is required: send 'Authorization: Bearer <token>' with a token from /oauth2/token."
             )
         self.api_version = check_api_version(request, self.api_versions, self.resource_type)
-
-    @property
-    def caller(self):
-        from accounts.activity import ActivityLogEntry, Caller
-
-        return Caller.from_request(self.request._request, source=ActivityLogEntry.Source.API)
 
 
 def check_api_version(request, accepted: tuple[str, ...], resource_type: str = "") -> str:
@@ -232,7 +226,7 @@ class ApiNotFound(ArmView):
     def initial(self, request, *args, **kwargs):  # no api-version check: the path is already wrong
         APIView.initial(self, request, *args, **kwargs)
 
-    get = put = patch = delete = post = _answer  # InvalidResourceType answers 404 (portal.errors)
+    get = put = patch = delete = post = _answer  # InvalidResourceType answers 404 (portal.core.errors)
 
 
 #: Literal segments of ARM paths, as the routes spell them. ARM paths are case-insensitive; Django's

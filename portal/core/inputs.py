@@ -17,7 +17,7 @@ field and the rule — never a 500, never an HTML page from a JSON endpoint.
   uploads and anything that asks for JSON; plain text for pages).
 - ``csrf_failure``: Django's CSRF refusal, in JSON for JSON endpoints.
 
-It imports no app (only Django and ``portal.errors``/``portal.limits``), so any layer may use it.
+It imports no app (only Django and ``portal.core.errors``/``portal.core.limits``), so any layer may use it.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from django.utils.dateparse import parse_datetime as _django_parse_datetime
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 
-from portal import limits
-from portal.errors import ServiceError
+from portal.core import limits
+from portal.core.errors import ServiceError
 
 
 class RequestTooLarge(ServiceError):
@@ -349,7 +349,7 @@ def bad_request(request, exception=None):
 
 def server_error(request):
     """handler500: what escaped every view's own handling. JSON from a JSON endpoint (ARM's shape, as
-    ``portal.arm.exception_handler`` answers), Django's page for the rest."""
+    ``portal.core.arm.exception_handler`` answers), Django's page for the rest."""
     if wants_json(request):
         body = ServiceError(
             "InternalServerError", "The server failed to process the request; it has been logged."

@@ -2,7 +2,7 @@
 
 The services enforce these (``galleries.services`` through ``text()``), the API schema states them
 (``galleries.api_schema``: ``maxLength``), the pages get the services' refusal next to the field, and
-``portal.inputs`` caps what reaches any parser. Plain constants and one check: this module imports no
+``portal.core.inputs`` caps what reaches any parser. Plain constants and one check: this module imports no
 app, so every layer can use it.
 
 Where Azure states a number, it is Azure's; where it does not, the number is ours and says so.
@@ -35,7 +35,7 @@ Where Azure states a number, it is Azure's; where it does not, the number is our
 
 from __future__ import annotations
 
-from portal.errors import ServiceError
+from portal.core.errors import ServiceError
 
 REQUEST_BODY = 4 * 1024 * 1024
 JSON_DEPTH = 32
