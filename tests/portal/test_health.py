@@ -127,5 +127,6 @@ def test_beat_reaps_expired_work_with_no_worker_running(celery_processes, make_v
         "beat's reaper to take the row",
     )
     wait_for(lambda: queue_size("region.westeurope") > before, 30, "the row's work queued again")
-    assert "reaper: queued again 1 replication row(s)" in beat.output
+    # the line is written after the publish and reaches us through a pipe: wait for it, do not race it
+    wait_for(lambda: "reaper: queued again 1 replication row(s)" in beat.output, 30, "the reaper's log line")
     assert replication.reap() == 0  # reserved for the grace period
