@@ -59,7 +59,9 @@ def test_a_tenant_administrator_creates_a_subscription_and_owns_it(tenant, peopl
     assert sub.display_name == "Production" and sub.tenant == tenant
     assert Subscription.objects.restrict(people.admin, "write").filter(pk=sub.pk).exists()
     entry = last_entry("Microsoft.Resources/subscriptions/write")
-    assert entry.status == "Succeeded" and entry.principal == people.admin and entry.subscription_id == sub.guid
+    assert (
+        entry.status == "Succeeded" and entry.principal == people.admin and entry.subscription_id == sub.guid
+    )
 
 
 def test_an_operator_creates_a_subscription_for_a_person_of_the_tenant(tenant, people):
@@ -75,8 +77,12 @@ def test_an_operator_creates_a_subscription_for_a_person_of_the_tenant(tenant, p
         ("foreign_admin", "tenant", ["administrators and operators"]),
     ],
 )
-def test_only_the_tenants_administrators_and_operators_create_subscriptions(tenant, people, who, target, words):
-    refused(lambda: admin.create_subscription(as_(getattr(people, who)), tenant, "X"), FORBIDDEN, target, *words)
+def test_only_the_tenants_administrators_and_operators_create_subscriptions(
+    tenant, people, who, target, words
+):
+    refused(
+        lambda: admin.create_subscription(as_(getattr(people, who)), tenant, "X"), FORBIDDEN, target, *words
+    )
     assert not Subscription.objects.exists()
     entry = last_entry("Microsoft.Resources/subscriptions/write")
     assert entry.status == "Failed" and entry.tenant_id == tenant.pk
@@ -122,13 +128,17 @@ def test_resource_group_names_outside_arms_rule_are_refused(sub, people, name):
 
 
 def test_a_resource_group_needs_a_region_of_the_catalogue(sub, people):
-    refused(lambda: admin.create_resource_group(as_(people.admin), sub, "rg", "atlantis"), INVALID, "location")
+    refused(
+        lambda: admin.create_resource_group(as_(people.admin), sub, "rg", "atlantis"), INVALID, "location"
+    )
     refused(lambda: admin.create_resource_group(as_(people.admin), sub, "rg", ""), INVALID, "location")
 
 
 def test_a_resource_group_name_is_unique_in_its_subscription_ignoring_case(sub, people):
     admin.create_resource_group(as_(people.admin), sub, "Images", "westeurope")
-    refused(lambda: admin.create_resource_group(as_(people.admin), sub, "IMAGES", "westeurope"), CONFLICT, "name")
+    refused(
+        lambda: admin.create_resource_group(as_(people.admin), sub, "IMAGES", "westeurope"), CONFLICT, "name"
+    )
 
 
 def test_creating_a_resource_group_needs_write_on_the_subscription(sub, people):
@@ -151,12 +161,20 @@ def test_an_operator_changes_limits_and_the_log_says_from_and_to(sub, people):
     assert (sub.limit_galleries, sub.limit_definitions, sub.limit_versions) == (5, 1000, 20000)
     entry = last_entry(admin.OP_LIMITS)
     assert entry.status == "Succeeded" and entry.principal == people.operator
-    assert entry.details["limits"] == {"galleries": {"from": 100, "to": 5}, "versions": {"from": 10000, "to": 20000}}
+    assert entry.details["limits"] == {
+        "galleries": {"from": 100, "to": 5},
+        "versions": {"from": 10000, "to": 20000},
+    }
 
 
 @pytest.mark.parametrize("who", ["admin", "plain"])
 def test_only_operators_change_limits(sub, people, who):
-    refused(lambda: admin.set_limits(as_(getattr(people, who)), sub, galleries=500), FORBIDDEN, "limits", "operators")
+    refused(
+        lambda: admin.set_limits(as_(getattr(people, who)), sub, galleries=500),
+        FORBIDDEN,
+        "limits",
+        "operators",
+    )
     sub.refresh_from_db()
     assert sub.limit_galleries == 100
     assert last_entry(admin.OP_LIMITS).status == "Failed"
@@ -236,7 +254,12 @@ def test_a_region_request_approved_makes_the_region_usable(sub, people, region):
 
 def test_a_limit_request_approved_raises_the_limit(sub, people):
     req = admin.request_change(
-        as_(people.admin), sub, "limit", limit_name="galleries", wanted_value="250", justification="Many teams."
+        as_(people.admin),
+        sub,
+        "limit",
+        limit_name="galleries",
+        wanted_value="250",
+        justification="Many teams.",
     )
     admin.approve(as_(people.operator), req)
     sub.refresh_from_db()
@@ -302,7 +325,12 @@ def test_request_rules(sub, people, region):
 
     def ask_limit(name, value):
         return admin.request_change(
-            as_(people.admin), sub, "limit", limit_name=name, wanted_value=value, justification="We grow fast."
+            as_(people.admin),
+            sub,
+            "limit",
+            limit_name=name,
+            wanted_value=value,
+            justification="We grow fast.",
         )
 
     refused(lambda: ask_limit("disks", 5), INVALID, "limit")
