@@ -77,6 +77,14 @@ def _caller(request) -> Caller:
     return Caller.from_request(request)
 
 
+class Form(forms.Form):
+    """The portal's labels have no trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class PersonChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.display_name or obj.username} ({obj.username})"
@@ -90,8 +98,10 @@ class SubscriptionChoice(forms.ModelChoiceField):
 # --- Create a subscription --------------------------------------------------------------------------------
 
 
-class SubscriptionForm(forms.Form):
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), label="Tenant")
+class SubscriptionForm(Form):
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), label="Tenant", empty_label="Choose a tenant"
+    )
     display_name = forms.CharField(label="Display name", max_length=64, strip=True)
     owner = PersonChoice(
         queryset=User.objects.none(),
@@ -150,8 +160,10 @@ def subscription_create(request):
 # --- Create a resource group ------------------------------------------------------------------------------
 
 
-class ResourceGroupForm(forms.Form):
-    subscription = SubscriptionChoice(queryset=Subscription.objects.none(), label="Subscription")
+class ResourceGroupForm(Form):
+    subscription = SubscriptionChoice(
+        queryset=Subscription.objects.none(), label="Subscription", empty_label="Choose a subscription"
+    )
     name = forms.CharField(
         label="Resource group name",
         strip=True,
@@ -220,15 +232,21 @@ def subscription_resource_group_create(request, pk: int):
 # --- Requests (tenant administrators) ---------------------------------------------------------------------
 
 
-class RequestForm(forms.Form):
-    subscription = SubscriptionChoice(queryset=Subscription.objects.none(), label="Subscription")
+class RequestForm(Form):
+    subscription = SubscriptionChoice(
+        queryset=Subscription.objects.none(), label="Subscription", empty_label="Choose a subscription"
+    )
     kind = forms.ChoiceField(
         label="What the subscription needs",
         choices=SubscriptionRequest.Kind.choices,
         widget=forms.RadioSelect,
     )
     region = forms.ModelChoiceField(
-        queryset=None, required=False, label="Restricted region", help_text="For a restricted region."
+        queryset=None,
+        required=False,
+        label="Region",
+        empty_label="Choose a restricted region",
+        help_text="For a restricted region.",
     )
     limit_name = forms.ChoiceField(
         label="Limit",
@@ -295,7 +313,7 @@ def requests_page(request):
 # --- The operators' pages -----------------------------------------------------------------------------------
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(Form):
     note = forms.CharField(label="Note", required=False, max_length=admin.NOTE_MAX)
 
 
@@ -362,13 +380,13 @@ def _tenants():
     return tenants
 
 
-class LimitsForm(forms.Form):
+class LimitsForm(Form):
     galleries = forms.CharField(label="Galleries per region")
     definitions = forms.CharField(label="Image definitions per region")
     versions = forms.CharField(label="Image versions per region")
 
 
-class RegionsForm(forms.Form):
+class RegionsForm(Form):
     regions = forms.ModelMultipleChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label="Allowed restricted regions"
     )

@@ -62,14 +62,15 @@ def test_a_fresh_install_gets_its_first_subscription_and_resource_group(new_page
 
     # The administrator: a subscription, then a resource group in it.
     root = sign_in(new_page(), "root@contoso.test", PASSWORD)
-    root.goto("/administration/subscriptions/new")
+    root.get_by_role("link", name="+ Create subscription").click()  # All resources' command
     root.get_by_label("Display name").fill("Production")
     root.get_by_role("button", name="Create subscription").click()
     expect(root.get_by_role("status")).to_contain_text("Created the subscription Production.")
     sub = Subscription.objects.get(display_name="Production")
     expect(root).to_have_url(re.compile(rf"/subscriptions/{sub.pk}/$"))
 
-    root.goto(f"/administration/subscriptions/{sub.pk}/resource-groups/new")
+    root.get_by_role("link", name="+ Create resource group").click()  # on the subscription's page
+    expect(root.get_by_label("Subscription")).to_have_value(str(sub.pk))
     allow_console_errors(root, r"status of 400")  # the refused name below answers 400
     root.get_by_label("Resource group name").fill("web.")
     root.get_by_label("Region").select_option("westeurope")
@@ -125,7 +126,8 @@ def test_a_restricted_region_request_approved_by_an_operator(new_page):
     person.goto(f"/definitions/{definition.pk}/versions/new")
     expect(person.locator(restricted_option)).to_be_disabled()
 
-    person.goto("/administration/requests/")
+    person.goto("/subscriptions/")
+    person.get_by_role("link", name="Request access").click()
     person.get_by_label("Subscription").select_option(label=f"Production ({sub.guid})")
     person.get_by_label("Restricted region", exact=True).first.check()
     person.locator("#id_region").select_option(label="Australia Central")
