@@ -257,6 +257,10 @@ def test_request_approve_decline_through_the_pages(client, people, subscription)
     client.force_login(people.admin)
     page = client.get("/administration/requests/").content.decode()
     assert "Approved" in page and "Declined" in page and "Later." in page
+    # The subscription's Activity log tab shows each step to whoever may read it.
+    activity = client.get(f"/resources/{owned.pk}/activity/").content.decode()
+    for operation in (admin.OP_REQUEST, admin.OP_APPROVE, admin.OP_DECLINE, admin.OP_REGIONS):
+        assert operation in activity, operation
 
 
 def test_the_operator_edits_limits_and_regions(client, people, subscription):
@@ -279,3 +283,14 @@ def test_the_operator_edits_limits_and_regions(client, people, subscription):
     )
     assert operations == {admin.OP_LIMITS, admin.OP_REGIONS}
     assert client.get("/administration/operator/subscriptions/999999/").status_code == 404
+
+
+def test_the_django_admin_no_longer_changes_limits_or_regions_behind_the_log(client, people, subscription):
+    client.force_login(people.operator)
+    url = f"/admin/accounts/subscription/{subscription.pk}/change/"
+    assert client.get(url).status_code == 200
+    ac = Region.objects.get(name="australiacentral")
+    client.post(url, {"state": "Disabled", "limit_galleries": "1", "allowed_restricted_regions": [ac.pk]})
+    subscription.refresh_from_db()
+    assert subscription.state == "Disabled"  # the state is still the admin's
+    assert subscription.limit_galleries == 100 and not subscription.allowed_restricted_regions.exists()
