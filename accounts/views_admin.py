@@ -22,7 +22,9 @@ from functools import wraps
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -30,7 +32,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal.core.errors import ServiceError
 
 from . import administration as admin
-from .access import get_readable, require
+from .access import allowed, get_readable
 from .activity import Caller
 from .models import ResourceGroup, Subscription, SubscriptionRequest, Tenant, User
 from .roles import Action
@@ -54,12 +56,7 @@ def operator_only(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not admin.is_operator(request.user):
-            return render(
-                request,
-                T + "forbidden.html",
-                {"what": "Only operators can open the operators' pages."},
-                status=403,
-            )
+            raise PermissionDenied("Only operators can open the operators' pages.")
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)
@@ -131,12 +128,7 @@ class SubscriptionForm(Form):
 def subscription_create(request):
     user = request.user
     if not (admin.is_operator(user) or admin.is_tenant_admin(user, user.home_tenant_id)):
-        return render(
-            request,
-            T + "forbidden.html",
-            {"what": "Only tenant administrators and operators can create subscriptions."},
-            status=403,
-        )
+        raise PermissionDenied("Only tenant administrators and operators can create subscriptions.")
     form = SubscriptionForm(request.POST or None, user=user)
     status = 200
     if request.method == "POST":
@@ -221,11 +213,12 @@ def subscription_resource_group_create(request, pk: int):
     """From a subscription: 404 when it is unreadable, 403 when it is read-only."""
     sub = get_readable(Subscription.objects.all(), request.user, pk=pk)
     if sub is None:
-        return render(request, "404.html", status=404)
-    try:
-        require(request.user, Action.WRITE, sub, ResourceGroup.ARM_TYPE)
-    except ServiceError as err:
-        return render(request, T + "forbidden.html", {"what": err.message}, status=err.status)
+        raise Http404("No such subscription.")
+    if not allowed(request.user, Action.WRITE, sub, ResourceGroup.ARM_TYPE):
+        raise PermissionDenied(
+            "Your role on this subscription does not allow creating resource groups. Ask its Owner for the "
+            "Contributor role."
+        )
     return _resource_group_page(request, Subscription.objects.filter(pk=sub.pk), fixed=sub)
 
 
@@ -273,12 +266,7 @@ REQUEST_FIELDS = {"limit": "limit_name", "wantedValue": "wanted_value", "region"
 def requests_page(request):
     user = request.user
     if not admin.is_tenant_admin(user, user.home_tenant_id):
-        return render(
-            request,
-            T + "forbidden.html",
-            {"what": "Only tenant administrators can request restricted regions or higher limits."},
-            status=403,
-        )
+        raise PermissionDenied("Only tenant administrators can request restricted regions or higher limits.")
     form = RequestForm(
         request.POST or None, user=user, initial={"subscription": request.GET.get("subscription")}
     )

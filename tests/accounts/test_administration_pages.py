@@ -74,7 +74,8 @@ def test_anonymous_is_asked_to_sign_in(client, db, url):
 @pytest.mark.parametrize("who", ["admin", "plain", "foreign_admin"])
 def test_the_operator_pages_are_for_operators(client, people, subscription, who):
     client.force_login(getattr(people, who))
-    assert client.get("/administration/operator/").status_code == 403
+    response = client.get("/administration/operator/")
+    assert response.status_code == 403 and "Only operators" in response.content.decode()
     assert client.get(f"/administration/operator/subscriptions/{subscription.pk}/").status_code == 403
     post = client.post(f"/administration/operator/subscriptions/{subscription.pk}/", {"form": "limits"})
     assert post.status_code == 403
