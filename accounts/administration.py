@@ -51,6 +51,8 @@ JUSTIFICATION_MAX = 2000
 NOTE_MAX = 2000
 
 LIMIT_NAMES = tuple(Subscription.DEFAULT_LIMITS)
+#: What ``services.touch`` sets: a change writes only its own columns and these.
+TOUCHED = ["modified_at", "modified_by"]
 
 OP_SUBSCRIPTION = "Microsoft.Resources/subscriptions/write"
 OP_LIMITS = "Microsoft.Resources/subscriptions/limits/write"
@@ -191,7 +193,7 @@ def set_limits(caller: Caller, subscription: Subscription, **wanted) -> Subscrip
                 setattr(subscription, f"limit_{kind}", value)
         if changed:
             services.touch(subscription, caller)
-            subscription.save()
+            subscription.save(update_fields=[*(f"limit_{k}" for k in changed), *TOUCHED])
         ch.details = {"limits": changed}
         ch.message = (
             "Limits changed: " + ", ".join(f"{k} {v['from']} → {v['to']}" for k, v in changed.items())
@@ -226,7 +228,7 @@ def set_allowed_regions(caller: Caller, subscription: Subscription, regions) -> 
         subscription.allowed_restricted_regions.set(list(wanted.values()))
         if added or removed:
             services.touch(subscription, caller)
-            subscription.save()
+            subscription.save(update_fields=TOUCHED)
         ch.details = {"added": added, "removed": removed}
         ch.message = _region_message(added, removed)
     return subscription

@@ -357,3 +357,14 @@ def test_requests_are_visible_to_operators_and_the_tenants_administrators(sub, p
     assert list(admin.requests_visible_to(people.admin)) == [req]
     assert list(admin.requests_visible_to(people.plain)) == []
     assert list(admin.requests_visible_to(people.foreign_admin)) == []
+
+
+def test_a_limit_or_region_change_writes_only_its_own_columns(sub, people, region):
+    """An operator's page holds the subscription it read; a change made meanwhile (the admin disabling
+    it) is not written back over."""
+    Subscription.objects.filter(pk=sub.pk).update(state="Disabled", display_name="Renamed")
+    admin.set_limits(as_(people.operator), sub, definitions=5)
+    admin.set_allowed_regions(as_(people.operator), sub, [restricted(region)])
+    fresh = Subscription.objects.get(pk=sub.pk)
+    assert (fresh.state, fresh.display_name, fresh.limit_definitions) == ("Disabled", "Renamed", 5)
+    assert fresh.modified_by == people.operator
