@@ -93,17 +93,12 @@ class SubscriptionAdmin(ReadOnlyResourceAdmin):
     )
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser  # operators raise limits and allow restricted regions here
+        return request.user.is_superuser  # operators enable and disable subscriptions here
 
     def get_readonly_fields(self, request, obj=None):
-        editable = {
-            "state",
-            "allowed_restricted_regions",
-            "limit_galleries",
-            "limit_definitions",
-            "limit_versions",
-        }
-        return [f.name for f in self.model._meta.fields if f.name not in editable]
+        """Limits and allowed restricted regions change on the operators' page (``/administration/operator/``),
+        through the service layer and the activity log; only the state is edited here."""
+        return [f.name for f in self.model._meta.fields if f.name != "state"] + ["allowed_restricted_regions"]
 
 
 @admin.register(models.ResourceGroup)
@@ -152,3 +147,21 @@ class GroupRoleAssignmentAdmin(ReadOnlyAdmin):
 @admin.register(models.PartnerTenant)
 class PartnerTenantAdmin(ReadOnlyAdmin):
     list_display = ("tenant", "partner", "inbound", "outbound", "created_at")
+
+
+@admin.register(models.SubscriptionRequest)
+class SubscriptionRequestAdmin(ReadOnlyAdmin):
+    """Requests are sent and decided on the administration pages (logged, applied by the service)."""
+
+    list_display = (
+        "subscription",
+        "kind",
+        "region",
+        "limit_name",
+        "wanted_value",
+        "state",
+        "requested_by",
+        "requested_at",
+    )
+    list_filter = ("state", "kind")
+    list_select_related = ("subscription", "region", "requested_by")

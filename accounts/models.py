@@ -464,3 +464,72 @@ def _secret_deleted(sender, instance: ClientSecret, **kwargs) -> None:
     User.objects.filter(service_principal__app_id=instance.app_id).update(
         credential_generation=models.F("credential_generation") + 1
     )
+
+
+# --- Day-one administration (issue 13): requests for a restricted region or a higher limit ----------------
+
+
+class SubscriptionRequest(models.Model):
+    """A tenant administrator asks the operators for a restricted region or a higher limit for one
+    subscription; an operator approves it (the change is applied through the same service an operator
+    uses directly) or declines it with a note. ``accounts.administration`` holds the rules."""
+
+    class Kind(models.TextChoices):
+        REGION = "region", "Restricted region"
+        LIMIT = "limit", "Higher limit"
+
+    class State(models.TextChoices):
+        PENDING = "Pending"
+        APPROVED = "Approved"
+        DECLINED = "Declined"
+
+    class Limit(models.TextChoices):
+        GALLERIES = "galleries", "Galleries per region"
+        DEFINITIONS = "definitions", "Image definitions per region"
+        VERSIONS = "versions", "Image versions per region"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="requests")
+    region = models.ForeignKey(
+        "galleries.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    limit_name = models.CharField(max_length=12, choices=Limit.choices, blank=True)
+    wanted_value = models.PositiveIntegerField(null=True, blank=True)
+    justification = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    requested_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One pending request per region, and per limit, of a subscription: a race ends in a Conflict.
+            models.UniqueConstraint(
+                fields=["subscription", "region"],
+                condition=models.Q(state="Pending", kind="region"),
+                name="uniq_pending_region_request",
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "limit_name"],
+                condition=models.Q(state="Pending", kind="limit"),
+                name="uniq_pending_limit_request",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="region", region__isnull=False, limit_name="")
+                | models.Q(kind="limit", region__isnull=True, wanted_value__isnull=False)
+                & ~models.Q(limit_name=""),
+                name="request_kind_fields",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.subscription.display_name}: {self.wanted}"
+
+    @property
+    def wanted(self) -> str:
+        if self.kind == self.Kind.REGION:
+            return str(self.region)
+        return f"{self.get_limit_name_display()}: {self.wanted_value}"

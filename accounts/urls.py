@@ -8,4 +8,5 @@ urlpatterns = [
     path("directory/switch", views.switch_directory, name="switch-directory"),
     path("directory/", include("accounts.views_directory")),
     path("resources/<int:pk>/access/", include("accounts.views_access")),
+    path("administration/", include("accounts.views_admin")),
 ]

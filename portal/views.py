@@ -25,7 +25,7 @@ from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Lower
 from django.http import QueryDict, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
 from accounts.models import Resource, ResourceGroup, Subscription
@@ -307,7 +307,10 @@ def _tag_query(f: dict, key: str, value: str) -> str:
 
 @login_required
 def home(request):
-    """All Resources: the readable resources of the current directory, filtered, sorted and paged."""
+    """All Resources: the readable resources of the current directory, filtered, sorted and paged.
+    Operators hold no roles (it would be empty): they land on their own page."""
+    if request.user.is_superuser:
+        return redirect("administration:operator")
     form = ResourceFilter(request.GET)
     valid = form.is_valid()
     f = form.values

@@ -142,6 +142,8 @@ def path_for(name: str, route: str, w: World) -> tuple[str, User | None]:
         "directory:invitation": w.invitation.pk,
         "directory:my-invitation": w.invitation.pk,
         "directory:partner": w.partner.pk,
+        "administration:": w.subscription.pk,  # day-one administration (requests: none, 404)
+        "administration:request-": 999999,
     }
     if name in ("arm-not-found",):
         return f"/subscriptions/{w.subscription.guid}/nothing", w.owner
@@ -174,6 +176,8 @@ def path_for(name: str, route: str, w: World) -> tuple[str, User | None]:
     who = w.admin if name.startswith("directory:") and "my-invitation" not in name else w.owner
     if "my-invitation" in name:
         who = w.bob
+    if name.startswith("administration:operator"):
+        who = w.operator
     return path, who
 
 

@@ -541,6 +541,7 @@ def test_every_resource_url_is_covered():
         "arm-resource-group",
         "arm-resources-sub",
         "arm-resources-rg",
+        "administration:subscription-resource-group-create",  # tests/accounts/test_administration_pages.py
     }
     # Directory-wide lists (each tested in its own file: anonymous → login, a stranger sees nothing).
     not_resources = {"home", "healthz", "login", "logout", "token", "tenant-token", "switch-directory"}
@@ -558,6 +559,20 @@ def test_every_resource_url_is_covered():
     not_resources |= {"arm-subscriptions", "arm-resources", "arm-not-found", "arm-provider-not-found"}
     # The API's description and its interactive docs (tests/api/test_openapi.py).
     not_resources |= {"api-schema", "api-schema-yaml", "api-docs", "api-redoc"}
+    # Day-one administration: operators' and tenant administrators' pages, and a create page listing the
+    # writable subscriptions (tests/accounts/test_administration_pages.py).
+    not_resources |= {
+        f"administration:{name}"
+        for name in (
+            "subscription-create",
+            "resource-group-create",
+            "requests",
+            "operator",
+            "operator-subscription",
+            "request-approve",
+            "request-decline",
+        )
+    }
 
     def names(resolver, prefix=""):
         for p in resolver.url_patterns:
