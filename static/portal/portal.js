@@ -9,6 +9,10 @@
  *                                           filter comes back as a 400 carrying its message)
  *   <div hx-trigger="matched-change"         a change of an element inside it matching the selector sends it
  *        data-change-when="selector">        the event "matched-change" (what change[target.matches(…)] did)
+ *
+ * The frame (base.html, docs/frame.md): #menu-toggle opens and closes the navigation on narrow screens
+ * (body.nav-open; Escape closes it), and opening the notifications (<details id="notifications">) sends
+ * "notif-refresh" to the body, which the panel listens to (so it asks again even after polling stopped).
  */
 (function () {
   "use strict";
@@ -49,6 +53,30 @@
       window.history.back();
     }
   });
+
+  var menu = document.getElementById("menu-toggle");
+  function setMenu(open) {
+    document.body.classList.toggle("nav-open", open);
+    if (menu) menu.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  if (menu) {
+    menu.addEventListener("click", function () {
+      setMenu(!document.body.classList.contains("nav-open"));
+    });
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && document.body.classList.contains("nav-open")) {
+      setMenu(false);
+      if (menu) menu.focus();
+    }
+  });
+
+  var bell = document.getElementById("notifications");
+  if (bell) {
+    bell.addEventListener("toggle", function () {
+      if (bell.open && window.htmx) window.htmx.trigger(document.body, "notif-refresh");
+    });
+  }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var host = closest(event.target, "[data-swap-status]");
