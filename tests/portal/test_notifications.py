@@ -34,7 +34,8 @@ def panel(client):
 
 def count_badge(response) -> str:
     m = re.search(
-        r'<span id="notif-count" class="badge" hx-swap-oob="true"( hidden)?>(\d*)', response.content.decode()
+        r'<span id="notif-count" class="notif-count" hx-swap-oob="true"( hidden)?>(\d*)',
+        response.content.decode(),
     )
     assert m, response.content[:500]
     return "" if m.group(1) else m.group(2)
