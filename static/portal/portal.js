@@ -10,6 +10,10 @@
  *   <div hx-trigger="matched-change"         a change of an element inside it matching the selector sends it
  *        data-change-when="selector">        the event "matched-change" (what change[target.matches(…)] did)
  *
+ * A refusal htmx does not swap (a 4xx outside data-swap-status, e.g. the plain-text 400 of a NUL in a
+ * query) is not silent: its message — the plain text, or an ARM error's message — is shown in the
+ * request's target as an alert (as text, never as HTML): in place of its content, or above it for a poll.
+ *
  * The frame (base.html, docs/frame.md): #menu-toggle opens and closes the navigation on narrow screens
  * (body.nav-open; Escape closes it), and opening the notifications (<details id="notifications">) sends
  * "notif-refresh" to the body, which the panel listens to (so it asks again even after polling stopped).
@@ -85,6 +89,40 @@
     if (statuses.indexOf(String(event.detail.xhr.status)) >= 0) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
+    }
+  });
+
+  function refusalMessage(xhr) {
+    var type = (xhr.getResponseHeader("Content-Type") || "").toLowerCase();
+    var text = (xhr.responseText || "").trim();
+    if (type.indexOf("text/plain") === 0 && text) return text.slice(0, 500);
+    if (type.indexOf("json") >= 0) {
+      try {
+        var data = JSON.parse(text);
+        if (data && data.error && data.error.message) return String(data.error.message).slice(0, 500);
+      } catch (e) { /* not JSON after all */ }
+    }
+    if (xhr.status === 404) return "Not found: it is gone, or you no longer have access to it.";
+    if (xhr.status === 403) return "You do not have permission to do that.";
+    return "The server refused the request (" + xhr.status + ").";
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var target = event.detail.target;
+    if (!xhr || !target || xhr.status < 400 || xhr.status >= 500) return;
+    var alert = document.createElement("p");
+    alert.className = "error htmx-refusal";
+    alert.setAttribute("role", "alert");
+    alert.textContent = refusalMessage(xhr);
+    var trigger = (event.detail.elt && event.detail.elt.getAttribute("hx-trigger")) || "";
+    if (/\bevery\b/.test(trigger)) {
+      // a poll: keep what it showed, with the refusal above it
+      var previous = target.querySelector(":scope > .htmx-refusal");
+      if (previous) previous.remove();
+      target.insertBefore(alert, target.firstChild);
+    } else {
+      target.replaceChildren(alert);
     }
   });
 })();

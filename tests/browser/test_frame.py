@@ -15,7 +15,7 @@ from galleries import deployments, replication, vhd
 from galleries.models import TargetRegion
 from galleries.services import TargetRegionSpec as T
 
-from .conftest import sign_in
+from .conftest import allow_console_errors, sign_in
 
 PASSWORD = "Frame-Browser-Pass-1"
 #: Longer than the notifications' 3 s poll: a poll still running would be seen in this window.
@@ -151,3 +151,17 @@ def test_the_capture_button_appears_when_the_vm_runs(page, user, caller, rg, mak
     expect(page.locator("#deploy-status")).to_contain_text("Running")
     expect(capture).to_be_visible()
     expect(capture).to_have_attribute("href", f"/deployments/{d.pk}/capture")
+
+
+def test_a_refusal_htmx_does_not_swap_still_shows_its_message(page, user, gallery):
+    """A NUL in the query is refused with a plain-text 400 before the view runs; htmx does not swap a
+    4xx, so portal.js shows the refusal's message in the target instead of nothing."""
+    sign_in(page, "frame@contoso.test", PASSWORD)
+    page.goto(f"/resources/{gallery.pk}/access/")
+    # the refusal below, on purpose (Chromium's and htmx's console lines about it)
+    allow_console_errors(page, r"status of 400 \(Bad Request\)|Response Status Error Code 400")
+    page.get_by_label("User or service principal").fill("ana\u0000@contoso.test")
+    with page.expect_response(lambda r: "/access/check" in r.url) as answer:
+        page.get_by_role("button", name="Check access").click()
+    assert answer.value.status == 400
+    expect(page.locator("#check-result [role=alert]")).to_contain_text("NUL character")

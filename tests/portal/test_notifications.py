@@ -8,7 +8,9 @@ import io
 import re
 
 import pytest
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.activity import Caller
@@ -189,3 +191,20 @@ def test_the_frame_loads_the_panel(client, user):
     client.force_login(user)
     html = client.get("/").content.decode()
     assert 'id="notif-panel" hx-get="/notifications/" hx-trigger="load, notif-refresh from:body"' in html
+
+
+def test_the_panel_costs_the_same_queries_for_one_or_many_rows(client, user, caller, rg, make_version):
+    make_version("1.0.0")
+    client.force_login(user)
+    panel(client)  # warm-up (session, content types)
+    with CaptureQueriesContext(connection) as one:
+        panel(client)
+    for n in range(1, 6):
+        make_version(f"1.0.{n}")
+        buf = io.BytesIO()
+        vhd.write_fixed_vhd(buf, vhd.MIB, seed=20 + n)
+        services.start_upload(caller, rg, f"more{n}.vhd", len(buf.getvalue()))
+    with CaptureQueriesContext(connection) as many:
+        html = panel(client).content.decode()
+    assert html.count("Gallery1/myImage1/1.0.") == 6 and "more5.vhd" in html
+    assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
