@@ -43,6 +43,25 @@ def count_badge(response) -> str:
     return "" if m.group(1) else m.group(2)
 
 
+def operation(version, principal):
+    """An ARM long-running operation on ``version`` started by ``principal`` (what the API records)."""
+    return ArmOperation.objects.create(
+        kind="update",
+        resource_type=version.type,
+        resource_id=version.pk,
+        arm_id=version.arm_id,
+        subscription_id=version.subscription_id,
+        location="westeurope",
+        principal=principal,
+    )
+
+
+def start_upload(caller, rg, name: str, seed: int):
+    buf = io.BytesIO()
+    vhd.write_fixed_vhd(buf, vhd.MIB, seed=seed)
+    return services.start_upload(caller, rg, name, len(buf.getvalue()))
+
+
 @pytest.fixture
 def stranger(tenant):
     return create_user(tenant, "nobody@contoso.test", "Nobody-Pass-1", "Nobody")
@@ -93,18 +112,8 @@ def test_what_the_user_may_not_read_never_appears(
     client, user, caller, rg, make_version, stranger, foreigner
 ):
     version = make_version("1.0.0")
-    buf = io.BytesIO()
-    vhd.write_fixed_vhd(buf, vhd.MIB, seed=7)
-    services.start_upload(caller, rg, "pending.vhd", len(buf.getvalue()))
-    ArmOperation.objects.create(
-        kind="update",
-        resource_type=version.type,
-        resource_id=version.pk,
-        arm_id=version.arm_id,
-        subscription_id=version.subscription_id,
-        location="westeurope",
-        principal=user,
-    )
+    start_upload(caller, rg, "pending.vhd", 7)
+    operation(version, user)
     client.force_login(user)
     html = panel(client).content.decode()
     assert "pending.vhd" in html and html.count("Gallery1/myImage1/1.0.0") == 2  # replication + API
@@ -120,14 +129,14 @@ def test_what_the_user_may_not_read_never_appears(
 def test_a_reader_sees_replications_but_not_others_uploads_or_operations(
     client, user, caller, rg, make_version, stranger
 ):
-    make_version("1.0.0")
-    buf = io.BytesIO()
-    vhd.write_fixed_vhd(buf, vhd.MIB, seed=8)
-    services.start_upload(caller, rg, "alices.vhd", len(buf.getvalue()))
+    version = make_version("1.0.0")
+    start_upload(caller, rg, "alices.vhd", 8)
+    operation(version, user)
     grant_as_system(rg, stranger, "reader")
     client.force_login(stranger)
     html = panel(client).content.decode()
-    assert "Gallery1/myImage1/1.0.0" in html  # readable: its replication is news to a reader too
+    assert html.count("Gallery1/myImage1/1.0.0") == 1  # its replication is news to a reader too...
+    assert "Replication" in html and "Operation" not in html  # ... but the API call is alice's
     assert "alices.vhd" not in html  # an upload is its uploader's
 
 
@@ -135,24 +144,14 @@ def test_an_operation_on_a_resource_no_longer_readable_disappears(client, user, 
     """An operation the user started stays hidden once its resource is out of reach."""
     version = make_version("1.0.0")
     other = create_user(tenant, "carol@contoso.test", "Carol-Pass-1", "Carol")
-    ArmOperation.objects.create(
-        kind="update",
-        resource_type=version.type,
-        resource_id=version.pk,
-        arm_id=version.arm_id,
-        subscription_id=version.subscription_id,
-        location="westeurope",
-        principal=other,  # started by carol, who cannot read the version
-    )
+    operation(version, other)  # started by carol, who cannot read the version
     client.force_login(other)
     html = panel(client).content.decode()
     assert "Gallery1" not in html
 
 
 def test_a_stalled_upload_is_paused_not_in_progress(client, user, caller, rg):
-    buf = io.BytesIO()
-    vhd.write_fixed_vhd(buf, vhd.MIB, seed=9)
-    blob = services.start_upload(caller, rg, "stalled.vhd", len(buf.getvalue()))
+    blob = start_upload(caller, rg, "stalled.vhd", 9)
     type(blob).objects.filter(pk=blob.pk).update(updated_at=timezone.now() - timezone.timedelta(minutes=10))
     client.force_login(user)
     response = panel(client)
@@ -201,9 +200,7 @@ def test_the_panel_costs_the_same_queries_for_one_or_many_rows(client, user, cal
         panel(client)
     for n in range(1, 6):
         make_version(f"1.0.{n}")
-        buf = io.BytesIO()
-        vhd.write_fixed_vhd(buf, vhd.MIB, seed=20 + n)
-        services.start_upload(caller, rg, f"more{n}.vhd", len(buf.getvalue()))
+        start_upload(caller, rg, f"more{n}.vhd", 20 + n)
     with CaptureQueriesContext(connection) as many:
         html = panel(client).content.decode()
     assert html.count("Gallery1/myImage1/1.0.") == 6 and "more5.vhd" in html
