@@ -20,6 +20,9 @@ from .views import current_directory
 
 app_name = "access"
 
+#: The role the "Add role assignment" form starts on: the least privileged (read only), never Owner.
+DEFAULT_ROLE = "reader"
+
 
 def readable_resource(request, pk: int) -> Resource:
     """The resource through the access filter; what the user may not read does not exist (404)."""
@@ -45,7 +48,8 @@ def _context(request, resource: Resource, **extra) -> dict:
 @login_required
 def scope(request, pk: int):
     resource = readable_resource(request, pk)
-    return render(request, "accounts/access/scope.html", _context(request, resource))
+    form = {"principal": "", "role": DEFAULT_ROLE}
+    return render(request, "accounts/access/scope.html", _context(request, resource, form=form))
 
 
 @login_required

@@ -296,18 +296,33 @@ def _app_page(request, tenant, app, status=200, **extra):
     return render(request, T + "app.html", ctx, status=status)
 
 
+#: The session key under which a new client secret's value waits for the page after the redirect.
+NEW_SECRET = "directory.new_secret"
+
+
+@never_cache
 @tenant_admin
 @require_http_methods(["GET"])
 def app_detail(request, tenant: Tenant, pk: int):
+    """An app registration; right after a client secret was added, its value, once: it is taken out
+    of the session by the first app page shown, whichever it is."""
     app = get_object_or_404(AppRegistration, pk=pk, home_tenant=tenant)
-    return _app_page(request, tenant, app)
+    extra = {}
+    shown = request.session.pop(NEW_SECRET, None)
+    if isinstance(shown, dict) and shown.get("app") == app.pk:
+        secret = app.secrets.filter(pk=shown.get("secret")).first()
+        if secret is not None:
+            extra = {"new_secret": secret, "new_secret_value": shown.get("value", "")}
+    return _app_page(request, tenant, app, **extra)
 
 
 @never_cache
 @tenant_admin
 @require_POST
 def app_secret_add(request, tenant: Tenant, pk: int):
-    """A new client secret: its value is in this response only (it is never stored, only its hash)."""
+    """A new client secret, then a redirect to the app's page (a reload does not post again), which
+    shows the value once: it waits in the session (server-side, never in a URL), and only its hash
+    is stored with the secret."""
     app = get_object_or_404(AppRegistration, pk=pk, home_tenant=tenant)
     raw = request.POST.get("expires", "").strip()
     form = {"description": request.POST.get("description", "").strip(), "expires": raw}
@@ -319,7 +334,8 @@ def app_secret_add(request, tenant: Tenant, pk: int):
         secret, value = directory.add_client_secret(_caller(request), app, form["description"], days)
     except ServiceError as err:
         return _app_page(request, tenant, app, err.status, form=form, errors=_errors(err, SECRET_FIELDS))
-    return _app_page(request, tenant, app, 201, new_secret=secret, new_secret_value=value)
+    request.session[NEW_SECRET] = {"app": app.pk, "secret": secret.pk, "value": value}
+    return redirect("directory:app", pk=app.pk)
 
 
 @tenant_admin

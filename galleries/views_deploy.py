@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models.functions import Lower
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -57,7 +58,7 @@ def _writable_groups(user, resource_type: str):
         Resource.objects.restrict(user, Action.WRITE, resource_type)
         .filter(type=ResourceGroup.ARM_TYPE)
         .select_related("subscription", "location")
-        .order_by("subscription__name", "name")
+        .order_by(Lower("subscription__display_name"), Lower("name"), "pk")
     )
 
 

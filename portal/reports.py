@@ -516,6 +516,31 @@ def subscription_cost(request, pk: int):
 
 
 @login_required
+def resource_groups(request):
+    """The resource groups the user may read in the current directory, with their subscription,
+    location and how many resources in each the user may read."""
+    directory = current_directory(request)
+    groups = []
+    if directory is not None:
+        groups = list(
+            access.restrict(ResourceGroup.objects.filter(tenant=directory), request.user)
+            .select_related("location", "subscription")
+            .order_by(Lower("subscription__display_name"), Lower("name"), "pk")
+        )
+    if groups:
+        sizes = dict(
+            Resource.objects.restrict(request.user)
+            .filter(resource_group__in=groups, hidden=False)
+            .values("resource_group_id")
+            .annotate(n=Count("pk"))
+            .values_list("resource_group_id", "n")
+        )
+        for g in groups:
+            g.resource_count = sizes.get(g.pk, 0)
+    return render(request, T + "resource_groups.html", {"groups": groups})
+
+
+@login_required
 def resource_group_detail(request, pk: int):
     """A resource group's Overview: its details and the resources in it the user may read."""
     rg = _readable(ResourceGroup, request, pk)
@@ -546,5 +571,6 @@ urlpatterns = [
     path("subscriptions/", subscriptions, name="subscriptions"),
     path("subscriptions/<int:pk>/", subscription_detail, name="subscription-detail"),
     path("subscriptions/<int:pk>/cost/", subscription_cost, name="subscription-cost"),
+    path("resource-groups/", resource_groups, name="resource-groups"),
     path("resource-groups/<int:pk>/", resource_group_detail, name="resource-group-detail"),
 ]

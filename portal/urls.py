@@ -4,12 +4,13 @@ from django.urls import include, path
 
 from galleries import views_overview as resource_pages
 
-from . import health, views
+from . import health, notifications, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("search", views.search, name="search"),
     path("healthz", health.healthz, name="healthz"),
+    path("notifications/", notifications.notifications, name="notifications"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

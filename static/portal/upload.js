@@ -8,6 +8,9 @@
  * A failed chunk (network error, 5xx, 429) is retried with exponential backoff after asking the
  * server where the upload stands, so a dropped connection resumes from the server's offset. All the
  * rules (name, size, VHD format) are the server's: its messages are shown next to the file input.
+ * When an upload completes, the page's list of VHDs (#blobs) is read again from the server and
+ * replaced, so the new VHD and its "Create managed image" link are there without a reload, and the
+ * top bar's notifications are asked again ("notif-refresh").
  */
 (function () {
   "use strict";
@@ -174,6 +177,18 @@
     return current;
   }
 
+  // The list of VHDs as the server renders it now: this page's HTML, fetched again, its #blobs swapped in.
+  function refreshList() {
+    return fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("blobs");
+        var stale = document.getElementById("blobs");
+        if (fresh && stale) stale.replaceWith(document.importNode(fresh, true));
+      }, function () { /* the list stays as it was; the upload itself is done */ });
+  }
+
   function finished(blob) {
     setProgress(blob.size, blob.size, 0, "SHA-256 " + blob.sha256);
     done.hidden = false;
@@ -182,6 +197,8 @@
     document.getElementById("create-snapshot").href = form.dataset.snapshotUrl + "&blob=" + blob.id;
     cancelButton.hidden = true;
     button.textContent = "Upload another";
+    refreshList();
+    if (window.htmx) window.htmx.trigger(document.body, "notif-refresh");
   }
 
   form.addEventListener("submit", function (event) {

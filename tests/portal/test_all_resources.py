@@ -151,8 +151,8 @@ def test_filter_choices_and_the_form_keep_the_state_of_the_url(client, user, est
     page = get(
         client, sub=str(estate.dev.guid), location="eastus", tag="env=dev", hidden="1"
     ).content.decode()
-    assert f'<option value="{estate.dev.guid}" selected>Contoso Dev</option>' in page
-    assert f'<option value="{estate.test.guid}" >Contoso Test</option>' in page
+    assert f'<input type="checkbox" name="sub" value="{estate.dev.guid}" checked> Contoso Dev</label>' in page
+    assert f'<input type="checkbox" name="sub" value="{estate.test.guid}"> Contoso Test</label>' in page
     assert '<option value="eastus" selected>East US</option>' in page
     assert '<option value="westeurope" >West Europe</option>' in page
     assert (

@@ -553,6 +553,8 @@ def test_every_resource_url_is_covered():
         "galleries",
         "images",
         "snapshots",
+        "resource-groups",  # tests/portal/test_frame.py
+        "notifications",  # tests/portal/test_notifications.py
     }
     # API lists of everything the caller reaches (tests/api/test_resources.py) and ARM's 404 for
     # unknown paths (tests/api/test_protocol.py).
