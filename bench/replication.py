@@ -54,6 +54,9 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
+from bench._common import build_source  # noqa: E402
+from portal.management.commands.up import worker_command  # noqa: E402
+
 REGIONS = ["westeurope", "eastus", "northeurope"]
 
 
@@ -72,27 +75,7 @@ class Worker:
         self.name = f"bench-{index}-{os.getpid()}"
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-l",
-                "INFO",
-                "-Q",
-                ",".join(queues),
-                "-P",
-                settings.CELERY_WORKER_POOL,
-                "-c",
-                "1",
-                "-n",
-                f"{self.name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],  # fmt: skip
+            worker_command(queues, f"{self.name}@%h"),
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -200,34 +183,22 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     old = setup_databases(verbosity=0, interactive=False)
     workers: list[Worker] = []
     try:
-        from accounts.activity import Caller
-        from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
-        from galleries import services, vhd
-        from galleries.models import GalleryImageVersion, Region, Replica, TargetRegion
+        from galleries import services
+        from galleries.models import GalleryImageVersion, Replica, TargetRegion
         from galleries.services import TargetRegionSpec as T
         from galleries.storage import RegionStore
         from portal.core.queues import region_queue
 
         # Set-up by the system (the subscription, with the bench's user as its Owner); then the
         # Owner publishes, as a person would.
-        tenant = create_tenant("Bench", "bench.test")
-        user = create_user(tenant, "bench@bench.test", None)
-        caller = Caller(principal=user, source="portal", client_ip="127.0.0.1")
-        sub = create_subscription(Caller.system(), tenant, "Bench", owner=user)
-        rg = create_resource_group(caller, sub, "rg", "westeurope")
-        store = RegionStore(Region.objects.get(name="westeurope"))
-        blobs = []
-        for name, mib, seed in (("os.vhd", args.os_mib, 1), ("data.vhd", args.data_mib, 2)):
-            path = store.path(f"blobs/{rg.pk}/vhds/{name}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            vhd.write_fixed_vhd(path, mib * vhd.MIB, seed=seed)
-            blobs.append(services.register_blob(caller, rg, name))
-        image = services.create_managed_image(
-            caller, rg, "img", os_blob=blobs[0], os_type="Linux", data_blobs=[(0, blobs[1])]
-        )
-        gallery = services.create_gallery(caller, rg, "G")
-        definition = services.create_definition(
-            caller, gallery, "d", publisher="P", offer="O", sku="S", os_type="Linux", os_state="Generalized"
+        caller, image, definition = build_source(
+            "Bench",
+            "bench.test",
+            args.os_mib,
+            args.data_mib,
+            names=("G", "d"),
+            source="portal",
+            client_ip="127.0.0.1",
         )
         sources = [RegionStore(image.os_disk.region).path(image.os_disk.path)] + [
             RegionStore(d.disk.region).path(d.disk.path) for d in image.data_disks.all()

@@ -22,6 +22,32 @@ DEMO_BANDWIDTH = 16 * 2**20
 BEAT_STALL_SECONDS = 60  # beat ticks at least every CELERY_BEAT_MAX_LOOP_INTERVAL (5 s)
 
 
+def worker_command(queues: list[str], node: str) -> list[str]:
+    """The command line of one Celery worker process: consuming ``queues``, one task at a time in the
+    configured pool, named ``node`` (bench/replication.py starts its workers with it too)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "-l",
+        "INFO",
+        "-Q",
+        ",".join(queues),
+        "-P",
+        settings.CELERY_WORKER_POOL,
+        "-c",
+        "1",
+        "-n",
+        node,
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]  # fmt: skip
+
+
 def pinger(queue: str, expires: float):
     def send(ping_id: str) -> None:
         ping.apply_async(kwargs={"ping_id": ping_id}, queue=queue, expires=expires, retry=False)
@@ -70,27 +96,7 @@ class Command(BaseCommand):
             specs.append(
                 Spec(
                     name,
-                    [
-                        py,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "portal",
-                        "worker",
-                        "-l",
-                        "INFO",
-                        "-Q",
-                        ",".join([*queues, own]),
-                        "-P",
-                        settings.CELERY_WORKER_POOL,
-                        "-c",
-                        "1",
-                        "-n",
-                        f"portal-{i}@%h",
-                        "--without-mingle",
-                        "--without-gossip",
-                        "--without-heartbeat",
-                    ],  # fmt: skip
+                    worker_command([*queues, own], f"portal-{i}@%h"),
                     {**env, LIVENESS_ENV: str(alive)},
                     liveness_file=alive,
                     ping=pinger(own, expires=stall * 2),
