@@ -234,6 +234,19 @@ def build_source(
     return caller, image, definition
 
 
+def replicate(caller, definition, image, name: str, west_replicas: int):
+    """Version ``name`` of ``image`` (a source of ``build_source``) to West Europe (``west_replicas``
+    replicas), East US and North Europe (Standard_ZRS: a copy in each of its 3 zones), through the
+    services: the regions of bench/replication.py and bench/soak.py."""
+    from galleries import services
+    from galleries.services import TargetRegionSpec as T
+
+    regions = [T("westeurope", west_replicas), T("eastus", 1), T("northeurope", 1, "Standard_ZRS")]
+    return services.create_version(
+        caller, definition, name, location="westeurope", source=image, target_regions=regions
+    )
+
+
 # --- The test client ---------------------------------------------------------------------------------------
 
 

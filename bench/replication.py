@@ -54,7 +54,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
-from bench._common import build_source  # noqa: E402
+from bench._common import build_source, replicate  # noqa: E402
 from portal.management.commands.up import worker_command  # noqa: E402
 
 REGIONS = ["westeurope", "eastus", "northeurope"]
@@ -185,7 +185,6 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     try:
         from galleries import services
         from galleries.models import GalleryImageVersion, Replica, TargetRegion
-        from galleries.services import TargetRegionSpec as T
         from galleries.storage import RegionStore
         from portal.core.queues import region_queue
 
@@ -222,14 +221,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
             # Ours: enqueue -> every region Completed with every copy verified.
             subprocess.run(["sync"], check=True)  # earlier writes are not this round's to pay for
             t0 = time.perf_counter()
-            version = services.create_version(
-                caller,
-                definition,
-                f"1.0.{rnd}",
-                location="westeurope",
-                source=image,
-                target_regions=[T("westeurope", 2), T("eastus", 1), T("northeurope", 1, "Standard_ZRS")],
-            )
+            version = replicate(caller, definition, image, f"1.0.{rnd}", west_replicas=2)
             wait(
                 lambda version=version: all(
                     not t.in_flight and not t.lease_owner

@@ -96,7 +96,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from bench._common import build_source, free_port  # noqa: E402
+from bench._common import build_source, free_port, replicate  # noqa: E402
 from portal.celery import die_with_parent  # noqa: E402
 
 
@@ -177,7 +177,6 @@ def processes_left() -> list[str]:
 def main() -> int:
     from galleries import services
     from galleries.models import GalleryImageVersion, Replica
-    from galleries.services import TargetRegionSpec as T
     from galleries.storage import RegionStore
 
     if ARGS.stack == "services":
@@ -298,14 +297,7 @@ def main() -> int:
                 supervisor_exited_early = up.returncode
                 break
             if now >= next_version:
-                version = services.create_version(
-                    caller,
-                    definition,
-                    f"1.0.{n}",
-                    location="westeurope",
-                    source=image,
-                    target_regions=[T("westeurope", 1), T("eastus", 1), T("northeurope", 1, "Standard_ZRS")],
-                )
+                version = replicate(caller, definition, image, f"1.0.{n}", west_replicas=1)
                 created[version.pk] = time.monotonic()
                 n += 1
                 next_version += ARGS.version_every
