@@ -55,7 +55,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
 from bench._common import build_source, replicate  # noqa: E402
-from portal.management.commands.up import worker_command  # noqa: E402
+from portal.management.commands.up import add_workers_argument, worker_command  # noqa: E402
 
 REGIONS = ["westeurope", "eastus", "northeurope"]
 
@@ -159,14 +159,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     parser.add_argument("--os-mib", type=int, default=1024)
     parser.add_argument("--data-mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3, help="ours then cp, this many times")
-    parser.add_argument(
-        "--workers",
-        "--concurrency",
-        dest="workers",
-        type=int,
-        default=2,
-        help="worker processes, and cp processes (make run starts 2 workers)",
-    )
+    add_workers_argument(parser, "worker processes, and cp processes (make run starts 2 workers)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds a round may take before failing")
     parser.add_argument("--verbose", action="store_true", help="print the workers' task log lines")
     parser.add_argument("--smoke", action="store_true", help="a tiny run: 8 + 4 MiB disks, 2 rounds")

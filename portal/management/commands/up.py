@@ -48,6 +48,12 @@ def worker_command(queues: list[str], node: str) -> list[str]:
     ]  # fmt: skip
 
 
+def add_workers_argument(parser, help: str) -> None:
+    """``--workers`` (once ``--concurrency``): how many worker processes, 2 by default (bench/replication.py
+    starts as many as ``up`` does)."""
+    parser.add_argument("--workers", "--concurrency", dest="workers", type=int, default=2, help=help)
+
+
 def pinger(queue: str, expires: float):
     def send(ping_id: str) -> None:
         ping.apply_async(kwargs={"ping_id": ping_id}, queue=queue, expires=expires, retry=False)
@@ -61,14 +67,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("PORTAL_ADDR", "127.0.0.1:8000"))
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo data.")
-        parser.add_argument(
-            "--workers",
-            "--concurrency",
-            dest="workers",
-            type=int,
-            default=2,
-            help="Worker processes, each running one task at a time (default 2).",
-        )
+        add_workers_argument(parser, "Worker processes, each running one task at a time (default 2).")
 
     def handle(self, *args, addr: str, no_demo: bool, workers: int, **options):
         if workers < 1:
