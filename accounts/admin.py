@@ -7,16 +7,29 @@ from django.contrib.auth.admin import UserAdmin
 from . import models
 
 
-class ReadOnlyResourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "type", "location", "tenant", "created_at")
-    list_filter = ("type", "tenant")
-    search_fields = ("name", "arm_id")
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """What is written in the portal, where access is checked and every change is logged (resources,
+    role assignments, partner entries, requests), or is a record of what happened (the activity log):
+    operators see it here, and add or change nothing."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """A read-only admin's rows of a related table, shown as they are."""
+
+    extra = 0
+    can_delete = False
+
+
+class ReadOnlyResourceAdmin(ReadOnlyAdmin):
+    list_display = ("name", "type", "location", "tenant", "created_at")
+    list_filter = ("type", "tenant")
+    search_fields = ("name", "arm_id")
 
 
 @admin.register(models.Tenant)
@@ -107,27 +120,10 @@ class ResourceGroupAdmin(ReadOnlyResourceAdmin):
 
 
 @admin.register(models.ActivityLogEntry)
-class ActivityLogEntryAdmin(admin.ModelAdmin):
+class ActivityLogEntryAdmin(ReadOnlyAdmin):
     list_display = ("timestamp", "principal_name", "operation", "resource_arm_id", "status", "source")
     list_filter = ("status", "source", "operation")
     search_fields = ("resource_arm_id", "principal_name", "message")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Role assignments and partner entries are granted in the portal, where access is checked and
-    every change is logged; operators see them here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.UserRoleAssignment)

@@ -90,9 +90,15 @@ def may_create_subscription(principal, tenant: Tenant | None) -> bool:
     return is_operator(principal) or is_tenant_admin(principal, tenant)
 
 
-def _require_operator(caller: Caller, target: str, what: str) -> None:
-    if not is_operator(caller.actor):
-        raise ServiceError.forbidden(f"Only operators can {what}.", target)
+def _operators_change(caller: Caller, operation: str, subscription: Subscription, target: str, what: str):
+    """``change()`` of an operators' step on ``subscription``: anyone else is refused (403, naming
+    ``target``: "Only operators can <what>.")."""
+
+    def authorize():
+        if not is_operator(caller.actor):
+            raise ServiceError.forbidden(f"Only operators can {what}.", target)
+
+    return change(caller, operation, resource=subscription, authorize=authorize)
 
 
 # --- Subscriptions and resource groups ------------------------------------------------------------------
@@ -171,12 +177,7 @@ def _limit_value(value, kind: str) -> int:
 def set_limits(caller: Caller, subscription: Subscription, **wanted) -> Subscription:
     """Operators set a subscription's per-region limits (``galleries``, ``definitions``,
     ``versions``); the entry's details hold each old and new value."""
-    with change(
-        caller,
-        OP_LIMITS,
-        resource=subscription,
-        authorize=lambda: _require_operator(caller, "limits", "change a subscription's limits"),
-    ) as ch:
+    with _operators_change(caller, OP_LIMITS, subscription, "limits", "change a subscription's limits") as ch:
         changed = {}
         for kind, value in wanted.items():
             if kind not in LIMIT_NAMES:
@@ -206,13 +207,12 @@ def set_limits(caller: Caller, subscription: Subscription, **wanted) -> Subscrip
 def set_allowed_regions(caller: Caller, subscription: Subscription, regions) -> Subscription:
     """Operators set which restricted regions ``subscription`` may replicate to (every entry must be a
     restricted region of the catalogue)."""
-    with change(
+    with _operators_change(
         caller,
         OP_REGIONS,
-        resource=subscription,
-        authorize=lambda: _require_operator(
-            caller, "allowedRestrictedRegions", "change a subscription's allowed restricted regions"
-        ),
+        subscription,
+        "allowedRestrictedRegions",
+        "change a subscription's allowed restricted regions",
     ) as ch:
         wanted = {}
         for i, region in enumerate(regions):
@@ -368,12 +368,7 @@ def approve(caller: Caller, req: SubscriptionRequest, note: str = "") -> Subscri
     """Operators approve a pending request: the region is allowed, or the limit set to what was asked
     (through ``allow_region`` / ``set_limits``, each logged too)."""
     subscription = req.subscription
-    with change(
-        caller,
-        OP_APPROVE,
-        resource=subscription,
-        authorize=lambda: _require_operator(caller, "request", "decide on requests"),
-    ) as ch:
+    with _operators_change(caller, OP_APPROVE, subscription, "request", "decide on requests") as ch:
         note = limits.text(note, NOTE_MAX, "note", "note").strip()
         fresh = _pending(req)
         if fresh.kind == SubscriptionRequest.Kind.REGION:
@@ -390,12 +385,7 @@ def approve(caller: Caller, req: SubscriptionRequest, note: str = "") -> Subscri
 
 def decline(caller: Caller, req: SubscriptionRequest, note: str = "") -> SubscriptionRequest:
     """Operators decline a pending request, saying why (the note is required)."""
-    with change(
-        caller,
-        OP_DECLINE,
-        resource=req.subscription,
-        authorize=lambda: _require_operator(caller, "request", "decide on requests"),
-    ) as ch:
+    with _operators_change(caller, OP_DECLINE, req.subscription, "request", "decide on requests") as ch:
         note = limits.text(note, NOTE_MAX, "note", "note").strip()
         if not note:
             raise ServiceError.invalid("note", "Say why the request is declined: the requester reads it.")

@@ -24,7 +24,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -72,6 +72,21 @@ def _refused(form: forms.Form, err: ServiceError, fields: dict[str, str]) -> int
 
 def _caller(request) -> Caller:
     return Caller.from_request(request)
+
+
+def _submit(request, form: forms.Form, fields: dict[str, str], act) -> tuple[HttpResponse | None, int]:
+    """A form page's POST: a valid form's data goes to ``act(caller, cleaned_data)``, which calls the
+    service and answers the redirect after it; a refusal is shown next to its field (``_refused``).
+    Returns (the redirect, or None to render the form; the status to render it with)."""
+    if request.method != "POST":
+        return None, 200
+    if not form.is_valid():
+        return None, 400
+    try:
+        response = act(_caller(request), form.cleaned_data)
+    except ServiceError as err:
+        return None, _refused(form, err, fields)
+    return response, response.status_code
 
 
 class Form(forms.Form):
@@ -130,23 +145,16 @@ def subscription_create(request):
     if not (admin.is_operator(user) or admin.is_tenant_admin(user, user.home_tenant_id)):
         raise PermissionDenied("Only tenant administrators and operators can create subscriptions.")
     form = SubscriptionForm(request.POST or None, user=user)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                sub = admin.create_subscription(
-                    _caller(request), data["tenant"], data["display_name"], owner=data["owner"]
-                )
-            except ServiceError as err:
-                status = _refused(form, err, {"displayName": "display_name"})
-            else:
-                messages.success(request, f"Created the subscription {sub.display_name}.")
-                if admin.is_operator(user):
-                    return redirect("administration:operator-subscription", pk=sub.pk)
-                return redirect("subscription-detail", pk=sub.pk)
-    return render(request, T + "subscription_form.html", {"form": form}, status=status)
+
+    def create(caller, data):
+        sub = admin.create_subscription(caller, data["tenant"], data["display_name"], owner=data["owner"])
+        messages.success(request, f"Created the subscription {sub.display_name}.")
+        if admin.is_operator(user):
+            return redirect("administration:operator-subscription", pk=sub.pk)
+        return redirect("subscription-detail", pk=sub.pk)
+
+    done, status = _submit(request, form, {"displayName": "display_name"}, create)
+    return done or render(request, T + "subscription_form.html", {"form": form}, status=status)
 
 
 # --- Create a resource group ------------------------------------------------------------------------------
@@ -176,21 +184,14 @@ class ResourceGroupForm(Form):
 def _resource_group_page(request, subscriptions, fixed: Subscription | None = None):
     initial = {"subscription": fixed.pk} if fixed else {"subscription": request.GET.get("subscription")}
     form = ResourceGroupForm(request.POST or None, initial=initial, subscriptions=subscriptions)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                rg = admin.create_resource_group(
-                    _caller(request), data["subscription"], data["name"], data["location"]
-                )
-            except ServiceError as err:
-                status = _refused(form, err, {"location": "location", "subscription": "subscription"})
-            else:
-                messages.success(request, f"Created the resource group {rg.name}.")
-                return redirect("resource-group-detail", pk=rg.pk)
-    return render(
+
+    def create(caller, data):
+        rg = admin.create_resource_group(caller, data["subscription"], data["name"], data["location"])
+        messages.success(request, f"Created the resource group {rg.name}.")
+        return redirect("resource-group-detail", pk=rg.pk)
+
+    done, status = _submit(request, form, {"location": "location", "subscription": "subscription"}, create)
+    return done or render(
         request,
         T + "resource_group_form.html",
         {"form": form, "fixed": fixed, "subscription": fixed},
@@ -270,27 +271,22 @@ def requests_page(request):
     form = RequestForm(
         request.POST or None, user=user, initial={"subscription": request.GET.get("subscription")}
     )
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                req = admin.request_change(
-                    _caller(request),
-                    data["subscription"],
-                    data["kind"],
-                    region=data["region"],
-                    limit_name=data["limit_name"],
-                    wanted_value=data["wanted_value"],
-                    justification=data["justification"],
-                )
-            except ServiceError as err:
-                status = _refused(form, err, REQUEST_FIELDS)
-            else:
-                messages.success(request, f"Sent the request for {req.wanted} to the operators.")
-                return redirect("administration:requests")
-    return render(
+
+    def send(caller, data):
+        req = admin.request_change(
+            caller,
+            data["subscription"],
+            data["kind"],
+            region=data["region"],
+            limit_name=data["limit_name"],
+            wanted_value=data["wanted_value"],
+            justification=data["justification"],
+        )
+        messages.success(request, f"Sent the request for {req.wanted} to the operators.")
+        return redirect("administration:requests")
+
+    done, status = _submit(request, form, REQUEST_FIELDS, send)
+    return done or render(
         request,
         T + "requests.html",
         {"form": form, "requests": admin.requests_visible_to(user)[:200]},
@@ -392,31 +388,31 @@ def operator_subscription(request, pk: int):
     regions_initial = {"regions": list(sub.allowed_restricted_regions.all())}
     limits_form = LimitsForm(initial=limits_initial)
     regions_form = RegionsForm(initial=regions_initial)
-    status = 200
-    if request.method == "POST":
+
+    def saved(what: str):
+        messages.success(request, f"Saved the {what} of {sub.display_name}.")
+        return redirect("administration:operator-subscription", pk=sub.pk)
+
+    def save_limits(caller, data):
+        admin.set_limits(caller, sub, **data)
+        return saved("limits")
+
+    def save_regions(caller, data):
+        admin.set_allowed_regions(caller, sub, list(data["regions"]))
+        return saved("allowed restricted regions")
+
+    done, status = None, 200
+    which = request.POST.get("form")
+    if request.method == "POST" and which == "limits":
+        limits_form = LimitsForm(request.POST)
+        fields = {f"limits.{k}": k for k in admin.LIMIT_NAMES}
+        done, status = _submit(request, limits_form, fields, save_limits)
+    elif request.method == "POST" and which == "regions":
+        regions_form = RegionsForm(request.POST)
+        done, status = _submit(request, regions_form, {}, save_regions)
+    elif request.method == "POST":
         status = 400
-        which = request.POST.get("form")
-        try:
-            if which == "limits":
-                limits_form = LimitsForm(request.POST)
-                if limits_form.is_valid():
-                    admin.set_limits(_caller(request), sub, **limits_form.cleaned_data)
-                    messages.success(request, f"Saved the limits of {sub.display_name}.")
-                    return redirect("administration:operator-subscription", pk=sub.pk)
-            elif which == "regions":
-                regions_form = RegionsForm(request.POST)
-                if regions_form.is_valid():
-                    admin.set_allowed_regions(
-                        _caller(request), sub, list(regions_form.cleaned_data["regions"])
-                    )
-                    messages.success(request, f"Saved the allowed restricted regions of {sub.display_name}.")
-                    return redirect("administration:operator-subscription", pk=sub.pk)
-        except ServiceError as err:
-            if which == "limits":
-                status = _refused(limits_form, err, {f"limits.{k}": k for k in admin.LIMIT_NAMES})
-            else:
-                status = _refused(regions_form, err, {})
-    return render(
+    return done or render(
         request,
         T + "operator_subscription.html",
         {

@@ -49,43 +49,19 @@ changed), each checked against the same reference:
 from __future__ import annotations
 
 import argparse
-import atexit
-import os
 import random
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SMOKE = __name__ == "__main__" and "--smoke" in sys.argv[1:]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._common import setup_django  # noqa: E402
 
-def scratch(prefix: str) -> Path:
-    """A temporary folder, removed when this process exits (gunicorn workers inherit it, never own it)."""
-    folder = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
-
-
-if not os.environ.get("PORTAL_VAR_DIR"):
-    os.environ["PORTAL_VAR_DIR"] = str(scratch("sig-bench-access-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
-if not os.environ.get("DATABASE_URL"):
-    if SMOKE:  # a throw-away database: the full size's var/bench/access.sqlite3 is left as it is
-        os.environ["DATABASE_URL"] = f"sqlite:///{scratch('sig-bench-access-smoke-') / 'access.sqlite3'}"
-    else:
-        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'access.sqlite3'}"
-
-import django  # noqa: E402
-
-django.setup()
+setup_django("access", smoke=__name__ == "__main__" and "--smoke" in sys.argv[1:])
 
 from django.contrib.auth.models import Permission  # noqa: E402
 from django.core.management import call_command  # noqa: E402

@@ -25,8 +25,8 @@ Both URLs are requested by the Owner with ``Authorization: Bearer <token>`` (``a
   project's URLs), set with ``override_settings(ROOT_URLCONF)``. So the two differ only by the
   resource's work: finding the version through the access filter, its regions and disks, and the JSON.
 
-Measured, as in ``bench/pages.py`` (whose load generator, gunicorn handling and query diagnosis are used
-here unchanged):
+Measured, as in ``bench/pages.py`` (whose load generator and gunicorn handling, in ``bench/_common.py``,
+are used here unchanged):
 
 1. Test client: the median server time per request over ``--runs`` requests after warm-up, URLs
    interleaved.
@@ -54,45 +54,19 @@ what a separate load generator would see, equally so for both URLs (the ratio is
 from __future__ import annotations
 
 import argparse
-import atexit
 import cProfile
-import http.client
-import os
 import pstats
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SMOKE = __name__ == "__main__" and "--smoke" in sys.argv[1:]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import _common  # noqa: E402
 
-def scratch(prefix: str) -> Path:
-    """A temporary folder, removed when this process exits (gunicorn workers inherit it, never own it)."""
-    folder = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
-
-
-if not os.environ.get("PORTAL_VAR_DIR"):  # the gunicorn workers inherit the parent's
-    os.environ["PORTAL_VAR_DIR"] = str(scratch("sig-bench-api-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")  # DEBUG off, no SSL redirect
-if not os.environ.get("DATABASE_URL"):
-    if SMOKE:  # a throw-away database: the full size's var/bench/api.sqlite3 is left as it is
-        os.environ["DATABASE_URL"] = f"sqlite:///{scratch('sig-bench-api-smoke-') / 'api.sqlite3'}"
-    else:
-        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'api.sqlite3'}"
-
-import django  # noqa: E402
-
-django.setup()
+_common.setup_django("api", smoke=__name__ == "__main__" and "--smoke" in sys.argv[1:])
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
@@ -103,11 +77,6 @@ from galleries import api as gallery_api  # noqa: E402
 from galleries import arm_versions  # noqa: E402
 from galleries.models import GalleryImageVersion  # noqa: E402
 from portal.core.arm import ArmView  # noqa: E402
-
-if __name__ == "__main__":
-    # The load generator, gunicorn handling and diagnosis of bench/pages.py (only the main process needs
-    # them). Importing it sets its own URLconf: ours is set after, below.
-    from bench import pages
 
 # --- The trivial view and the bench URLconf (imported by the gunicorn workers too) ------------------------
 
@@ -142,58 +111,22 @@ API_VERSION = max(arm_versions.GALLERY_API_VERSIONS)  # the newest stable one, t
 
 def build_version():
     """Version 1.0.0 to 10 regions, built through the services; returns (owner, version)."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from accounts.models import Tenant, User
-    from galleries import replication, services
-    from galleries.models import TargetRegion
-
-    tenant = Tenant.objects.filter(primary_domain=DOMAIN).first()
-    if tenant is not None:
-        owner = User.objects.get(username=f"owner@{DOMAIN}")
-        version = GalleryImageVersion.objects.get(tenant=tenant, name="1.0.0")
-        print(f"[api] reusing the version {version.arm_id}", flush=True)
-        return owner, version
+    found = _common.reused_version(DOMAIN, "1.0.0", "api")
+    if found:
+        return found
     t0 = time.perf_counter()
-    caller, image, definition, specs = pages.build_definition(DOMAIN, "Bench API", 11, N_REGIONS)
-    owner = caller.principal
-    version = services.create_version(
-        caller, definition, "1.0.0", location="westeurope", source=image, target_regions=specs
+    caller, [version], specs = _common.build_versions(DOMAIN, "Bench API", 11, N_REGIONS, ["1.0.0"])
+    # 6 Completed, 2 Replicating, 1 Failed, 1 queued.
+    states = ["Completed"] * 6 + ["Replicating"] * 2 + ["Failed", "Queued"]
+    version, counted = _common.write_worker_states(
+        version, states.__getitem__, lambda i, t: t.bytes_total * (i - 5) // 3
     )
-    now = timezone.now()
-    with transaction.atomic():
-        # What the replication worker writes (galleries/replication.py: _complete, progress, _failed).
-        rows = list(TargetRegion.objects.filter(version=version).order_by("region__name"))
-        for i, t in enumerate(rows):
-            if i < 6:
-                fields = dict(state="Completed", bytes_done=t.bytes_total, done_revision=t.revision)
-            elif i < 8:
-                fields = dict(
-                    state="Replicating",
-                    bytes_done=t.bytes_total * (i - 5) // 3,
-                    lease_owner=f"celery@bench:{1000 + i}",
-                    lease_expires_at=now + timezone.timedelta(seconds=60),
-                )
-            elif i == 8:
-                fields = dict(
-                    state="Failed",
-                    attempts=5,
-                    last_error="CopyFailed: the region store is full (No space left on device)",
-                )
-            else:
-                fields = {}  # queued
-            TargetRegion.objects.filter(pk=t.pk).update(updated_at=now, **fields)
-        replication._mark_version(version.pk)
-    version = GalleryImageVersion.objects.get(pk=version.pk)
-    states = sorted(TargetRegion.objects.filter(version=version).values_list("state", flat=True))
     print(
         f"[api] built version 1.0.0 x {len(specs)} regions through the services in "
-        f"{time.perf_counter() - t0:.1f} s: {', '.join(f'{states.count(s)} {s}' for s in sorted(set(states)))}, "
-        f"provisioning state {version.provisioning_state}",
+        f"{time.perf_counter() - t0:.1f} s: {counted}, provisioning state {version.provisioning_state}",
         flush=True,
     )
-    return owner, version
+    return caller.principal, version
 
 
 def urls(version) -> dict:
@@ -228,55 +161,6 @@ def check(client, headers, url_of) -> tuple[int, int]:
     return len(r.content), len(json.dumps(body, separators=(",", ":")))
 
 
-# --- gunicorn (as bench/pages.py starts it, with this module as the app) ----------------------------------
-
-
-def start_gunicorn(args, health_url: str, headers: dict):
-    port = pages.free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(args.server_threads),
-        "--keep-alive",
-        "75",
-        "--backlog",
-        "256",
-        "--log-level",
-        "warning",
-        "--chdir",
-        str(ROOT),
-        "bench.api:application",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", health_url, headers=headers)
-            status = conn.getresponse().status
-            conn.close()
-            if status == 200:
-                break
-            raise SystemExit(f"gunicorn answered {status} to {health_url}")
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read() if proc.poll() is not None else ""
-            proc.kill()
-            raise SystemExit(f"gunicorn did not start: {out}")
-        time.sleep(0.1)
-    return proc, port
-
-
 # --- Diagnosis: where the time of each URL goes ----------------------------------------------------------------
 
 #: Exclusive time, by where the function is: (label, test on the file name), first match wins.
@@ -288,7 +172,7 @@ AREAS = [
         lambda f: "django/db/models/" in f and "/query" not in f and "base.py" not in f,
     ),
     ("django/db/models/query.py, base.py (querysets, rows → models)", lambda f: "django/db/" in f),
-    ("project code (accounts, galleries, portal)", lambda f: str(ROOT) in f and ".venv" not in f),
+    ("project code (accounts, galleries, portal)", lambda f: str(_common.ROOT) in f and ".venv" not in f),
     ("rest_framework (DRF)", lambda f: "rest_framework/" in f),
     ("django (request, middleware, URLs, test client)", lambda f: "django/" in f),
 ]
@@ -419,17 +303,17 @@ def diagnose(client, url_of: dict, headers: dict, n: int) -> dict:
     print(f"\nqueries, median of {n} test-client requests of each URL (no profiler):")
     for name, d in out.items():
         print(
-            f"  {name}: {pages.ms(d['total'])} per request; {len(d['per_query'])} queries: building "
-            f"{pages.ms(d['build'])}, ORM compilation {pages.ms(d['compile'])}, execution in the driver "
-            f"{pages.ms(d['execute'])}; everything else {pages.ms(d['total'] - d['build'] - d['compile'] - d['execute'])}"
+            f"  {name}: {_common.ms(d['total'])} per request; {len(d['per_query'])} queries: building "
+            f"{_common.ms(d['build'])}, ORM compilation {_common.ms(d['compile'])}, execution in the driver "
+            f"{_common.ms(d['execute'])}; everything else {_common.ms(d['total'] - d['build'] - d['compile'] - d['execute'])}"
         )
         for compile_, execute, sql in d["per_query"]:
-            text = pages.abbreviate_sql(sql).replace('"', "")
+            text = _common.abbreviate_sql(sql).replace('"', "")
             print(f"    compile {compile_ * 1e3:5.2f} ms  execute {execute * 1e3:5.2f} ms  {text[:150]}")
     (a_name, b_name), (a, b) = zip(*out.items(), strict=True)
 
     def row(label, x, y):
-        print(f"  {label:<58} {pages.ms(x):>9} {pages.ms(y):>9} {pages.ms(x - y):>9}")
+        print(f"  {label:<58} {_common.ms(x):>9} {_common.ms(y):>9} {_common.ms(x - y):>9}")
 
     print(
         f"\nprofile of {n} test-client requests of each URL, per request (times under the profiler: "
@@ -451,11 +335,7 @@ def diagnose(client, url_of: dict, headers: dict, n: int) -> dict:
 def main() -> None:  # noqa: PLR0915 -- one linear script
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reuse", action="store_true", help="keep the database and reuse the version")
-    parser.add_argument("--seconds", type=float, default=4.0, help="load per URL and round")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of load over the URLs")
-    parser.add_argument("--threads", type=int, default=8, help="load-generator threads (connections)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--server-threads", type=int, default=4, help="gthread threads per worker")
+    _common.add_load_arguments(parser)
     parser.add_argument("--runs", type=int, default=200, help="test-client requests per URL")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--diagnose", action="store_true", help="diagnose even when the target is met")
@@ -475,7 +355,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
 
     from accounts import tokens
 
-    access = pages.load_access_bench()  # its database preparation: the name must contain "bench"
+    access = _common.load_access_bench()  # its database preparation: the name must contain "bench"
     t_start = time.perf_counter()
     access.prepare_database(args.reuse)
     owner, version = build_version()
@@ -495,35 +375,20 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
         print(f"  {name}: GET {url}")
 
     # 1. Test client.
-    samples = pages.time_client(
+    samples = _common.time_client(
         {name: (client, url, headers) for name, url in url_of.items()}, args.runs, args.warmup
     )
-    tc = {name: statistics.median(v) for name, v in samples.items()}
-    print(f"\ntest client, median of {args.runs} requests after {args.warmup} (interleaved):")
-    for name, v in samples.items():
-        print(f"  {name:<36} {pages.ms(tc[name]):>10}  (min {pages.ms(min(v))}, max {pages.ms(max(v))})")
+    tc = _common.report_client(samples, args, 36)
 
     # 2. gunicorn under load.
     connection.close()
     trivial_url = url_of["trivial DRF view"]
-    proc, port = start_gunicorn(args, trivial_url, headers)
+    proc, port = _common.start_gunicorn("bench.api:application", args, trivial_url, headers)
     try:
-        loaded = pages.run_load(port, {name: (url, headers) for name, url in url_of.items()}, args)
+        loaded = _common.run_load(port, {name: (url, headers) for name, url in url_of.items()}, args)
     finally:
-        pages.stop_gunicorn(proc)
-    rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in loaded.items()}
-    print(
-        f"\ngunicorn: {args.workers} workers x {args.server_threads} threads (gthread, keep-alive); "
-        f"{args.threads} client threads; {args.rounds} rounds of {args.seconds:g} s per URL (median):"
-    )
-    for name, rounds in loaded.items():
-        per_round = ", ".join(f"{r['rps']:.1f}" for r in rounds)
-        last = rounds[-1]
-        print(
-            f"  {name:<36} {rps[name]:8.1f} req/s  (rounds {per_round}; latency p50 {pages.ms(last['p50'])}, "
-            f"p95 {pages.ms(last['p95'])}; {sum(r['requests'] for r in rounds)} requests, "
-            f"{sum(r['reconnects'] for r in rounds)} reconnects)"
-        )
+        _common.stop_gunicorn(proc)
+    rps = _common.report_load(loaded, args, 36)
 
     v_name, t_name = url_of
     ratio = rps[v_name] / rps[t_name]
@@ -536,7 +401,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
         f"\nsummary — {access.database_name()}, version with {N_REGIONS} target regions, api-version {API_VERSION}"
     )
     print(
-        f"  server time (test client): version {pages.ms(tc[v_name])}, trivial {pages.ms(tc[t_name])} "
+        f"  server time (test client): version {_common.ms(tc[v_name])}, trivial {_common.ms(tc[t_name])} "
         f"(trivial/version {tc[t_name] / tc[v_name]:.2f})"
     )
     print(
@@ -546,9 +411,9 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     for name, d in diagnosis.items():
         rest = d["total"] - d["build"] - d["compile"] - d["execute"]
         print(
-            f"  {name}: {pages.ms(d['total'])} per request (test client): {len(d['per_query'])} queries — "
-            f"building {pages.ms(d['build'])}, ORM compilation {pages.ms(d['compile'])}, driver "
-            f"{pages.ms(d['execute'])}; everything else {pages.ms(rest)}"
+            f"  {name}: {_common.ms(d['total'])} per request (test client): {len(d['per_query'])} queries — "
+            f"building {_common.ms(d['build'])}, ORM compilation {_common.ms(d['compile'])}, driver "
+            f"{_common.ms(d['execute'])}; everything else {_common.ms(rest)}"
         )
     if args.smoke:
         print("  (--smoke: a tiny size that checks the whole path; these figures are not the benchmark's)")

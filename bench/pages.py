@@ -59,48 +59,20 @@ counts).
 from __future__ import annotations
 
 import argparse
-import atexit
-import http.client
-import importlib.util
-import os
 import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SMOKE = __name__ == "__main__" and "--smoke" in sys.argv[1:]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import _common  # noqa: E402
 
-def scratch(prefix: str) -> Path:
-    """A temporary folder, removed when this process exits (gunicorn workers inherit it, never own it)."""
-    folder = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
-
-
-if not os.environ.get("PORTAL_VAR_DIR"):  # the gunicorn workers inherit the parent's
-    os.environ["PORTAL_VAR_DIR"] = str(scratch("sig-bench-pages-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")  # DEBUG off, no SSL redirect
-if not os.environ.get("DATABASE_URL"):
-    if SMOKE:  # a throw-away database: the full size's var/bench/pages.sqlite3 is left as it is
-        os.environ["DATABASE_URL"] = f"sqlite:///{scratch('sig-bench-pages-smoke-') / 'pages.sqlite3'}"
-    else:
-        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'pages.sqlite3'}"
+_common.setup_django("pages", smoke=__name__ == "__main__" and "--smoke" in sys.argv[1:])
 
 import django  # noqa: E402
-
-django.setup()
-
 from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import JsonResponse  # noqa: E402
@@ -188,168 +160,49 @@ application = get_wsgi_application()
 # --- Building the data ---------------------------------------------------------------------------------------
 
 
-def load_access_bench():
-    spec = importlib.util.spec_from_file_location("bench_access", ROOT / "bench" / "access.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 REPLICATION_DOMAIN = "replication.pages.bench.test"
 N_REGIONS = 30
 
 
-def build_definition(domain: str, label: str, seed: int, n_regions: int):
-    """A tenant ``domain`` with its Owner (``owner@domain``), a subscription, a resource group "images",
-    a 1 MiB VHD uploaded in chunks, a managed image, a gallery and a definition — all through the
-    services — and ``n_regions`` target-region specs (West Europe first, mixed replica counts and storage
-    types). Returns (caller, image, definition, specs). Shared with bench/api.py."""
-    import io
-
-    from accounts.activity import Caller
-    from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
-    from galleries import services, vhd
-    from galleries.models import Region
-    from galleries.services import TargetRegionSpec
-
-    tenant = create_tenant(label, domain)
-    owner = create_user(tenant, f"owner@{domain}", None, "Publisher")
-    caller = Caller(principal=owner, source="portal", client_ip="127.0.0.1")
-    sub = create_subscription(Caller.system(), tenant, label, owner=owner)
-    rg = create_resource_group(caller, sub, "images", "westeurope")
-    buf = io.BytesIO()
-    vhd.write_fixed_vhd(buf, vhd.MIB, seed=seed)
-    data = buf.getvalue()
-    blob = services.start_upload(caller, rg, "base.vhd", len(data))
-    while blob.bytes_received < len(data):
-        o = blob.bytes_received
-        blob = services.upload_chunk(caller, blob, o, data[o : o + 256 * 1024])
-    image = services.create_managed_image(caller, rg, "base", os_blob=blob, os_type="Linux")
-    gallery = services.create_gallery(caller, rg, "BenchGallery")
-    definition = services.create_definition(
-        caller,
-        gallery,
-        "ubuntu",
-        publisher="Bench",
-        offer="Ubuntu",
-        sku="22_04",
-        os_type="Linux",
-        os_state="Generalized",
-    )
-    others = list(
-        Region.objects.filter(cloud__name="public", restricted=False)
-        .exclude(name="westeurope")
-        .order_by("name")[: n_regions - 1]
-    )
-    specs = [TargetRegionSpec("westeurope", 2, "Standard_ZRS")]
-    for i, r in enumerate(others):
-        stype = "Standard_ZRS" if r.has_zones and i % 3 == 0 else ("Premium_LRS" if i % 5 == 0 else None)
-        specs.append(TargetRegionSpec(r.name, 1 + i % 3, stype))
-    return caller, image, definition, specs
-
-
 def build_replication():
     """A version with 30 target regions, built through the services; returns (owner, version 1.0.1)."""
-
     from django.db import transaction
 
-    from accounts.models import Tenant, User
-    from galleries import replication, services
-    from galleries.models import GalleryImageVersion, TargetRegion
+    from galleries.models import TargetRegion
 
-    tenant = Tenant.objects.filter(primary_domain=REPLICATION_DOMAIN).first()
-    if tenant is not None:
-        owner = User.objects.get(username=f"owner@{REPLICATION_DOMAIN}")
-        version = GalleryImageVersion.objects.get(tenant=tenant, name="1.0.1")
-        print(f"[poll] reusing the version {version.arm_id}", flush=True)
-        return owner, version
+    found = _common.reused_version(REPLICATION_DOMAIN, "1.0.1", "poll")
+    if found:
+        return found
     t0 = time.perf_counter()
-    caller, image, definition, specs = build_definition(REPLICATION_DOMAIN, "Bench replication", 7, N_REGIONS)
-    owner = caller.principal
-    versions = [
-        services.create_version(
-            caller, definition, name, location="westeurope", source=image, target_regions=specs
-        )
-        for name in ("1.0.0", "1.0.1")
-    ]
-    now = django.utils.timezone.now()
+    caller, [old, new], specs = _common.build_versions(
+        REPLICATION_DOMAIN, "Bench replication", 7, N_REGIONS, ["1.0.0", "1.0.1"]
+    )
     with transaction.atomic():
-        # What the replication worker writes (galleries/replication.py: _complete, progress, _failed).
-        old, new = versions
-        rows = list(TargetRegion.objects.filter(version=new).order_by("region__name"))
         TargetRegion.objects.filter(version=old).update(
             state=TargetRegion.State.COMPLETED,
             bytes_done=django.db.models.F("bytes_total"),
             last_error="",
             done_revision=django.db.models.F("revision"),
             attempts=0,
-            updated_at=now,
+            updated_at=django.utils.timezone.now(),
         )
-        for i, t in enumerate(rows):
-            kind = i % 6
-            if kind in (0, 1):  # 10 Completed
-                fields = dict(state="Completed", bytes_done=t.bytes_total, done_revision=t.revision)
-            elif kind in (2, 3):  # 10 Replicating, under a worker's lease
-                fields = dict(
-                    state="Replicating",
-                    bytes_done=t.bytes_total * (i + 1) // (N_REGIONS + 1),
-                    lease_owner=f"celery@bench:{1000 + i}",
-                    lease_expires_at=now + django.utils.timezone.timedelta(seconds=60),
-                )
-            elif kind == 4 and i < 20:  # Failed after the last attempt
-                fields = dict(
-                    state="Failed",
-                    attempts=5,
-                    last_error="CopyFailed: the region store is full (No space left on device)",
-                )
-            elif kind == 4:  # waiting for a retry
-                fields = dict(
-                    attempts=2,
-                    last_error="CopyFailed: connection reset (attempt 2; retrying in 40 s)",
-                    lease_expires_at=now + django.utils.timezone.timedelta(seconds=40),
-                )
-            else:  # queued
-                fields = {}
-            TargetRegion.objects.filter(pk=t.pk).update(updated_at=now, **fields)
-        for v in versions:
-            replication._mark_version(v.pk)
-    version = GalleryImageVersion.objects.get(pk=new.pk)
-    states = sorted(TargetRegion.objects.filter(version=version).values_list("state", flat=True))
+    # 1.0.1: 10 Completed, 10 Replicating, 3 Failed after the last attempt, 2 waiting for a retry, 5 queued.
+    kinds = ["Completed", "Completed", "Replicating", "Replicating", "Failed", "Queued"]
+    version, counted = _common.write_worker_states(
+        new,
+        lambda i: "Retrying" if kinds[i % 6] == "Failed" and i >= 20 else kinds[i % 6],
+        lambda i, t: t.bytes_total * (i + 1) // (N_REGIONS + 1),
+        others=[old],
+    )
     print(
         f"[poll] built 2 versions x {len(specs)} regions through the services in {time.perf_counter() - t0:.1f} s; "
-        f"1.0.1: {', '.join(f'{states.count(s)} {s}' for s in sorted(set(states)))}, "
-        f"provisioning state {version.provisioning_state}",
+        f"1.0.1: {counted}, provisioning state {version.provisioning_state}",
         flush=True,
     )
-    return owner, version
+    return caller.principal, version
 
 
 # --- Test client --------------------------------------------------------------------------------------------
-
-
-def signed_in(user):
-    from django.conf import settings
-    from django.test import Client
-
-    client = Client()
-    client.force_login(user)
-    return client, client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-def time_client(pairs: dict, runs: int, warmup: int) -> dict:
-    """{name: (client, url, headers)} -> {name: [seconds]} (requests interleaved)."""
-    samples = {name: [] for name in pairs}
-    for i in range(warmup + runs):
-        for name, (client, url, headers) in pairs.items():
-            t0 = time.perf_counter()
-            response = client.get(url, headers=headers)
-            elapsed = time.perf_counter() - t0
-            if response.status_code != (304 if "If-None-Match" in headers else 200):
-                raise SystemExit(f"{name}: {url} answered {response.status_code}")
-            if i >= warmup:
-                samples[name].append(elapsed)
-    return samples
-
 
 COUNT_RE = re.compile(r'allres-count">1–(\d+) of ([\d,+]+)<')
 ROW_RE = re.compile(r'<td><a href="/resources/(\d+)/"')
@@ -372,139 +225,6 @@ def check_home(client, url, expected_count) -> str:
         if m.group(2) != want:
             raise SystemExit(f"{url}: count {m.group(2)}, expected {want} ({expected_count:,} readable)")
     return m.group(2)
-
-
-# --- gunicorn and the load generator -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(args):
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(args.server_threads),
-        "--keep-alive",
-        "75",
-        "--backlog",
-        "256",
-        "--log-level",
-        "warning",
-        "--chdir",
-        str(ROOT),
-        "bench.pages:application",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", TRIVIAL_URL)
-            if conn.getresponse().status == 200:
-                conn.close()
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read() if proc.poll() is not None else ""
-            proc.kill()
-            raise SystemExit(f"gunicorn did not start: {out}")
-        time.sleep(0.1)
-    return proc, port
-
-
-def stop_gunicorn(proc) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def load(port: int, url: str, headers: dict, seconds: float, threads: int, expect: int = 200) -> dict:
-    """``threads`` clients, each on one keep-alive connection, for ``seconds``: requests per second."""
-    stop = threading.Event()
-    start = threading.Barrier(threads + 1)
-    results = []
-    lock = threading.Lock()
-
-    def client():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        latencies, bad, reconnects = [], 0, 0
-        start.wait()
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            try:
-                conn.request("GET", url, headers=headers)
-                response = conn.getresponse()
-                response.read()
-            except (http.client.HTTPException, OSError):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                reconnects += 1
-                continue
-            if stop.is_set():
-                break  # finished after the window: not counted
-            latencies.append(time.perf_counter() - t0)
-            if response.status != expect:
-                bad += 1
-            if response.will_close:
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                reconnects += 1
-        conn.close()
-        with lock:
-            results.append((latencies, bad, reconnects))
-
-    pool = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    start.wait()
-    t0 = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    elapsed = time.perf_counter() - t0
-    for t in pool:
-        t.join()
-    latencies = [x for r in results for x in r[0]]
-    return {
-        "rps": len(latencies) / elapsed,
-        "requests": len(latencies),
-        "bad": sum(r[1] for r in results),
-        "reconnects": sum(r[2] for r in results),
-        "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p95": sorted(latencies)[int(len(latencies) * 0.95)] if latencies else float("nan"),
-    }
-
-
-def run_load(port, targets: dict, args) -> dict:
-    """{name: (url, headers[, expected status])} -> {name: [load results per round]}; URLs in turn,
-    ``args.rounds`` rounds, after a warm-up of one second (at most ``args.seconds``) each."""
-    for url, headers, *expect in targets.values():
-        load(port, url, headers, min(1.0, args.seconds), args.threads, *expect)
-    out = {name: [] for name in targets}
-    for _ in range(args.rounds):
-        for name, (url, headers, *expect) in targets.items():
-            r = load(port, url, headers, args.seconds, args.threads, *expect)
-            if r["bad"]:
-                raise SystemExit(f"{name}: {r['bad']} answers were not {expect or 200} under load")
-            out[name].append(r)
-    return out
 
 
 # --- Diagnosis ------------------------------------------------------------------------------------------------
@@ -565,10 +285,10 @@ def diagnose(client, url: str, label: str, explain, headers=None) -> dict:
         f"(of which the queries run lazily inside it are part)"
     )
     for t, sql in sorted(timed, key=lambda x: -x[0]):
-        print(f"  {t * 1e3:7.2f} ms  {abbreviate_sql(sql)[:230]}")
+        print(f"  {t * 1e3:7.2f} ms  {_common.abbreviate_sql(sql)[:230]}")
     if explain:
         for t, sql in sorted(timed, key=lambda x: -x[0])[:2]:
-            print(f"  plan of the {t * 1e3:.1f} ms query: {abbreviate_sql(sql)[:120]}")
+            print(f"  plan of the {t * 1e3:.1f} ms query: {_common.abbreviate_sql(sql)[:120]}")
             print(explain(sql))
     return {
         "total": total,
@@ -579,26 +299,14 @@ def diagnose(client, url: str, label: str, explain, headers=None) -> dict:
     }
 
 
-def abbreviate_sql(sql: str) -> str:
-    return re.sub(r"\((\d+(?:, ?\d+){8,})\)", lambda m: f"(…{m.group(1).count(',') + 1} ids…)", sql)
-
-
 # --- Main ----------------------------------------------------------------------------------------------------
-
-
-def ms(x: float) -> str:
-    return f"{x * 1e3:.1f} ms"
 
 
 def main() -> None:  # noqa: C901, PLR0915 -- one linear script
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resources", type=int, default=100_000)
     parser.add_argument("--reuse", action="store_true", help="keep the database and reuse what matches")
-    parser.add_argument("--seconds", type=float, default=4.0, help="load per URL and round")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of load over the URLs")
-    parser.add_argument("--threads", type=int, default=8, help="load-generator threads (connections)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--server-threads", type=int, default=4, help="gthread threads per worker")
+    _common.add_load_arguments(parser)
     parser.add_argument("--runs", type=int, default=15, help="test-client requests per page")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-experiments", action="store_true", help="skip the diagnosis experiments")
@@ -616,7 +324,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
 
     from django.db import connection
 
-    access = load_access_bench()
+    access = _common.load_access_bench()
     t_start = time.perf_counter()
     access.prepare_database(args.reuse)
     spec = ("large", args.resources, 50, 1000, 20, 1)
@@ -627,8 +335,8 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
     visible, _ = access.reference(principal, tenant)
     total = Resource.objects.filter(tenant=tenant).count()
 
-    home_client, home_cookie = signed_in(principal)
-    poll_client, poll_cookie = signed_in(owner)
+    home_client, home_cookie = _common.signed_in(principal)
+    poll_client, poll_cookie = _common.signed_in(owner)
     hx = {"HX-Request": "true"}
     poll_url = f"/versions/{version.pk}/replication"
     check_home(home_client, "/?hidden=1", visible)
@@ -665,11 +373,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
         "poll, revalidated (304)": (poll_client, poll_url, revalidate),
         "trivial view": (poll_client, TRIVIAL_URL, {}),
     }
-    samples = time_client(pairs, args.runs, args.warmup)
-    tc = {name: statistics.median(v) for name, v in samples.items()}
-    print(f"\ntest client, median of {args.runs} requests after {args.warmup} (interleaved):")
-    for name, v in samples.items():
-        print(f"  {name:<28} {ms(tc[name]):>10}  (min {ms(min(v))}, max {ms(max(v))})")
+    tc = _common.report_client(_common.time_client(pairs, args.runs, args.warmup), args, 28)
 
     # 2. gunicorn under load.
     targets = {
@@ -680,24 +384,12 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
         "trivial view": (TRIVIAL_URL, {"Cookie": f"sessionid={poll_cookie}"}),
     }
     connection.close()
-    proc, port = start_gunicorn(args)
+    proc, port = _common.start_gunicorn("bench.pages:application", args, TRIVIAL_URL)
     try:
-        loaded = run_load(port, targets, args)
+        loaded = _common.run_load(port, targets, args)
     finally:
-        stop_gunicorn(proc)
-    rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in loaded.items()}
-    print(
-        f"\ngunicorn: {args.workers} workers x {args.server_threads} threads (gthread, keep-alive); "
-        f"{args.threads} client threads; {args.rounds} rounds of {args.seconds:g} s per URL (median):"
-    )
-    for name, rounds in loaded.items():
-        per_round = ", ".join(f"{r['rps']:.1f}" for r in rounds)
-        last = rounds[-1]
-        print(
-            f"  {name:<28} {rps[name]:8.1f} req/s  (rounds {per_round}; latency p50 {ms(last['p50'])}, "
-            f"p95 {ms(last['p95'])}; {sum(r['requests'] for r in rounds)} requests, "
-            f"{sum(r['reconnects'] for r in rounds)} reconnects)"
-        )
+        _common.stop_gunicorn(proc)
+    rps = _common.report_load(loaded, args, 28)
 
     # 3. Diagnosis and experiments.
     diagnosis, experiments = {}, {}
@@ -721,7 +413,7 @@ def summary(args, access, connection, total, visible, tc, rps, diagnosis, experi
         f"\nsummary — {access.database_name()}, {total:,} resources ({visible:,} readable by the principal)"
     )
     print(
-        f"  All Resources first page: server time filtered {ms(f)}, unfiltered {ms(u)}: ratio {f / u:.2f} "
+        f"  All Resources first page: server time filtered {_common.ms(f)}, unfiltered {_common.ms(u)}: ratio {f / u:.2f} "
         f"(target <= 1.5: {'met' if f / u <= 1.5 else 'NOT met'}); under 50 ms: {'yes' if f < 0.05 else 'NO'}"
     )
     print(
@@ -729,24 +421,24 @@ def summary(args, access, connection, total, visible, tc, rps, diagnosis, experi
         f"unfiltered/filtered {ru / rf:.2f}"
     )
     print(
-        f"  replication poll (30 regions): server time {ms(p)} vs trivial view {ms(t)}; gunicorn {rp:.1f} vs "
+        f"  replication poll (30 regions): server time {_common.ms(p)} vs trivial view {_common.ms(t)}; gunicorn {rp:.1f} vs "
         f"{rt:.1f} req/s: poll/trivial {rp / rt:.2f} (target >= 0.5: {'met' if rp / rt >= 0.5 else 'NOT met'}); "
         f"test client trivial/poll {t / p:.2f}"
     )
     p304, r304 = tc["poll, revalidated (304)"], rps["poll, revalidated (304)"]
     print(
-        f"  the same poll revalidated by the browser (If-None-Match, unchanged: 304): server time {ms(p304)}; "
+        f"  the same poll revalidated by the browser (If-None-Match, unchanged: 304): server time {_common.ms(p304)}; "
         f"gunicorn {r304:.1f} req/s: poll/trivial {r304 / rt:.2f}"
     )
     if diagnosis:
         for name, d in diagnosis.items():
             print(
-                f"  {name} page: {d['queries']} queries, {ms(d['sql'])} in SQL, template {ms(d['render'])}; "
-                f"slowest {ms(d['slowest'][0][0])}, {ms(d['slowest'][1][0])}"
+                f"  {name} page: {d['queries']} queries, {_common.ms(d['sql'])} in SQL, template {_common.ms(d['render'])}; "
+                f"slowest {_common.ms(d['slowest'][0][0])}, {_common.ms(d['slowest'][1][0])}"
             )
     for name, e in experiments.items():
         extra = f", {e['rps']:.1f} req/s" if "rps" in e else ""
-        print(f"  experiment {name}: {ms(e['tc'])}{extra}")
+        print(f"  experiment {name}: {_common.ms(e['tc'])}{extra}")
     if args.smoke:
         print("  (--smoke: a tiny size that checks the whole path; these figures are not the benchmark's)")
 

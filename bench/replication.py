@@ -54,6 +54,9 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
+from bench._common import build_source, replicate  # noqa: E402
+from portal.management.commands.up import add_workers_argument, worker_command  # noqa: E402
+
 REGIONS = ["westeurope", "eastus", "northeurope"]
 
 
@@ -72,27 +75,7 @@ class Worker:
         self.name = f"bench-{index}-{os.getpid()}"
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-l",
-                "INFO",
-                "-Q",
-                ",".join(queues),
-                "-P",
-                settings.CELERY_WORKER_POOL,
-                "-c",
-                "1",
-                "-n",
-                f"{self.name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],  # fmt: skip
+            worker_command(queues, f"{self.name}@%h"),
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -176,14 +159,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     parser.add_argument("--os-mib", type=int, default=1024)
     parser.add_argument("--data-mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3, help="ours then cp, this many times")
-    parser.add_argument(
-        "--workers",
-        "--concurrency",
-        dest="workers",
-        type=int,
-        default=2,
-        help="worker processes, and cp processes (make run starts 2 workers)",
-    )
+    add_workers_argument(parser, "worker processes, and cp processes (make run starts 2 workers)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds a round may take before failing")
     parser.add_argument("--verbose", action="store_true", help="print the workers' task log lines")
     parser.add_argument("--smoke", action="store_true", help="a tiny run: 8 + 4 MiB disks, 2 rounds")
@@ -200,34 +176,21 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     old = setup_databases(verbosity=0, interactive=False)
     workers: list[Worker] = []
     try:
-        from accounts.activity import Caller
-        from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
-        from galleries import services, vhd
-        from galleries.models import GalleryImageVersion, Region, Replica, TargetRegion
-        from galleries.services import TargetRegionSpec as T
+        from galleries import services
+        from galleries.models import GalleryImageVersion, Replica, TargetRegion
         from galleries.storage import RegionStore
         from portal.core.queues import region_queue
 
         # Set-up by the system (the subscription, with the bench's user as its Owner); then the
         # Owner publishes, as a person would.
-        tenant = create_tenant("Bench", "bench.test")
-        user = create_user(tenant, "bench@bench.test", None)
-        caller = Caller(principal=user, source="portal", client_ip="127.0.0.1")
-        sub = create_subscription(Caller.system(), tenant, "Bench", owner=user)
-        rg = create_resource_group(caller, sub, "rg", "westeurope")
-        store = RegionStore(Region.objects.get(name="westeurope"))
-        blobs = []
-        for name, mib, seed in (("os.vhd", args.os_mib, 1), ("data.vhd", args.data_mib, 2)):
-            path = store.path(f"blobs/{rg.pk}/vhds/{name}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            vhd.write_fixed_vhd(path, mib * vhd.MIB, seed=seed)
-            blobs.append(services.register_blob(caller, rg, name))
-        image = services.create_managed_image(
-            caller, rg, "img", os_blob=blobs[0], os_type="Linux", data_blobs=[(0, blobs[1])]
-        )
-        gallery = services.create_gallery(caller, rg, "G")
-        definition = services.create_definition(
-            caller, gallery, "d", publisher="P", offer="O", sku="S", os_type="Linux", os_state="Generalized"
+        caller, image, definition = build_source(
+            "Bench",
+            "bench.test",
+            args.os_mib,
+            args.data_mib,
+            names=("G", "d"),
+            source="portal",
+            client_ip="127.0.0.1",
         )
         sources = [RegionStore(image.os_disk.region).path(image.os_disk.path)] + [
             RegionStore(d.disk.region).path(d.disk.path) for d in image.data_disks.all()
@@ -251,14 +214,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
             # Ours: enqueue -> every region Completed with every copy verified.
             subprocess.run(["sync"], check=True)  # earlier writes are not this round's to pay for
             t0 = time.perf_counter()
-            version = services.create_version(
-                caller,
-                definition,
-                f"1.0.{rnd}",
-                location="westeurope",
-                source=image,
-                target_regions=[T("westeurope", 2), T("eastus", 1), T("northeurope", 1, "Standard_ZRS")],
-            )
+            version = replicate(caller, definition, image, f"1.0.{rnd}", west_replicas=2)
             wait(
                 lambda version=version: all(
                     not t.in_flight and not t.lease_owner

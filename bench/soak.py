@@ -36,7 +36,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -97,6 +96,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
+from bench._common import build_source, free_port, replicate  # noqa: E402
 from portal.celery import die_with_parent  # noqa: E402
 
 
@@ -171,49 +171,12 @@ def processes_left() -> list[str]:
     return left
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- the run -----------------------------------------------------------------------------------------
-
-
-def build_source():
-    from accounts.activity import Caller
-    from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
-    from galleries import services, vhd
-    from galleries.models import Region
-    from galleries.storage import RegionStore
-
-    system = Caller.system()
-    tenant = create_tenant("Soak", "soak.test")
-    user = create_user(tenant, "soak@soak.test", None)
-    caller = Caller(principal=user, source="system")
-    sub = create_subscription(system, tenant, "Soak", owner=user)
-    rg = create_resource_group(caller, sub, "rg", "westeurope")
-    store = RegionStore(Region.objects.get(name="westeurope"))
-    blobs = []
-    for name, mib, seed in (("os.vhd", ARGS.disk_mib, 1), ("data.vhd", max(ARGS.disk_mib // 2, 1), 2)):
-        path = store.path(f"blobs/{rg.pk}/vhds/{name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        vhd.write_fixed_vhd(path, mib * vhd.MIB, seed=seed)
-        blobs.append(services.register_blob(caller, rg, name))
-    image = services.create_managed_image(
-        caller, rg, "img", os_blob=blobs[0], os_type="Linux", data_blobs=[(0, blobs[1])]
-    )
-    gallery = services.create_gallery(caller, rg, "Soak")
-    definition = services.create_definition(
-        caller, gallery, "soak", publisher="P", offer="O", sku="S", os_type="Linux", os_state="Generalized"
-    )
-    return caller, image, definition
 
 
 def main() -> int:
     from galleries import services
     from galleries.models import GalleryImageVersion, Replica
-    from galleries.services import TargetRegionSpec as T
     from galleries.storage import RegionStore
 
     if ARGS.stack == "services":
@@ -273,7 +236,14 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        caller, image, definition = build_source()
+        caller, image, definition = build_source(
+            "Soak",
+            "soak.test",
+            ARGS.disk_mib,
+            max(ARGS.disk_mib // 2, 1),
+            names=("Soak", "soak"),
+            source="system",
+        )
         prober = threading.Thread(target=probe_forever, daemon=True)
         prober.start()
 
@@ -327,14 +297,7 @@ def main() -> int:
                 supervisor_exited_early = up.returncode
                 break
             if now >= next_version:
-                version = services.create_version(
-                    caller,
-                    definition,
-                    f"1.0.{n}",
-                    location="westeurope",
-                    source=image,
-                    target_regions=[T("westeurope", 1), T("eastus", 1), T("northeurope", 1, "Standard_ZRS")],
-                )
+                version = replicate(caller, definition, image, f"1.0.{n}", west_replicas=1)
                 created[version.pk] = time.monotonic()
                 n += 1
                 next_version += ARGS.version_every

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin import ReadOnlyResourceAdmin
+from accounts.admin import ReadOnlyAdmin, ReadOnlyInline, ReadOnlyResourceAdmin
 
 from . import models
 
@@ -30,10 +30,8 @@ class BlobAdmin(admin.ModelAdmin):
     list_filter = ("state", "region")
 
 
-class DataDiskInline(admin.TabularInline):
+class DataDiskInline(ReadOnlyInline):
     model = models.ManagedImageDataDisk
-    extra = 0
-    can_delete = False
 
 
 @admin.register(models.ManagedImage)
@@ -57,16 +55,12 @@ class GalleryImageAdmin(ReadOnlyResourceAdmin):
     list_display = ("name", "publisher", "offer", "sku", "os_type", "os_state", "location")
 
 
-class VersionDiskInline(admin.TabularInline):
+class VersionDiskInline(ReadOnlyInline):
     model = models.VersionDisk
-    extra = 0
-    can_delete = False
 
 
-class TargetRegionInline(admin.TabularInline):
+class TargetRegionInline(ReadOnlyInline):
     model = models.TargetRegion
-    extra = 0
-    can_delete = False
 
 
 @admin.register(models.GalleryImageVersion)
@@ -88,7 +82,7 @@ class UsageCounterAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.LifecycleRun)
-class LifecycleRunAdmin(admin.ModelAdmin):
+class LifecycleRunAdmin(ReadOnlyAdmin):
     """Lifecycle runs (F18): the plan as saved before the run, and each action's outcome. A record of
     what happened, so read-only."""
 
@@ -143,9 +137,3 @@ class LifecycleRunAdmin(admin.ModelAdmin):
             "</thead><tbody>{}</tbody></table>",
             rows,
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

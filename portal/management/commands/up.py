@@ -22,6 +22,38 @@ DEMO_BANDWIDTH = 16 * 2**20
 BEAT_STALL_SECONDS = 60  # beat ticks at least every CELERY_BEAT_MAX_LOOP_INTERVAL (5 s)
 
 
+def worker_command(queues: list[str], node: str) -> list[str]:
+    """The command line of one Celery worker process: consuming ``queues``, one task at a time in the
+    configured pool, named ``node`` (bench/replication.py starts its workers with it too)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "-l",
+        "INFO",
+        "-Q",
+        ",".join(queues),
+        "-P",
+        settings.CELERY_WORKER_POOL,
+        "-c",
+        "1",
+        "-n",
+        node,
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]  # fmt: skip
+
+
+def add_workers_argument(parser, help: str) -> None:
+    """``--workers`` (once ``--concurrency``): how many worker processes, 2 by default (bench/replication.py
+    starts as many as ``up`` does)."""
+    parser.add_argument("--workers", "--concurrency", dest="workers", type=int, default=2, help=help)
+
+
 def pinger(queue: str, expires: float):
     def send(ping_id: str) -> None:
         ping.apply_async(kwargs={"ping_id": ping_id}, queue=queue, expires=expires, retry=False)
@@ -35,14 +67,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("PORTAL_ADDR", "127.0.0.1:8000"))
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo data.")
-        parser.add_argument(
-            "--workers",
-            "--concurrency",
-            dest="workers",
-            type=int,
-            default=2,
-            help="Worker processes, each running one task at a time (default 2).",
-        )
+        add_workers_argument(parser, "Worker processes, each running one task at a time (default 2).")
 
     def handle(self, *args, addr: str, no_demo: bool, workers: int, **options):
         if workers < 1:
@@ -70,27 +95,7 @@ class Command(BaseCommand):
             specs.append(
                 Spec(
                     name,
-                    [
-                        py,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "portal",
-                        "worker",
-                        "-l",
-                        "INFO",
-                        "-Q",
-                        ",".join([*queues, own]),
-                        "-P",
-                        settings.CELERY_WORKER_POOL,
-                        "-c",
-                        "1",
-                        "-n",
-                        f"portal-{i}@%h",
-                        "--without-mingle",
-                        "--without-gossip",
-                        "--without-heartbeat",
-                    ],  # fmt: skip
+                    worker_command([*queues, own], f"portal-{i}@%h"),
                     {**env, LIVENESS_ENV: str(alive)},
                     liveness_file=alive,
                     ping=pinger(own, expires=stall * 2),
