@@ -42,7 +42,7 @@ format: $(STAMP)
 ## the run and fails make.
 bench: $(STAMP)
 	@for b in bench/*.py; do \
-	  [ -e "$$b" ] || continue; \
+	  [ -e "$$b" ] || continue; case "$$b" in bench/_*) continue;; esac; \
 	  echo "== $(PY) $$b"; \
 	  $(PY) $$b || { echo "FAILED: $(PY) $$b" >&2; exit 1; }; \
 	done
@@ -52,7 +52,7 @@ bench: $(STAMP)
 ## CELERY_BROKER_URL say); the first that fails stops the run and fails make. Run by .ci/run.
 bench-smoke: $(STAMP)
 	@for b in bench/*.py; do \
-	  [ -e "$$b" ] || continue; \
+	  [ -e "$$b" ] || continue; case "$$b" in bench/_*) continue;; esac; \
 	  echo "== $(PY) $$b --smoke"; \
 	  env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) $$b --smoke || { echo "FAILED: $(PY) $$b --smoke" >&2; exit 1; }; \
 	done
