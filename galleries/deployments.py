@@ -62,6 +62,7 @@ from .models_deploy import (
     VirtualMachineScaleSet,
 )
 from .regions import resolve_region
+from .services import checks
 from .storage import RegionStore
 
 PS_DELETING = GalleryImageVersion.ProvisioningState.DELETING
@@ -372,7 +373,7 @@ def sizes_for(definition: GalleryImage | None) -> list[dict]:
 
 
 def _check_disk_type(definition: GalleryImage | None, disk_type: str) -> str:
-    value = services._choice(disk_type or DiskType.STANDARD_SSD_LRS, DiskType, P_DISK, "disk type")
+    value = checks.check_choice(disk_type or DiskType.STANDARD_SSD_LRS, DiskType, P_DISK, "disk type")
     if definition is not None and value in (definition.disallowed_disk_types or []):
         allowed = [d.value for d in DiskType if d.value not in definition.disallowed_disk_types]
         raise ServiceError.invalid(
@@ -619,7 +620,7 @@ def create_deployment(
     model = VirtualMachineScaleSet if scale_set else VirtualMachine
     arm_id = f"{resource_group.arm_id}/providers/{model.ARM_TYPE}/{name}"
     with change(caller, f"{model.ARM_TYPE}/write", scope=resource_group, arm_id=arm_id) as ch:
-        services._check_name(
+        checks.check_name(
             name, services.CHILD_NAME, "VM" if not scale_set else "scale set", services.CHILD_NAME_RULE
         )
         if len(name) > MAX_VM_NAME:
@@ -968,7 +969,7 @@ def _check_capture(caller, deployment, resource_group, name, kind, target_model)
         )
     access.require(caller.actor, Action.WRITE, resource_group, target_model.ARM_TYPE)
     what = "image" if kind == "image" else "snapshot"
-    services._check_name(name, services.CHILD_NAME, what, services.CHILD_NAME_RULE)
+    checks.check_name(name, services.CHILD_NAME, what, services.CHILD_NAME_RULE)
     if name_taken(resource_group, target_model.ARM_TYPE, name):
         raise ServiceError.conflict(f"A {what} named '{name}' already exists in this resource group.", "name")
 

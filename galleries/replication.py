@@ -23,16 +23,26 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.activity import Caller, Change
-from accounts.models import ActivityLogEntry
+from accounts.activity import Caller, Change, change
+from accounts.models import ActivityLogEntry, Resource
+from portal.core.errors import ServiceError
 from portal.core.queues import region_queue, waiting
 
-from .models import GalleryImageVersion, Region, Replica, StorageAccountType, TargetRegion, VersionDisk
+from .models import (
+    GalleryImageVersion,
+    Region,
+    Replica,
+    StorageAccountType,
+    TargetRegion,
+    UsageCounter,
+    VersionDisk,
+)
 from .storage import RegionStore
+from .usage import release
 
 log = logging.getLogger(__name__)
 State = TargetRegion.State
@@ -224,8 +234,6 @@ def run(target_id: int, owner: str) -> str:
 
 
 def _is_database_error(exc: Exception) -> bool:
-    from django.db import DatabaseError
-
     return isinstance(exc, DatabaseError)
 
 
@@ -384,8 +392,6 @@ def _finish_removal(target: TargetRegion, owner: str) -> str:
             return "removed"
         if version.provisioning_state == PS.DELETING:
             if not TargetRegion.objects.filter(version=version).exists():
-                from .services import finish_version_deletion
-
                 finish_version_deletion(version)
                 return "deleted"
         else:
@@ -421,8 +427,6 @@ def _settle(version: GalleryImageVersion, starting: bool = False) -> None:
 
 
 def _record(target: TargetRegion, status: str, message: str) -> None:
-    from accounts.models import Resource
-
     resource = Resource.objects.filter(pk=target.version_id).first()
     ch = Change(
         caller=Caller.system(),
@@ -432,13 +436,21 @@ def _record(target: TargetRegion, status: str, message: str) -> None:
     ch.message = message
     ch.details = {"region": target.region.name, "state": status}
     if status == "Failed":
-        from portal.core.errors import ServiceError
-
         ch.record(
             ActivityLogEntry.Status.FAILED, ServiceError("ReplicationFailed", message, target.region.name)
         )
     else:
         ch.record(ActivityLogEntry.Status.SUCCEEDED)
+
+
+def finish_version_deletion(version: GalleryImageVersion) -> None:
+    """Called by the last region's worker once every replica is gone."""
+    with change(Caller.system(), f"{GalleryImageVersion.ARM_TYPE}/delete", resource=version) as ch:
+        ch.message = "All replicas removed; the version is deleted."
+        ch.resource, ch.arm_id = None, version.arm_id
+        ch.scope = Resource.objects.get(pk=version.parent_id)
+        release(version.subscription_id, version.location_id, UsageCounter.Kind.VERSIONS)
+        version.delete()
 
 
 # --- Queueing ----------------------------------------------------------------------------------------
@@ -513,8 +525,6 @@ def reap(now=None) -> int:
 def _settle_versions(before) -> None:
     """Versions whose state fell behind their regions: a deletion whose last region is gone, or a
     version whose regions are all final but that still says Creating/Updating."""
-    from .services import finish_version_deletion
-
     unfinished = TargetRegion.objects.filter(
         Q(state__in=[State.UNKNOWN, State.REPLICATING]) | Q(removing=True)
     ).values("version_id")
