@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from django.db.models import Q
+from django.db.models.functions import Lower
 from rest_framework.response import Response
 
 from accounts import access
@@ -149,8 +150,6 @@ class _Resources(ArmView):
     def listing(self, request, qs):
         types = resource_type_filter(request.query_params.get("$filter"))
         if types is not None:
-            from django.db.models.functions import Lower
-
             qs = qs.annotate(type_key=Lower("type")).filter(type_key__in=types)
         return Response(page(request, qs.select_related("location"), generic_body))
 

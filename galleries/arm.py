@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from accounts.models import User
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
@@ -67,8 +68,6 @@ def _prune(value):
 
 
 def _principal_type(user) -> str:
-    from accounts.models import User
-
     return "Application" if user is not None and user.kind == User.Kind.SERVICE_PRINCIPAL else "User"
 
 

@@ -28,8 +28,9 @@ import re
 import struct
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
-from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,7 +42,7 @@ from accounts.services import name_taken, new_resource, require_enabled, validat
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
-from . import replication, services
+from . import queue, replication, services
 from .models import (
     DiskType,
     GalleryImage,
@@ -725,9 +726,7 @@ def create_deployment(
 
 def _enqueue_on_commit(deployment: Deployment) -> None:
     pk, region = deployment.pk, deployment.location.name
-    transaction.on_commit(
-        lambda: provision_deployment.apply_async(kwargs={"deployment_id": pk, "region": region})
-    )
+    transaction.on_commit(lambda: queue.send(queue.PROVISION_DEPLOYMENT, deployment_id=pk, region=region))
 
 
 # --- Provision (the task), and admitting waiting deployments ----------------------------------------
@@ -871,10 +870,6 @@ def admit_all_waiting() -> int:
     """Admit what fits everywhere (for beat, and after replicas were added): returns how many started.
     Also queues again creations whose task message was lost (still Creating long after they started):
     ``provision`` is idempotent, and a second finisher drops its copy."""
-    from datetime import timedelta
-
-    from django.conf import settings
-
     stale = timezone.now() - timedelta(seconds=getattr(settings, "DEPLOYMENT_REQUEUE_SECONDS", 120))
     for d in Deployment.objects.filter(state=Deployment.State.CREATING, started_at__lt=stale).select_related(
         "location"
@@ -886,17 +881,6 @@ def admit_all_waiting() -> int:
         .distinct()
     )
     return sum(len(admit_waiting(v, r, i)) for v, r, i in list(keys))
-
-
-@shared_task(name="galleries.deployments.admit_waiting_deployments", ignore_result=True)
-def admit_waiting_deployments() -> int:
-    return admit_all_waiting()
-
-
-@shared_task(name="galleries.deployments.provision_deployment", acks_late=True, ignore_result=True)
-def provision_deployment(deployment_id: int, region: str) -> str:
-    """Routed to ``region.<region>`` like the replication tasks: the OS disk is copied there."""
-    return provision(deployment_id)
 
 
 # --- Capture -----------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from accounts.models import ActivityLogEntry, Resource
 from portal.core.errors import ServiceError
 from portal.core.queues import region_queue, waiting
 
+from . import queue
 from .models import (
     GalleryImageVersion,
     Region,
@@ -457,12 +458,9 @@ def finish_version_deletion(version: GalleryImageVersion) -> None:
 
 
 def enqueue(target_id: int, region_name: str | None = None, countdown: int | None = None) -> None:
-    from .tasks import replicate_region
-
     if region_name is None:
         region_name = TargetRegion.objects.values_list("region__name", flat=True).get(pk=target_id)
-    options = {"countdown": countdown} if countdown else {}
-    replicate_region.apply_async(kwargs={"target_region_id": target_id, "region": region_name}, **options)
+    queue.send(queue.REPLICATE_REGION, countdown=countdown, target_region_id=target_id, region=region_name)
 
 
 def enqueue_on_commit(targets) -> None:
