@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from accounts.activity import Caller
 
-from . import deployments, lifecycle, operations, replication, services
+from . import deployments, lifecycle, replication, services
+from .api import operations
 from .models import Blob, LifecycleRun, Region, Replica
 
 log = logging.getLogger(__name__)

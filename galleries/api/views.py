@@ -20,8 +20,9 @@ from portal.core.arm import page
 from portal.core.errors import ServiceError
 from portal.core.prepared import Prepared, run_together
 
-from . import arm, arm_versions, operations, services
-from .models import ArmOperation, Gallery, GalleryImage, GalleryImageVersion, TargetRegion, VersionDisk
+from .. import services
+from ..models import ArmOperation, Gallery, GalleryImage, GalleryImageVersion, TargetRegion, VersionDisk
+from . import arm, arm_versions, operations
 
 VERSIONS = tuple(arm_versions.GALLERY_API_VERSIONS) + tuple(
     getattr(arm_versions, "GALLERY_PREVIEW_API_VERSIONS", ())

@@ -25,8 +25,8 @@ from accounts.models import Resource, Subscription
 from portal.core import arm
 from portal.core.errors import ServiceError
 
+from ..models import ArmOperation, GalleryImageVersion, TargetRegion
 from .arm import iso
-from .models import ArmOperation, GalleryImageVersion, TargetRegion
 
 PS = GalleryImageVersion.ProvisioningState
 Status = ArmOperation.Status

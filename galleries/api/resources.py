@@ -23,12 +23,14 @@ from rest_framework.response import Response
 
 from accounts import access
 from accounts.models import Resource, ResourceGroup, Subscription
-from galleries import arm, arm_versions, operations, services
-from galleries.api import ArmView, resource_group_or_404, subscription_or_404
+from galleries import services
 from galleries.models import ManagedImage, Snapshot
 from portal.core import limits
 from portal.core.arm import page
 from portal.core.errors import ServiceError
+
+from . import arm, arm_versions, operations
+from .views import ArmView, resource_group_or_404, subscription_or_404
 
 RESOURCES_VERSIONS = tuple(arm_versions.RESOURCES_API_VERSIONS) + tuple(
     getattr(arm_versions, "RESOURCES_PREVIEW_API_VERSIONS", ())

@@ -20,8 +20,7 @@ from accounts.models import User
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
-from . import arm_versions
-from .models import (
+from ..models import (
     Gallery,
     GalleryImage,
     GalleryImageVersion,
@@ -31,7 +30,8 @@ from .models import (
     aggregated_state,
     region_percent,
 )
-from .services import TargetRegionSpec
+from ..services import TargetRegionSpec
+from . import arm_versions
 
 GB = 1024**3
 
