@@ -24,6 +24,8 @@ admission of waiting deployments).
 callers use ``deployments.X``.
 """
 
+from ..choices import DiskType
+from ..models_deploy import SCALE_SET_TYPE, Deployment, VirtualMachine, VirtualMachineScaleSet
 from .capture import CAPTURE_KINDS, capture
 from .create import admit_all_waiting, admit_waiting, create_deployment, provision
 from .load import Load, load_of, lock_source, serving_rows, under_provisioned_regions
@@ -69,6 +71,11 @@ from .rules import (
 )
 
 __all__ = [
+    "SCALE_SET_TYPE",
+    "Deployment",
+    "DiskType",
+    "VirtualMachine",
+    "VirtualMachineScaleSet",
     "CAPTURE_KINDS",
     "DEFAULT_SIZE",
     "DEPLOYABLE_TYPES",
