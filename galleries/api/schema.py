@@ -247,7 +247,7 @@ def _list(view, resource: str, what: str, operation_id: str, tag: str, extra=())
     )
 
 
-# --- The views of galleries.api -------------------------------------------------------------------------
+# --- The views of galleries.api.views -------------------------------------------------------------------
 
 _GALLERY_EXAMPLE = {
     "location": "westeurope",
@@ -341,7 +341,7 @@ extend_schema_view(
     ),
 )(api.OperationStatus)
 
-# --- The views of galleries.api_resources ------------------------------------------------------------------
+# --- The views of galleries.api.resources ------------------------------------------------------------
 
 _SOURCE_DELETE = " Refused (409) while an image version was published from it."
 extend_schema_view(

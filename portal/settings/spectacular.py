@@ -28,7 +28,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "",
     "DISABLE_DOCSTRING_DESCRIPTIONS": True,  # the views' docstrings are for developers
-    "SORT_OPERATIONS": False,  # in the order of galleries/api_urls.py: parents before children
+    "SORT_OPERATIONS": False,  # in the order of galleries/api/urls.py: parents before children
     "PREPROCESSING_HOOKS": ["galleries.api.schema.arm_endpoints_only"],
     "POSTPROCESSING_HOOKS": ["galleries.api.schema.finish"],
     "TAGS": [
