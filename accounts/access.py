@@ -21,7 +21,16 @@ from django.db.models import Q, QuerySet
 from portal.core.errors import ServiceError
 from portal.core.prepared import Prepared, run_together
 
-from .roles import ROLE_BY_CODENAME, ROLES, Action, Role
+from .models_directory import (
+    GroupRoleAssignment,
+    GuestInvitation,
+    PartnerTenant,
+    ServicePrincipal,
+    User,
+    UserRoleAssignment,
+)
+from .resource_types import TYPE_LABELS
+from .roles import GALLERY_TYPES, ROLE_BY_CODENAME, ROLES, Action, Role
 
 #: Which ancestor column of ``Resource`` names a scope of that type (resources below it have it set).
 SCOPE_COLUMN = {
@@ -169,8 +178,6 @@ def chain_of(resource) -> dict:
 def partner_open(origin_id: int, resource_tenant_id: int, entries=None) -> bool:
     """Cross-tenant access from ``origin`` into ``resource_tenant``: the resource tenant lets the
     origin in, and the origin lets its principals out."""
-    from .models import PartnerTenant
-
     if origin_id == resource_tenant_id:
         return True
     if entries is None:
@@ -188,8 +195,6 @@ def partner_open(origin_id: int, resource_tenant_id: int, entries=None) -> bool:
 
 
 def _guest_of(user):
-    from .models import GuestInvitation
-
     return GuestInvitation.objects.filter(user_id=user, state=GuestInvitation.State.ACCEPTED).values_list(
         "tenant_id"
     )
@@ -203,16 +208,12 @@ _SCOPE = ["content_object_id", "content_object__type", "content_object__tenant_i
 
 
 def _direct_on(users, scopes):
-    from .models import UserRoleAssignment
-
     return UserRoleAssignment.objects.filter(user_id__in=users, content_object_id__in=scopes).values_list(
         "user_id", "permission__codename", *_SCOPE
     )
 
 
 def _via_groups_on(users, scopes):
-    from .models import GroupRoleAssignment
-
     return GroupRoleAssignment.objects.filter(
         group__user__in=users, content_object_id__in=scopes
     ).values_list("group__user", "permission__codename", *_SCOPE)
@@ -231,8 +232,6 @@ def identities(principal, guest_of: list[int] | None = None) -> dict[int, set[in
     the same app, each in its own tenant (the app's home tenant, or one whose administrator
     consented, when the partner lists allow it). So an app acts as one principal across the tenants
     that let it in, and loses a tenant the moment its consent there is withdrawn."""
-    from .models import PartnerTenant, ServicePrincipal, User
-
     if principal.kind == User.Kind.SERVICE_PRINCIPAL:
         sps = list(
             ServicePrincipal.objects.filter(app__service_principals__user_id=principal.pk).values_list(
@@ -295,8 +294,6 @@ def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:
             return memo["grants"]
         if key in memo:
             return memo[key]
-    from .models import GroupRoleAssignment, UserRoleAssignment
-
     grants = Grants()
     if _authenticated(principal):
         chain_rows = None
@@ -463,16 +460,12 @@ class Assignment:
 
     @property
     def scope_label(self) -> str:
-        from .resource_types import TYPE_LABELS
-
         sub = getattr(self.scope, "as_subscription", None) if self.scope.type == SUBSCRIPTION_TYPE else None
         return f"{TYPE_LABELS.get(self.scope.type, self.scope.type)} {sub.display_name if sub else self.scope.name}"
 
 
 def assignments_for_scope(resource) -> list[Assignment]:
     """Direct assignments at ``resource`` and inherited ones at its ancestors."""
-    from .models import GroupRoleAssignment, UserRoleAssignment
-
     chain = [v for v in chain_of(resource).values() if v]
     out: list[Assignment] = []
     users = UserRoleAssignment.objects.filter(content_object_id__in=chain).select_related(
@@ -531,8 +524,6 @@ class Reason:
 
 def explain(principal, resource) -> dict[Action, list[Reason]]:
     """For "check access": each action, and every assignment that grants it on ``resource``."""
-    from .models import GroupRoleAssignment, UserRoleAssignment
-
     out: dict[Action, list[Reason]] = {a: [] for a in Action}
     if not _authenticated(principal):
         return out
@@ -568,8 +559,6 @@ def explain(principal, resource) -> dict[Action, list[Reason]]:
 
 def roles_for_scope(resource) -> list[Role]:
     """Roles that mean something at this scope (a gallery role grants nothing on, say, a snapshot)."""
-    from .roles import GALLERY_TYPES
-
     if resource.type in SCOPE_COLUMN or resource.type in GALLERY_TYPES:
         return list(ROLES)
     return [r for r in ROLES if r.types is None or resource.type in r.types]

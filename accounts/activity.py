@@ -17,7 +17,9 @@ from django.db import IntegrityError, transaction
 from portal.core import limits
 from portal.core.errors import ServiceError
 
-from .models import ActivityLogEntry, Resource, User
+from .access import SYSTEM, require
+from .models import ActivityLogEntry, Resource, Subscription, User
+from .roles import Action
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,6 @@ class Caller:
     @property
     def actor(self):
         """Who the access checks ask about: the principal, or ``SYSTEM`` for the portal's own work."""
-        from .access import SYSTEM
-
         if self.principal is None and self.source == ActivityLogEntry.Source.SYSTEM:
             return SYSTEM
         return self.principal
@@ -68,8 +68,6 @@ class Change:
     message: str = ""
 
     def record(self, status: str, error: ServiceError | None = None) -> ActivityLogEntry:
-        from .models import Subscription
-
         resource = self.resource
         if resource is not None and (
             resource.pk is None or not Resource.objects.filter(pk=resource.pk).exists()
@@ -154,9 +152,6 @@ def change(
 
 
 def _check_access(caller: Caller, operation: str, resource, scope, action) -> None:
-    from .access import require
-    from .roles import Action
-
     subject = resource if resource is not None else scope
     if subject is None:
         return

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
+from . import access
 from .models import Resource
 from .roles import ROLE_BY_CODENAME, Role
 
@@ -68,6 +69,4 @@ class AccessBackend:
 
     @staticmethod
     def _held(user_obj, obj) -> list[Role]:
-        from . import access
-
         return access.roles_held(user_obj, obj)

@@ -3,6 +3,7 @@ import re
 from django.utils.functional import SimpleLazyObject
 
 from .models import Resource
+from .views import current_directory, directory_choices
 
 #: The left navigation's entries by the start of the path; the first that matches wins, so exactly one
 #: entry is the current page (``aria-current="page"``). ``/resources/<pk>/…`` (a resource's access or
@@ -65,8 +66,6 @@ def directory(request):
     """The frame of every page: the directory switcher of the top bar (the current directory and the
     ones the user can switch to) and the current navigation entry — lazy, so an htmx partial that
     never shows the frame (the replication poll) costs nothing."""
-    from .views import current_directory, directory_choices
-
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     return {

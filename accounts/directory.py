@@ -10,6 +10,7 @@ checks read the doors on every request.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from portal.core.errors import ServiceError
 
+from .access import is_system
 from .activity import Caller, change
 from .models import (
     AppRegistration,
@@ -30,16 +32,14 @@ from .models import (
     Tenant,
     User,
     UserRoleAssignment,
+    auth_group_name,
 )
-from .services import auth_group_name
 
 USERNAME = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 MAX_SECRET_DAYS = 730
 
 
 def require_tenant_admin(caller: Caller, tenant: Tenant) -> None:
-    from .access import is_system
-
     actor = caller.actor
     if is_system(actor):
         return
@@ -287,8 +287,6 @@ def withdraw_consent(caller: Caller, sp: ServicePrincipal) -> None:
 
 
 def _uuid_or_none(value):
-    import uuid
-
     try:
         return uuid.UUID(str(value).strip())
     except (ValueError, AttributeError):

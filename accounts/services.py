@@ -4,6 +4,7 @@ the helpers every resource creation shares (ARM ids, ancestors, tags, system dat
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 
 from django.db.models.functions import Lower
@@ -11,8 +12,20 @@ from django.utils import timezone
 
 from portal.core.errors import ServiceError
 
+from .access import is_system
 from .activity import Caller, change
-from .models import DirectoryGroup, Resource, ResourceGroup, Subscription, Tenant, User, sort_name_for
+from .models import (
+    DirectoryGroup,
+    Resource,
+    ResourceGroup,
+    Subscription,
+    Tenant,
+    User,
+    auth_group_name,
+    sort_name_for,
+)
+from .regions import resolve_region
+from .sharing import grant_as_system
 
 MAX_TAGS = 50
 MAX_TAG_KEY = 512
@@ -168,18 +181,6 @@ def create_user(
     return user
 
 
-def auth_group_name(tenant: Tenant, name: str) -> str:
-    """The auth group's globally unique name (at most 150 characters): the tenant id and the display
-    name, whose tail is replaced by a hash of it when the two do not fit."""
-    import hashlib
-
-    full = f"{tenant.tenant_id}:{name}"
-    if len(full) <= 150:
-        return full
-    digest = hashlib.sha256(name.lower().encode()).hexdigest()[:16]
-    return f"{full[: 150 - len(digest) - 1]}~{digest}"
-
-
 def create_group(tenant: Tenant, display_name: str, members=()) -> DirectoryGroup:
     group = DirectoryGroup.objects.create(
         name=auth_group_name(tenant, display_name), tenant=tenant, display_name=display_name
@@ -194,8 +195,6 @@ def create_group(tenant: Tenant, display_name: str, members=()) -> DirectoryGrou
 
 def _require_operator_or_admin(caller: Caller, tenant: Tenant | None) -> None:
     """Subscriptions are created by the tenant's administrators and by operators (superusers)."""
-    from .access import is_system
-
     actor = caller.actor
     if is_system(actor) or (actor is not None and actor.is_superuser):
         return
@@ -225,9 +224,7 @@ def create_subscription(
         raise ServiceError.invalid(
             "displayName", "A subscription's display name must be 1–64 characters long."
         )
-    import uuid as _uuid
-
-    guid = _uuid.UUID(str(guid)) if guid else _uuid.uuid4()
+    guid = uuid.UUID(str(guid)) if guid else uuid.uuid4()
     owner = owner or (caller.principal if caller.principal and not caller.principal.is_superuser else None)
     with change(
         caller,
@@ -252,8 +249,6 @@ def create_subscription(
         if allowed_restricted_regions:
             sub.allowed_restricted_regions.set(allowed_restricted_regions)
         if owner is not None:
-            from .sharing import grant_as_system
-
             grant_as_system(sub, owner, "owner")
     return sub
 
@@ -261,8 +256,6 @@ def create_subscription(
 def create_resource_group(
     caller: Caller, subscription: Subscription, name: str, location, tags=None
 ) -> ResourceGroup:
-    from galleries.regions import resolve_region
-
     arm_id = f"{subscription.arm_id}/resourceGroups/{name}"
     with change(caller, "Microsoft.Resources/resourceGroups/write", scope=subscription, arm_id=arm_id) as ch:
         if not RESOURCE_GROUP_NAME.fullmatch(name or "") or name.endswith("."):

@@ -21,6 +21,7 @@ from .models import (
     GroupRoleAssignment,
     GuestInvitation,
     Resource,
+    ServicePrincipal,
     Tenant,
     User,
     UserRoleAssignment,
@@ -42,8 +43,6 @@ def _permission(r: Role) -> Permission:
 
 def eligibility_error(principal: User, tenant_id: int) -> str | None:
     """Why ``principal`` cannot be given access in tenant ``tenant_id``, or None when it can."""
-    from .models import ServicePrincipal
-
     if principal.kind == User.Kind.SERVICE_PRINCIPAL:
         sp = ServicePrincipal.objects.select_related("app__home_tenant").filter(user=principal).first()
         if sp is None or sp.tenant_id != tenant_id:

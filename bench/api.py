@@ -73,8 +73,8 @@ from django.test.utils import override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 
-from galleries import api as gallery_api  # noqa: E402
-from galleries import arm_versions  # noqa: E402
+from galleries.api import arm_versions  # noqa: E402
+from galleries.api import views as gallery_api  # noqa: E402
 from galleries.models import GalleryImageVersion  # noqa: E402
 from portal.core.arm import ArmView  # noqa: E402
 
@@ -181,10 +181,10 @@ AREAS = [
 STAGES = [
     ("middleware: bearer sign-in (tokens.authenticate)", "accounts/tokens.py", ("authenticate",)),
     ("DRF dispatch (auth, api-version, handler, errors)", "rest_framework/views.py", ("dispatch",)),
-    ("  finding the version (galleries.api._readable)", "galleries/api.py", ("_readable",)),
+    ("  finding the version (galleries.api.views._readable)", "galleries/api/views.py", ("_readable",)),
     ("    access filter (accounts.access.restrict)", "accounts/access.py", ("restrict",)),
     ("    prefetch of the regions and disks", "django/db/models/query.py", ("prefetch_related_objects",)),
-    ("  JSON shape (galleries.arm.version)", "galleries/arm.py", ("version",)),
+    ("  JSON shape (galleries.api.arm.version)", "galleries/api/arm.py", ("version",)),
     ("  JSON encoding (DRF JSONRenderer.render)", "rest_framework/renderers.py", ("render",)),
     (
         "all queries: building (Query.add_q, set_values)",

@@ -17,7 +17,7 @@ of a cent, and rounding each line first would make the lines stop adding up to t
 totals are rounded to cents, at the edge, by :func:`money`.
 
 The validation of target regions is not re-implemented here: :func:`estimate_for_specs` goes
-through ``services._clean_targets`` and ``regions.resolve_region``, the same code
+through ``checks.clean_targets`` and ``regions.resolve_region``, the same code
 ``services.create_version`` uses, so an estimate accepts and refuses exactly what a create would.
 These functions do not check access: callers (pages, API) pass only what the principal may read.
 """
@@ -46,6 +46,7 @@ from .models import (
     VersionDisk,
 )
 from .regions import normalize
+from .services import checks
 
 GIB = 2**30
 CENT = Decimal("0.01")
@@ -334,19 +335,19 @@ def _planned_targets(
     same ServiceError codes and property paths."""
     region = services.source_region(location)
     common = (
-        services._count(
+        checks.check_count(
             replica_count, f"{services.PP}.replicaCount", "replica count", 1, services.MAX_REPLICAS
         )
         or 1
     )
-    stype = services._choice(
+    stype = checks.check_choice(
         storage_account_type or StorageAccountType.STANDARD_LRS,
         StorageAccountType,
         f"{services.PP}.storageAccountType",
         "storage account type",
     )
     specs = target_specs if target_specs is not None else [services.TargetRegionSpec(region)]
-    return region, services._clean_targets(subscription, region, specs, common, stype)
+    return region, checks.clean_targets(subscription, region, specs, common, stype)
 
 
 def estimate_for_specs(
@@ -389,7 +390,7 @@ def estimate_for_version_change(
     ``update_version``. The refusals are those of ``services.plan_targets``, which ``update_version`` uses too."""
     disks, rows = _current_rows(version)
     common = (
-        services._count(
+        checks.check_count(
             replica_count, f"{services.PP}.replicaCount", "replica count", 1, services.MAX_REPLICAS
         )
         or version.replica_count

@@ -26,9 +26,12 @@ from accounts.models import (
     User,
     UserRoleAssignment,
 )
+from accounts.roles import ROLE_BY_KEY
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
+from accounts.sharing import grant_as_system
 from galleries import services, vhd
 from galleries.models import Blob, GalleryImageVersion, Region
+from galleries.storage import RegionStore
 
 DEMO_PASSWORDS = {
     "admin@contoso.com": "Contoso-Admin-2026",
@@ -62,9 +65,6 @@ def _subscription(owner, tenant, display, guid, **kw):
 
 
 def _grant(scope, assignee, role_key):
-    from accounts.roles import ROLE_BY_KEY
-    from accounts.sharing import grant_as_system
-
     r = ROLE_BY_KEY[role_key]
     held = (
         GroupRoleAssignment if isinstance(assignee, DirectoryGroup) else UserRoleAssignment
@@ -104,8 +104,6 @@ def _register(caller, rg, name, virtual_mib, seed):
     blob = Blob.objects.filter(resource_group=rg, name=name, state=Blob.State.AVAILABLE).first()
     if blob:
         return blob
-    from galleries.storage import RegionStore
-
     path = RegionStore(rg.location).path(f"blobs/{rg.pk}/vhds/{name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():

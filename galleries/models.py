@@ -10,38 +10,13 @@ from django.utils import timezone
 
 from accounts.models import Resource, ResourceGroup, Subscription, User, resource_parent_link
 
-
-class OsType(models.TextChoices):
-    WINDOWS = "Windows"
-    LINUX = "Linux"
-
-
-class OsState(models.TextChoices):
-    GENERALIZED = "Generalized"
-    SPECIALIZED = "Specialized"
-
-
-class HyperVGeneration(models.TextChoices):
-    V1 = "V1"
-    V2 = "V2"
-
-
-class StorageAccountType(models.TextChoices):
-    STANDARD_LRS = "Standard_LRS"
-    STANDARD_ZRS = "Standard_ZRS"
-    PREMIUM_LRS = "Premium_LRS"
-
-
-class DiskType(models.TextChoices):
-    """Managed disk SKUs a definition may disallow (F6) and a deployment may ask for (F10)."""
-
-    STANDARD_LRS = "Standard_LRS"
-    STANDARD_SSD_LRS = "StandardSSD_LRS"
-    PREMIUM_LRS = "Premium_LRS"
-    ULTRA_SSD_LRS = "UltraSSD_LRS"
-    STANDARD_SSD_ZRS = "StandardSSD_ZRS"
-    PREMIUM_ZRS = "Premium_ZRS"
-    PREMIUM_V2_LRS = "PremiumV2_LRS"
+from .choices import (  # noqa: F401  (re-exported)
+    DiskType,
+    HyperVGeneration,
+    OsState,
+    OsType,
+    StorageAccountType,
+)
 
 
 class Cloud(models.Model):

@@ -1,7 +1,7 @@
 """Long-running operations of the ARM API (F19): the rows behind ``Azure-AsyncOperation`` URLs.
 
 An operation does not copy the state of its resource: its status is read from the resource when asked
-(``galleries.operations.status``) and kept here only once final."""
+(``galleries.api.operations.status``) and kept here only once final."""
 
 from __future__ import annotations
 

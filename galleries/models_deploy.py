@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Resource, resource_parent_link
 
-from .models import DiskType, GalleryImage, GalleryImageVersion, ManagedImage, OsState, OsType, StoredDisk
+from .choices import DiskType, OsState, OsType
 
 __all__ = ["Deployment", "VirtualMachine", "VirtualMachineScaleSet"]
 
@@ -40,13 +40,13 @@ class Deployment(Resource):
     source_arm_id = models.CharField(max_length=1024, help_text="The version, definition or image asked for.")
     from_latest = models.BooleanField(default=False, help_text="Asked for the definition's latest version.")
     source_version = models.ForeignKey(
-        GalleryImageVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "galleries.GalleryImageVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     source_definition = models.ForeignKey(
-        GalleryImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "galleries.GalleryImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     source_image = models.ForeignKey(
-        ManagedImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "galleries.ManagedImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     source_version_name = models.CharField(max_length=40, blank=True)
     os_type = models.CharField(max_length=10, choices=OsType.choices)
@@ -72,7 +72,7 @@ class Deployment(Resource):
         default=list, blank=True, help_text="The replicas of the region that serve (or served) its creation."
     )
     os_disk = models.ForeignKey(
-        StoredDisk,
+        "galleries.StoredDisk",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

@@ -23,16 +23,27 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.activity import Caller, Change
-from accounts.models import ActivityLogEntry
+from accounts.activity import Caller, Change, change
+from accounts.models import ActivityLogEntry, Resource
+from portal.core.errors import ServiceError
 from portal.core.queues import region_queue, waiting
 
-from .models import GalleryImageVersion, Region, Replica, StorageAccountType, TargetRegion, VersionDisk
+from . import queue
+from .models import (
+    GalleryImageVersion,
+    Region,
+    Replica,
+    StorageAccountType,
+    TargetRegion,
+    UsageCounter,
+    VersionDisk,
+)
 from .storage import RegionStore
+from .usage import release
 
 log = logging.getLogger(__name__)
 State = TargetRegion.State
@@ -224,8 +235,6 @@ def run(target_id: int, owner: str) -> str:
 
 
 def _is_database_error(exc: Exception) -> bool:
-    from django.db import DatabaseError
-
     return isinstance(exc, DatabaseError)
 
 
@@ -384,8 +393,6 @@ def _finish_removal(target: TargetRegion, owner: str) -> str:
             return "removed"
         if version.provisioning_state == PS.DELETING:
             if not TargetRegion.objects.filter(version=version).exists():
-                from .services import finish_version_deletion
-
                 finish_version_deletion(version)
                 return "deleted"
         else:
@@ -421,8 +428,6 @@ def _settle(version: GalleryImageVersion, starting: bool = False) -> None:
 
 
 def _record(target: TargetRegion, status: str, message: str) -> None:
-    from accounts.models import Resource
-
     resource = Resource.objects.filter(pk=target.version_id).first()
     ch = Change(
         caller=Caller.system(),
@@ -432,8 +437,6 @@ def _record(target: TargetRegion, status: str, message: str) -> None:
     ch.message = message
     ch.details = {"region": target.region.name, "state": status}
     if status == "Failed":
-        from portal.core.errors import ServiceError
-
         ch.record(
             ActivityLogEntry.Status.FAILED, ServiceError("ReplicationFailed", message, target.region.name)
         )
@@ -441,16 +444,23 @@ def _record(target: TargetRegion, status: str, message: str) -> None:
         ch.record(ActivityLogEntry.Status.SUCCEEDED)
 
 
+def finish_version_deletion(version: GalleryImageVersion) -> None:
+    """Called by the last region's worker once every replica is gone."""
+    with change(Caller.system(), f"{GalleryImageVersion.ARM_TYPE}/delete", resource=version) as ch:
+        ch.message = "All replicas removed; the version is deleted."
+        ch.resource, ch.arm_id = None, version.arm_id
+        ch.scope = Resource.objects.get(pk=version.parent_id)
+        release(version.subscription_id, version.location_id, UsageCounter.Kind.VERSIONS)
+        version.delete()
+
+
 # --- Queueing ----------------------------------------------------------------------------------------
 
 
 def enqueue(target_id: int, region_name: str | None = None, countdown: int | None = None) -> None:
-    from .tasks import replicate_region
-
     if region_name is None:
         region_name = TargetRegion.objects.values_list("region__name", flat=True).get(pk=target_id)
-    options = {"countdown": countdown} if countdown else {}
-    replicate_region.apply_async(kwargs={"target_region_id": target_id, "region": region_name}, **options)
+    queue.send(queue.REPLICATE_REGION, countdown=countdown, target_region_id=target_id, region=region_name)
 
 
 def enqueue_on_commit(targets) -> None:
@@ -513,8 +523,6 @@ def reap(now=None) -> int:
 def _settle_versions(before) -> None:
     """Versions whose state fell behind their regions: a deletion whose last region is gone, or a
     version whose regions are all final but that still says Creating/Updating."""
-    from .services import finish_version_deletion
-
     unfinished = TargetRegion.objects.filter(
         Q(state__in=[State.UNKNOWN, State.REPLICATING]) | Q(removing=True)
     ).values("version_id")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -154,8 +155,6 @@ class RegionStore:
 
     def sweep_temporaries(self, older_than: float) -> int:
         """Delete temporary files nobody has written to for ``older_than`` seconds."""
-        import time
-
         removed = 0
         if not self.base.is_dir():
             return 0
@@ -172,8 +171,6 @@ class RegionStore:
     def files_under(self, prefix: str, older_than: float = 0) -> list[str]:
         """Relative paths of the complete (not temporary) files under ``prefix``, last written more
         than ``older_than`` seconds ago."""
-        import time
-
         folder = self.base / prefix
         if not folder.is_dir():
             return []

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from accounts.activity import Caller
 
-from . import replication, services
-from .deployments import admit_waiting_deployments, provision_deployment  # noqa: F401  (registers the tasks)
-from .models import Blob, Region, Replica
+from . import deployments, lifecycle, replication, services
+from .api import operations
+from .models import Blob, LifecycleRun, Region, Replica
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,6 @@ def run_lifecycle() -> dict:
     """The scheduled lifecycle clean-up (F18, daily by beat): a real run of ``galleries.lifecycle``,
     whose plan is saved (a ``LifecycleRun``) before it acts; returns its counts. Definitions whose
     versions are still being deleted are deleted by the next run."""
-    from . import lifecycle
-    from .models import LifecycleRun
-
     return lifecycle.run(dry_run=False, trigger=LifecycleRun.Trigger.SCHEDULE).summary()
 
 
@@ -101,6 +98,16 @@ def run_lifecycle() -> dict:
 def purge_operations() -> int:
     """Forget the API's long-running operations that ended more than ``ARM_OPERATION_DAYS`` ago (their
     clients have long stopped polling); returns how many were deleted."""
-    from . import operations
-
     return operations.purge()
+
+
+@shared_task(name="galleries.deployments.admit_waiting_deployments", ignore_result=True)
+def admit_waiting_deployments() -> int:
+    """Start the waiting deployments that now fit (every few seconds, by beat)."""
+    return deployments.admit_all_waiting()
+
+
+@shared_task(name="galleries.deployments.provision_deployment", acks_late=True, ignore_result=True)
+def provision_deployment(deployment_id: int, region: str) -> str:
+    """Routed to ``region.<region>`` like the replication tasks: the OS disk is copied there."""
+    return deployments.provision(deployment_id)

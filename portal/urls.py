@@ -18,7 +18,7 @@ urlpatterns = [
     path("", include("portal.reports")),
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
-    path("", include("galleries.api_urls")),
+    path("", include("galleries.api.urls")),
     path("", include("portal.api_docs_urls")),
 ]
 

@@ -109,7 +109,7 @@ else:
         options.setdefault("prepare_threshold", 2)
         options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
 
-# The ARM-compatible API (portal/core/arm.py, galleries/api.py).
+# The ARM-compatible API (portal/core/arm.py, galleries/api/).
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.core.arm.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [],  # ArmView sets its own (portal.core.arm.ArmAuthentication)

@@ -1,6 +1,6 @@
 """drf-spectacular's settings: the OpenAPI description of the ARM-compatible API (F19).
 
-The schema holds the ARM paths only (``/subscriptions...``, ``/providers/...``): ``galleries.api_schema``
+The schema holds the ARM paths only (``/subscriptions...``, ``/providers/...``): ``galleries.api.schema``
 filters the endpoints, adds the ARM JSON Schemas and describes each view (the hooks below import it,
 so any schema generation — the /api/openapi.json view or ``manage.py spectacular`` — sees the
 descriptions).
@@ -28,9 +28,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "",
     "DISABLE_DOCSTRING_DESCRIPTIONS": True,  # the views' docstrings are for developers
-    "SORT_OPERATIONS": False,  # in the order of galleries/api_urls.py: parents before children
-    "PREPROCESSING_HOOKS": ["galleries.api_schema.arm_endpoints_only"],
-    "POSTPROCESSING_HOOKS": ["galleries.api_schema.finish"],
+    "SORT_OPERATIONS": False,  # in the order of galleries/api/urls.py: parents before children
+    "PREPROCESSING_HOOKS": ["galleries.api.schema.arm_endpoints_only"],
+    "POSTPROCESSING_HOOKS": ["galleries.api.schema.finish"],
     "TAGS": [
         {"name": "Galleries", "description": "Microsoft.Compute/galleries"},
         {"name": "GalleryImages", "description": "Image definitions: Microsoft.Compute/galleries/images"},

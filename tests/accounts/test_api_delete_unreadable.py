@@ -16,7 +16,7 @@ from accounts.models import ActivityLogEntry, Resource
 from accounts.services import create_tenant, create_user
 from accounts.sharing import grant_as_system
 from galleries import services
-from galleries.arm_versions import GALLERY_API_VERSIONS, IMAGE_API_VERSIONS, SNAPSHOT_API_VERSIONS
+from galleries.api.arm_versions import GALLERY_API_VERSIONS, IMAGE_API_VERSIONS, SNAPSHOT_API_VERSIONS
 from galleries.models import ArmOperation
 
 PROVIDER = "providers/Microsoft.Compute"

@@ -12,7 +12,7 @@ from django.test import Client
 
 from accounts import tokens
 from accounts.models import ActivityLogEntry
-from galleries import arm_versions
+from galleries.api import arm_versions
 from galleries.models import Gallery, GalleryImage
 
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)

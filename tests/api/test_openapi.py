@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
-from galleries import api_urls
+from galleries.api import urls as api_urls
 from portal.core.arm import ApiNotFound
 
 METHODS = ("get", "put", "patch", "delete", "post")

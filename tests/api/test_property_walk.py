@@ -28,7 +28,8 @@ from azure.mgmt.compute import models as sdk
 from azure.mgmt.compute.models import _models as sdk_models
 
 from accounts import tokens
-from galleries import arm_versions, services
+from galleries import services
+from galleries.api import arm_versions
 
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)
 FUTURE = "2031-01-02T03:04:05Z"

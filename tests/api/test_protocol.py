@@ -9,7 +9,8 @@ import pytest
 
 from accounts import tokens
 from accounts.services import create_tenant, create_user
-from galleries import arm_versions, services
+from galleries import services
+from galleries.api import arm_versions
 
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)
 OLDEST = min(arm_versions.GALLERY_API_VERSIONS)

@@ -9,7 +9,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from accounts import tokens
 from accounts.activity import Caller
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
-from galleries import arm_versions, services
+from galleries import services
+from galleries.api import arm_versions
 
 RESOURCES = max(arm_versions.RESOURCES_API_VERSIONS)
 

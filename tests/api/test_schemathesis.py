@@ -49,8 +49,8 @@ from schemathesis.config import SchemathesisConfig
 from werkzeug.test import Client
 
 from accounts import tokens
-from galleries import arm_versions
-from galleries.api_schema import EXAMPLE
+from galleries.api import arm_versions
+from galleries.api.schema import EXAMPLE
 
 MAX_EXAMPLES = 30
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)

@@ -14,6 +14,10 @@ stored, so it stays readable after the resource changes again.
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -21,7 +25,8 @@ from accounts.models import Resource, Subscription
 from portal.core import arm
 from portal.core.errors import ServiceError
 
-from .models import ArmOperation, GalleryImageVersion, TargetRegion
+from ..models import ArmOperation, GalleryImageVersion, TargetRegion
+from .arm import iso
 
 PS = GalleryImageVersion.ProvisioningState
 Status = ArmOperation.Status
@@ -144,10 +149,6 @@ def refresh(op: ArmOperation) -> ArmOperation:
 
 def purge() -> int:
     """Delete the operations that ended more than ``ARM_OPERATION_DAYS`` days ago."""
-    from datetime import timedelta
-
-    from django.conf import settings
-
     cutoff = timezone.now() - timedelta(days=settings.ARM_OPERATION_DAYS)
     deleted, _ = ArmOperation.objects.filter(ended_at__lt=cutoff).exclude(status=Status.IN_PROGRESS).delete()
     return deleted
@@ -167,8 +168,6 @@ def body(op: ArmOperation) -> dict:
 
 
 def arm_iso(value) -> str:
-    from .arm import iso
-
     return iso(value)
 
 
@@ -189,8 +188,6 @@ def find(request, subscription_guid: str, location: str, operation_id: str) -> A
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

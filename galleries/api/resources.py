@@ -18,16 +18,19 @@ from __future__ import annotations
 import re
 
 from django.db.models import Q
+from django.db.models.functions import Lower
 from rest_framework.response import Response
 
 from accounts import access
 from accounts.models import Resource, ResourceGroup, Subscription
-from galleries import arm, arm_versions, operations, services
-from galleries.api import ArmView, resource_group_or_404, subscription_or_404
+from galleries import services
 from galleries.models import ManagedImage, Snapshot
 from portal.core import limits
 from portal.core.arm import page
 from portal.core.errors import ServiceError
+
+from . import arm, arm_versions, operations
+from .views import ArmView, resource_group_or_404, subscription_or_404
 
 RESOURCES_VERSIONS = tuple(arm_versions.RESOURCES_API_VERSIONS) + tuple(
     getattr(arm_versions, "RESOURCES_PREVIEW_API_VERSIONS", ())
@@ -149,8 +152,6 @@ class _Resources(ArmView):
     def listing(self, request, qs):
         types = resource_type_filter(request.query_params.get("$filter"))
         if types is not None:
-            from django.db.models.functions import Lower
-
             qs = qs.annotate(type_key=Lower("type")).filter(type_key__in=types)
         return Response(page(request, qs.select_related("location"), generic_body))
 

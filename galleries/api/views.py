@@ -1,7 +1,7 @@
 """The ARM-compatible endpoints of galleries, image definitions and image versions (F19).
 
 Thin: each handler finds the resource through the access filter (``access.get_readable`` for one,
-``access.restrict`` for lists), moves the body into the service layer's arguments (``galleries.arm``),
+``access.restrict`` for lists), moves the body into the service layer's arguments (``galleries.api.arm``),
 calls the service and renders the result; every rule, write-access check and activity-log entry is
 the service layer's. What the caller may not read answers 404 exactly like what does not exist.
 """
@@ -20,8 +20,9 @@ from portal.core.arm import page
 from portal.core.errors import ServiceError
 from portal.core.prepared import Prepared, run_together
 
-from . import arm, arm_versions, operations, services
-from .models import ArmOperation, Gallery, GalleryImage, GalleryImageVersion, TargetRegion, VersionDisk
+from .. import services
+from ..models import ArmOperation, Gallery, GalleryImage, GalleryImageVersion, TargetRegion, VersionDisk
+from . import arm, arm_versions, operations
 
 VERSIONS = tuple(arm_versions.GALLERY_API_VERSIONS) + tuple(
     getattr(arm_versions, "GALLERY_PREVIEW_API_VERSIONS", ())

@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from accounts.models import User
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
-from . import arm_versions
-from .models import (
+from ..models import (
     Gallery,
     GalleryImage,
     GalleryImageVersion,
@@ -30,7 +30,8 @@ from .models import (
     aggregated_state,
     region_percent,
 )
-from .services import TargetRegionSpec
+from ..services import TargetRegionSpec
+from . import arm_versions
 
 GB = 1024**3
 
@@ -67,8 +68,6 @@ def _prune(value):
 
 
 def _principal_type(user) -> str:
-    from accounts.models import User
-
     return "Application" if user is not None and user.kind == User.Kind.SERVICE_PRINCIPAL else "User"
 
 

@@ -1,6 +1,6 @@
 """The api-versions of the ARM resources this portal speaks, and which properties each version knows.
 
-Plain data, no Django: the ARM layer (``galleries/arm.py``, ``portal/core/arm.py``) accepts exactly the
+Plain data, no Django: the ARM layer (``galleries/api/arm.py``, ``portal/core/arm.py``) accepts exactly the
 versions listed here and leaves out of a response what ``SINCE`` (and ``UNTIL``) say a version does
 not know. Versions are ISO dates, so ``api_version >= SINCE[path]`` is a correct comparison.
 

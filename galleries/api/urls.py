@@ -4,10 +4,10 @@ path under a subscription id resolves, the unknown ones to ``ApiNotFound``)."""
 
 from django.urls import path, re_path
 
-from galleries import api_resources as res
 from portal.core.arm import ApiNotFound
 
-from . import api
+from . import resources as res
+from . import views as api
 
 SUB = "subscriptions/<str:sub>"
 RG = f"{SUB}/resourceGroups/<str:rg>"

@@ -1,0 +1,495 @@
+"""The OpenAPI description of the ARM-compatible API (F19), attached to the views of
+``galleries.api.views`` and ``galleries.api.resources`` (every route of ``galleries/api/urls.py``) without
+changing them: ``extend_schema_view`` on each view class, the JSON Schemas of the ARM shapes
+(``galleries.api.schema_components``) as components, and the two drf-spectacular hooks named in
+``portal/settings/spectacular.py`` (which is also what imports this module whenever a schema is generated).
+
+What it says is what the code does: the ``api-version`` list is ``galleries.api.views.VERSIONS``, names
+follow the patterns of ``galleries.services``, every refusal is ``CloudError``
+(``portal.core.arm.error_body``), and PUT/PATCH/DELETE answer with the ``Azure-AsyncOperation``/``Location``
+headers of ``galleries.api.operations.headers``. One schema per resource covers every api-version; the
+descriptions name the properties that only some versions have (``galleries.api.arm_versions.SINCE``).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiRequest,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+
+from accounts.services import RESOURCE_GROUP_NAME
+from portal.core.arm import API_VERSION, ApiNotFound
+
+from .. import services
+from . import resources as res
+from . import views as api
+from .schema_components import EXAMPLE, SCHEMAS, ref
+
+# --- Parameters -----------------------------------------------------------------------------------------
+
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": services.MAX_NAME}
+#: Path parameter → (schema, description); the postprocessing hook puts them on every operation.
+PATH_PARAMETERS: dict[str, tuple[dict, str]] = {
+    "sub": ({"type": "string", "format": "uuid"}, "The subscription id."),
+    "rg": (
+        {"type": "string", "minLength": 1, "maxLength": 90, "pattern": RESOURCE_GROUP_NAME.pattern},
+        "The resource group's name (case-insensitive).",
+    ),
+    "gallery": (
+        {**_NAME, "pattern": services.GALLERY_NAME.pattern},
+        "The gallery's name: letters, digits, periods and underscores; it starts and ends with a letter "
+        "or digit.",
+    ),
+    "image": (
+        {**_NAME, "pattern": services.CHILD_NAME.pattern},
+        "The image definition's name: " + services.CHILD_NAME_RULE,
+    ),
+    "version": (
+        {"type": "string", "pattern": services.VERSION_NAME.pattern},
+        "The image version's name: Major.Minor.Patch, three whole numbers.",
+    ),
+    "location": ({"type": "string", "minLength": 1}, "The region of the operation."),
+    "operation": ({"type": "string", "format": "uuid"}, "The operation's id."),
+    "name": ({**_NAME}, "The managed image's or snapshot's name."),
+}
+
+
+def api_version_parameter(view) -> OpenApiParameter:
+    """``api-version``: required, one of what ``view`` accepts (``ArmView.api_versions``)."""
+    versions = list(view.api_versions)
+    return OpenApiParameter(
+        API_VERSION,
+        str,
+        OpenApiParameter.QUERY,
+        required=True,
+        enum=versions,
+        description=(
+            "The api-version: the request and response bodies take the shape of that version. Missing: "
+            "400 MissingApiVersionParameter; not one of these: 400 NoRegisteredProviderFound."
+        ),
+        examples=[OpenApiExample("newest", value=max(versions))],
+    )
+
+
+PAGING = [
+    OpenApiParameter(
+        "$top",
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        OpenApiParameter.QUERY,
+        description="The page size (default 100).",
+    ),
+    OpenApiParameter(
+        "$skiptoken",
+        str,
+        OpenApiParameter.QUERY,
+        description="Where the page starts: copy it from nextLink, never make one up.",
+    ),
+]
+EXPAND = OpenApiParameter(
+    "$expand",
+    str,
+    OpenApiParameter.QUERY,
+    enum=["ReplicationStatus"],
+    description="ReplicationStatus adds properties.replicationStatus (case-insensitive; other values "
+    "are ignored).",
+)
+TYPE_FILTER = OpenApiParameter(
+    "$filter",
+    str,
+    OpenApiParameter.QUERY,
+    description="Only resources of these types: resourceType eq '<type>', several joined with 'or' "
+    "(case-insensitive). Any other filter is refused (400 InvalidParameter).",
+    examples=[OpenApiExample("galleries", value="resourceType eq 'Microsoft.Compute/galleries'")],
+)
+_ASYNC = "the status resource of the long-running operation (GET it until status is no longer InProgress)"
+
+
+def _async_headers(*codes: int) -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            "Azure-AsyncOperation",
+            {"type": "string", "format": "uri"},
+            OpenApiParameter.HEADER,
+            description=f"URL of {_ASYNC}.",
+            response=list(codes),
+        ),
+        OpenApiParameter(
+            "Location",
+            {"type": "string", "format": "uri"},
+            OpenApiParameter.HEADER,
+            description=f"The same URL as Azure-AsyncOperation: {_ASYNC}.",
+            response=list(codes),
+        ),
+        OpenApiParameter(
+            "Retry-After",
+            int,
+            OpenApiParameter.HEADER,
+            description="Seconds to wait before asking (0: ask at once).",
+            response=list(codes),
+        ),
+    ]
+
+
+# --- Responses ------------------------------------------------------------------------------------------
+
+_ERROR_TEXT = {
+    400: "The request is invalid: a missing or unknown api-version (MissingApiVersionParameter, "
+    "NoRegisteredProviderFound), a body that is not JSON (InvalidRequestContent) or that breaks a rule "
+    "(InvalidParameter, with the property in target).",
+    401: "No credentials (AuthenticationFailed) or an invalid or expired token "
+    "(InvalidAuthenticationToken); WWW-Authenticate names the token endpoint.",
+    403: "The caller may read the resource but not do this (AuthorizationFailed).",
+    404: "The subscription, resource group or resource does not exist or the caller may not read it "
+    "(SubscriptionNotFound, ResourceGroupNotFound, ResourceNotFound).",
+    405: "The method is not one this path serves (MethodNotAllowed).",
+    409: "The change conflicts with the resource's state, another resource or a quota (Conflict, "
+    "PropertyChangeNotAllowed, QuotaExceeded).",
+}
+READ_ERRORS = (400, 401, 404)
+WRITE_ERRORS = (400, 401, 403, 404, 409)
+
+
+def _errors(*codes: int) -> dict:
+    out = {code: OpenApiResponse(response=ref("CloudError"), description=_ERROR_TEXT[code]) for code in codes}
+    out["default"] = OpenApiResponse(
+        response=ref("CloudError"),
+        description=f"Any other refusal in the same shape: {_ERROR_TEXT[405]} 415 for a body that is not "
+        "application/json, 500 for an unexpected failure.",
+    )
+    return out
+
+
+def _get(view, resource: str, what: str, operation_id: str, tag: str, extra=()) -> extend_schema:
+    return extend_schema(
+        operation_id=operation_id,
+        summary=f"Get {what}",
+        tags=[tag],
+        parameters=[api_version_parameter(view), *extra],
+        responses={
+            200: OpenApiResponse(response=ref(resource), description=f"The {what}."),
+            **_errors(*READ_ERRORS),
+        },
+    )
+
+
+def _put(view, resource: str, what: str, operation_id: str, tag: str, example: dict) -> extend_schema:
+    return extend_schema(
+        operation_id=operation_id,
+        summary=f"Create or replace {what}",
+        description=(
+            f"Creates the {what} (201) or replaces its writable properties (200; tags left out are "
+            "removed). Read-only properties in the body are ignored; a property the API does not know is "
+            "refused (400 InvalidParameter, naming it in target)."
+        ),
+        tags=[tag],
+        parameters=[api_version_parameter(view), *_async_headers(200, 201)],
+        request={
+            "application/json": OpenApiRequest(
+                ref(resource), examples=[OpenApiExample(f"{resource} body", value=example, request_only=True)]
+            )
+        },
+        responses={
+            200: OpenApiResponse(response=ref(resource), description=f"The {what} was updated."),
+            201: OpenApiResponse(response=ref(resource), description=f"The {what} was created."),
+            **_errors(*WRITE_ERRORS),
+        },
+    )
+
+
+def _patch(view, resource: str, what: str, operation_id: str, tag: str) -> extend_schema:
+    return extend_schema(
+        operation_id=operation_id,
+        summary=f"Update {what}",
+        description=f"Changes the properties the body gives; the rest of the {what} stays as it is.",
+        tags=[tag],
+        parameters=[api_version_parameter(view), *_async_headers(200)],
+        request={"application/json": ref(f"{resource}Update")},
+        responses={
+            200: OpenApiResponse(response=ref(resource), description=f"The {what} was updated."),
+            **_errors(*WRITE_ERRORS),
+        },
+    )
+
+
+def _delete(view, what: str, operation_id: str, tag: str, extra: str = "") -> extend_schema:
+    return extend_schema(
+        operation_id=operation_id,
+        summary=f"Delete {what}",
+        description=f"Deletes the {what}.{extra}",
+        tags=[tag],
+        parameters=[api_version_parameter(view), *_async_headers(202)],
+        responses={
+            202: OpenApiResponse(description="Accepted: follow Azure-AsyncOperation until it Succeeded."),
+            204: OpenApiResponse(description=f"There was no such {what} (not an error)."),
+            **_errors(*WRITE_ERRORS),
+        },
+    )
+
+
+def _list(view, resource: str, what: str, operation_id: str, tag: str, extra=()) -> extend_schema:
+    return extend_schema(
+        operation_id=operation_id,
+        summary=f"List {what}",
+        description=f"The {what} the caller may read, a page at a time (follow nextLink).",
+        tags=[tag],
+        parameters=[api_version_parameter(view), *PAGING, *extra],
+        responses={
+            200: OpenApiResponse(response=ref(f"{resource}List"), description=f"A page of {what}."),
+            **_errors(*READ_ERRORS),
+        },
+    )
+
+
+# --- The views of galleries.api.views -------------------------------------------------------------------
+
+_GALLERY_EXAMPLE = {
+    "location": "westeurope",
+    "tags": {"department": "finance"},
+    "properties": {"description": "Images of the finance department"},
+}
+_DEFINITION_EXAMPLE = {
+    "location": "westeurope",
+    "properties": {
+        "osType": "Linux",
+        "osState": "Generalized",
+        "identifier": {"publisher": "Contoso", "offer": "Finance", "sku": "Backend"},
+    },
+}
+_VERSION_EXAMPLE = {
+    "location": "westeurope",
+    "properties": {
+        "publishingProfile": {
+            "targetRegions": [{"name": "West Europe", "regionalReplicaCount": 1}],
+            "replicaCount": 1,
+        },
+        "storageProfile": {
+            "source": {
+                "id": f"/subscriptions/{EXAMPLE['sub']}/resourceGroups/{EXAMPLE['rg']}"
+                f"/providers/Microsoft.Compute/images/{EXAMPLE['name']}"
+            }
+        },
+    },
+}
+
+G, D, V = "Galleries", "GalleryImages", "GalleryImageVersions"
+_v = api.GalleryItem
+extend_schema_view(
+    get=_list(_v, "Gallery", "galleries in the subscription", "Galleries_List", G),
+)(api.SubscriptionGalleries)
+extend_schema_view(
+    get=_list(_v, "Gallery", "galleries in the resource group", "Galleries_ListByResourceGroup", G),
+)(api.ResourceGroupGalleries)
+extend_schema_view(
+    get=_get(_v, "Gallery", "gallery", "Galleries_Get", G),
+    put=_put(_v, "Gallery", "gallery", "Galleries_CreateOrUpdate", G, _GALLERY_EXAMPLE),
+    patch=_patch(_v, "Gallery", "gallery", "Galleries_Update", G),
+    delete=_delete(_v, "gallery", "Galleries_Delete", G, " It must have no image definitions (409)."),
+)(api.GalleryItem)
+extend_schema_view(
+    get=_list(_v, "GalleryImage", "image definitions in the gallery", "GalleryImages_ListByGallery", D),
+)(api.GalleryDefinitions)
+extend_schema_view(
+    get=_get(_v, "GalleryImage", "image definition", "GalleryImages_Get", D),
+    put=_put(_v, "GalleryImage", "image definition", "GalleryImages_CreateOrUpdate", D, _DEFINITION_EXAMPLE),
+    patch=_patch(_v, "GalleryImage", "image definition", "GalleryImages_Update", D),
+    delete=_delete(
+        _v, "image definition", "GalleryImages_Delete", D, " It must have no image versions (409)."
+    ),
+)(api.DefinitionItem)
+extend_schema_view(
+    get=_list(
+        _v,
+        "GalleryImageVersion",
+        "image versions of the definition",
+        "GalleryImageVersions_ListByGalleryImage",
+        V,
+    ),
+)(api.DefinitionVersions)
+extend_schema_view(
+    get=_get(_v, "GalleryImageVersion", "image version", "GalleryImageVersions_Get", V, [EXPAND]),
+    put=_put(
+        _v, "GalleryImageVersion", "image version", "GalleryImageVersions_CreateOrUpdate", V, _VERSION_EXAMPLE
+    ),
+    patch=_patch(_v, "GalleryImageVersion", "image version", "GalleryImageVersions_Update", V),
+    delete=_delete(
+        _v,
+        "image version",
+        "GalleryImageVersions_Delete",
+        V,
+        " Its replicas are removed from every region first; the operation succeeds once they are gone.",
+    ),
+)(api.VersionItem)
+extend_schema_view(
+    get=extend_schema(
+        operation_id="AsyncOperations_Get",
+        summary="Get the status of a long-running operation",
+        description="The URL of Azure-AsyncOperation (and Location) of a PUT, PATCH or DELETE. Only the "
+        "principal that started the operation may read it; anyone else gets 404.",
+        tags=["AsyncOperations"],
+        parameters=[api_version_parameter(api.OperationStatus)],
+        responses={
+            200: OpenApiResponse(response=ref("OperationStatus"), description="The operation's status."),
+            **_errors(*READ_ERRORS),
+        },
+    ),
+)(api.OperationStatus)
+
+# --- The views of galleries.api.resources ------------------------------------------------------------
+
+_SOURCE_DELETE = " Refused (409) while an image version was published from it."
+extend_schema_view(
+    get=_get(res.ImageItem, "Image", "managed image", "Images_Get", "Images"),
+    delete=_delete(res.ImageItem, "managed image", "Images_Delete", "Images", _SOURCE_DELETE),
+)(res.ImageItem)
+extend_schema_view(
+    # One view serves the subscription's and the resource group's list: ``finish`` names each path's.
+    get=_list(res.Images, "Image", "managed images", "Images_List", "Images"),
+)(res.Images)
+extend_schema_view(
+    get=_get(res.SnapshotItem, "Snapshot", "snapshot", "Snapshots_Get", "Snapshots"),
+    delete=_delete(res.SnapshotItem, "snapshot", "Snapshots_Delete", "Snapshots", _SOURCE_DELETE),
+)(res.SnapshotItem)
+extend_schema_view(
+    get=_list(res.Snapshots, "Snapshot", "snapshots", "Snapshots_List", "Snapshots"),
+)(res.Snapshots)
+extend_schema_view(
+    get=_list(res.Subscriptions, "Subscription", "subscriptions", "Subscriptions_List", "Subscriptions"),
+)(res.Subscriptions)
+extend_schema_view(
+    get=_get(res.SubscriptionItem, "Subscription", "subscription", "Subscriptions_Get", "Subscriptions"),
+)(res.SubscriptionItem)
+extend_schema_view(
+    get=_list(
+        res.ResourceGroups, "ResourceGroup", "resource groups", "ResourceGroups_List", "ResourceGroups"
+    ),
+)(res.ResourceGroups)
+extend_schema_view(
+    get=_get(
+        res.ResourceGroupItem, "ResourceGroup", "resource group", "ResourceGroups_Get", "ResourceGroups"
+    ),
+)(res.ResourceGroupItem)
+extend_schema_view(
+    get=_list(
+        res.AllResources,
+        "GenericResource",
+        "resources of every subscription the caller reaches",
+        "Resources_ListAll",
+        "Resources",
+        [TYPE_FILTER],
+    ),
+)(res.AllResources)
+extend_schema_view(
+    get=_list(
+        res.SubscriptionResources,
+        "GenericResource",
+        "resources in the subscription",
+        "Resources_List",
+        "Resources",
+        [TYPE_FILTER],
+    ),
+)(res.SubscriptionResources)
+extend_schema_view(
+    get=_list(
+        res.ResourceGroupResources,
+        "GenericResource",
+        "resources in the resource group",
+        "Resources_ListByResourceGroup",
+        "Resources",
+        [TYPE_FILTER],
+    ),
+)(res.ResourceGroupResources)
+
+extend_schema(exclude=True)(ApiNotFound)
+
+#: Operations whose view serves two paths: (path, method) → operationId and summary.
+_RENAMED = {
+    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images", "get"): (
+        "Images_ListByResourceGroup",
+        "List managed images in the resource group",
+    ),
+    ("/subscriptions/{sub}/providers/Microsoft.Compute/images", "get"): (
+        "Images_List",
+        "List managed images in the subscription",
+    ),
+    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/snapshots", "get"): (
+        "Snapshots_ListByResourceGroup",
+        "List snapshots in the resource group",
+    ),
+    ("/subscriptions/{sub}/providers/Microsoft.Compute/snapshots", "get"): (
+        "Snapshots_List",
+        "List snapshots in the subscription",
+    ),
+}
+
+
+class ArmBearerScheme(OpenApiAuthenticationExtension):
+    """``portal.core.arm.ArmAuthentication`` as OpenAPI sees it: a bearer token from /oauth2/token."""
+
+    target_class = "portal.core.arm.ArmAuthentication"
+    name = "bearer"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token from POST /oauth2/token (client credentials of a service "
+            "principal, or a user's password grant). A signed-in browser session works as well "
+            "(Swagger UI sends its CSRF token on writes).",
+        }
+
+
+# --- Hooks (named in SPECTACULAR_SETTINGS) --------------------------------------------------------------
+
+
+def is_arm_path(path: str) -> bool:
+    return path == "/subscriptions" or path.startswith(("/subscriptions/", "/providers/"))
+
+
+def arm_endpoints_only(endpoints, **kwargs):
+    """PREPROCESSING_HOOKS: only the ARM paths (/subscriptions..., /providers/...), never the portal's
+    pages nor the catch-all 404 routes."""
+    return [
+        (path, regex, method, callback)
+        for path, regex, method, callback in endpoints
+        if is_arm_path(path) and getattr(callback, "cls", None) is not ApiNotFound
+    ]
+
+
+def finish(result, generator, request, public):
+    """POSTPROCESSING_HOOKS: add the ARM schemas, describe the path parameters, name the operations of
+    views that serve two paths, and mark the body of every PUT required (drf-spectacular leaves a raw
+    schema's body optional)."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (path, method) in _RENAMED:
+                operation["operationId"], operation["summary"] = _RENAMED[path, method]
+            if method == "put" and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+            described = []
+            for name in _path_names(path):
+                schema, description = PATH_PARAMETERS[name]
+                described.append(
+                    {
+                        "in": "path",
+                        "name": name,
+                        "required": True,
+                        "description": description,
+                        "schema": schema,
+                        "examples": {name: {"value": EXAMPLE[name]}},
+                    }
+                )
+            params = [p for p in operation.get("parameters", []) if p.get("in") != "path"]
+            operation["parameters"] = described + params
+    return result
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]

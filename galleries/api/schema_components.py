@@ -1,0 +1,486 @@
+"""The JSON Schemas of the ARM shapes (``galleries.api.arm``), the components of the OpenAPI description
+that ``galleries.api.schema`` attaches to the API's views: the envelopes, the properties of each resource
+type with their limits (``portal.core.limits``, ``galleries.services`` patterns) and enums (the models'
+choices), the pages of lists, the operation status, and the names the examples use."""
+
+from __future__ import annotations
+
+from accounts.services import MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS
+from portal.core import limits
+
+from .. import services
+from ..models import (
+    DiskType,
+    GalleryImageVersion,
+    HyperVGeneration,
+    OsState,
+    OsType,
+    StorageAccountType,
+    TargetRegion,
+)
+from ..models_api import ArmOperation
+
+#: The names the examples use: those of the fixtures in tests/conftest.py, so that the schemathesis
+#: run (tests/api/test_schemathesis.py) reaches existing resources with them.
+EXAMPLE = {
+    "sub": "00000000-0000-0000-0000-000000000000",
+    "rg": "images",
+    "gallery": "Gallery1",
+    "image": "myImage1",
+    "version": "1.0.0",
+    "location": "westeurope",
+    "operation": "11111111-2222-3333-4444-555555555555",
+    "name": "base",
+}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _values(choices) -> list[str]:
+    return [c.value for c in choices]
+
+
+def _string(description: str = "", **kw) -> dict:
+    return {"type": "string", **({"description": description} if description else {}), **kw}
+
+
+def _obj(properties: dict, required: list[str] | None = None, description: str = "", **kw) -> dict:
+    schema = {"type": "object", "additionalProperties": False, "properties": properties, **kw}
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    return schema
+
+
+READ_ONLY = {"readOnly": True}
+DATE_TIME = {"type": "string", "format": "date-time"}
+
+
+def _text(limit: int, description: str = "", **kw) -> dict:
+    """Free text of at most ``limit`` characters (``portal.core.limits``, the services' limit)."""
+    return _string(description, maxLength=limit, **kw)
+
+
+#: The limits of free text, from ``portal.core.limits`` (the numbers the services enforce).
+DESCRIPTION = _text(limits.DESCRIPTION)
+EULA = _text(limits.EULA)
+URI = _text(limits.URI, "An http(s) URI.")
+PLAN = _text(limits.PURCHASE_PLAN)
+_HOST_CACHING = _string(
+    "Always None: host caching (ReadOnly, ReadWrite) is not implemented and refused.", enum=["None"]
+)
+
+# --- Components -----------------------------------------------------------------------------------------
+
+_SYSTEM_DATA = _obj(
+    {
+        "createdBy": _string(),
+        "createdByType": _string(enum=["User", "Application"]),
+        "createdAt": DATE_TIME,
+        "lastModifiedBy": _string(),
+        "lastModifiedByType": _string(enum=["User", "Application"]),
+        "lastModifiedAt": DATE_TIME,
+    },
+    description="Who created and last changed the resource, and when (api-version 2024-03-03 and later).",
+    readOnly=True,
+)
+
+
+def _envelope(properties_ref: str, *, required: list[str], description: str) -> dict:
+    """The ARM envelope: what the server fills in is read-only; ``location`` and ``tags`` are written."""
+    return _obj(
+        {
+            "id": _string("The resource's ARM id.", readOnly=True),
+            "name": _string("The resource's name (the last segment of its id).", readOnly=True),
+            "type": _string("The resource type.", readOnly=True),
+            "location": _string(
+                "The region, by name or display name (westeurope, 'West Europe'); it cannot change.",
+                example="westeurope",
+            ),
+            "tags": ref("Tags"),
+            "properties": ref(properties_ref),
+            "systemData": _SYSTEM_DATA,
+        },
+        required=required,
+        description=description,
+    )
+
+
+def _page(item: str) -> dict:
+    return _obj(
+        {
+            "value": {"type": "array", "items": ref(item)},
+            "nextLink": _string(
+                "The next page (absolute URL with api-version and $skiptoken); absent on the last page.",
+                format="uri",
+            ),
+        },
+        required=["value"],
+    )
+
+
+_COUNT = {"type": "integer", "minimum": 1, "maximum": services.MAX_INT32}
+_RANGE = _obj({"min": _COUNT, "max": _COUNT})
+_DISK_SOURCE = _obj(
+    {
+        "id": _string("The ARM id of a snapshot (or managed image) to publish this disk from."),
+    },
+    description="A VHD in a storage account (uri, storageAccountId) is not a source this portal takes.",
+)
+_TARGET_REGION = _obj(
+    {
+        "name": _string("A region, by name or display name.", example="West Europe"),
+        "regionalReplicaCount": {"type": "integer", "minimum": 1, "maximum": services.MAX_REPLICAS},
+        "storageAccountType": _string("api-version 2019-03-01 and later.", enum=_values(StorageAccountType)),
+        "excludeFromLatest": {"type": "boolean", "description": "api-version 2022-03-03 and later."},
+    },
+    required=["name"],
+)
+
+SCHEMAS: dict[str, dict] = {
+    "ErrorDetail": _obj(
+        {
+            "code": _string("A machine-readable code such as InvalidParameter or ResourceNotFound."),
+            "message": _string("What went wrong, for a person."),
+            "target": _string("The parameter or property at fault, if any.", nullable=True),
+            "details": {"type": "array", "items": ref("ErrorDetail")},
+        },
+        required=["code", "message", "target", "details"],
+    ),
+    "CloudError": _obj(
+        {"error": ref("ErrorDetail")},
+        required=["error"],
+        description="Every refusal of the API, in every status (4xx and 5xx).",
+    ),
+    "Tags": {
+        "type": "object",
+        "description": f"At most {MAX_TAGS} name/value pairs; a name has 1–{MAX_TAG_KEY} characters without "
+        "< > % & \\ ? /.",
+        "maxProperties": MAX_TAGS,
+        "additionalProperties": {"type": "string", "maxLength": MAX_TAG_VALUE},
+        "example": {"department": "finance"},
+    },
+    # galleries
+    "GalleryProperties": _obj(
+        {
+            "description": _text(limits.DESCRIPTION, "Free text about the gallery."),
+            "identifier": _obj(
+                {"uniqueName": _string("<subscription id>-<GALLERY NAME>.", readOnly=True)}, readOnly=True
+            ),
+            "provisioningState": _string(enum=["Succeeded"], readOnly=True),
+            "sharingStatus": _obj({}, readOnly=True, description="Accepted and ignored."),
+        }
+    ),
+    "Gallery": _envelope(
+        "GalleryProperties",
+        required=["location"],
+        description="A gallery (Microsoft.Compute/galleries).",
+    ),
+    "GalleryUpdate": _envelope(
+        "GalleryProperties",
+        required=[],
+        description="The properties a PATCH changes; what it leaves out stays (location cannot change).",
+    ),
+    "GalleryList": _page("Gallery"),
+    # image definitions
+    "GalleryImageIdentifier": _obj(
+        {
+            "publisher": _text(limits.PUBLISHER, pattern=services.IDENTIFIER_VALUE.pattern),
+            "offer": _text(limits.OFFER, pattern=services.IDENTIFIER_VALUE.pattern),
+            "sku": _text(limits.SKU, pattern=services.IDENTIFIER_VALUE.pattern),
+        },
+        required=["publisher", "offer", "sku"],
+        description="Publisher, offer and SKU: unique in the gallery; they cannot change.",
+    ),
+    "GalleryImageProperties": _obj(
+        {
+            "description": DESCRIPTION,
+            "eula": EULA,
+            "privacyStatementUri": URI,
+            "releaseNoteUri": URI,
+            "osType": _string("Cannot change.", enum=_values(OsType)),
+            "osState": _string("Cannot change.", enum=_values(OsState)),
+            "hyperVGeneration": _string(
+                "api-version 2019-07-01 and later; cannot change.", enum=_values(HyperVGeneration)
+            ),
+            "endOfLifeDate": DATE_TIME,
+            "identifier": ref("GalleryImageIdentifier"),
+            "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
+            "disallowed": _obj({"diskTypes": {"type": "array", "items": _string(enum=_values(DiskType))}}),
+            "purchasePlan": _obj({"name": PLAN, "publisher": PLAN, "product": PLAN}),
+            "provisioningState": _string(enum=["Succeeded"], readOnly=True),
+        },
+        required=["osType", "osState", "identifier"],
+    ),
+    "GalleryImagePropertiesUpdate": _obj(
+        {
+            "description": DESCRIPTION,
+            "eula": EULA,
+            "privacyStatementUri": URI,
+            "releaseNoteUri": URI,
+            "osType": _string("Must equal the current value.", enum=_values(OsType)),
+            "osState": _string("Must equal the current value.", enum=_values(OsState)),
+            "hyperVGeneration": _string("Must equal the current value.", enum=_values(HyperVGeneration)),
+            "endOfLifeDate": DATE_TIME,
+            "identifier": _obj(
+                {
+                    "publisher": _text(limits.PUBLISHER),
+                    "offer": _text(limits.OFFER),
+                    "sku": _text(limits.SKU),
+                },
+                description="Must equal the current identifier.",
+            ),
+            "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
+            "disallowed": _obj({"diskTypes": {"type": "array", "items": _string(enum=_values(DiskType))}}),
+            "purchasePlan": _obj({"name": PLAN, "publisher": PLAN, "product": PLAN}),
+            "provisioningState": _string(enum=["Succeeded"], readOnly=True),
+        }
+    ),
+    "GalleryImage": _envelope(
+        "GalleryImageProperties",
+        required=["location", "properties"],
+        description="An image definition (Microsoft.Compute/galleries/images).",
+    ),
+    "GalleryImageUpdate": _envelope(
+        "GalleryImagePropertiesUpdate",
+        required=[],
+        description="The properties a PATCH changes; what it leaves out stays.",
+    ),
+    "GalleryImageList": _page("GalleryImage"),
+    # image versions
+    "GalleryImageVersionPublishingProfile": _obj(
+        {
+            "targetRegions": {
+                "type": "array",
+                "items": _TARGET_REGION,
+                "description": "Where the version is replicated; the version's own location is always one.",
+            },
+            "replicaCount": {"type": "integer", "minimum": 1, "maximum": services.MAX_REPLICAS},
+            "excludeFromLatest": {"type": "boolean"},
+            "publishedDate": {**DATE_TIME, **READ_ONLY},
+            "endOfLifeDate": DATE_TIME,
+            "storageAccountType": _string(
+                "api-version 2019-03-01 and later.", enum=_values(StorageAccountType)
+            ),
+            "source": _obj(
+                {"managedImage": _obj({"id": _string("The ARM id of a managed image.")})},
+                description="api-version 2018-06-01 and 2019-03-01 only (later: storageProfile.source).",
+            ),
+        }
+    ),
+    "GalleryImageVersionStorageProfile": _obj(
+        {
+            "source": _obj(
+                {
+                    "id": _string(
+                        "The ARM id of a managed image, a snapshot or another image version "
+                        "(api-version 2019-07-01 and later)."
+                    )
+                }
+            ),
+            "osDiskImage": _obj(
+                {
+                    "sizeInGB": {"type": "integer", "readOnly": True},
+                    "hostCaching": _HOST_CACHING,
+                    "source": _DISK_SOURCE,
+                }
+            ),
+            "dataDiskImages": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "lun": {"type": "integer", "minimum": 0, "maximum": services.MAX_LUN},
+                        "sizeInGB": {"type": "integer", "readOnly": True},
+                        "hostCaching": _HOST_CACHING,
+                        "source": _DISK_SOURCE,
+                    }
+                ),
+            },
+        }
+    ),
+    "ReplicationStatus": _obj(
+        {
+            "aggregatedState": _string(enum=["InProgress", "Completed", "Failed"]),
+            "summary": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "region": _string(),
+                        "state": _string(enum=_values(TargetRegion.State)),
+                        "details": _string(),
+                        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+                    }
+                ),
+            },
+        },
+        readOnly=True,
+        description="Only with $expand=ReplicationStatus.",
+    ),
+    "GalleryImageVersionProperties": _obj(
+        {
+            "publishingProfile": ref("GalleryImageVersionPublishingProfile"),
+            "storageProfile": ref("GalleryImageVersionStorageProfile"),
+            "provisioningState": _string(enum=_values(GalleryImageVersion.ProvisioningState), readOnly=True),
+            "replicationStatus": ref("ReplicationStatus"),
+            "safetyProfile": _obj(
+                {
+                    "allowDeletionOfReplicatedLocations": {
+                        "type": "boolean",
+                        "enum": [True],
+                        "description": "Always true: protecting replicated regions from removal is not "
+                        "implemented yet (F24), so false is refused.",
+                    },
+                    "blockDeletionBeforeEndOfLife": {
+                        "type": "boolean",
+                        "enum": [False],
+                        "description": "Always false: blocking deletion before the end of life is not "
+                        "implemented yet (F24), so true is refused (api-version 2024-03-03 and later).",
+                    },
+                    "reportedForPolicyViolation": {"type": "boolean", "readOnly": True},
+                    "policyViolations": {"type": "array", "items": {"type": "object"}, "readOnly": True},
+                },
+                description="api-version 2022-03-03 and later. The portal's behaviour, shown as it is; a "
+                "value asking for anything else is refused (400 InvalidParameter naming it).",
+            ),
+        },
+    ),
+    "GalleryImageVersion": _envelope(
+        "GalleryImageVersionProperties",
+        required=["location", "properties"],
+        description=(
+            "An image version (Microsoft.Compute/galleries/images/versions). Creating one needs a source: "
+            "properties.storageProfile.source.id (or, up to api-version 2019-03-01, "
+            "properties.publishingProfile.source.managedImage.id)."
+        ),
+    ),
+    "GalleryImageVersionUpdate": _envelope(
+        "GalleryImageVersionProperties",
+        required=[],
+        description="The properties a PATCH changes: target regions, replica counts, excludeFromLatest, "
+        "endOfLifeDate.",
+    ),
+    "GalleryImageVersionList": _page("GalleryImageVersion"),
+    # long-running operations
+    "OperationStatus": _obj(
+        {
+            "name": _string("The operation's id.", format="uuid"),
+            "status": _string(enum=_values(ArmOperation.Status)),
+            "startTime": DATE_TIME,
+            "endTime": DATE_TIME,
+            "error": ref("ErrorDetail"),
+        },
+        required=["name", "status", "startTime"],
+        description="The status of a long-running operation; error is there when it Failed or was Canceled.",
+    ),
+}
+
+_ENVELOPE_OUT = {
+    "id": _string(readOnly=True),
+    "name": _string(readOnly=True),
+    "type": _string(readOnly=True),
+    "location": _string(readOnly=True),
+    "tags": ref("Tags"),
+}
+SCHEMAS.update(
+    {
+        # Microsoft.Resources (read only)
+        "Subscription": _obj(
+            {
+                "id": _string("/subscriptions/<subscriptionId>."),
+                "subscriptionId": _string(format="uuid"),
+                "tenantId": _string("The directory (tenant) the subscription belongs to.", format="uuid"),
+                "displayName": _string(),
+                "state": _string(enum=["Enabled", "Disabled"]),
+                "subscriptionPolicies": _obj(
+                    {
+                        "locationPlacementId": _string(),
+                        "spendingLimit": _string(enum=["On", "Off", "CurrentPeriodOff"]),
+                    }
+                ),
+                "authorizationSource": _string(),
+            },
+            required=["id", "subscriptionId", "displayName", "state"],
+        ),
+        "SubscriptionList": _page("Subscription"),
+        "ResourceGroup": _obj(
+            {
+                **_ENVELOPE_OUT,
+                "properties": _obj({"provisioningState": _string(enum=["Succeeded"])}),
+            },
+            required=["id", "name", "type", "location"],
+        ),
+        "ResourceGroupList": _page("ResourceGroup"),
+        "GenericResource": _obj(
+            _ENVELOPE_OUT,
+            required=["id", "name", "type"],
+            description="Any resource, as the generic listings show it.",
+        ),
+        "GenericResourceList": _page("GenericResource"),
+        # Microsoft.Compute/images and /snapshots (read and delete)
+        "Image": _obj(
+            {
+                **_ENVELOPE_OUT,
+                "properties": _obj(
+                    {
+                        "storageProfile": _obj(
+                            {
+                                "osDisk": _obj(
+                                    {
+                                        "osType": _string(enum=_values(OsType)),
+                                        "osState": _string(enum=_values(OsState)),
+                                        "diskSizeGB": {"type": "integer"},
+                                        "blobUri": _string(),
+                                        "caching": _string(),
+                                        "storageAccountType": _string(),
+                                    }
+                                ),
+                                "dataDisks": {
+                                    "type": "array",
+                                    "items": _obj(
+                                        {
+                                            "lun": {"type": "integer"},
+                                            "diskSizeGB": {"type": "integer"},
+                                            "caching": _string(),
+                                        }
+                                    ),
+                                },
+                            }
+                        ),
+                        "hyperVGeneration": _string(
+                            "api-version 2019-03-01 and later.", enum=_values(HyperVGeneration)
+                        ),
+                        "provisioningState": _string(enum=["Succeeded"]),
+                    }
+                ),
+                "systemData": _SYSTEM_DATA,
+            },
+            required=["id", "name", "type", "location"],
+            description="A managed image (Microsoft.Compute/images), the source of image versions.",
+        ),
+        "ImageList": _page("Image"),
+        "Snapshot": _obj(
+            {
+                **_ENVELOPE_OUT,
+                "sku": _obj({"name": _string(), "tier": _string()}),
+                "properties": _obj(
+                    {
+                        "osType": _string(enum=_values(OsType), nullable=True),
+                        "hyperVGeneration": _string(enum=_values(HyperVGeneration), nullable=True),
+                        "diskSizeGB": {"type": "integer"},
+                        "diskSizeBytes": {"type": "integer"},
+                        "creationData": _obj({"createOption": _string(), "sourceUri": _string()}),
+                        "timeCreated": DATE_TIME,
+                        "provisioningState": _string(enum=["Succeeded"]),
+                    }
+                ),
+                "systemData": _SYSTEM_DATA,
+            },
+            required=["id", "name", "type", "location"],
+            description="A snapshot (Microsoft.Compute/snapshots) of an uploaded disk.",
+        ),
+        "SnapshotList": _page("Snapshot"),
+    }
+)

@@ -1,0 +1,312 @@
+"""Image definitions (F6): create, update, delete."""
+
+from __future__ import annotations
+
+from accounts.activity import Caller, change
+from accounts.models import Resource
+from accounts.services import in_future, name_taken, new_resource, require_enabled, touch, validate_tags
+from portal.core import limits
+from portal.core.errors import ServiceError
+
+from ..models import (
+    DiskType,
+    Gallery,
+    GalleryImage,
+    GalleryImageVersion,
+    HyperVGeneration,
+    OsState,
+    OsType,
+    UsageCounter,
+)
+from ..regions import resolve_region
+from ..usage import release, reserve
+from .checks import (
+    CHILD_NAME,
+    IDENTIFIER_VALUE,
+    MAX_INT32,
+    arm_op,
+    check_choice,
+    check_count,
+    check_name,
+    check_url,
+)
+
+# --- Image definitions (F6) --------------------------------------------------------------------------
+
+DEFINITION_PATHS = {
+    "publisher": "properties.identifier.publisher",
+    "offer": "properties.identifier.offer",
+    "sku": "properties.identifier.sku",
+    "os_type": "properties.osType",
+    "os_state": "properties.osState",
+    "hyper_v_generation": "properties.hyperVGeneration",
+    "description": "properties.description",
+    "eula": "properties.eula",
+    "privacy_statement_uri": "properties.privacyStatementUri",
+    "release_note_uri": "properties.releaseNoteUri",
+    "end_of_life_date": "properties.endOfLifeDate",
+    "min_vcpus": "properties.recommended.vCPUs.min",
+    "max_vcpus": "properties.recommended.vCPUs.max",
+    "min_memory_gb": "properties.recommended.memory.min",
+    "max_memory_gb": "properties.recommended.memory.max",
+    "disallowed_disk_types": "properties.disallowed.diskTypes",
+    "plan_name": "properties.purchasePlan.name",
+    "plan_publisher": "properties.purchasePlan.publisher",
+    "plan_product": "properties.purchasePlan.product",
+    "lifecycle_policy": "properties.lifecyclePolicy",
+    "lifecycle_keep_deployed": "properties.lifecycleKeepDeployed",
+    "location": "location",
+    "tags": "tags",
+}
+DEFINITION_MUTABLE = {
+    "lifecycle_policy",
+    "lifecycle_keep_deployed",
+    "min_vcpus",
+    "max_vcpus",
+    "min_memory_gb",
+    "max_memory_gb",
+    "description",
+    "end_of_life_date",
+    "release_note_uri",
+    "tags",
+}
+
+
+def _clean_definition_fields(values: dict, *, new: bool) -> dict:
+    """Validate the definition's properties; ``values`` holds only the keys being set."""
+    P = DEFINITION_PATHS
+    out = dict(values)
+    for key, limit in (("publisher", limits.PUBLISHER), ("offer", limits.OFFER), ("sku", limits.SKU)):
+        if key in values:
+            v = values[key]
+            if not isinstance(v, str) or not v:
+                raise ServiceError.invalid(P[key], f"The {key} is required (part of the image identifier).")
+            v = limits.text(v, limit, P[key], key)
+            if not IDENTIFIER_VALUE.fullmatch(v):
+                raise ServiceError.invalid(
+                    P[key],
+                    f"The {key} '{limits.quote(v)}' is invalid: use letters, digits, hyphens, underscores and "
+                    "periods.",
+                )
+    if "os_type" in values:
+        out["os_type"] = check_choice(values["os_type"], OsType, P["os_type"], "OS type")
+    if "os_state" in values:
+        out["os_state"] = check_choice(values["os_state"], OsState, P["os_state"], "OS state")
+    if "hyper_v_generation" in values:
+        out["hyper_v_generation"] = check_choice(
+            values["hyper_v_generation"], HyperVGeneration, P["hyper_v_generation"], "Hyper-V generation"
+        )
+    for key, what in (
+        ("privacy_statement_uri", "privacy statement URI"),
+        ("release_note_uri", "release notes URI"),
+    ):
+        if key in values:
+            out[key] = check_url(values[key] or "", P[key], what)
+    if "end_of_life_date" in values:
+        out["end_of_life_date"] = in_future(values["end_of_life_date"], P["end_of_life_date"])
+    for key, what in (
+        ("min_vcpus", "minimum recommended vCPUs"),
+        ("max_vcpus", "maximum recommended vCPUs"),
+        ("min_memory_gb", "minimum recommended memory (GB)"),
+        ("max_memory_gb", "maximum recommended memory (GB)"),
+    ):
+        if key in values:
+            out[key] = check_count(values[key], P[key], what, 1, MAX_INT32)
+    if "disallowed_disk_types" in values:
+        types = values["disallowed_disk_types"] or []
+        if not isinstance(types, list | tuple):
+            raise ServiceError.invalid(P["disallowed_disk_types"], "Disallowed disk types must be a list.")
+        cleaned = [check_choice(t, DiskType, P["disallowed_disk_types"], "disk type") for t in types]
+        if len(set(cleaned)) != len(cleaned):
+            raise ServiceError.invalid(
+                P["disallowed_disk_types"], "A disk type is listed twice in the disallowed disk types."
+            )
+        out["disallowed_disk_types"] = cleaned
+    for key, limit in (
+        ("description", limits.DESCRIPTION),
+        ("eula", limits.EULA),
+        ("plan_name", limits.PURCHASE_PLAN),
+        ("plan_publisher", limits.PURCHASE_PLAN),
+        ("plan_product", limits.PURCHASE_PLAN),
+    ):
+        if key in values:
+            what = {"eula": "EULA", "description": "description"}.get(key, key.replace("_", " "))
+            out[key] = limits.text(values[key], limit, P[key], what)
+    if values.get("lifecycle_policy") is not None:
+        out["lifecycle_policy"] = check_choice(
+            values["lifecycle_policy"],
+            GalleryImage.LifecyclePolicy,
+            P["lifecycle_policy"],
+            "lifecycle policy",
+        )
+    elif "lifecycle_policy" in values:
+        out.pop("lifecycle_policy")
+    if values.get("lifecycle_keep_deployed") is not None:
+        if not isinstance(values["lifecycle_keep_deployed"], bool):
+            raise ServiceError.invalid(
+                P["lifecycle_keep_deployed"],
+                "Whether the lifecycle keeps versions that deployments came from is true or false.",
+            )
+    elif "lifecycle_keep_deployed" in values:
+        out.pop("lifecycle_keep_deployed")
+    if "tags" in values:
+        out["tags"] = validate_tags(values["tags"])
+    plan = [values.get(k) for k in ("plan_name", "plan_publisher", "plan_product")]
+    if new and any(plan) and not all(plan):
+        missing = [k for k, v in zip(("name", "publisher", "product"), plan, strict=True) if not v][0]
+        raise ServiceError.invalid(
+            f"properties.purchasePlan.{missing}",
+            "A purchase plan needs its name, publisher and product together.",
+        )
+    return out
+
+
+def _same_value(current, new) -> bool:
+    """Equal as ARM compares them: strings and lists of strings ignore case."""
+    if isinstance(current, str) and isinstance(new, str):
+        return current.casefold() == new.casefold()
+    if isinstance(current, list | tuple) and isinstance(new, list | tuple):
+        return sorted(str(x).casefold() for x in current) == sorted(str(x).casefold() for x in new)
+    return current == new
+
+
+def _check_min_max(obj: GalleryImage) -> None:
+    for low, high, what in (
+        ("min_vcpus", "max_vcpus", "vCPUs"),
+        ("min_memory_gb", "max_memory_gb", "memory"),
+    ):
+        lo, hi = getattr(obj, low), getattr(obj, high)
+        if lo is not None and hi is not None and lo > hi:
+            raise ServiceError.invalid(
+                DEFINITION_PATHS[low],
+                f"The minimum recommended {what} ({lo}) is greater than the maximum ({hi}).",
+            )
+
+
+def create_definition(
+    caller: Caller,
+    gallery: Gallery,
+    name: str,
+    *,
+    publisher: str,
+    offer: str,
+    sku: str,
+    os_type: str,
+    os_state: str,
+    location=None,
+    tags=None,
+    **props,
+) -> GalleryImage:
+    arm_id = f"{gallery.arm_id}/images/{name}"
+    with change(caller, arm_op(GalleryImage, "write"), scope=gallery, arm_id=arm_id) as ch:
+        unknown = set(props) - set(DEFINITION_PATHS)
+        if unknown:
+            raise ServiceError.invalid(
+                sorted(unknown)[0], f"'{sorted(unknown)[0]}' is not a property of an image definition."
+            )
+        check_name(
+            name,
+            CHILD_NAME,
+            "image definition",
+            "use letters, digits, hyphens, underscores and periods; start with a letter or digit and do not "
+            "end with a period or hyphen.",
+        )
+        values = _clean_definition_fields(
+            {
+                "publisher": publisher,
+                "offer": offer,
+                "sku": sku,
+                "os_type": os_type,
+                "os_state": os_state,
+                "tags": tags,
+                **props,
+            },
+            new=True,
+        )
+        region = resolve_region(location, "location") if location else gallery.location
+        subscription = gallery.subscription
+        require_enabled(subscription)
+        if name_taken(gallery, GalleryImage.ARM_TYPE, name):
+            raise ServiceError.conflict(
+                f"The gallery '{gallery.name}' already has an image definition named '{name}'.", "name"
+            )
+        clash = GalleryImage.objects.filter(
+            identifier_key=GalleryImage.make_identifier_key(
+                gallery.pk, values["publisher"], values["offer"], values["sku"]
+            )
+        ).first()
+        if clash:
+            raise ServiceError.conflict(
+                f"The image definition '{clash.name}' in this gallery already has publisher '{clash.publisher}', "
+                f"offer '{clash.offer}' and SKU '{clash.sku}'; each definition needs its own combination.",
+                "properties.identifier",
+            )
+        reserve(subscription, region, UsageCounter.Kind.DEFINITIONS)
+        tags = values.pop("tags")
+        definition = new_resource(
+            GalleryImage,
+            caller,
+            parent=gallery,
+            arm_id=arm_id,
+            name=name,
+            location=region,
+            tags=tags,
+            hidden=True,
+            identifier_key=GalleryImage.make_identifier_key(
+                gallery.pk, values["publisher"], values["offer"], values["sku"]
+            ),
+            **values,
+        )
+        _check_min_max(definition)
+        ch.conflict_message = (
+            f"The gallery '{gallery.name}' already has an image definition named '{name}' or with "
+            "the same publisher, offer and SKU."
+        )
+        ch.resource = definition
+        definition.save()
+    return definition
+
+
+def update_definition(caller: Caller, definition: GalleryImage, **changes) -> GalleryImage:
+    with change(caller, arm_op(GalleryImage, "write"), resource=definition):
+        unknown = set(changes) - set(DEFINITION_PATHS)
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ServiceError.invalid(key, f"'{key}' is not a property of an image definition.")
+        for key, value in changes.items():
+            if key in DEFINITION_MUTABLE or value is None:  # None: the property was not given
+                continue
+            if key == "location":
+                same = resolve_region(value).pk == definition.location_id
+            else:
+                cleaned = _clean_definition_fields({key: value}, new=False).get(key, value)
+                same = _same_value(getattr(definition, key), cleaned)
+            if not same:
+                raise ServiceError.immutable(
+                    DEFINITION_PATHS[key],
+                    f"The property '{DEFINITION_PATHS[key]}' of an image definition cannot change after creation; only "
+                    "the recommended vCPUs and memory, description, end-of-life date, release notes URI and tags can.",
+                )
+        mutable = {k: v for k, v in changes.items() if k in DEFINITION_MUTABLE}
+        if "end_of_life_date" in mutable and mutable["end_of_life_date"] == definition.end_of_life_date:
+            mutable.pop("end_of_life_date")  # re-sending the current value is not a change
+        for key, value in _clean_definition_fields(mutable, new=False).items():
+            setattr(definition, key, value)
+        _check_min_max(definition)
+        touch(definition, caller)
+        definition.save()
+    return definition
+
+
+def delete_definition(caller: Caller, definition: GalleryImage) -> None:
+    with change(caller, arm_op(GalleryImage, "delete"), resource=definition) as ch:
+        n = GalleryImageVersion.objects.filter(definition=definition).count()
+        if n:
+            raise ServiceError.conflict(
+                f"The image definition '{definition.name}' still has {n} version(s); delete them first.",
+                "name",
+            )
+        ch.resource, ch.arm_id = None, definition.arm_id
+        ch.scope = Resource.objects.get(pk=definition.parent_id)
+        release(definition.subscription_id, definition.location_id, UsageCounter.Kind.DEFINITIONS)
+        definition.delete()
