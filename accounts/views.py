@@ -8,6 +8,7 @@ import binascii
 from urllib.parse import unquote_plus
 
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_logged_in
@@ -159,8 +160,6 @@ def locked_out(request, response=None, credentials=None):
 def client_ip(request) -> str:
     """The caller's address for the login throttle: with ``BEHIND_PROXY`` the last address the
     (one, trusted) proxy appended to X-Forwarded-For, else the socket's peer."""
-    from django.conf import settings
-
     if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:

@@ -25,6 +25,8 @@ import secrets
 import stat
 from pathlib import Path
 
+from django.conf import settings
+from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
 FILE_NAME = "secret_key"
@@ -128,9 +130,6 @@ def check_secret_key(app_configs=None, **kwargs):
     """``check --deploy``: a development key is an error (Django's own check only warns about keys that
     start with ``django-insecure-``, and did not recognise this repository's old one); an installation key
     file that others may read is a warning."""
-    from django.conf import settings
-    from django.core.checks import Error, Warning
-
     messages = []
     for name, key in [("SECRET_KEY", settings.SECRET_KEY)] + [
         ("SECRET_KEY_FALLBACKS", k) for k in getattr(settings, "SECRET_KEY_FALLBACKS", [])

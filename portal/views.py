@@ -18,6 +18,7 @@ import uuid
 from datetime import date
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -28,8 +29,10 @@ from django.http import QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
+from accounts import access
 from accounts.models import Resource, ResourceGroup, Subscription
 from accounts.resource_types import TYPE_LABELS
+from accounts.roles import Action
 from accounts.views import current_directory
 from galleries.models import Region
 
@@ -207,8 +210,6 @@ def capped_count(qs, page_number: int) -> tuple[int, bool]:
     """(count, exact): the rows of ``qs`` counted up to ``ALL_RESOURCES_COUNT_AHEAD_PAGES`` pages past
     the requested one — "1–50 of 1,050+" costs the same at a thousand rows and at a million; paging
     further moves the cap along."""
-    from django.conf import settings
-
     cap = (max(page_number, 1) + settings.ALL_RESOURCES_COUNT_AHEAD_PAGES) * PAGE_SIZE
     n = qs[: cap + 1].count()
     return (cap, False) if n > cap else (n, True)
@@ -218,9 +219,6 @@ def filter_choices(request, directory) -> dict:
     """The filter form's subscriptions, resource groups and locations, from the user's read grants
     (no scan of the resources): the subscriptions and resource groups its scopes are in or are, the
     resource groups of whole subscriptions it may read, and the regions of the directory's clouds."""
-    from accounts import access
-    from accounts.roles import Action
-
     subs, rgs, whole_subs = set(), set(), set()
     grants = access.grants_for(request.user)
     for types, by_column in grants.scopes.get(Action.READ, {}).items():
