@@ -30,8 +30,9 @@ from accounts.roles import BLOB_TYPE, Action
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
-from . import panel, services
-from .models import Blob, GalleryImageVersion, Region
+from .. import costs, panel, services
+from ..models import Blob, GalleryImageVersion, Region
+from .versions import end_of_life
 
 CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})$")
 
@@ -211,9 +212,6 @@ def _with_permissions(request, context: dict) -> dict:
 
 @login_required
 def version_detail(request, pk: int):
-    from . import costs
-    from .views_versions import end_of_life
-
     version = _visible_version(request, pk)
     context = _with_permissions(request, {"version": version})
     panel.remember(version)  # its chain is known: the panel reads everything in one trip

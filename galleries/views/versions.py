@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -32,8 +32,9 @@ from accounts.models import Resource
 from accounts.roles import VERSION_TYPE, Action
 from portal.core.errors import ServiceError
 
-from . import advisor, costs, services
-from .models import (
+from .. import advisor, costs, services
+from ..forms import format_tags, parse_tags
+from ..models import (
     GalleryImage,
     GalleryImageVersion,
     ManagedImage,
@@ -42,7 +43,6 @@ from .models import (
     StorageAccountType,
     TargetRegion,
 )
-from .views_resources import FormError, format_tags, parse_tags
 
 PP = services.PP
 TARGETS = services.VERSION_PATHS["target_regions"]
@@ -213,12 +213,12 @@ def _parse_date(form: VersionForm, key: str = "end_of_life_date") -> datetime | 
 
 
 def _parse_tags(form: VersionForm) -> dict:
-    """The tags textarea, parsed as every form parses it (``views_resources.parse_tags``); the rules
+    """The tags textarea, parsed as every form parses it (``galleries.forms.parse_tags``); the rules
     (count, length, characters) are the service's."""
     try:
         return parse_tags(form.values.get("tags") or "")
-    except FormError as err:
-        form.errors["tags"] = err.message
+    except ValidationError as err:
+        form.errors["tags"] = err.messages[0]
         return {}
 
 
