@@ -31,6 +31,9 @@ class GalleriesView:
     def caller(self, request):
         return Caller.from_request(request)
 
+    def cancel_url(self, obj) -> str:
+        return overview_url(obj)
+
     def commands(self, request, obj) -> list[dict]:
         """Type-specific commands before Edit/Delete (``command(...)`` each)."""
         return []

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_http_methods
 
@@ -30,9 +30,8 @@ from accounts.roles import BLOB_TYPE, Action
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
-from .. import costs, panel, services
+from .. import panel, services
 from ..models import Blob, GalleryImageVersion, Region
-from .versions import end_of_life
 
 CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})$")
 
@@ -201,29 +200,6 @@ def _visible_version(request, pk: int):
     if version is None:
         raise Http404("No such image version.")
     return version
-
-
-def _with_permissions(request, context: dict) -> dict:
-    # No query: the grants are memoized on the request's user.
-    context["can_write"] = access.allowed(request.user, Action.WRITE, context["version"])
-    context["can_delete"] = access.allowed(request.user, Action.DELETE, context["version"])
-    return context
-
-
-@login_required
-def version_detail(request, pk: int):
-    version = _visible_version(request, pk)
-    context = _with_permissions(request, {"version": version})
-    panel.remember(version)  # its chain is known: the panel reads everything in one trip
-    replication = panel.load(request.user, pk)  # the check needs no query: same chain, memoized
-    if replication is None:  # deleted in between
-        raise Http404("No such image version.")
-    context["replication_panel"] = panel.render(request, replication)
-    context["disks"] = list(version.disks.all())
-    context["resource"] = version
-    context["end_of_life"] = end_of_life(version)
-    context["cost"] = costs.version_cost(version)  # two queries, whatever the number of regions
-    return render(request, "galleries/version_detail.html", context)
 
 
 @login_required

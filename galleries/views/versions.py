@@ -30,9 +30,10 @@ from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource
 from accounts.roles import VERSION_TYPE, Action
+from portal.core import generic
 from portal.core.errors import ServiceError
 
-from .. import advisor, costs, services
+from .. import advisor, costs, frame, panel, services
 from ..forms import format_tags, parse_tags
 from ..models import (
     GalleryImage,
@@ -43,6 +44,7 @@ from ..models import (
     StorageAccountType,
     TargetRegion,
 )
+from .base import GalleriesView
 
 PP = services.PP
 TARGETS = services.VERSION_PATHS["target_regions"]
@@ -70,6 +72,7 @@ FIELDS = {
 }
 ROW_KEY = re.compile(r"^t-(\d+)-region$")
 DISK_KEY = re.compile(r"^d-(\d+)-lun$")
+VERSION_RELATED = ("location__cloud", "subscription", "resource_group", "gallery", "definition")
 LATEST_HELP = (
     "“Latest” is, per region, the highest version (numeric order) whose replication there is "
     "Completed and that is not excluded from latest. A version excluded from latest is never picked "
@@ -281,20 +284,31 @@ class SourceChoice:
 
 
 def _source_choices(request, definition: GalleryImage) -> dict:
-    """Managed images and snapshots the user can read in the definition's subscription."""
+    """Managed images and snapshots the user can read in the definition's subscription that can be
+    its source: an OS disk of the definition's OS type, OS state and Hyper-V generation (the service
+    refuses any other; the Source list does not offer it). Data-disk snapshots have no OS."""
     user = request.user
+    same_os = {
+        "os_type": definition.os_type,
+        "os_state": definition.os_state,
+        "hyper_v_generation": definition.hyper_v_generation,
+    }
     images = access.restrict(
-        ManagedImage.objects.filter(subscription=definition.subscription).select_related("location"),
+        ManagedImage.objects.filter(subscription=definition.subscription, **same_os).select_related(
+            "location"
+        ),
         user,
         Action.READ,
     ).order_by("name")
-    snapshots = list(
-        access.restrict(
+    snapshots = [
+        s
+        for s in access.restrict(
             Snapshot.objects.filter(subscription=definition.subscription).select_related("location"),
             user,
             Action.READ,
         ).order_by("name")
-    )
+        if not s.os_type or all(getattr(s, key) == value for key, value in same_os.items())
+    ]
 
     def label(obj, kind):
         where = obj.location.display_name if obj.location else "no region"
@@ -700,40 +714,76 @@ def version_change_estimate(request, pk: int):
 # --- Delete ----------------------------------------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def version_delete(request, pk: int):
-    version = _version_for(request, pk, Action.DELETE)
-    if request.method == "GET":
-        return render(
-            request,
-            "galleries/versions/delete.html",
-            {"version": version, "resource": version, "regions": _current_rows(version)},
-        )
-    definition = version.definition
-    try:
-        services.delete_version(Caller.from_request(request), version)
-    except ServiceError as err:
-        _forbidden_or(err)
-        return render(
-            request,
-            "galleries/versions/delete.html",
-            {
-                "version": version,
-                "resource": version,
-                "regions": _current_rows(version),
-                "error": err.message,
-            },
-            status=err.status,
-        )
-    if GalleryImageVersion.objects.filter(pk=pk).exists():
-        messages.success(
-            request,
-            f"Deleting version {version.name}: the replicas in every region are removed first, then the version.",
-        )
-        return redirect("version-detail", pk=pk)
-    messages.success(request, f"Version {version.name} of {definition.name} deleted.")
-    return redirect("resource-overview", pk=definition.pk)  # the definition's page, whatever its URL
+class VersionView(GalleriesView, generic.ObjectView):
+    """The version page: replication (the live panel), cost, disks."""
+
+    queryset = GalleryImageVersion.objects.select_related(*VERSION_RELATED)
+    template_name = "galleries/version_detail.html"
+    edit_url_name = "version-edit"
+    delete_url_name = "version-delete"
+
+    def commands(self, request, version):
+        return [
+            frame.command("Create VM", f"{reverse('deployment-create')}?source={version.pk}", "deploy"),
+            frame.command(
+                "Replica advisor", reverse("version-advisor", args=[version.pk]), "advisor", "secondary"
+            ),
+        ]
+
+    def essentials(self, version):
+        return [
+            frame.row("Gallery", version.gallery.name, reverse("gallery-detail", args=[version.gallery_id])),
+            frame.row(
+                "Image definition",
+                version.definition.name,
+                reverse("definition-detail", args=[version.definition_id]),
+            ),
+            frame.row("Provisioning state", version.provisioning_state, key="ess-provisioning"),
+        ]
+
+    def get_extra_context(self, request, version):
+        panel.remember(version)  # its chain is known: the panel reads everything in one trip
+        replication = panel.load(request.user, version.pk)  # the check needs no query: same chain, memoized
+        if replication is None:  # deleted in between
+            raise Http404("No such image version.")
+        return {
+            "version": version,
+            "replication_panel": panel.render(request, replication),
+            "disks": list(version.disks.all()),
+            "end_of_life": end_of_life(version),
+            "cost": costs.version_cost(version),  # two queries, whatever the number of regions
+        }
+
+
+class VersionDelete(GalleriesView, generic.ObjectDeleteView):
+    """Deleting a version removes its replicas region by region first: it may still exist after."""
+
+    queryset = GalleryImageVersion.objects.select_related(*VERSION_RELATED)
+    template_name = "galleries/versions/delete.html"
+    label = "version"
+    crumb = "Delete"
+
+    def get_extra_context(self, request, version):
+        return {"version": version, "regions": _current_rows(version)}
+
+    def context(self, request, error=""):
+        return {**super().context(request, error), **self.get_extra_context(request, self.object)}
+
+    def delete(self, caller, version):
+        services.delete_version(caller, version)
+
+    def gone(self, version) -> bool:
+        return not GalleryImageVersion.objects.filter(pk=version.pk).exists()
+
+    def deleted_message(self, version):
+        if not self.gone(version):
+            return f"Deleting version {version.name}: the replicas in every region are removed first, then the version."
+        return f"Version {version.name} of {version.definition.name} deleted."
+
+    def success_url(self, version):
+        if not self.gone(version):
+            return reverse("version-detail", args=[version.pk])
+        return reverse("resource-overview", args=[version.definition_id])  # the definition's page
 
 
 # --- Replica advisor (F11) ------------------------------------------------------------------------------
@@ -817,6 +867,7 @@ urlpatterns = [
     path("definitions/<int:pk>/versions/estimate", version_estimate, name="version-estimate"),
     path("versions/<int:pk>/edit", version_edit, name="version-edit"),
     path("versions/<int:pk>/estimate", version_change_estimate, name="version-change-estimate"),
-    path("versions/<int:pk>/delete", version_delete, name="version-delete"),
+    path("versions/<int:pk>/", VersionView.as_view(), name="version-detail"),
+    path("versions/<int:pk>/delete", VersionDelete.as_view(), name="version-delete"),
     path("versions/<int:pk>/advisor", version_advisor, name="version-advisor"),
 ]

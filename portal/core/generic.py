@@ -11,9 +11,10 @@ every page:
   names (``field_paths``: form field → service property path) in ONE place, ``service_error_to_form``,
   with the error's HTTP status. ``AuthorizationFailed`` is a 403 page, never a form message.
 - **Bulk actions** (delete, tag) check each selected row through the access filter: rows the user
-  may not read are ignored as if they did not exist; rows the user may read but not change are
-  *named and skipped* (the others go ahead); a row the service refuses (e.g. a gallery that still
-  has definitions) is named with the service's message and skipped too.
+  may not read are ignored as if they did not exist (none readable: 404); rows the user may read
+  but not change are *named and skipped* — listed on the confirmation page and in a message after —
+  while the others go ahead (none changeable: 403); a row the service refuses (e.g. a gallery that
+  still has definitions) is named with the service's message and skipped too.
 - **htmx**: a list asked by htmx (``request.htmx``, django-htmx) answers only its table.
 
 The kernel imports no app: the queryset's ``.restrict(user, action)`` is called duck-typed, and an
@@ -335,8 +336,11 @@ class ObjectDeleteView(ResourceView):
             if err.code == ServiceError.AUTHORIZATION_FAILED:
                 raise PermissionDenied(err.message) from None
             return self.render(request, self.context(request, err.message), status=err.status)
-        messages.success(request, f"Deleted the {self.label} {obj.name}.")
+        messages.success(request, self.deleted_message(obj))
         return redirect(self.success_url(obj))
+
+    def deleted_message(self, obj) -> str:
+        return f"Deleted the {self.label} {obj.name}."
 
 
 class BulkView(ResourceView):
@@ -374,12 +378,17 @@ class BulkView(ResourceView):
         return url if url.startswith("/") and not url.startswith("//") else reverse(self.return_url_name)
 
     def post(self, request):
-        rows = self.selected(request)
-        if not rows:
-            messages.error(request, f"Select at least one of the {self.label_plural} you may see.")
+        if not request.POST.getlist("pk"):
+            messages.error(request, f"Select at least one of the {self.label_plural} first.")
             return redirect(self.return_url(request))
+        rows = self.selected(request)
+        if not rows:  # none of them exists for this user: as a detail page of one would
+            raise Http404(f"None of the selected {self.label_plural} was found.")
         allowed = [r for r in rows if self.allowed(request.user, self.action, r)]
         refused = [r for r in rows if r not in allowed]
+        if not allowed:  # nothing to do: the one 403 message, naming them
+            names = ", ".join(r.name for r in refused)
+            raise PermissionDenied(f"{FORBIDDEN} ({names})")
         form = self.get_form(request)
         form_ok = form is None or form.is_valid()
         if "confirm" not in request.POST or not form_ok:
