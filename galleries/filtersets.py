@@ -5,7 +5,6 @@ the user can see: resource groups, locations and subscriptions of the readable r
 from __future__ import annotations
 
 import django_filters as filters
-from django.db.models.fields.json import KeyTextTransform
 
 from accounts.models import ResourceGroup, Subscription
 
@@ -40,11 +39,12 @@ class ResourceFilterSet(filters.FilterSet):
         key = key.strip()
         if not key:
             return queryset
-        # The key is a literal (KeyTextTransform), never parsed as a lookup path.
-        present = queryset.filter(tags__has_key=key)
+        present = queryset.filter(tags__has_key=key)  # the key as a literal
         if not sep:
             return present
-        return present.annotate(_tag_value=KeyTextTransform(key, "tags")).filter(_tag_value=tag_value.strip())
+        if "__" in key:  # a key lookup would read it as a path: no such tag can be matched by value here
+            return queryset.none()
+        return present.filter(**{f"tags__{key}": tag_value.strip()})
 
 
 def _choices(choices):

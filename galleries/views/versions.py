@@ -30,6 +30,7 @@ from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource
 from accounts.roles import VERSION_TYPE, Action
+from accounts.services import validate_tags
 from portal.core import generic
 from portal.core.errors import ServiceError
 
@@ -411,10 +412,101 @@ def _create_form_from_post(post) -> VersionForm:
     return VersionForm(values=values, rows=_rows_from_post(post), disks=_disks_from_post(post))
 
 
-def _create_context(request, definition, form: VersionForm, **extra) -> dict:
+#: The create flow's steps (issue 13): each is checked before the next is shown, and nothing is
+#: created before "Review + create". The one form holds every step's fields (the others hidden), so
+#: the final POST is the whole version — what ``create_version`` receives.
+STEPS = (
+    ("basics", "Basics"),
+    ("replication", "Replication"),
+    ("tags", "Tags"),
+    ("review", "Review + create"),
+)
+STEP_KEYS = [key for key, _ in STEPS]
+#: The form fields (``VersionForm.errors`` keys) each step holds; "general" is shown on Basics.
+STEP_FIELDS = {
+    "basics": {"name", "source", "location", "data_disks", "general"},
+    "replication": {
+        "regions",
+        "replica_count",
+        "storage_account_type",
+        "exclude_from_latest",
+        "end_of_life_date",
+    },
+    "tags": {"tags"},
+}
+
+
+def _step(value) -> str:
+    return value if value in STEP_KEYS else STEP_KEYS[0]
+
+
+def _check_step(request, definition, form: VersionForm, step: str) -> None:
+    """The checks of one step, through the service's own rules (nothing is written)."""
+    values = form.values
+    if step == "basics":
+        try:
+            services.parse_version_name(values.get("name", "").strip())
+        except ServiceError as err:
+            form.place(err)
+        source = (values.get("source_id") or "").strip() or values.get("source", "")
+        if not source:
+            form.errors["source"] = "Choose the source: a managed image, a snapshot, or a resource ID."
+        else:
+            try:
+                services.get_resource(
+                    Caller.from_request(request), source, target=services.VERSION_PATHS["source"]
+                )
+            except ServiceError as err:
+                form.place(err)
+        if not values.get("location"):
+            form.errors["location"] = "Choose the source region."
+    elif step == "replication":
+        _parse_date(form)
+        common = _number(values.get("replica_count"))
+        try:
+            costs.estimate_for_specs(  # validates the regions exactly as a create would
+                definition.subscription,
+                values.get("location", ""),
+                0,
+                form.specs(),
+                common if common is not None else 1,
+            )
+        except ServiceError as err:
+            form.place(err)
+        form.loads()
+    elif step == "tags":
+        try:
+            validate_tags(_parse_tags(form))
+        except ServiceError as err:
+            form.place(err)
+
+
+def _check_steps(request, definition, form: VersionForm, steps) -> str | None:
+    """Check ``steps`` in order; the first with an error (shown with its messages), or None."""
+    for step in steps:
+        _check_step(request, definition, form, step)
+        rows = step == "replication" and any(r.errors for r in form.rows)
+        disks = step == "basics" and any(d.errors for d in form.disks)
+        if rows or disks or set(form.errors) & STEP_FIELDS.get(step, set()):
+            return step
+        if step == "basics" and form.errors:  # an error of no known field: shown on Basics
+            form.errors.setdefault("general", next(iter(form.errors.values())))
+            return step
+    return None
+
+
+def _create_context(request, definition, form: VersionForm, step: str = "basics", **extra) -> dict:
     choices = _region_choices(definition.location.cloud_id, definition.subscription)
     _attach_regions(form, choices)
+    index = STEP_KEYS.index(step)
     return {
+        "step": step,
+        "steps": [
+            {"key": k, "label": label, "done": i < index, "current": k == step}
+            for i, (k, label) in enumerate(STEPS)
+        ],
+        "previous_step": STEP_KEYS[index - 1] if index > 0 else "",
+        "next_step": STEP_KEYS[index + 1] if index + 1 < len(STEP_KEYS) else "",
         "definition": definition,
         "resource": definition,
         "form": form,
@@ -454,11 +546,19 @@ def version_create(request, pk: int):
 
     form = _create_form_from_post(request.POST)
     op = request.POST.get("op", "")
+    shown = _step(request.POST.get("step"))
     if op:
         _apply_op(op, form, StorageAccountType.STANDARD_LRS)
         return _render_editor_or_page(
-            request, "galleries/versions/create.html", _create_context(request, definition, form)
+            request, "galleries/versions/create.html", _create_context(request, definition, form, step=shown)
         )
+    goto = request.POST.get("goto")
+    if goto:  # a step of the create flow: check the steps before the one asked for; nothing is created
+        target = _step(goto)
+        failed = _check_steps(request, definition, form, STEP_KEYS[: STEP_KEYS.index(target)])
+        status = 200 if failed is None else 400
+        context = _create_context(request, definition, form, step=failed or target)
+        return render(request, "galleries/versions/create.html", context, status=status)
     eol = _parse_date(form)
     tags = _parse_tags(form)
     if form.has_errors:
