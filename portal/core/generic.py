@@ -267,6 +267,9 @@ class ObjectEditView(ResourceView):
 
     def context(self, request, form) -> dict:
         obj = self.object
+        for name in form.errors if form.is_bound else ():
+            if name in form.fields:  # the message is what describes the field now
+                form.fields[name].widget.attrs["aria-describedby"] = f"{name}-error"
         context = {
             "form": form,
             "errors": form_errors(form) if form.is_bound else {},
