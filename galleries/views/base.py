@@ -95,3 +95,26 @@ def group_for(request, pk, resource_type: str) -> ResourceGroup | None:
 def create_crumbs(list_label: str, list_url_name: str, label: str) -> list[dict]:
     """The breadcrumbs of a create page that starts from a list: List › Create …"""
     return [{"label": list_label, "url": reverse(list_url_name)}, {"label": label, "url": ""}]
+
+
+class ResourceDelete(GalleriesView, generic.ObjectDeleteView):
+    """Delete one resource with the service function ``delete_with``; then the list ``after``."""
+
+    crumb = "Delete"
+    delete_with = None  # a service function (caller, obj): wrapped in staticmethod by the subclass
+    after = ""
+
+    def delete(self, caller, obj):
+        self.delete_with(caller, obj)
+
+    def success_url(self, obj):
+        return reverse(self.after)
+
+
+class ResourceBulkDelete(GalleriesView, generic.BulkDeleteView):
+    """Delete the selected rows with the service function ``delete_with``."""
+
+    delete_with = None
+
+    def delete(self, caller, obj):
+        self.delete_with(caller, obj)

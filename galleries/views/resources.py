@@ -47,7 +47,15 @@ from ..models import (
     Snapshot,
     TargetRegion,
 )
-from .base import GalleriesView, create_crumbs, group_for, in_directory, writable_groups
+from .base import (
+    GalleriesView,
+    ResourceBulkDelete,
+    ResourceDelete,
+    create_crumbs,
+    group_for,
+    in_directory,
+    writable_groups,
+)
 
 #: The browser sends VHDs in chunks of this size (never above the server's limit).
 UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024
@@ -171,13 +179,11 @@ class SnapshotList(ResourceList):
 # --- Bulk actions --------------------------------------------------------------------------------------
 
 
-class GalleryBulkDelete(GalleriesView, generic.BulkDeleteView):
+class GalleryBulkDelete(ResourceBulkDelete):
     queryset = Gallery.objects.all()
     label_plural = "galleries"
     return_url_name = "galleries"
-
-    def delete(self, caller, obj):
-        services.delete_gallery(caller, obj)
+    delete_with = staticmethod(services.delete_gallery)
 
 
 class GalleryBulkTag(GalleriesView, generic.BulkTagView):
@@ -189,22 +195,18 @@ class GalleryBulkTag(GalleriesView, generic.BulkTagView):
         services.update_gallery(caller, obj, tags=tags)
 
 
-class ManagedImageBulkDelete(GalleriesView, generic.BulkDeleteView):
+class ManagedImageBulkDelete(ResourceBulkDelete):
     queryset = ManagedImage.objects.all()
     label_plural = "managed images"
     return_url_name = "images"
-
-    def delete(self, caller, obj):
-        services.delete_managed_image(caller, obj)
+    delete_with = staticmethod(services.delete_managed_image)
 
 
-class SnapshotBulkDelete(GalleriesView, generic.BulkDeleteView):
+class SnapshotBulkDelete(ResourceBulkDelete):
     queryset = Snapshot.objects.all()
     label_plural = "snapshots"
     return_url_name = "snapshots"
-
-    def delete(self, caller, obj):
-        services.delete_snapshot(caller, obj)
+    delete_with = staticmethod(services.delete_snapshot)
 
 
 # --- Galleries -----------------------------------------------------------------------------------------
@@ -321,19 +323,11 @@ class GalleryEdit(GalleriesView, generic.ObjectEditView):
         return reverse("gallery-detail", args=[obj.pk])
 
 
-class GalleryDelete(GalleriesView, generic.ObjectDeleteView):
-    crumb = "Delete"
+class GalleryDelete(ResourceDelete):
     queryset = Gallery.objects.select_related(*FRAME_RELATED)
     label = "gallery"
-
-    def delete(self, caller, obj):
-        services.delete_gallery(caller, obj)
-
-    def cancel_url(self, obj):
-        return reverse("gallery-detail", args=[obj.pk])
-
-    def success_url(self, obj):
-        return reverse("galleries")
+    delete_with = staticmethod(services.delete_gallery)
+    after = "galleries"
 
 
 # --- Image definitions ---------------------------------------------------------------------------------
@@ -475,16 +469,11 @@ class DefinitionEdit(GalleriesView, generic.ObjectEditView):
         return reverse("definition-detail", args=[obj.pk])
 
 
-class DefinitionDelete(GalleriesView, generic.ObjectDeleteView):
-    crumb = "Delete"
+class DefinitionDelete(ResourceDelete):
     queryset = GalleryImage.objects.select_related(*DEFINITION_RELATED)
     label = "image definition"
-
-    def delete(self, caller, obj):
-        services.delete_definition(caller, obj)
-
-    def cancel_url(self, obj):
-        return reverse("definition-detail", args=[obj.pk])
+    delete_with = staticmethod(services.delete_definition)
+    after = ""
 
     def success_url(self, obj):
         return reverse("gallery-detail", args=[obj.gallery_id])
@@ -664,34 +653,18 @@ class SnapshotView(GalleriesView, generic.ObjectView):
         return {"snapshot": snap, "used_by": _used_by(request, [snap.disk_id])}
 
 
-class ManagedImageDelete(GalleriesView, generic.ObjectDeleteView):
-    crumb = "Delete"
+class ManagedImageDelete(ResourceDelete):
     queryset = ManagedImage.objects.select_related(*FRAME_RELATED)
     label = "managed image"
-
-    def delete(self, caller, obj):
-        services.delete_managed_image(caller, obj)
-
-    def cancel_url(self, obj):
-        return reverse("image-detail", args=[obj.pk])
-
-    def success_url(self, obj):
-        return reverse("images")
+    delete_with = staticmethod(services.delete_managed_image)
+    after = "images"
 
 
-class SnapshotDelete(GalleriesView, generic.ObjectDeleteView):
-    crumb = "Delete"
+class SnapshotDelete(ResourceDelete):
     queryset = Snapshot.objects.select_related(*FRAME_RELATED)
     label = "snapshot"
-
-    def delete(self, caller, obj):
-        services.delete_snapshot(caller, obj)
-
-    def cancel_url(self, obj):
-        return reverse("snapshot-detail", args=[obj.pk])
-
-    def success_url(self, obj):
-        return reverse("snapshots")
+    delete_with = staticmethod(services.delete_snapshot)
+    after = "snapshots"
 
 
 # --- VHD upload page -----------------------------------------------------------------------------------
