@@ -5,6 +5,7 @@ carries the service's message, shown next to its field by ``portal.core.generic`
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 
 from django import forms
@@ -324,3 +325,45 @@ class SnapshotForm(DiskSourceForm):
         if not data.get("blob"):
             self.add_error("blob", "Choose the VHD to take the snapshot of.")
         return data
+
+
+# --- The target-region editor (a formset) ---------------------------------------------------------
+
+
+class TargetRegionForm(forms.Form):
+    """One row of the version's target-region editor: text the service validates (region name,
+    replica count, storage type) and the replica advisor's planned load (VMs, scale sets)."""
+
+    region = forms.CharField(required=False)
+    replicas = forms.CharField(required=False)
+    storage = forms.CharField(required=False)
+    exclude = forms.BooleanField(required=False)
+    vms = forms.CharField(required=False)
+    scalesets = forms.CharField(required=False)
+
+
+#: At most this many rows are read (more than any cloud has regions).
+MAX_TARGET_ROWS = 100
+REGION_PREFIX = "t"
+TargetRegionFormSet = forms.formset_factory(
+    TargetRegionForm, extra=0, max_num=MAX_TARGET_ROWS, absolute_max=MAX_TARGET_ROWS, validate_max=True
+)
+_ROW_KEY = re.compile(rf"^{REGION_PREFIX}-(\d+)-region$")
+
+
+def target_region_formset(data=None, rows: int = 0):
+    """The editor's rows (fields ``t-<i>-<field>``). Bound: a POST that carries no management form
+    (a client posting only the rows) has its rows counted from its ``t-<i>-region`` keys, in index
+    order. Unbound (``rows``): only the management form of a page that shows that many rows."""
+    if data is None:
+        return TargetRegionFormSet(prefix=REGION_PREFIX, initial=[{} for _ in range(rows)])
+    if f"{REGION_PREFIX}-TOTAL_FORMS" not in data:
+        indexes = sorted(int(m.group(1)) for key in data for m in [_ROW_KEY.match(key)] if m)
+        counted = {f"{REGION_PREFIX}-TOTAL_FORMS": str(len(indexes)), f"{REGION_PREFIX}-INITIAL_FORMS": "0"}
+        for new, old in enumerate(indexes):
+            for name in TargetRegionForm.base_fields:
+                value = data.get(f"{REGION_PREFIX}-{old}-{name}")
+                if value is not None:
+                    counted[f"{REGION_PREFIX}-{new}-{name}"] = value
+        data = counted
+    return TargetRegionFormSet(data, prefix=REGION_PREFIX)

@@ -34,7 +34,7 @@ from accounts.services import validate_tags
 from portal.core import generic
 from portal.core.errors import ServiceError
 
-from .. import advisor, costs, frame, panel, services
+from .. import advisor, costs, forms, frame, panel, services
 from ..forms import format_tags, parse_tags
 from ..models import (
     GalleryImage,
@@ -71,7 +71,6 @@ FIELDS = {
     f"{PP}.excludeFromLatest": "exclude_from_latest",
     f"{PP}.endOfLifeDate": "end_of_life_date",
 }
-ROW_KEY = re.compile(r"^t-(\d+)-region$")
 DISK_KEY = re.compile(r"^d-(\d+)-lun$")
 VERSION_RELATED = ("location__cloud", "subscription", "resource_group", "gallery", "definition")
 LATEST_HELP = (
@@ -141,6 +140,11 @@ class VersionForm:
         self.errors[FIELDS.get(target, "general")] = err.message
 
     @property
+    def management_form(self):
+        """The editor formset's management form for the rows shown (``t-TOTAL_FORMS`` …)."""
+        return forms.target_region_formset(rows=len(self.rows)).management_form
+
+    @property
     def has_errors(self) -> bool:
         return bool(self.errors or any(r.errors for r in self.rows) or any(d.errors for d in self.disks))
 
@@ -180,19 +184,25 @@ def _default(value, default):
     return default if value is None else value
 
 
-def _rows_from_post(post) -> list[Row]:
-    indexes = sorted(int(m.group(1)) for key in post for m in [ROW_KEY.match(key)] if m)
+def _rows_from_post(post) -> tuple[list[Row], str]:
+    """The editor's rows, read by its formset (``galleries.forms.target_region_formset``), and the
+    formset's own refusal (too many rows, a broken management form) if any."""
+    formset = forms.target_region_formset(post)
+    if not formset.is_valid():
+        return [], " ".join(
+            formset.non_form_errors()
+        ) or "The target regions could not be read; reload the page."
     return [
         Row(
-            region=post.get(f"t-{i}-region", "").strip(),
-            replicas=post.get(f"t-{i}-replicas", "").strip(),
-            storage=post.get(f"t-{i}-storage", "").strip(),
-            exclude=bool(post.get(f"t-{i}-exclude")),
-            vms=post.get(f"t-{i}-vms", "").strip(),
-            scalesets=post.get(f"t-{i}-scalesets", "").strip(),
+            region=f.cleaned_data.get("region", ""),
+            replicas=f.cleaned_data.get("replicas", ""),
+            storage=f.cleaned_data.get("storage", ""),
+            exclude=f.cleaned_data.get("exclude", False),
+            vms=f.cleaned_data.get("vms", ""),
+            scalesets=f.cleaned_data.get("scalesets", ""),
         )
-        for i in indexes
-    ]
+        for f in formset.forms
+    ], ""
 
 
 def _disks_from_post(post) -> list[DiskRow]:
@@ -409,7 +419,11 @@ def _create_form_from_post(post) -> VersionForm:
         )
     }
     values["exclude_from_latest"] = bool(post.get("exclude_from_latest"))
-    return VersionForm(values=values, rows=_rows_from_post(post), disks=_disks_from_post(post))
+    rows, problem = _rows_from_post(post)
+    form = VersionForm(values=values, rows=rows, disks=_disks_from_post(post))
+    if problem:
+        form.errors["regions"] = problem
+    return form
 
 
 #: The create flow's steps (issue 13): each is checked before the next is shown, and nothing is
@@ -694,7 +708,10 @@ def _edit_form_initial(version, rows: list[TargetRegion]) -> VersionForm:
 def _edit_form_from_post(version, rows: list[TargetRegion], post) -> VersionForm:
     values = {k: post.get(k, "") for k in ("replica_count", "end_of_life_date", "tags")}
     values["exclude_from_latest"] = bool(post.get("exclude_from_latest"))
-    form = VersionForm(values=values, rows=_rows_from_post(post))
+    posted, problem = _rows_from_post(post)
+    form = VersionForm(values=values, rows=posted)
+    if problem:
+        form.errors["regions"] = problem
     existing = {t.region.name: t for t in rows}
     for row in form.rows:
         old = existing.get(row.region)

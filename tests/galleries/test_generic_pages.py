@@ -340,3 +340,31 @@ def test_the_create_steps_check_each_step_and_create_nothing_before_review(signe
     assert r.status_code == 302 and r["Location"] == f"/versions/{version.pk}/"
     assert version.tags == {"team": "core"}
     assert ManagedImage.objects.count() == 1
+
+
+def test_the_region_editor_is_a_formset(signed_in, definition, image):
+    url = f"/definitions/{definition.pk}/versions/new"
+    page = text(signed_in.get(url))
+    assert 'name="t-TOTAL_FORMS" value="1"' in page and 'name="t-0-region"' in page
+    # "+ Add region" re-renders the editor with one more row and its management form.
+    page = text(
+        signed_in.post(url, {**_basics(image), "t-TOTAL_FORMS": "1", "t-INITIAL_FORMS": "0", "op": "add"})
+    )
+    assert 'name="t-TOTAL_FORMS" value="2"' in page and 'name="t-1-region"' in page
+    # The management form counts the rows: a row beyond it is not read.
+    form = {
+        **_basics(image),
+        "t-TOTAL_FORMS": "1",
+        "t-INITIAL_FORMS": "0",
+        "t-1-region": "eastus",
+        "goto": "review",
+    }
+    page = text(signed_in.post(url, form))
+    regions = page[page.index('id="review-regions"') :].split("</dd>")[0]
+    assert "West Europe × 1" in regions and "East US" not in regions
+    # More rows than any cloud has regions are refused before anything else reads them.
+    many = {f"t-{i}-region": "westeurope" for i in range(101)}
+    r = signed_in.post(url, {**_basics(image), **many, "t-TOTAL_FORMS": "101", "t-INITIAL_FORMS": "0"})
+    assert (
+        r.status_code == 400 and 'id="regions-error"' in text(r) and not GalleryImageVersion.objects.exists()
+    )
