@@ -18,17 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import access
 from accounts.activity import Caller
-from accounts.models import Resource
 from accounts.roles import VERSION_TYPE, Action
 from accounts.services import validate_tags
 from portal.core import generic
@@ -346,27 +343,6 @@ def end_of_life(version) -> dict | None:
     return {"date": eol, "expired": left.total_seconds() <= 0, "days": days, "soon": 0 < days <= 30}
 
 
-# --- Look-ups through the access filter --------------------------------------------------------------
-
-
-def _readable(request, pk: int, model):
-    row = Resource.objects.restrict(request.user).filter(pk=pk, type=model.ARM_TYPE).only("pk").first()
-    if row is None:
-        raise Http404(f"No such {model._meta.verbose_name}.")
-    return (
-        model.objects.select_related("location__cloud", "subscription", "gallery")
-        .select_related(*(["definition"] if model is GalleryImageVersion else []))
-        .get(pk=row.pk)
-    )
-
-
-def _require(request, action, resource, resource_type=None) -> None:
-    if not access.allowed(request.user, action, resource, resource_type):
-        raise PermissionDenied(
-            f"You may read {resource.name} but not {Action(action).value} it; ask an Owner for a role that allows it."
-        )
-
-
 def _forbidden_or(err: ServiceError) -> None:
     if err.code == ServiceError.AUTHORIZATION_FAILED:
         raise PermissionDenied(err.message)
@@ -545,11 +521,7 @@ def _render_editor_or_page(request, template: str, context: dict, status: int = 
     return render(request, template, context, status=status)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def version_create(request, pk: int):
-    definition = _readable(request, pk, GalleryImage)
-    _require(request, Action.WRITE, definition, VERSION_TYPE)
+def _version_create(request, definition):
     if request.method == "GET":
         location = definition.location.name if definition.location else ""
         form = VersionForm(
@@ -653,25 +625,14 @@ def _create_estimate(request, definition, form: VersionForm) -> dict:
     return context
 
 
-@login_required
-@require_POST
-def version_estimate(request, pk: int):
+def _version_estimate(request, definition):
     """The estimate panel of the create form (htmx, re-rendered as the editor changes)."""
-    definition = _readable(request, pk, GalleryImage)
-    _require(request, Action.WRITE, definition, VERSION_TYPE)
     form = _create_form_from_post(request.POST)
     _attach_regions(form, _region_choices(definition.location.cloud_id, definition.subscription))
     return render(request, "galleries/versions/_estimate.html", _create_estimate(request, definition, form))
 
 
 # --- Edit --------------------------------------------------------------------------------------------------
-
-
-def _version_for(request, pk: int, action=None) -> GalleryImageVersion:
-    version = _readable(request, pk, GalleryImageVersion)
-    if action is not None:
-        _require(request, action, version)
-    return version
 
 
 def _current_rows(version) -> list[TargetRegion]:
@@ -757,10 +718,7 @@ IMMUTABLE_POST_FIELDS = {
 }
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def version_edit(request, pk: int):
-    version = _version_for(request, pk, Action.WRITE)
+def _version_edit(request, version):
     rows = _current_rows(version)
     if request.method == "GET":
         form = _edit_form_initial(version, rows)
@@ -818,11 +776,8 @@ def _change_estimate(version, form: VersionForm) -> dict:
     return context
 
 
-@login_required
-@require_POST
-def version_change_estimate(request, pk: int):
+def _version_change_estimate(request, version):
     """The estimate panel of the edit form (htmx)."""
-    version = _version_for(request, pk, Action.WRITE)
     form = _edit_form_from_post(version, _current_rows(version), request.POST)
     _attach_regions(form, _region_choices(version.location.cloud_id, version.subscription))
     return render(request, "galleries/versions/_estimate.html", _change_estimate(version, form))
@@ -942,16 +897,12 @@ def _advisor_context(request, version, data, errors: dict | None = None) -> dict
     }
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def version_advisor(request, pk: int):
+def _version_advisor(request, version):
     """GET: inputs per region and the recommendation (reading only). POST: apply it."""
     if request.method == "GET":
-        version = _version_for(request, pk)
         return render(
             request, "galleries/versions/advisor.html", _advisor_context(request, version, request.GET)
         )
-    version = _version_for(request, pk, Action.WRITE)
     context = _advisor_context(request, version, request.POST)
     if context["errors"] or not context["any_load"]:
         if not context["errors"]:
@@ -979,12 +930,66 @@ def version_advisor(request, pk: int):
     return redirect("version-detail", pk=version.pk)
 
 
+# --- The pages: one fetch through the access filter (portal.core.generic) ------------------------------
+
+DEFINITION_QS = GalleryImage.objects.select_related(
+    "location__cloud", "subscription", "resource_group", "gallery"
+)
+
+
+class VersionPage(GalleriesView, generic.ResourceView):
+    """A page of the version flows on the generic fetch: the object through the access filter in
+    ``dispatch`` (404 unreadable, 403 without ``action``), then ``page(request, obj)``."""
+
+    page = None  # a function (request, obj) -> response, wrapped in staticmethod
+    http_method_names = ["get", "post"]
+
+    def get(self, request, pk):
+        return self.page(request, self.object)
+
+    post = get
+
+
+class VersionCreate(VersionPage):
+    """The create steps (Basics, Replication, Tags, Review + create) and the region editor's ops."""
+
+    queryset = DEFINITION_QS
+    action, action_type = Action.WRITE, VERSION_TYPE
+    page = staticmethod(_version_create)
+
+
+class VersionEstimate(VersionCreate):
+    http_method_names = ["post"]
+    page = staticmethod(_version_estimate)
+
+
+class VersionEdit(VersionPage):
+    queryset = GalleryImageVersion.objects.select_related(*VERSION_RELATED)
+    action = Action.WRITE
+    page = staticmethod(_version_edit)
+
+
+class VersionChangeEstimate(VersionEdit):
+    http_method_names = ["post"]
+    page = staticmethod(_version_change_estimate)
+
+
+class VersionAdvisor(VersionEdit):
+    """Reading the advice needs read; applying it (POST) needs write."""
+
+    page = staticmethod(_version_advisor)
+
+    def check_action(self, request, obj):
+        if request.method == "POST":
+            super().check_action(request, obj)
+
+
 urlpatterns = [
-    path("definitions/<int:pk>/versions/new", version_create, name="version-create"),
-    path("definitions/<int:pk>/versions/estimate", version_estimate, name="version-estimate"),
-    path("versions/<int:pk>/edit", version_edit, name="version-edit"),
-    path("versions/<int:pk>/estimate", version_change_estimate, name="version-change-estimate"),
+    path("definitions/<int:pk>/versions/new", VersionCreate.as_view(), name="version-create"),
+    path("definitions/<int:pk>/versions/estimate", VersionEstimate.as_view(), name="version-estimate"),
+    path("versions/<int:pk>/edit", VersionEdit.as_view(), name="version-edit"),
+    path("versions/<int:pk>/estimate", VersionChangeEstimate.as_view(), name="version-change-estimate"),
     path("versions/<int:pk>/", VersionView.as_view(), name="version-detail"),
     path("versions/<int:pk>/delete", VersionDelete.as_view(), name="version-delete"),
-    path("versions/<int:pk>/advisor", version_advisor, name="version-advisor"),
+    path("versions/<int:pk>/advisor", VersionAdvisor.as_view(), name="version-advisor"),
 ]
