@@ -6,7 +6,6 @@ urlpatterns = [
     path("uploads/", uploads.upload_start, name="upload-start"),
     path("uploads/<int:pk>", uploads.upload_detail, name="upload-detail"),
     path("versions/<int:pk>/replication", uploads.version_replication, name="version-replication"),
-    path("versions/<int:pk>/retry", uploads.version_retry, name="version-retry"),
     path("", include("galleries.views.resources")),
     path("", include("galleries.views.versions")),
     path("", include("galleries.views_deploy")),

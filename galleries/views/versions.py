@@ -974,6 +974,26 @@ class VersionChangeEstimate(VersionEdit):
     page = staticmethod(_version_change_estimate)
 
 
+def _version_retry(request, version):
+    try:
+        names = services.retry_failed_regions(Caller.from_request(request), version)
+        shown = dict(Region.objects.filter(name__in=names).values_list("name", "display_name"))
+        messages.success(request, f"Retrying {', '.join(shown.get(n, n) for n in names)}.")
+    except ServiceError as err:
+        if err.code == ServiceError.AUTHORIZATION_FAILED:
+            raise PermissionDenied(err.message) from None
+        messages.error(request, err.message)
+    return redirect("version-detail", pk=version.pk)
+
+
+class VersionRetry(VersionEdit):
+    """Retry the failed regions (POST): the service checks the write and answers 403 through it."""
+
+    http_method_names = ["post"]
+    action = Action.READ
+    page = staticmethod(_version_retry)
+
+
 class VersionAdvisor(VersionEdit):
     """Reading the advice needs read; applying it (POST) needs write."""
 
@@ -992,4 +1012,5 @@ urlpatterns = [
     path("versions/<int:pk>/", VersionView.as_view(), name="version-detail"),
     path("versions/<int:pk>/delete", VersionDelete.as_view(), name="version-delete"),
     path("versions/<int:pk>/advisor", VersionAdvisor.as_view(), name="version-advisor"),
+    path("versions/<int:pk>/retry", VersionRetry.as_view(), name="version-retry"),
 ]

@@ -34,16 +34,18 @@ def signed_in(client, user):
 RESOURCE_PAGES = ("galleries/", "definitions/", "images/", "snapshots/", "versions/")
 #: On the generic fetch (``generic.ResourceView``: one fetch through the access filter in ``dispatch``)
 #: but not one of the page bases: the create steps and edit form of a version (their region editor is
-#: a formset, their errors placed by the version form), its estimate panels and the replica advisor.
+#: a formset, their errors placed by the version form), its estimate panels, the replica advisor and
+#: the retry of failed regions.
 FETCH_ONLY = {
     "version-create",
     "version-estimate",
     "version-edit",
     "version-change-estimate",
     "version-advisor",
+    "version-retry",
 }
-#: Lean on purpose (``galleries/panel.py``, measured by bench/pages.py) or a POST action: own tests.
-NOT_PAGES = {"version-replication", "version-retry"}
+#: Lean on purpose (``galleries/panel.py``, measured by bench/pages.py): its own tests.
+NOT_PAGES = {"version-replication"}
 GENERIC = (
     generic.ObjectView,
     generic.ObjectListView,
@@ -214,7 +216,7 @@ def test_breadcrumbs_of_names_essentials_and_one_command_bar(signed_in, subscrip
     for key in ("deploy", "advisor", "edit", "delete", "refresh"):
         assert f'id="{key}"' in page
     assert f'href="/deployments/new?source={version.pk}" id="deploy">Create VM' in page
-    assert "/static/portal/resource.js" in page
+    assert "/static/portal/resource.js" in page and "/static/portal/resource.css" in page
 
 
 def test_a_definition_offers_create_version_and_a_reader_gets_no_edit_or_delete(
