@@ -16,9 +16,13 @@ class ResourceFilterSet(filters.FilterSet):
     tag (``name`` or ``name=value``)."""
 
     q = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
-    resource_group = filters.ModelChoiceFilter(queryset=ResourceGroup.objects.none(), label="Resource group")
-    location = filters.ModelChoiceFilter(queryset=Region.objects.none(), label="Location")
-    subscription = filters.ModelChoiceFilter(queryset=Subscription.objects.none(), label="Subscription")
+    resource_group = filters.ModelChoiceFilter(
+        queryset=ResourceGroup.objects.none(), label="Resource group", empty_label="Any"
+    )
+    location = filters.ModelChoiceFilter(queryset=Region.objects.none(), label="Location", empty_label="Any")
+    subscription = filters.ModelChoiceFilter(
+        queryset=Subscription.objects.none(), label="Subscription", empty_label="Any"
+    )
     tag = filters.CharFilter(method="filter_tag", label="Tag (name or name=value)")
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
@@ -33,6 +37,17 @@ class ResourceFilterSet(filters.FilterSet):
         self.filters["subscription"].queryset = Subscription.objects.filter(
             pk__in=rows.values("subscription_id")
         ).order_by("display_name")
+
+    @property
+    def form(self):
+        form = super().form
+        for name, label in (
+            ("resource_group", "name"),
+            ("location", "display_name"),
+            ("subscription", "display_name"),
+        ):
+            form.fields[name].label_from_instance = lambda obj, attr=label: getattr(obj, attr)
+        return form
 
     def filter_tag(self, queryset, name, value):
         key, sep, tag_value = value.partition("=")
@@ -58,8 +73,10 @@ class GalleryFilterSet(ResourceFilterSet):
 
 
 class ManagedImageFilterSet(ResourceFilterSet):
-    os_type = filters.ChoiceFilter(choices=_choices(OsType), label="OS type")
-    hyper_v_generation = filters.ChoiceFilter(choices=_choices(HyperVGeneration), label="Generation")
+    os_type = filters.ChoiceFilter(choices=_choices(OsType), label="OS type", empty_label="Any")
+    hyper_v_generation = filters.ChoiceFilter(
+        choices=_choices(HyperVGeneration), label="Generation", empty_label="Any"
+    )
 
     class Meta:
         model = ManagedImage
@@ -67,7 +84,7 @@ class ManagedImageFilterSet(ResourceFilterSet):
 
 
 class SnapshotFilterSet(ManagedImageFilterSet):
-    os_state = filters.ChoiceFilter(choices=_choices(OsState), label="OS state")
+    os_state = filters.ChoiceFilter(choices=_choices(OsState), label="OS state", empty_label="Any")
 
     class Meta:
         model = Snapshot

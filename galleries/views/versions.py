@@ -426,6 +426,13 @@ STEP_FIELDS = {
 }
 
 
+def _crumbs(obj, label: str) -> list[dict]:
+    """The object's breadcrumbs, then this page's (``label``)."""
+    crumbs = frame.breadcrumbs(obj)
+    crumbs[-1]["url"] = reverse("resource-overview", args=[obj.pk])
+    return [*crumbs, {"label": label, "url": ""}]
+
+
 def _step(value) -> str:
     return value if value in STEP_KEYS else STEP_KEYS[0]
 
@@ -490,6 +497,7 @@ def _create_context(request, definition, form: VersionForm, step: str = "basics"
     _attach_regions(form, choices)
     index = STEP_KEYS.index(step)
     return {
+        "breadcrumbs": _crumbs(definition, "New version"),
         "step": step,
         "steps": [
             {"key": k, "label": label, "done": i < index, "current": k == step}
@@ -685,6 +693,7 @@ def _edit_context(request, version, form: VersionForm, **extra) -> dict:
     choices = _region_choices(version.location.cloud_id, version.subscription)
     _attach_regions(form, choices)
     return {
+        "breadcrumbs": _crumbs(version, "Edit"),
         "version": version,
         "resource": version,
         "form": form,
@@ -882,6 +891,7 @@ def _advisor_context(request, version, data, errors: dict | None = None) -> dict
                 any_load = True
         entries.append(entry)
     return {
+        "breadcrumbs": _crumbs(version, "Replica advisor"),
         "version": version,
         "resource": version,
         "entries": entries,
