@@ -13,16 +13,13 @@ without saving — the whole page without JavaScript, only the editor through ht
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 
 from accounts import access
 from accounts.activity import Caller
@@ -31,352 +28,40 @@ from accounts.services import validate_tags
 from portal.core import generic
 from portal.core.errors import ServiceError
 
-from .. import advisor, costs, forms, frame, panel, services
-from ..forms import format_tags, parse_tags
+from .. import advisor, costs, frame, panel, services
+from ..forms import format_tags
 from ..models import (
     GalleryImage,
     GalleryImageVersion,
-    ManagedImage,
     Region,
-    Snapshot,
     StorageAccountType,
     TargetRegion,
 )
 from .base import GalleriesView
-
-PP = services.PP
-TARGETS = services.VERSION_PATHS["target_regions"]
-DATA_DISKS = services.VERSION_PATHS["data_disk_snapshots"]
-ROW_TARGET = re.compile(rf"^{re.escape(TARGETS)}\[(\d+)\](?:\.(\w+))?")
-DISK_TARGET = re.compile(rf"^{re.escape(DATA_DISKS)}\[(\d+)\](?:\.(\w+))?")
-ROW_FIELDS = {
-    "name": "region",
-    "regionalReplicaCount": "replicas",
-    "storageAccountType": "storage",
-    "excludeFromLatest": "exclude",
-    "concurrentVMs": "vms",
-    "scaleSets": "scalesets",
-}
-FIELDS = {
-    "name": "name",
-    "location": "location",
-    services.VERSION_PATHS["source"]: "source",
-    DATA_DISKS: "data_disks",
-    TARGETS: "regions",
-    f"{PP}.replicaCount": "replica_count",
-    f"{PP}.storageAccountType": "storage_account_type",
-    f"{PP}.excludeFromLatest": "exclude_from_latest",
-    f"{PP}.endOfLifeDate": "end_of_life_date",
-}
-DISK_KEY = re.compile(r"^d-(\d+)-lun$")
-VERSION_RELATED = ("location__cloud", "subscription", "resource_group", "gallery", "definition")
-LATEST_HELP = (
-    "“Latest” is, per region, the highest version (numeric order) whose replication there is "
-    "Completed and that is not excluded from latest. A version excluded from latest is never picked "
-    "by “latest” — deployments from the definition's latest skip it — but it can still be deployed "
-    "by its version number."
+from .version_form import (
+    LATEST_HELP,
+    VERSION_RELATED,
+    Row,
+    VersionForm,
+    advice_rows,
+    apply_op,
+    attach_regions,
+    crumbs_with,
+    current_rows,
+    default_to,
+    disks_from_post,
+    end_of_life,
+    forbidden_or,
+    number,
+    parse_date,
+    parse_version_tags,
+    problem_text,
+    region_choices,
+    render_editor_or_page,
+    rows_from_post,
+    source_bytes,
+    source_choices,
 )
-
-
-# --- The form: plain values, rows, errors ------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One row of the target-region editor."""
-
-    region: str = ""
-    replicas: str = ""
-    storage: str = StorageAccountType.STANDARD_LRS.value
-    exclude: bool = False
-    vms: str = ""
-    scalesets: str = ""
-    existing: bool = False  # edit: already a target region of the version (region and storage fixed)
-    region_obj: Region | None = None
-    fixed_storage: str = ""  # edit: the storage type an existing region keeps (shown read-only)
-    errors: dict = field(default_factory=dict)
-
-    def spec(self) -> services.TargetRegionSpec:
-        return services.TargetRegionSpec(
-            name=self.region,
-            regional_replica_count=_number(self.replicas),
-            storage_account_type=self.storage or None,  # not sent for an existing region: it keeps its type
-            exclude_from_latest=self.exclude,
-        )
-
-
-@dataclass
-class DiskRow:
-    """One data-disk snapshot of a version made from an OS-disk snapshot."""
-
-    lun: str = ""
-    snapshot: str = ""
-    errors: dict = field(default_factory=dict)
-
-
-@dataclass
-class VersionForm:
-    values: dict
-    rows: list[Row]
-    disks: list[DiskRow] = field(default_factory=list)
-    errors: dict = field(default_factory=dict)
-
-    def place(self, err: ServiceError) -> None:
-        """Put a refusal next to the field (or editor row) its property path names."""
-        target = err.target or ""
-        for pattern, rows in ((ROW_TARGET, self.rows), (DISK_TARGET, self.disks)):
-            m = pattern.match(target)
-            if m and int(m.group(1)) < len(rows):
-                row = rows[int(m.group(1))]
-                key = ROW_FIELDS.get(m.group(2) or "", "region") if rows is self.rows else _disk_field(target)
-                row.errors[key] = err.message
-                return
-        if target == "tags" or target.startswith("tags."):
-            self.errors["tags"] = err.message
-            return
-        self.errors[FIELDS.get(target, "general")] = err.message
-
-    @property
-    def management_form(self):
-        """The editor formset's management form for the rows shown (``t-TOTAL_FORMS`` …)."""
-        return forms.target_region_formset(rows=len(self.rows)).management_form
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.errors or any(r.errors for r in self.rows) or any(d.errors for d in self.disks))
-
-    def specs(self) -> list[services.TargetRegionSpec]:
-        return [r.spec() for r in self.rows]
-
-    def loads(self, problems: list | None = None) -> list[advisor.RegionLoad]:
-        """The planned load of each row. A refusal is placed on its row, or with ``problems`` listed
-        there instead (the estimate panel reports, it does not mark fields while the user types)."""
-        out = []
-        for i, row in enumerate(self.rows):
-            try:
-                out.append(advisor.load_from_text(row.region, row.vms, row.scalesets, f"{TARGETS}[{i}]"))
-            except ServiceError as err:
-                if problems is None:
-                    self.place(err)
-                else:
-                    problems.append(f"Region row {i + 1}: {err.message}")
-                out.append(advisor.RegionLoad(row.region))
-        return out
-
-
-def _disk_field(target: str) -> str:
-    return "lun" if target.endswith(".lun") else "snapshot"
-
-
-def _number(text: str):
-    """A count as typed: blank → None (the default applies), whole numbers → int, anything else is
-    passed on as typed so the service refuses it with its message."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    return int(text) if re.fullmatch(r"-?\d+", text) else text
-
-
-def _default(value, default):
-    return default if value is None else value
-
-
-def _rows_from_post(post) -> tuple[list[Row], str]:
-    """The editor's rows, read by its formset (``galleries.forms.target_region_formset``), and the
-    formset's own refusal (too many rows, a broken management form) if any."""
-    formset = forms.target_region_formset(post)
-    if not formset.is_valid():
-        return [], " ".join(
-            formset.non_form_errors()
-        ) or "The target regions could not be read; reload the page."
-    return [
-        Row(
-            region=f.cleaned_data.get("region", ""),
-            replicas=f.cleaned_data.get("replicas", ""),
-            storage=f.cleaned_data.get("storage", ""),
-            exclude=f.cleaned_data.get("exclude", False),
-            vms=f.cleaned_data.get("vms", ""),
-            scalesets=f.cleaned_data.get("scalesets", ""),
-        )
-        for f in formset.forms
-    ], ""
-
-
-def _disks_from_post(post) -> list[DiskRow]:
-    indexes = sorted(int(m.group(1)) for key in post for m in [DISK_KEY.match(key)] if m)
-    return [
-        DiskRow(lun=post.get(f"d-{i}-lun", "").strip(), snapshot=post.get(f"d-{i}-snapshot", "").strip())
-        for i in indexes
-    ]
-
-
-def _parse_date(form: VersionForm, key: str = "end_of_life_date") -> datetime | None:
-    """``YYYY-MM-DD`` → midnight UTC of that day; blank → None. A malformed date is an input error."""
-    text = (form.values.get(key) or "").strip()
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        form.errors[key] = f"'{text}' is not a date; use YYYY-MM-DD (e.g. 2030-12-31)."
-        return None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _parse_tags(form: VersionForm) -> dict:
-    """The tags textarea, parsed as every form parses it (``galleries.forms.parse_tags``); the rules
-    (count, length, characters) are the service's."""
-    try:
-        return parse_tags(form.values.get("tags") or "")
-    except ValidationError as err:
-        form.errors["tags"] = err.messages[0]
-        return {}
-
-
-def _apply_op(op: str, form: VersionForm, default_storage: str) -> None:
-    """Editor operations that re-render without saving."""
-    if op == "add":
-        form.rows.append(Row(storage=default_storage))
-    elif op.startswith("remove-") and op[7:].isascii() and op[7:].isdecimal() and len(op) < 12:
-        i = int(op[7:])
-        if i < len(form.rows) and len(form.rows) > 1:
-            del form.rows[i]
-    elif op == "add-disk":
-        form.disks.append(DiskRow())
-    elif op.startswith("remove-disk-") and op[12:].isascii() and op[12:].isdecimal() and len(op) < 17:
-        i = int(op[12:])
-        if i < len(form.disks):
-            del form.disks[i]
-    elif op == "advice":
-        for row, load in zip(form.rows, form.loads(), strict=True):
-            if not load.empty and not row.errors:
-                row.replicas = str(advisor.recommend(load).recommended)
-
-
-# --- Choices -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RegionChoice:
-    region: Region
-    allowed: bool  # a restricted region the subscription may not use is shown but not offered
-
-    @property
-    def label(self) -> str:
-        if not self.region.restricted:
-            return self.region.display_name
-        return f"{self.region.display_name} (restricted{'' if self.allowed else ' — not allowed for this subscription'})"
-
-
-def _region_choices(cloud_id: int, subscription) -> list[RegionChoice]:
-    """Regions of the cloud only (replication never crosses clouds); restricted ones marked, and
-    offered only when the subscription is allowed to use them."""
-    allowed = set(subscription.allowed_restricted_regions.values_list("pk", flat=True))
-    return [
-        RegionChoice(r, not r.restricted or r.pk in allowed)
-        for r in Region.objects.filter(cloud_id=cloud_id).select_related("cloud").order_by("display_name")
-    ]
-
-
-def _attach_regions(form: VersionForm, choices: list[RegionChoice]) -> None:
-    by_name = {c.region.name: c.region for c in choices}
-    for row in form.rows:
-        row.region_obj = by_name.get(row.region)
-
-
-@dataclass(frozen=True)
-class SourceChoice:
-    arm_id: str
-    label: str
-    location_name: str
-
-
-def _source_choices(request, definition: GalleryImage) -> dict:
-    """Managed images and snapshots the user can read in the definition's subscription that can be
-    its source: an OS disk of the definition's OS type, OS state and Hyper-V generation (the service
-    refuses any other; the Source list does not offer it). Data-disk snapshots have no OS."""
-    user = request.user
-    same_os = {
-        "os_type": definition.os_type,
-        "os_state": definition.os_state,
-        "hyper_v_generation": definition.hyper_v_generation,
-    }
-    images = access.restrict(
-        ManagedImage.objects.filter(subscription=definition.subscription, **same_os).select_related(
-            "location"
-        ),
-        user,
-        Action.READ,
-    ).order_by("name")
-    snapshots = [
-        s
-        for s in access.restrict(
-            Snapshot.objects.filter(subscription=definition.subscription).select_related("location"),
-            user,
-            Action.READ,
-        ).order_by("name")
-        if not s.os_type or all(getattr(s, key) == value for key, value in same_os.items())
-    ]
-
-    def label(obj, kind):
-        where = obj.location.display_name if obj.location else "no region"
-        return f"{obj.name} — {kind}, {obj.os_type or 'data disk'} {obj.os_state if obj.os_type else ''}, {where}"
-
-    return {
-        "images": [SourceChoice(i.arm_id, label(i, "managed image"), i.location.name) for i in images],
-        "os_snapshots": [
-            SourceChoice(s.arm_id, label(s, "snapshot"), s.location.name) for s in snapshots if s.os_type
-        ],
-        "data_snapshots": [
-            SourceChoice(s.arm_id, label(s, "snapshot"), s.location.name) for s in snapshots if not s.os_type
-        ],
-    }
-
-
-def end_of_life(version) -> dict | None:
-    """The version page's end-of-life badge: expired, or expires in N days (``soon``: within 30)."""
-    eol = version.end_of_life_date
-    if eol is None:
-        return None
-    left = eol - timezone.now()
-    days = left.days + (1 if left.seconds or left.microseconds else 0)  # whole days, rounded up
-    return {"date": eol, "expired": left.total_seconds() <= 0, "days": days, "soon": 0 < days <= 30}
-
-
-def _forbidden_or(err: ServiceError) -> None:
-    if err.code == ServiceError.AUTHORIZATION_FAILED:
-        raise PermissionDenied(err.message)
-
-
-# --- Source size (for the estimate) ------------------------------------------------------------------
-
-
-def _source_bytes(caller: Caller, source_id: str, disks: list[DiskRow]) -> tuple[int, int] | None:
-    """(total bytes, disk count) of the chosen source and data-disk snapshots, or None if unknown."""
-    if not source_id:
-        return None
-    try:
-        source = services.get_resource(caller, source_id)
-    except ServiceError:
-        return None
-    if isinstance(source, ManagedImage):
-        sizes = [source.os_disk.size_bytes] + [
-            d.disk.size_bytes for d in source.data_disks.select_related("disk")
-        ]
-    elif isinstance(source, Snapshot):
-        sizes = [source.disk.size_bytes]
-        for d in disks:
-            try:
-                snap = services.get_resource(caller, d.snapshot, Snapshot)
-            except ServiceError:
-                continue
-            sizes.append(snap.disk.size_bytes)
-    elif isinstance(source, GalleryImageVersion):
-        sizes = [d.size_bytes for d in source.disks.all()]
-    else:
-        return None
-    return sum(sizes), len(sizes)
-
 
 # --- Create ----------------------------------------------------------------------------------------------
 
@@ -395,8 +80,8 @@ def _create_form_from_post(post) -> VersionForm:
         )
     }
     values["exclude_from_latest"] = bool(post.get("exclude_from_latest"))
-    rows, problem = _rows_from_post(post)
-    form = VersionForm(values=values, rows=rows, disks=_disks_from_post(post))
+    rows, problem = rows_from_post(post)
+    form = VersionForm(values=values, rows=rows, disks=disks_from_post(post))
     if problem:
         form.errors["regions"] = problem
     return form
@@ -426,13 +111,6 @@ STEP_FIELDS = {
 }
 
 
-def _crumbs(obj, label: str) -> list[dict]:
-    """The object's breadcrumbs, then this page's (``label``)."""
-    crumbs = frame.breadcrumbs(obj)
-    crumbs[-1]["url"] = reverse("resource-overview", args=[obj.pk])
-    return [*crumbs, {"label": label, "url": ""}]
-
-
 def _step(value) -> str:
     return value if value in STEP_KEYS else STEP_KEYS[0]
 
@@ -458,8 +136,8 @@ def _check_step(request, definition, form: VersionForm, step: str) -> None:
         if not values.get("location"):
             form.errors["location"] = "Choose the source region."
     elif step == "replication":
-        _parse_date(form)
-        common = _number(values.get("replica_count"))
+        parse_date(form)
+        common = number(values.get("replica_count"))
         try:
             costs.estimate_for_specs(  # validates the regions exactly as a create would
                 definition.subscription,
@@ -473,7 +151,7 @@ def _check_step(request, definition, form: VersionForm, step: str) -> None:
         form.loads()
     elif step == "tags":
         try:
-            validate_tags(_parse_tags(form))
+            validate_tags(parse_version_tags(form))
         except ServiceError as err:
             form.place(err)
 
@@ -493,11 +171,11 @@ def _check_steps(request, definition, form: VersionForm, steps) -> str | None:
 
 
 def _create_context(request, definition, form: VersionForm, step: str = "basics", **extra) -> dict:
-    choices = _region_choices(definition.location.cloud_id, definition.subscription)
-    _attach_regions(form, choices)
+    choices = region_choices(definition.location.cloud_id, definition.subscription)
+    attach_regions(form, choices)
     index = STEP_KEYS.index(step)
     return {
-        "breadcrumbs": _crumbs(definition, "New version"),
+        "breadcrumbs": crumbs_with(definition, "New version"),
         "step": step,
         "steps": [
             {"key": k, "label": label, "done": i < index, "current": k == step}
@@ -510,7 +188,7 @@ def _create_context(request, definition, form: VersionForm, step: str = "basics"
         "form": form,
         "region_choices": choices,
         "locations": [c for c in choices if c.region.is_source],
-        "sources": _source_choices(request, definition),
+        "sources": source_choices(request, definition),
         "storage_types": list(StorageAccountType),
         "latest_help": LATEST_HELP,
         "editor_url": reverse("version-create", args=[definition.pk]),
@@ -519,14 +197,6 @@ def _create_context(request, definition, form: VersionForm, step: str = "basics"
         "panel": _create_estimate(request, definition, form),
         **extra,
     }
-
-
-def _render_editor_or_page(request, template: str, context: dict, status: int = 200):
-    if request.htmx and request.POST.get("op"):
-        response = render(request, "galleries/versions/_editor.html", context, status=status)
-        response["HX-Trigger"] = "regions-changed"
-        return response
-    return render(request, template, context, status=status)
 
 
 def _version_create(request, definition):
@@ -542,8 +212,8 @@ def _version_create(request, definition):
     op = request.POST.get("op", "")
     shown = _step(request.POST.get("step"))
     if op:
-        _apply_op(op, form, StorageAccountType.STANDARD_LRS)
-        return _render_editor_or_page(
+        apply_op(op, form, StorageAccountType.STANDARD_LRS)
+        return render_editor_or_page(
             request, "galleries/versions/create.html", _create_context(request, definition, form, step=shown)
         )
     goto = request.POST.get("goto")
@@ -553,8 +223,8 @@ def _version_create(request, definition):
         status = 200 if failed is None else 400
         context = _create_context(request, definition, form, step=failed or target)
         return render(request, "galleries/versions/create.html", context, status=status)
-    eol = _parse_date(form)
-    tags = _parse_tags(form)
+    eol = parse_date(form)
+    tags = parse_version_tags(form)
     if form.has_errors:
         return render(
             request, "galleries/versions/create.html", _create_context(request, definition, form), status=400
@@ -568,14 +238,14 @@ def _version_create(request, definition):
             location=form.values["location"],
             source=source,
             target_regions=form.specs(),
-            replica_count=_default(_number(form.values["replica_count"]), 1),
+            replica_count=default_to(number(form.values["replica_count"]), 1),
             exclude_from_latest=form.values["exclude_from_latest"],
             end_of_life_date=eol,
-            data_disk_snapshots=[(_number(d.lun), d.snapshot) for d in form.disks] or None,
+            data_disk_snapshots=[(number(d.lun), d.snapshot) for d in form.disks] or None,
             tags=tags,
         )
     except ServiceError as err:
-        _forbidden_or(err)
+        forbidden_or(err)
         form.place(err)
         return render(
             request,
@@ -591,33 +261,14 @@ def _version_create(request, definition):
     return redirect("version-detail", pk=version.pk)
 
 
-def _problem(err: ServiceError, form: VersionForm) -> str:
-    """A refusal for the estimate panel, saying which field it is about."""
-    m = ROW_TARGET.match(err.target or "")
-    if m:
-        return f"Region row {int(m.group(1)) + 1}: {err.message}"
-    return err.message
-
-
-def _advice_rows(form: VersionForm, problems: list) -> list[dict]:
-    out = []
-    common = _number(form.values.get("replica_count"))
-    for i, (row, load) in enumerate(zip(form.rows, form.loads(problems), strict=True)):
-        planned = _number(row.replicas) if row.replicas else common  # a blank row count means the common one
-        planned = planned if isinstance(planned, int) else None
-        advice = None if load.empty else advisor.recommend(load, planned)
-        out.append({"index": i, "row": row, "load": load, "advice": advice})
-    return out
-
-
 def _create_estimate(request, definition, form: VersionForm) -> dict:
     """Cost (F16) and replica advice (F11) of the planned version, as the form stands. Refusals are
     listed in the panel; the fields are marked only when the form is submitted."""
     source_id = (form.values.get("source_id") or "").strip() or form.values.get("source", "")
-    size = _source_bytes(Caller.from_request(request), source_id, form.disks)
+    size = source_bytes(Caller.from_request(request), source_id, form.disks)
     problems: list[str] = []
     context = {"size_known": size is not None, "mode": "create", "problems": problems}
-    common = _number(form.values.get("replica_count"))
+    common = number(form.values.get("replica_count"))
     try:
         context["estimate"] = costs.estimate_for_specs(
             definition.subscription,
@@ -628,27 +279,19 @@ def _create_estimate(request, definition, form: VersionForm) -> dict:
             disk_count=size[1] if size else 1,
         )
     except ServiceError as err:
-        problems.append(_problem(err, form))
-    context["advice"] = _advice_rows(form, problems)
+        problems.append(problem_text(err, form))
+    context["advice"] = advice_rows(form, problems)
     return context
 
 
 def _version_estimate(request, definition):
     """The estimate panel of the create form (htmx, re-rendered as the editor changes)."""
     form = _create_form_from_post(request.POST)
-    _attach_regions(form, _region_choices(definition.location.cloud_id, definition.subscription))
+    attach_regions(form, region_choices(definition.location.cloud_id, definition.subscription))
     return render(request, "galleries/versions/_estimate.html", _create_estimate(request, definition, form))
 
 
 # --- Edit --------------------------------------------------------------------------------------------------
-
-
-def _current_rows(version) -> list[TargetRegion]:
-    return list(
-        TargetRegion.objects.filter(version=version, removing=False)
-        .select_related("region")
-        .order_by("region__display_name")
-    )
 
 
 def _edit_form_initial(version, rows: list[TargetRegion]) -> VersionForm:
@@ -677,7 +320,7 @@ def _edit_form_initial(version, rows: list[TargetRegion]) -> VersionForm:
 def _edit_form_from_post(version, rows: list[TargetRegion], post) -> VersionForm:
     values = {k: post.get(k, "") for k in ("replica_count", "end_of_life_date", "tags")}
     values["exclude_from_latest"] = bool(post.get("exclude_from_latest"))
-    posted, problem = _rows_from_post(post)
+    posted, problem = rows_from_post(post)
     form = VersionForm(values=values, rows=posted)
     if problem:
         form.errors["regions"] = problem
@@ -690,10 +333,10 @@ def _edit_form_from_post(version, rows: list[TargetRegion], post) -> VersionForm
 
 
 def _edit_context(request, version, form: VersionForm, **extra) -> dict:
-    choices = _region_choices(version.location.cloud_id, version.subscription)
-    _attach_regions(form, choices)
+    choices = region_choices(version.location.cloud_id, version.subscription)
+    attach_regions(form, choices)
     return {
-        "breadcrumbs": _crumbs(version, "Edit"),
+        "breadcrumbs": crumbs_with(version, "Edit"),
         "version": version,
         "resource": version,
         "form": form,
@@ -728,26 +371,26 @@ IMMUTABLE_POST_FIELDS = {
 
 
 def _version_edit(request, version):
-    rows = _current_rows(version)
+    rows = current_rows(version)
     if request.method == "GET":
         form = _edit_form_initial(version, rows)
         return render(request, "galleries/versions/edit.html", _edit_context(request, version, form))
     form = _edit_form_from_post(version, rows, request.POST)
     op = request.POST.get("op", "")
     if op:
-        _apply_op(op, form, version.storage_account_type)
-        return _render_editor_or_page(
+        apply_op(op, form, version.storage_account_type)
+        return render_editor_or_page(
             request, "galleries/versions/edit.html", _edit_context(request, version, form)
         )
-    eol = _parse_date(form)
-    tags = _parse_tags(form)
+    eol = parse_date(form)
+    tags = parse_version_tags(form)
     if form.has_errors:
         return render(
             request, "galleries/versions/edit.html", _edit_context(request, version, form), status=400
         )
     changes = {
         "target_regions": form.specs(),
-        "replica_count": _number(form.values["replica_count"]),
+        "replica_count": number(form.values["replica_count"]),
         "exclude_from_latest": form.values["exclude_from_latest"],
         "end_of_life_date": _eol_for_update(version, eol),
         "tags": tags,
@@ -758,7 +401,7 @@ def _version_edit(request, version):
     try:
         services.update_version(Caller.from_request(request), version, **changes)
     except ServiceError as err:
-        _forbidden_or(err)
+        forbidden_or(err)
         form.place(err)
         return render(
             request, "galleries/versions/edit.html", _edit_context(request, version, form), status=err.status
@@ -774,21 +417,21 @@ def _change_estimate(version, form: VersionForm) -> dict:
     context = {"size_known": True, "mode": "edit", "current": current, "problems": problems}
     try:
         planned = costs.estimate_for_version_change(
-            version, form.specs(), _number(form.values.get("replica_count"))
+            version, form.specs(), number(form.values.get("replica_count"))
         )
     except ServiceError as err:
-        problems.append(_problem(err, form))
+        problems.append(problem_text(err, form))
     else:
         context["estimate"] = planned
         context["delta"] = planned.monthly_storage - current.monthly_storage
-    context["advice"] = _advice_rows(form, problems)
+    context["advice"] = advice_rows(form, problems)
     return context
 
 
 def _version_change_estimate(request, version):
     """The estimate panel of the edit form (htmx)."""
-    form = _edit_form_from_post(version, _current_rows(version), request.POST)
-    _attach_regions(form, _region_choices(version.location.cloud_id, version.subscription))
+    form = _edit_form_from_post(version, current_rows(version), request.POST)
+    attach_regions(form, region_choices(version.location.cloud_id, version.subscription))
     return render(request, "galleries/versions/_estimate.html", _change_estimate(version, form))
 
 
@@ -845,7 +488,7 @@ class VersionDelete(GalleriesView, generic.ObjectDeleteView):
     crumb = "Delete"
 
     def get_extra_context(self, request, version):
-        return {"version": version, "regions": _current_rows(version)}
+        return {"version": version, "regions": current_rows(version)}
 
     def context(self, request, error=""):
         return {**super().context(request, error), **self.get_extra_context(request, self.object)}
@@ -873,7 +516,7 @@ class VersionDelete(GalleriesView, generic.ObjectDeleteView):
 def _advisor_context(request, version, data, errors: dict | None = None) -> dict:
     """Rows per current target region with the planned load read from ``data`` (GET or POST)."""
     errors = errors if errors is not None else {}
-    rows = _current_rows(version)
+    rows = current_rows(version)
     entries = []
     any_load = False
     for t in rows:
@@ -891,7 +534,7 @@ def _advisor_context(request, version, data, errors: dict | None = None) -> dict
                 any_load = True
         entries.append(entry)
     return {
-        "breadcrumbs": _crumbs(version, "Replica advisor"),
+        "breadcrumbs": crumbs_with(version, "Replica advisor"),
         "version": version,
         "resource": version,
         "entries": entries,
@@ -933,7 +576,7 @@ def _version_advisor(request, version):
     try:
         services.update_version(Caller.from_request(request), version, target_regions=specs)
     except ServiceError as err:
-        _forbidden_or(err)
+        forbidden_or(err)
         context["errors"]["general"] = err.message
         return render(request, "galleries/versions/advisor.html", context, status=err.status)
     messages.success(request, f"Replica counts applied: {', '.join(changed)}.")
