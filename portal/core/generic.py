@@ -204,7 +204,10 @@ class ObjectListView(ResourceView):
         filterset = self.filterset(
             request.GET or None, queryset=self.get_table_queryset(request), request=request
         )
-        rows = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        if not filterset.is_bound:
+            rows = filterset.queryset
+        else:  # a filter that cannot be read shows its error and no rows, never everything
+            rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
         table = self.table(rows, request=request)
         chosen = self.chosen_columns(request, table)
         if chosen is not None:

@@ -104,6 +104,11 @@ def test_a_list_sorts_by_a_column_and_filters_by_name_tag_and_group(signed_in, c
     assert signed_in.get("/galleries/?tag=env__contains=p").status_code == 200
 
 
+def test_a_filter_that_cannot_be_read_says_so_and_lists_nothing(signed_in, gallery):
+    page = text(signed_in.get("/galleries/?resource_group=999999"))
+    assert 'id="filter-resource_group-error"' in page and "Gallery1" not in page.split('id="list-filters"')[1]
+
+
 def test_managed_images_filter_by_os_type(signed_in, make_image):
     make_image("lin")
     make_image("win", os_type="Windows")
