@@ -16,6 +16,7 @@ from accounts.sharing import grant_as_system
 from galleries import services
 from galleries.models import Gallery, GalleryImageVersion, ManagedImage
 from portal.core import generic
+from tests.portal.test_permissions import EndpointPermissions, World
 
 
 def text(response) -> str:
@@ -378,3 +379,45 @@ def test_the_region_editor_is_a_formset(signed_in, definition, image):
     assert (
         r.status_code == 400 and 'id="regions-error"' in text(r) and not GalleryImageVersion.objects.exists()
     )
+
+
+# --- Permission tests of the create steps --------------------------------------------------------------
+
+
+@pytest.fixture
+def world(user, subscription, rg, make_version):
+    return World(user, subscription, rg, make_version(), None)
+
+
+class StepPermissions(EndpointPermissions):
+    """A step of the version create flow (POST with ``goto``): a stranger 404, a Reader 403, the
+    owner the next step — and nothing is created by any of them."""
+
+    method = "post"
+    write = True
+    goto = "replication"
+
+    def path(self, w):
+        return f"/definitions/{w.version.definition_id}/versions/new"
+
+    def body(self, w):
+        return {
+            "name": "2.0.0",
+            "source": w.version.source_arm_id,
+            "location": "westeurope",
+            "replica_count": "1",
+            "t-0-region": "westeurope",
+            "goto": self.goto,
+        }
+
+    def test_the_owner_succeeds(self, client, world):
+        super().test_the_owner_succeeds(client, world)
+        assert not GalleryImageVersion.objects.filter(major=2).exists()
+
+
+class TestStepReplication(StepPermissions):
+    pass
+
+
+class TestStepReview(StepPermissions):
+    goto = "review"
