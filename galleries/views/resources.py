@@ -673,7 +673,7 @@ class SnapshotDelete(ResourceDelete):
 @login_required
 def upload_page(request):
     """The browser upload (F4 scenario 3): ``static/portal/upload.js`` sends the chosen file in
-    chunks to the JSON endpoints of ``galleries/views.py`` and resumes from the server's offset."""
+    chunks to the JSON endpoints of ``galleries/views/uploads.py`` and resumes from the server's offset."""
     groups = list(writable_groups(request, BLOB_TYPE))
     chosen = None
     value = request.GET.get("resourceGroup", "")
