@@ -20,6 +20,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django_tables2 import RequestConfig
 
 from accounts import access
 from accounts.models import Resource
@@ -195,6 +196,22 @@ class GalleryBulkTag(GalleriesView, generic.BulkTagView):
         services.update_gallery(caller, obj, tags=tags)
 
 
+class DefinitionBulkDelete(ResourceBulkDelete):
+    queryset = GalleryImage.objects.select_related("gallery")
+    label_plural = "image definitions"
+    return_url_name = "galleries"
+    delete_with = staticmethod(services.delete_definition)
+
+
+class DefinitionBulkTag(GalleriesView, generic.BulkTagView):
+    queryset = GalleryImage.objects.select_related("gallery")
+    label_plural = "image definitions"
+    return_url_name = "galleries"
+
+    def update(self, caller, obj, tags):
+        services.update_definition(caller, obj, tags=tags)
+
+
 class ManagedImageBulkDelete(ResourceBulkDelete):
     queryset = ManagedImage.objects.all()
     label_plural = "managed images"
@@ -253,11 +270,20 @@ class GalleryView(GalleriesView, generic.ObjectView):
         definitions = access.restrict(GalleryImage.objects.filter(gallery=gallery), request.user).annotate(
             n_versions=Subquery(versions, output_field=IntegerField())
         )
-        table = tables.DefinitionTable(definitions, request=request, exclude=("selection",))
-        table.paginate(per_page=generic.PER_PAGE, page=1)
+        table = tables.DefinitionTable(definitions, request=request)
+        RequestConfig(request, paginate={"per_page": generic.PER_PAGE}).configure(table)
         return {
             "gallery": gallery,
             "definitions": table,
+            "definition_bulk_actions": [
+                {"label": "Tag", "url": reverse("definition-bulk-tag"), "css": "secondary", "id": "bulk-tag"},
+                {
+                    "label": "Delete",
+                    "url": reverse("definition-bulk-delete"),
+                    "css": "danger",
+                    "id": "bulk-delete",
+                },
+            ],
             "has_definitions": bool(table.rows),
             "can_add_definition": self.allowed(request.user, Action.WRITE, gallery, DEFINITION_TYPE),
         }
@@ -718,6 +744,8 @@ urlpatterns = _views(
     ("galleries/<int:pk>/edit", GalleryEdit, "gallery-edit"),
     ("galleries/<int:pk>/delete", GalleryDelete, "gallery-delete"),
     ("galleries/<int:pk>/definitions/new", DefinitionCreate, "definition-create"),
+    ("definitions/bulk-delete", DefinitionBulkDelete, "definition-bulk-delete"),
+    ("definitions/bulk-tag", DefinitionBulkTag, "definition-bulk-tag"),
     ("definitions/<int:pk>/", DefinitionView, "definition-detail"),
     ("definitions/<int:pk>/edit", DefinitionEdit, "definition-edit"),
     ("definitions/<int:pk>/delete", DefinitionDelete, "definition-delete"),

@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.services import create_user
 from accounts.sharing import grant_as_system
 from galleries import services
-from galleries.models import Gallery, GalleryImageVersion, ManagedImage
+from galleries.models import Gallery, GalleryImage, GalleryImageVersion, ManagedImage
 from portal.core import generic
 from tests.portal.test_permissions import EndpointPermissions, World
 
@@ -195,6 +195,29 @@ def test_bulk_tag_adds_and_removes_a_tag_through_the_service(signed_in, caller, 
     signed_in.post("/galleries/bulk-tag", {"pk": [other.pk], "confirm": "1", "key": "keep", "remove": "on"})
     other.refresh_from_db()
     assert other.tags == {"env": "prod"}
+
+
+def test_a_gallery_page_deletes_and_tags_its_definitions_in_bulk(
+    signed_in, gallery, definition, make_definition, make_version
+):
+    make_version()  # myImage1 has a version: the service refuses to delete it
+    empty = make_definition("empty")
+    back = f"/galleries/{gallery.pk}/"
+    page = text(signed_in.get(back))
+    assert 'formaction="/definitions/bulk-delete"' in page and f'name="pk" value="{empty.pk}"' in page
+    both = [definition.pk, empty.pk]
+    r = signed_in.post(
+        "/definitions/bulk-tag", {"pk": both, "confirm": "1", "key": "t", "value": "1", "return_url": back}
+    )
+    assert r.status_code == 302 and r["Location"] == back
+    definition.refresh_from_db()
+    assert definition.tags == {"t": "1"}
+    r = signed_in.post(
+        "/definitions/bulk-delete", {"pk": both, "confirm": "1", "return_url": back}, follow=True
+    )
+    assert "Deleted 1 image definitions: empty." in text(r)
+    assert "Skipped myImage1: " in text(r) and "delete them first" in text(r)
+    assert list(GalleryImage.objects.values_list("name", flat=True)) == ["myImage1"]
 
 
 # --- The frame -----------------------------------------------------------------------------------------

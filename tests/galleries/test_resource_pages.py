@@ -785,6 +785,22 @@ class TestGalleryBulkTag(BulkPermissions):
         return {**super().body(w), "key": "env", "value": "prod"}
 
 
+class TestDefinitionBulkDelete(BulkPermissions):
+    def path(self, w):
+        return "/definitions/bulk-delete"
+
+    def row(self, w):
+        return w.empty_definition
+
+
+class TestDefinitionBulkTag(TestGalleryBulkTag):
+    def path(self, w):
+        return "/definitions/bulk-tag"
+
+    def row(self, w):
+        return w.empty_definition
+
+
 class TestImageBulkDelete(BulkPermissions):
     def path(self, w):
         return "/images/bulk-delete"
@@ -825,6 +841,8 @@ COVERED = {
     "gallery-bulk-tag",
     "image-bulk-delete",
     "snapshot-bulk-delete",
+    "definition-bulk-delete",
+    "definition-bulk-tag",
 }
 
 

@@ -516,6 +516,8 @@ def test_every_resource_url_is_covered():
         "gallery-bulk-tag",
         "image-bulk-delete",
         "snapshot-bulk-delete",
+        "definition-bulk-delete",
+        "definition-bulk-tag",
         "version-create",
         "version-estimate",
         "version-edit",
