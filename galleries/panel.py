@@ -21,8 +21,8 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts import access
 from accounts.access import ANCESTOR_COLUMNS
 from accounts.roles import Action
-from portal.core.jinja import size_formatter
 from portal.core.prepared import Prepared, run_together
+from portal.core.sizes import format_size
 
 from . import services
 from .models import GalleryImageVersion, TargetRegion, aggregated_state, region_in_flight, region_percent
@@ -89,7 +89,7 @@ class PanelRegion:
     in_flight: bool
     percent: int
     removing: bool
-    done_text: str  # bytes_done and bytes_total as Django's filesizeformat writes them
+    done_text: str  # bytes_done and bytes_total as ``portal.core.sizes.format_size`` writes them
     total_text: str
     latest: tuple[int, str, str] | None  # the definition's latest version here: (pk, name, href)
 
@@ -171,7 +171,7 @@ def _context(principal, version: PanelVersion, latest_rows, region_rows) -> dict
                 hrefs[version_id] = reverse("version-detail", args=[version_id])
             latest[region_id] = (version_id, name, hrefs[version_id])
     regions = []
-    size = size_formatter()
+    size = format_size
     for (
         region_id,
         display_name,

@@ -1,8 +1,8 @@
 """Publish an image entirely in the browser: create a gallery and a definition, upload a VHD through the
-upload page's file input, make a managed image of it, create a version replicating to three regions
-(one zone-redundant) with the target-region editor, and watch every region reach 100 % on a real
-worker; the definition then shows the version as latest in each region. A refused bad input on a
-create form shows its message next to the field."""
+upload page's file input, make a managed image of it, create a version in steps (Basics, Replication
+with the target-region editor — three regions, one zone-redundant —, Tags, Review + create), and watch
+every region reach 100 % on a real worker; the definition then shows the version as latest in each
+region. A refused bad input on a create form, or on a step, shows its message next to the field."""
 
 from __future__ import annotations
 
@@ -79,12 +79,18 @@ def test_gallery_definition_upload_image_version_and_replication(page, user, rg,
     page.get_by_role("button", name="Create").click()
     expect(page.locator(".messages")).to_contain_text("Created the managed image ubuntu-base")
 
-    # A version from the image, replicated to three regions (North Europe zone-redundant).
+    # A version from the image, in steps, replicated to three regions (North Europe zone-redundant).
     page.goto(definition_url)
-    page.locator("#new-version").click()
+    page.locator("#create-version").click()
+    steps = page.get_by_role("navigation", name="Steps")
+    expect(steps.locator('[aria-current="step"]')).to_have_text("1. Basics")
+    expect(page.locator("#step-replication")).to_be_hidden()
     page.get_by_label("Version name").fill("1.0.0")
     source = page.locator("#source option", has_text="ubuntu-base").get_attribute("value")
     page.locator("#source").select_option(source)
+    page.get_by_role("button", name="Next: Replication").click()
+    expect(steps.locator('[aria-current="step"]')).to_have_text("2. Replication")
+    expect(page.locator("#step-basics")).to_be_hidden()
     page.get_by_label("Replicas, row 1", exact=True).fill("2")
     rows = page.locator("#region-editor tbody tr")
     for i, (name, _) in enumerate(REGIONS[1:], start=2):
@@ -101,6 +107,15 @@ def test_gallery_definition_upload_image_version_and_replication(page, user, rg,
         page.get_by_label("Storage type, row 3", exact=True).locator("option[value=Standard_ZRS]")
     ).to_have_count(1)
     page.get_by_label("Storage type, row 3", exact=True).select_option("Standard_ZRS")
+    page.get_by_role("button", name="Next: Tags").click()
+    expect(steps.locator('[aria-current="step"]')).to_have_text("3. Tags")
+    page.locator("#tags").fill("team=platform")
+    page.get_by_role("button", name="Next: Review + create").click()
+    expect(steps.locator('[aria-current="step"]')).to_have_text("4. Review + create")
+    review = page.locator("#review")
+    expect(review).to_contain_text("1.0.0")
+    expect(page.locator("#review-regions")).to_contain_text("North Europe × 1 (Standard_ZRS)")
+    expect(page.locator("#review-tags")).to_contain_text("team=platform")
     page.get_by_role("button", name="Create version").click()
     expect(page.locator(".messages")).to_contain_text("replication to 3 regions has started")
 
@@ -134,17 +149,22 @@ def test_a_bad_gallery_name_is_shown_next_to_the_field(page, user, rg):
     expect(page.locator(".field", has=name).locator("#name-error")).to_be_visible()
 
 
-def test_a_bad_version_name_is_shown_next_to_the_field(page, user, definition, image):
+def test_a_bad_version_name_keeps_the_basics_step_with_the_message_next_to_the_field(
+    page, user, definition, image
+):
     sign_in(page, "pub@contoso.test", PASSWORD)
     page.goto(f"/definitions/{definition.pk}/")
-    page.locator("#new-version").click()
+    page.locator("#create-version").click()
     name = page.get_by_label("Version name")
     name.fill("1.0")
     page.locator("#source").select_option(image.arm_id)
     allow_console_errors(page, r"status of 400 \(Bad Request\)")  # the refusal below, on purpose
     with page.expect_response(lambda r: r.url.endswith("/versions/new")) as answer:
-        page.get_by_role("button", name="Create version").click()
+        page.get_by_role("button", name="Next: Replication").click()
     assert answer.value.status == 400
+    expect(page.get_by_role("navigation", name="Steps").locator('[aria-current="step"]')).to_have_text(
+        "1. Basics"
+    )
     error = page.locator("#name-error")
     expect(error).to_contain_text("1.0")
     expect(page.locator(".field", has=name).locator("#name-error")).to_be_visible()

@@ -751,6 +751,72 @@ class TestUploadPage(EndpointPermissions):
         return f"/uploads/new?resourceGroup={w.rg.pk}"
 
 
+class BulkPermissions(EndpointPermissions):
+    """A bulk action on one selected row, confirmed: a row one may not read is not found (404), one
+    may read but not change is refused (403)."""
+
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def row(self, w):
+        raise NotImplementedError
+
+    def body(self, w):
+        return {"pk": [self.row(w).pk], "confirm": "1"}
+
+
+class TestGalleryBulkDelete(BulkPermissions):
+    def path(self, w):
+        return "/galleries/bulk-delete"
+
+    def row(self, w):
+        return w.empty_gallery
+
+
+class TestGalleryBulkTag(BulkPermissions):
+    def path(self, w):
+        return "/galleries/bulk-tag"
+
+    def row(self, w):
+        return w.empty_gallery
+
+    def body(self, w):
+        return {**super().body(w), "key": "env", "value": "prod"}
+
+
+class TestDefinitionBulkDelete(BulkPermissions):
+    def path(self, w):
+        return "/definitions/bulk-delete"
+
+    def row(self, w):
+        return w.empty_definition
+
+
+class TestDefinitionBulkTag(TestGalleryBulkTag):
+    def path(self, w):
+        return "/definitions/bulk-tag"
+
+    def row(self, w):
+        return w.empty_definition
+
+
+class TestImageBulkDelete(BulkPermissions):
+    def path(self, w):
+        return "/images/bulk-delete"
+
+    def row(self, w):
+        return w.spare_image
+
+
+class TestSnapshotBulkDelete(BulkPermissions):
+    def path(self, w):
+        return "/snapshots/bulk-delete"
+
+    def row(self, w):
+        return w.snapshot
+
+
 #: For the integrator: the URL names these classes cover.
 COVERED = {
     "galleries",
@@ -771,13 +837,19 @@ COVERED = {
     "snapshot-create",
     "snapshot-delete",
     "upload-page",
+    "gallery-bulk-delete",
+    "gallery-bulk-tag",
+    "image-bulk-delete",
+    "snapshot-bulk-delete",
+    "definition-bulk-delete",
+    "definition-bulk-tag",
 }
 
 
 def test_every_url_of_these_pages_has_permission_tests():
-    from galleries import views_resources
+    from galleries.views import resources
 
-    assert {p.name for p in views_resources.urlpatterns} == COVERED
+    assert {p.name for p in resources.urlpatterns} == COVERED
 
 
 def test_the_overview_tab_of_each_type_leads_to_its_page(

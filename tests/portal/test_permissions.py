@@ -512,6 +512,12 @@ def test_every_resource_url_is_covered():
         "snapshot-create",
         "snapshot-delete",
         "upload-page",
+        "gallery-bulk-delete",  # tests/galleries/test_resource_pages.py (BulkPermissions)
+        "gallery-bulk-tag",
+        "image-bulk-delete",
+        "snapshot-bulk-delete",
+        "definition-bulk-delete",
+        "definition-bulk-tag",
         "version-create",
         "version-estimate",
         "version-edit",

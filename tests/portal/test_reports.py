@@ -369,7 +369,10 @@ def test_the_activity_tab_covers_the_resource_and_everything_below_it(
     response = client.get(reverse("resource-activity", args=[gallery.pk]))
     html = response.content.decode()
     assert response.status_code == 200
-    assert f'<a href="/resources/{gallery.pk}/activity/" class="active">Activity log</a>' in html
+    assert (
+        f'<a aria-current="page" href="/resources/{gallery.pk}/activity/" class="active">Activity log</a>'
+        in html
+    )
     ops = operations(response)
     assert ops.count("Microsoft.Compute/galleries/images/write") == 2  # myImage1, doomed
     assert "Microsoft.Compute/galleries/images/delete" in ops

@@ -15,23 +15,18 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
-from django.views.decorators.http import require_http_methods
 
-from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
 from accounts.roles import BLOB_TYPE, Action
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
-from . import panel, services
-from .models import Blob, GalleryImageVersion, Region
+from .. import panel, services
+from ..models import Blob
 
 CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})$")
 
@@ -193,41 +188,6 @@ def upload_not_found(request, rest: str = ""):
 # --- Version page: live replication progress (F9) -------------------------------------------------
 
 
-def _visible_version(request, pk: int):
-    version = access.get_readable(
-        GalleryImageVersion.objects.select_related("location", "definition", "gallery"), request.user, pk=pk
-    )
-    if version is None:
-        raise Http404("No such image version.")
-    return version
-
-
-def _with_permissions(request, context: dict) -> dict:
-    # No query: the grants are memoized on the request's user.
-    context["can_write"] = access.allowed(request.user, Action.WRITE, context["version"])
-    context["can_delete"] = access.allowed(request.user, Action.DELETE, context["version"])
-    return context
-
-
-@login_required
-def version_detail(request, pk: int):
-    from . import costs
-    from .views_versions import end_of_life
-
-    version = _visible_version(request, pk)
-    context = _with_permissions(request, {"version": version})
-    panel.remember(version)  # its chain is known: the panel reads everything in one trip
-    replication = panel.load(request.user, pk)  # the check needs no query: same chain, memoized
-    if replication is None:  # deleted in between
-        raise Http404("No such image version.")
-    context["replication_panel"] = panel.render(request, replication)
-    context["disks"] = list(version.disks.all())
-    context["resource"] = version
-    context["end_of_life"] = end_of_life(version)
-    context["cost"] = costs.version_cost(version)  # two queries, whatever the number of regions
-    return render(request, "galleries/version_detail.html", context)
-
-
 @login_required
 def version_replication(request, pk: int):
     """The replication panel, polled by htmx every 2 s while anything is in flight; once every
@@ -244,18 +204,3 @@ def version_replication(request, pk: int):
     response.headers["ETag"] = context["etag"]
     patch_cache_control(response, private=True, no_cache=True)
     return response
-
-
-@login_required
-@require_http_methods(["POST"])
-def version_retry(request, pk: int):
-    version = _visible_version(request, pk)
-    try:
-        names = services.retry_failed_regions(Caller.from_request(request), version)
-        shown = dict(Region.objects.filter(name__in=names).values_list("name", "display_name"))
-        messages.success(request, f"Retrying {', '.join(shown.get(n, n) for n in names)}.")
-    except ServiceError as err:
-        if err.code == ServiceError.AUTHORIZATION_FAILED:
-            raise PermissionDenied(err.message) from None
-        messages.error(request, err.message)
-    return redirect("version-detail", pk=pk)

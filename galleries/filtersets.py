@@ -1,0 +1,91 @@
+"""The filters of the galleries lists (django-filter). They narrow a queryset that is already through
+the access filter and the current directory (``ObjectListView``), so a choice list offers only what
+the user can see: resource groups, locations and subscriptions of the readable rows."""
+
+from __future__ import annotations
+
+import django_filters as filters
+
+from accounts.models import ResourceGroup, Subscription
+
+from .models import Gallery, HyperVGeneration, ManagedImage, OsState, OsType, Region, Snapshot
+
+
+class ResourceFilterSet(filters.FilterSet):
+    """Name (contains, case-insensitive: ``q`` as before), resource group, location, subscription, a
+    tag (``name`` or ``name=value``)."""
+
+    q = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+    resource_group = filters.ModelChoiceFilter(
+        queryset=ResourceGroup.objects.none(), label="Resource group", empty_label="Any"
+    )
+    location = filters.ModelChoiceFilter(queryset=Region.objects.none(), label="Location", empty_label="Any")
+    subscription = filters.ModelChoiceFilter(
+        queryset=Subscription.objects.none(), label="Subscription", empty_label="Any"
+    )
+    tag = filters.CharFilter(method="filter_tag", label="Tag (name or name=value)")
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        rows = queryset.order_by()
+        self.filters["resource_group"].queryset = ResourceGroup.objects.filter(
+            pk__in=rows.values("resource_group_id")
+        ).order_by("name")
+        self.filters["location"].queryset = Region.objects.filter(pk__in=rows.values("location_id")).order_by(
+            "display_name"
+        )
+        self.filters["subscription"].queryset = Subscription.objects.filter(
+            pk__in=rows.values("subscription_id")
+        ).order_by("display_name")
+
+    @property
+    def form(self):
+        form = super().form
+        for name, label in (
+            ("resource_group", "name"),
+            ("location", "display_name"),
+            ("subscription", "display_name"),
+        ):
+            form.fields[name].label_from_instance = lambda obj, attr=label: getattr(obj, attr)
+        return form
+
+    def filter_tag(self, queryset, name, value):
+        key, sep, tag_value = value.partition("=")
+        key = key.strip()
+        if not key:
+            return queryset
+        present = queryset.filter(tags__has_key=key)  # the key as a literal
+        if not sep:
+            return present
+        if "__" in key:  # a key lookup would read it as a path: no such tag can be matched by value here
+            return queryset.none()
+        return present.filter(**{f"tags__{key}": tag_value.strip()})
+
+
+def _choices(choices):
+    return [(c.value, c.value) for c in choices]
+
+
+class GalleryFilterSet(ResourceFilterSet):
+    class Meta:
+        model = Gallery
+        fields = ()
+
+
+class ManagedImageFilterSet(ResourceFilterSet):
+    os_type = filters.ChoiceFilter(choices=_choices(OsType), label="OS type", empty_label="Any")
+    hyper_v_generation = filters.ChoiceFilter(
+        choices=_choices(HyperVGeneration), label="Generation", empty_label="Any"
+    )
+
+    class Meta:
+        model = ManagedImage
+        fields = ()
+
+
+class SnapshotFilterSet(ManagedImageFilterSet):
+    os_state = filters.ChoiceFilter(choices=_choices(OsState), label="OS state", empty_label="Any")
+
+    class Meta:
+        model = Snapshot
+        fields = ()
