@@ -5,9 +5,28 @@ the ``resource_breadcrumbs`` template tag of ``templates/portal/_resource_header
 
 from __future__ import annotations
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
-from .views.overview import overview_url
+#: ARM type -> the URL name of its overview page (each takes the resource's pk).
+OVERVIEW = {
+    "Microsoft.Resources/subscriptions": "subscription-detail",
+    "Microsoft.Resources/resourceGroups": "resource-group-detail",
+    "Microsoft.Compute/images": "image-detail",
+    "Microsoft.Compute/snapshots": "snapshot-detail",
+    "Microsoft.Compute/galleries": "gallery-detail",
+    "Microsoft.Compute/galleries/images": "definition-detail",
+    "Microsoft.Compute/galleries/images/versions": "version-detail",
+    "Microsoft.Compute/virtualMachines": "deployment-detail",
+    "Microsoft.Compute/virtualMachineScaleSets": "deployment-detail",
+}
+
+
+def overview_url(resource) -> str:
+    try:
+        return reverse(OVERVIEW[resource.type], args=[resource.pk])
+    except (KeyError, NoReverseMatch):
+        return reverse("access:scope", args=[resource.pk])
+
 
 #: What a resource page selects with its object: the frame's ancestors.
 FRAME_RELATED = ("location", "subscription", "resource_group")

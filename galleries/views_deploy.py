@@ -18,7 +18,7 @@ from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
 from accounts.roles import Action
 from accounts.views import current_directory
-from galleries.views_overview import overview_url
+from galleries.frame import overview_url
 from portal.core import inputs
 from portal.core.errors import ServiceError
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from galleries import views_overview as resource_pages
+from galleries.views import overview as resource_pages
 
 from . import health, notifications, views
 

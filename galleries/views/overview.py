@@ -9,29 +9,10 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, reverse
 
 from accounts.models import Resource
 
-#: ARM type -> the URL name of its overview page (each takes the resource's pk).
-OVERVIEW = {
-    "Microsoft.Resources/subscriptions": "subscription-detail",
-    "Microsoft.Resources/resourceGroups": "resource-group-detail",
-    "Microsoft.Compute/images": "image-detail",
-    "Microsoft.Compute/snapshots": "snapshot-detail",
-    "Microsoft.Compute/galleries": "gallery-detail",
-    "Microsoft.Compute/galleries/images": "definition-detail",
-    "Microsoft.Compute/galleries/images/versions": "version-detail",
-    "Microsoft.Compute/virtualMachines": "deployment-detail",
-    "Microsoft.Compute/virtualMachineScaleSets": "deployment-detail",
-}
-
-
-def overview_url(resource) -> str:
-    try:
-        return reverse(OVERVIEW[resource.type], args=[resource.pk])
-    except (KeyError, NoReverseMatch):
-        return reverse("access:scope", args=[resource.pk])
+from ..frame import overview_url
 
 
 @login_required
