@@ -27,6 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1300, "height": 850}
 ADMIN = ("admin@contoso.com", "Contoso-Admin-2026")
 GUEST = ("bob@fabrikam.com", "Bob-Fabrikam-2026")
+OPERATOR = ("operator", "Operator-2026")
+NARROW = {"width": 390, "height": 844}
 PK = re.compile(r"/(\d+)/")
 
 
@@ -128,9 +130,23 @@ def main() -> int:
                 admin,
                 "version-create.png",
                 None if definition is None else f"/definitions/{definition}/versions/new",
-                "the new-version form at its target-region editor",
-                focus="#region-editor",
+                "the new-version steps (Basics, Replication, Tags, Review + create)",
+                focus="#steps",
             )
+            s.shoot(
+                admin,
+                "galleries-list.png",
+                "/galleries/",
+                "the galleries list: filters, sorting, bulk actions",
+            )
+            s.shoot(admin, "notifications.png", "/notifications/", "notifications of long-running work")
+            narrow = browser.new_context(viewport=NARROW).new_page()
+            if s.sign_in(narrow, *ADMIN):
+                s.shoot(narrow, "narrow-390px.png", "/?hidden=1", "All resources at 390 px")
+                if narrow.locator("#menu-toggle").count():
+                    narrow.locator("#menu-toggle").click()
+                    narrow.screenshot(path=str(s.out / "narrow-390px-menu.png"))
+                    s.saved.append("narrow-390px-menu.png (the menu open at 390 px)")
             s.shoot(admin, "directory.png", "/directory/", "the directory (tenant administrators)")
             s.shoot(admin, "api-docs.png", "/api/docs/", "the ARM-compatible API's interactive docs")
             s.shoot(admin, "activity-log.png", "/activity/", "the activity log")
@@ -147,6 +163,10 @@ def main() -> int:
                 None if subscription is None else f"/subscriptions/{subscription}/cost/",
                 "Contoso Production: monthly cost",
             )
+
+        operator = browser.new_context(viewport=VIEWPORT).new_page()
+        if s.sign_in(operator, *OPERATOR):
+            s.shoot(operator, "operators.png", "/administration/operator/", "the operators' landing page")
 
         guest = browser.new_context(viewport=VIEWPORT).new_page()
         if s.sign_in(guest, *GUEST):
