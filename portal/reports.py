@@ -1,5 +1,6 @@
-"""Reports (issue 5, point 7): the activity log (F17), subscriptions with their usage (F15) and cost
-(F16), and resource groups.
+"""Reports (issue 5, point 7): the activity log (F17), and the figures of a subscription's usage (F15)
+and cost (F16) that its pages show (``portal.resource_views``: subscriptions and resource groups on the
+generic views).
 
 Everything goes through the access filter: a page about a resource the user may not read is a 404,
 and a list shows only what the user may read. The numbers come from where the rules live —
@@ -24,7 +25,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.http import Http404
 from django.shortcuts import render
@@ -32,11 +33,11 @@ from django.urls import path
 from django.utils import timezone
 
 from accounts import access
-from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscription, User
+from accounts.models import ActivityLogEntry, Resource, Subscription, User
 from accounts.resource_types import TYPE_LABELS
 from accounts.views import current_directory
 from galleries import costs, services
-from galleries.models import Gallery, GalleryImage, GalleryImageVersion, UsageCounter
+from galleries.models import Gallery, GalleryImage, GalleryImageVersion
 from portal.views import display_name
 
 PAGE_SIZE = 50
@@ -287,18 +288,7 @@ def resource_activity(request, pk: int):
     return _activity_page(request, resource=resource)
 
 
-# --- Subscriptions, usage (F15) and cost (F16) ---------------------------------------------------------
-
-
-def _readable(model, request, pk: int):
-    obj = (
-        access.restrict(model.objects.filter(pk=pk), request.user)
-        .select_related("location", "tenant")
-        .first()
-    )
-    if obj is None:
-        raise Http404("No such resource.")
-    return obj
+# --- The figures of the subscription pages: usage (F15) and cost (F16) ---------------------------------
 
 
 @dataclass
@@ -318,7 +308,7 @@ class Amount:
         return f"{self.rounded:,.2f} {self.currency}"
 
 
-def _money(total) -> dict:
+def money(total) -> dict:
     return {
         "monthly": Amount(total.monthly_storage_exact, total.currency),
         "egress": Amount(total.egress_exact, total.currency),
@@ -364,7 +354,7 @@ def cost_report(user, subscription: Subscription) -> dict:
     return {
         "currency": currency,
         "total": versions.total,
-        "total_money": _money(versions.total),
+        "total_money": money(versions.total),
         "versions": [_cost_row(c) for c in version_rows],
         "definitions": [_cost_row(c) for c in by_definition.children],
         "galleries": [_cost_row(c) for c in by_gallery.children],
@@ -374,7 +364,7 @@ def cost_report(user, subscription: Subscription) -> dict:
 
 def _cost_row(child) -> dict:
     row = {"resource": child.resource, "label": display_name(child.resource), "total": child.total}
-    row.update(_money(child.total))
+    row.update(money(child.total))
     if child.estimate is not None:
         row["estimate"] = child.estimate
         row["regions"] = len(child.estimate.lines)
@@ -414,7 +404,7 @@ def bar_chart(rows: list[dict], limit: int = 20) -> dict:
     }
 
 
-def _usage_rows(subscription: Subscription) -> list[dict]:
+def usage_rows(subscription: Subscription) -> list[dict]:
     """``services.usage`` with a percentage per count, for the bars."""
     out = []
     for entry in services.usage(subscription):
@@ -436,141 +426,7 @@ def _usage_rows(subscription: Subscription) -> list[dict]:
     return out
 
 
-@login_required
-def subscriptions(request):
-    """The subscriptions the user may read in the current directory, with counts and monthly cost."""
-    directory = current_directory(request)
-    subs = []
-    if directory is not None:
-        subs = list(
-            access.restrict(Subscription.objects.filter(tenant=directory), request.user).order_by(
-                Lower("display_name"), "pk"
-            )
-        )
-    if subs:
-        counts: dict[int, dict[str, int]] = {}
-        for row in (
-            UsageCounter.objects.filter(subscription__in=subs)
-            .values("subscription_id", "kind")
-            .annotate(n=Sum("count"))
-        ):
-            counts.setdefault(row["subscription_id"], {})[row["kind"]] = row["n"]
-        groups = dict(
-            access.restrict(ResourceGroup.objects.filter(subscription__in=subs), request.user)
-            .values("subscription_id")
-            .annotate(n=Count("pk"))
-            .values_list("subscription_id", "n")
-        )
-        totals = subscription_breakdown(request.user, subs)
-        for s in subs:
-            s.counts = {kind: counts.get(s.pk, {}).get(kind, 0) for kind, _ in USAGE_KINDS}
-            s.resource_groups = groups.get(s.pk, 0)
-            s.money = _money(totals[s.pk])
-    return render(request, T + "subscriptions.html", {"subscriptions": subs, "kinds": USAGE_KINDS})
-
-
-@login_required
-def subscription_detail(request, pk: int):
-    """A subscription's Overview: details, resource groups, usage per region (F15), cost (F16)."""
-    sub = _readable(Subscription, request, pk)
-    groups = list(
-        access.restrict(ResourceGroup.objects.filter(subscription=sub), request.user)
-        .select_related("location")
-        .order_by(Lower("name"), "pk")
-    )
-    sizes = dict(
-        Resource.objects.restrict(request.user)
-        .filter(resource_group__in=groups)
-        .values("resource_group_id")
-        .annotate(n=Count("pk"))
-        .values_list("resource_group_id", "n")
-    )
-    for g in groups:
-        g.resource_count = sizes.get(g.pk, 0)
-    report = cost_report(request.user, sub)
-    context = {
-        "resource": sub,
-        "subscription": sub,
-        "groups": groups,
-        "usage": _usage_rows(sub),
-        "kinds": USAGE_KINDS,
-        "cost": report,
-        "restricted_regions": list(sub.allowed_restricted_regions.order_by("display_name")),
-    }
-    return render(request, T + "subscription_detail.html", context)
-
-
-@login_required
-def subscription_cost(request, pk: int):
-    """Monthly totals (F16) per version, definition, gallery and the subscription, with charts."""
-    sub = _readable(Subscription, request, pk)
-    report = cost_report(request.user, sub)
-    context = {
-        "resource": sub,
-        "subscription": sub,
-        "cost": report,
-        "gallery_chart": bar_chart(report["galleries"]),
-        "definition_chart": bar_chart(report["definitions"]),
-    }
-    return render(request, T + "subscription_cost.html", context)
-
-
-@login_required
-def resource_groups(request):
-    """The resource groups the user may read in the current directory, with their subscription,
-    location and how many resources in each the user may read."""
-    directory = current_directory(request)
-    groups = []
-    if directory is not None:
-        groups = list(
-            access.restrict(ResourceGroup.objects.filter(tenant=directory), request.user)
-            .select_related("location", "subscription")
-            .order_by(Lower("subscription__display_name"), Lower("name"), "pk")
-        )
-    if groups:
-        sizes = dict(
-            Resource.objects.restrict(request.user)
-            .filter(resource_group__in=groups, hidden=False)
-            .values("resource_group_id")
-            .annotate(n=Count("pk"))
-            .values_list("resource_group_id", "n")
-        )
-        for g in groups:
-            g.resource_count = sizes.get(g.pk, 0)
-    return render(request, T + "resource_groups.html", {"groups": groups})
-
-
-@login_required
-def resource_group_detail(request, pk: int):
-    """A resource group's Overview: its details and the resources in it the user may read."""
-    rg = _readable(ResourceGroup, request, pk)
-    sub = Subscription.objects.filter(pk=rg.subscription_id).only("pk", "display_name", "guid").first()
-    show_hidden = request.GET.get("hidden") == "1"
-    qs = Resource.objects.restrict(request.user).filter(resource_group=rg).select_related("location")
-    if not show_hidden:
-        qs = qs.filter(hidden=False)
-    qs = qs.order_by(Lower("name"), "pk")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    for r in page.object_list:
-        r.type_label = TYPE_LABELS.get(r.type, r.type)
-        r.display_name = display_name(r)
-    context = {
-        "resource": rg,
-        "group": rg,
-        "subscription": sub,
-        "page": page,
-        "show_hidden": show_hidden,
-        "query": "hidden=1" if show_hidden else "",
-    }
-    return render(request, T + "resource_group_detail.html", context)
-
-
 urlpatterns = [
     path("activity/", activity, name="activity"),
     path("resources/<int:pk>/activity/", resource_activity, name="resource-activity"),
-    path("subscriptions/", subscriptions, name="subscriptions"),
-    path("subscriptions/<int:pk>/", subscription_detail, name="subscription-detail"),
-    path("subscriptions/<int:pk>/cost/", subscription_cost, name="subscription-cost"),
-    path("resource-groups/", resource_groups, name="resource-groups"),
-    path("resource-groups/<int:pk>/", resource_group_detail, name="resource-group-detail"),
 ]

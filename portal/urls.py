@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("resources/<int:pk>/", resource_pages.overview, name="resource-overview"),
     path("", include("portal.reports")),
+    path("", include("portal.resource_views")),
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
     path("", include("galleries.api.urls")),
