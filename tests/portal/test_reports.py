@@ -411,7 +411,9 @@ def test_subscriptions_lists_what_the_user_may_read_in_the_directory(
     response = client.get(reverse("subscriptions"))
     html = response.content.decode()
     assert "Contoso Test" in html and "Nobody&#x27;s Business" not in html and "Fabrikam Apps" not in html
-    row = re.search(rf'<tr[^>]*>\s*<td\s*><a href="/subscriptions/{subscription.pk}/">.*?</tr>', html, re.S).group(0)
+    row = re.search(
+        rf'<tr[^>]*>\s*<td\s*><a href="/subscriptions/{subscription.pk}/">.*?</tr>', html, re.S
+    ).group(0)
     cells = re.findall(r'<td class="num">(.*?)</td>', row, re.S)
     assert cells[:4] == ["1", "2", "0", "0"]  # resource groups, galleries, definitions, versions
     assert str(subscription.guid) in row and "Enabled" in row
