@@ -12,6 +12,12 @@ from accounts.resource_types import TYPE_LABELS
 from galleries.filtersets import ResourceFilterSet
 from galleries.models import Region
 
+#: The types a resource group holds (not subscriptions or resource groups), by label.
+IN_A_GROUP = sorted(
+    ((t, label) for t, label in TYPE_LABELS.items() if not t.startswith("Microsoft.Resources/")),
+    key=lambda choice: choice[1],
+)
+
 
 class NameTagFilterSet(filters.FilterSet):
     """Name (contains, case-insensitive) and a tag (``name`` or ``name=value``), as every list."""
@@ -68,7 +74,7 @@ class GroupResourceFilterSet(NameTagFilterSet):
     """A resource group's resources: name, type, location, tag; hidden types (definitions, versions)
     only when "Show hidden types" is ticked (``hidden=1``: the view leaves them out otherwise)."""
 
-    type = filters.ChoiceFilter(choices=sorted(TYPE_LABELS.items(), key=lambda t: t[1]), empty_label="Any")
+    type = filters.ChoiceFilter(choices=IN_A_GROUP, empty_label="Any")
     location = filters.ModelChoiceFilter(queryset=Region.objects.none(), label="Location", empty_label="Any")
     hidden = filters.BooleanFilter(
         method="keep", label="Show hidden types", widget=forms.CheckboxInput(attrs={"value": "1"})
