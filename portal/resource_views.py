@@ -52,7 +52,7 @@ def _usage(kind: str):
     return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
 
 
-class ListView(GalleriesView, generic.ObjectListView):
+class DirectoryList(GalleriesView, generic.ObjectListView):
     """A directory-wide list: the current directory's readable rows, and Refresh."""
 
     def get_queryset(self, request):
@@ -69,7 +69,7 @@ class ListView(GalleriesView, generic.ObjectListView):
 # --- Subscriptions ---------------------------------------------------------------------------------------
 
 
-class SubscriptionList(ListView):
+class SubscriptionList(DirectoryList):
     """The subscriptions the user may read in the current directory, with counts and monthly cost."""
 
     queryset = Subscription.objects.all()
@@ -194,7 +194,7 @@ class SubscriptionCost(SubscriptionPage):
 # --- Resource groups -------------------------------------------------------------------------------------
 
 
-class ResourceGroupList(ListView):
+class ResourceGroupList(DirectoryList):
     """The resource groups the user may read in the current directory (or, on a subscription's page,
     in that subscription), with how many resources in each the user may read."""
 
