@@ -98,3 +98,33 @@ class PartnerFlagsForm(DirectoryForm):
 class PartnerForm(PartnerFlagsForm):
     partner = text("Domain or tenant id", placeholder="fabrikam.com")
     field_order = ["partner", "inbound", "outbound"]
+
+
+class RoleAssignmentForm(forms.Form):
+    """Add role assignment: a role of those that mean something at the scope (the picker starts on
+    ``DEFAULT_ROLE``) and the principal as typed; the service finds the principal and checks both."""
+
+    #: The least privileged role (read only), never Owner.
+    DEFAULT_ROLE = "reader"
+
+    # the id first keeps the picker's markup as it was (``<select name="role" id="id_role" required>``)
+    role = forms.CharField(
+        label="Role", required=False, widget=forms.Select(attrs={"id": "id_role", "required": True})
+    )
+    principal = text(
+        "Assign to (user, group or service principal)",
+        placeholder="ana@contoso.com, a group name, or an app's client id",
+    )
+
+    def __init__(self, data=None, *, roles=(), **kwargs):
+        kwargs.setdefault("initial", {"role": self.DEFAULT_ROLE})
+        super().__init__(data, **kwargs)
+        self.fields["role"].widget.choices = [(r.key, r.name) for r in roles]
+
+
+def describe_errors(form: forms.BaseForm) -> None:
+    """Point each refused field's ``aria-describedby`` at its message (``<name>-error``)."""
+    if form.is_bound:
+        for name in form.errors:
+            if name in form.fields:
+                form.fields[name].widget.attrs["aria-describedby"] = f"{name}-error"

@@ -93,10 +93,8 @@ class DirectoryList(generic.ObjectListView):
 
     def get_extra_context(self, request, obj) -> dict:
         form = self.form
-        if form is not None and form.is_bound:
-            for name in form.errors:
-                if name in form.fields:
-                    form.fields[name].widget.attrs["aria-describedby"] = f"{name}-error"
+        if form is not None:
+            forms.describe_errors(form)
         return {
             "tenant": getattr(self, "tenant", None),
             "tab": self.tab,
