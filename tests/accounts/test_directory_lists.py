@@ -170,3 +170,33 @@ def test_a_refused_row_action_shows_above_the_list(client, admin, tenant, fabrik
     assert r.status_code == 409
     error = re.search(r'<p class="error" role="alert" id="page-error">(.*?)</p>', text(r), re.S).group(1)
     assert "not pending" in error and "Contoso" in table(r, "my-invitations")
+
+
+def test_every_search_finds_its_row(client, as_admin, admin, tenant, fabrikam):
+    """Each list's search box, over the names the list shows (client ids included)."""
+    fab_admin = create_user(fabrikam, "root@fabrikam.test", PASS, is_tenant_admin=True)
+    bob = create_user(fabrikam, "bob@fabrikam.test", PASS, "Bob")
+    group = directory.add_group(by(admin), tenant, "Publishers")
+    directory.add_member(by(admin), group, admin)
+    app = directory.register_app(by(admin), tenant, "Builder")
+    directory.add_client_secret(by(admin), app, "pipeline", 30)
+    scanner = directory.register_app(by(fab_admin), fabrikam, "Scanner", multi_tenant=True)
+    directory.consent(by(admin), tenant, str(scanner.client_id))
+    directory.invite_guest(by(admin), tenant, bob.username)
+    directory.set_partner(by(admin), tenant, fabrikam)
+    searches = [
+        ("/directory/users/", "users", "ROOT@", "root@contoso.test"),
+        (f"/directory/groups/{group.pk}/", "members", "contoso admin", "root@contoso.test"),
+        ("/directory/apps/", "apps", str(app.client_id)[:8], "Builder"),
+        (f"/directory/apps/{app.pk}/", "secrets", "pipe", "pipeline"),
+        ("/directory/service-principals/", "service-principals", "fabrikam", "Scanner"),
+        ("/directory/invitations/", "invitations", "bob", "bob@fabrikam.test"),
+        ("/directory/partners/", "partners", "fabrikam.test", "Fabrikam"),
+    ]
+    for url, table_id, query, shown in searches:
+        r = as_admin.get(url, {"q": query})
+        assert r.status_code == 200 and shown in table(r, table_id), url
+        assert shown not in table(as_admin.get(url, {"q": "zzz-nothing"}), table_id), url
+    client.force_login(bob)
+    mine = table(client.get("/directory/invitations/mine", {"q": "contoso.test"}), "my-invitations")
+    assert "Contoso" in mine
