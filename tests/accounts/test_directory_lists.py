@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import directory
@@ -15,10 +16,25 @@ from accounts.activity import Caller
 from accounts.models import GuestInvitation
 from accounts.services import create_tenant, create_user
 from portal.core import generic
-from tests.accounts.conftest import ADMIN_PASS
 
-PASS = ADMIN_PASS
+PASS = "Admin-Test-Pass-1"
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def admin(tenant):
+    return create_user(tenant, "root@contoso.test", PASS, "Contoso Admin", is_tenant_admin=True)
+
+
+@pytest.fixture
+def as_admin(client, admin):
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def fabrikam(db):
+    return create_tenant("Fabrikam", "fabrikam.test")
 
 
 def by(user) -> Caller:

@@ -21,11 +21,26 @@ from accounts.models import (
     ServicePrincipal,
     User,
 )
-from accounts.services import create_user
-from tests.accounts.conftest import ADMIN_PASS
+from accounts.services import create_tenant, create_user
 
-PASS = ADMIN_PASS
+PASS = "Admin-Test-Pass-1"
 NEW_PASS = "Quiet-Harbour-Lamp-42"
+
+
+@pytest.fixture
+def admin(tenant):
+    return create_user(tenant, "root@contoso.test", PASS, "Contoso Admin", is_tenant_admin=True)
+
+
+@pytest.fixture
+def as_admin(client, admin):
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def fabrikam(db):
+    return create_tenant("Fabrikam", "fabrikam.test")
 
 
 @pytest.fixture
