@@ -2,31 +2,34 @@
 secrets, service principals and consent, guest invitations, partner tenants; and "my invitations" for
 every signed-in user.
 
-Only administrators of their home tenant see the administration pages (others get 403), and every
-object is looked up inside that tenant, so another tenant's objects answer 404 by id. Every change
-goes through ``accounts.directory`` (which checks the administrator again and logs it); a refusal is
-shown next to the field it is about, with its status code.
+They stand on the generic views of the kernel (``portal.core.generic``, see docs/edge.md): each list is
+a django-tables2 table (``accounts.tables``) with a django-filter search (``accounts.filtersets``), each
+form a Django form (``accounts.forms``) whose refusals land on the field the service names.
+
+Directory objects are no ARM resources, so the access filter of these views is the tenant check: only
+administrators of their home tenant see the administration pages (others get 403, ``DirectoryAdmin``),
+and every object is looked up inside that tenant (``restrict``), so another tenant's objects answer 404
+by id. Every change goes through ``accounts.directory`` (which checks the administrator again and logs
+it); a refusal is shown next to the field it is about, or above the list, with its status code.
 """
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.core import generic
 from portal.core.errors import ServiceError
 
-from . import access, directory
+from . import access, directory, filtersets, forms, tables
 from .activity import Caller
 from .models import (
     AppRegistration,
-    ClientSecret,
     DirectoryGroup,
     GuestInvitation,
     PartnerTenant,
@@ -38,562 +41,586 @@ from .models import (
 app_name = "directory"
 
 T = "accounts/directory/"
-GET_POST = require_http_methods(["GET", "POST"])
 
 
-def tenant_admin(view):
-    """Signed in (else to the sign-in page) and an administrator of the home tenant (else 403); the
-    view gets that tenant as its second argument."""
+class DirectoryAdmin:
+    """Signed in (else the sign-in page) and an administrator of the home tenant (else 403); every row
+    is looked up in that tenant (``tenant_field`` of the view's model), so another tenant's is a 404."""
 
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
+    tenant_field = "tenant"
+    tenant: Tenant
+
+    def dispatch(self, request, *args, **kwargs):
         user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
         if not (user.is_tenant_admin and user.home_tenant_id and user.kind == User.Kind.PERSON):
             return render(request, T + "forbidden.html", status=403)
-        return view(request, user.home_tenant, *args, **kwargs)
+        self.tenant = user.home_tenant
+        return super().dispatch(request, *args, **kwargs)
 
-    return login_required(wrapper)
+    def restrict(self, queryset, user, action=generic.READ, resource_type=None):
+        return queryset.filter(**{self.tenant_field: self.tenant})
+
+    def allowed(self, user, action, obj, resource_type=None) -> bool:
+        return True  # the administrator check of ``dispatch`` is the whole rule here
+
+    def caller(self, request) -> Caller:
+        return Caller.from_request(request)
 
 
-def _errors(err: ServiceError, fields: tuple[str, ...]) -> dict:
-    """The refusal next to the field it names, or above the form (``general``) when it names none."""
-    return {err.target if err.target in fields else "general": err.message}
+class DirectoryList(generic.ObjectListView):
+    """A list of the directory with, when ``form_class`` is set, the form that adds to it: GET shows
+    both; POST reads the form and ``save(request, form)``s it through the service (a refusal: the page
+    again, the message next to its field, with the refusal's status). ``act(request, caller, **kwargs)``
+    is a row's action (Remove, Revoke…) on a URL of its own: a message after, or the page with the
+    refusal above the list."""
+
+    template_name = T + "list.html"
+    tab = ""
+    form_class = None
+    form_title = ""
+    form_note = ""
+    submit = ""
+    empty = "Nothing yet."
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_table_queryset(self, request):
+        return self.restrict(self.get_queryset(request), request.user)
+
+    def make_form(self, data=None):
+        return self.form_class(data, tenant=getattr(self, "tenant", None)) if self.form_class else None
+
+    def get_extra_context(self, request, obj) -> dict:
+        form = self.form
+        if form is not None:
+            forms.describe_errors(form)
+        return {
+            "tenant": getattr(self, "tenant", None),
+            "tab": self.tab,
+            "form": form,
+            "errors": generic.form_errors(form) if form is not None and form.is_bound else {},
+            "form_title": self.form_title,
+            "form_note": self.form_note,
+            "form_action": self.form_action(),
+            "submit": self.submit,
+            "empty": self.empty,
+            "error": self.error,
+        }
+
+    def form_action(self) -> str:
+        return self.request.path
+
+    def show(self, request, form=None, error: str = "", status: int = 200):
+        self.form, self.error = form if form is not None else self.make_form(), error
+        response = generic.ObjectListView.get(self, request)
+        response.status_code = status
+        return response
+
+    def get(self, request, **kwargs):
+        return self.show(request)
+
+    def save(self, request, form):
+        raise NotImplementedError
+
+    #: The message after a successful ``save``, formatted with what it returned as ``obj``.
+    created = ""
+
+    def saved(self, request, obj):
+        """The answer to a successful ``save``: the ``created`` message and a redirect."""
+        messages.success(request, self.created.format(obj=obj))
+        return redirect(self.success_url(obj))
+
+    def success_url(self, obj) -> str:
+        return self.list_url()
+
+    def post(self, request, **kwargs):
+        form = self.make_form(request.POST)
+        if not form.is_valid():
+            return self.show(request, form, status=400)
+        try:
+            obj = self.save(request, form)
+        except ServiceError as err:
+            field = err.target if err.target in form.fields else None
+            return self.show(request, form, status=generic.service_error_to_form(form, err, field))
+        return self.saved(request, obj)
+
+    def act(self, request, caller, **kwargs) -> str | None:
+        """A row's action (``RowAction``): the message to show after it, or None when it gave its own."""
+        raise NotImplementedError
+
+    #: The URL name of the list (pages of one object override ``list_url``).
+    list_url_name = ""
+
+    def list_url(self) -> str:
+        return reverse(self.list_url_name)
+
+    def action(self, request, **kwargs):
+        try:
+            message = self.act(request, self.caller(request), **kwargs)
+        except ServiceError as err:
+            return self.show(request, error=err.message, status=err.status)
+        if message:  # None: ``act`` gave its own message
+            messages.success(request, message)
+        return redirect(self.list_url())
 
 
-def _caller(request) -> Caller:
-    return Caller.from_request(request)
+class RowAction:
+    """A row's action of a list page (mixed in before the page's class), on a URL of its own: POST
+    only, doing ``act``; the page's own object (``pk``) is fetched as the page fetches it."""
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request, **kwargs):
+        return self.action(request, **kwargs)
 
 
-def _confirm(request, tenant, *, tab, title, question, confirm, cancel, act, done):
-    """A destructive action: GET shows the question, POST does ``act(caller)``; a refusal is shown on
-    the same page, a success as a message on ``cancel``'s page."""
-    ctx = {
-        "tenant": tenant,
-        "tab": tab,
-        "title": title,
-        "question": question,
-        "confirm": confirm,
-        "cancel": cancel,
-    }
-    if request.method == "GET":
-        return render(request, T + "confirm.html", ctx)
-    try:
-        act(_caller(request))
-    except ServiceError as err:
-        return render(request, T + "confirm.html", {**ctx, "error": err.message}, status=err.status)
-    messages.success(request, done)
-    return redirect(cancel)
+class DirectoryConfirm(DirectoryAdmin, generic.ObjectDeleteView):
+    """A destructive action: GET shows the question, POST does ``delete(caller, obj)``; a refusal is
+    shown on the same page, a success as a message on the list (``cancel``)."""
+
+    template_name = T + "confirm.html"
+    tab = cancel = confirm = ""
+    #: The page's texts, formatted with the object as ``obj``.
+    title = question = done = ""
+    #: The directory service that does it: ``service(caller, obj)``.
+    service = None
+
+    def context(self, request, error: str = "") -> dict:
+        obj = self.object
+        return {
+            "tenant": self.tenant,
+            "tab": self.tab,
+            "title": self.title.format(obj=obj),
+            "question": self.question.format(obj=obj),
+            "confirm": self.confirm,
+            "cancel": self.cancel,
+            "error": error,
+        }
+
+    def delete(self, caller, obj) -> None:
+        type(self).service(caller, obj)
+
+    def success_url(self, obj) -> str:
+        return reverse(self.cancel)
+
+    def deleted_message(self, obj) -> str:
+        return self.done.format(obj=obj)
 
 
 # --- Overview -------------------------------------------------------------------------------------------
 
 
-@tenant_admin
-def home(request, tenant: Tenant):
-    counts = {
-        "users": User.objects.filter(home_tenant=tenant, kind=User.Kind.PERSON).count(),
-        "guests": GuestInvitation.objects.filter(tenant=tenant, state=GuestInvitation.State.ACCEPTED).count(),
-        "pending": GuestInvitation.objects.filter(tenant=tenant, state=GuestInvitation.State.PENDING).count(),
-        "groups": DirectoryGroup.objects.filter(tenant=tenant).count(),
-        "apps": AppRegistration.objects.filter(home_tenant=tenant).count(),
-        "sps": ServicePrincipal.objects.filter(tenant=tenant).count(),
-        "consented": ServicePrincipal.objects.filter(tenant=tenant).exclude(app__home_tenant=tenant).count(),
-        "partners": PartnerTenant.objects.filter(tenant=tenant).count(),
-    }
-    return render(request, T + "home.html", {"tenant": tenant, "tab": "home", "counts": counts})
+class Home(DirectoryAdmin, generic.ResourceView):
+    def get(self, request):
+        tenant = self.tenant
+        invitations = GuestInvitation.objects.filter(tenant=tenant)
+        sps = ServicePrincipal.objects.filter(tenant=tenant)
+        counts = {
+            "users": User.objects.filter(home_tenant=tenant, kind=User.Kind.PERSON).count(),
+            "guests": invitations.filter(state=GuestInvitation.State.ACCEPTED).count(),
+            "pending": invitations.filter(state=GuestInvitation.State.PENDING).count(),
+            "groups": DirectoryGroup.objects.filter(tenant=tenant).count(),
+            "apps": AppRegistration.objects.filter(home_tenant=tenant).count(),
+            "sps": sps.count(),
+            "consented": sps.exclude(app__home_tenant=tenant).count(),
+            "partners": PartnerTenant.objects.filter(tenant=tenant).count(),
+        }
+        return render(request, T + "home.html", {"tenant": tenant, "tab": "home", "counts": counts})
 
 
 # --- Users ------------------------------------------------------------------------------------------------
 
-USER_FIELDS = ("username", "displayName", "password", "isAdmin")
 
+class Users(DirectoryAdmin, DirectoryList):
+    """The tenant's users and service principals, and the guests who accepted its invitation."""
 
-def _users_page(request, tenant, status=200, **extra):
-    ctx = {
-        "tenant": tenant,
-        "tab": "users",
-        "users": User.objects.filter(home_tenant=tenant).order_by("kind", "username"),
-        "guests": GuestInvitation.objects.filter(tenant=tenant, state=GuestInvitation.State.ACCEPTED)
-        .select_related("user__home_tenant")
-        .order_by("user__username"),
-        "form": {"isAdmin": False},
-        **extra,
-    }
-    return render(request, T + "users.html", ctx, status=status)
+    queryset = User.objects.select_related("home_tenant")
+    table, filterset = tables.UserTable, filtersets.UserFilterSet
+    tab, title, empty = "users", "Users", "No users yet."
+    list_url_name, created = "directory:users", "Created the user {obj.username}."
+    form_class, form_title, submit = forms.UserForm, "New user", "Create user"
 
-
-@tenant_admin
-@GET_POST
-def users(request, tenant: Tenant):
-    if request.method == "GET":
-        return _users_page(request, tenant)
-    form = {
-        "username": request.POST.get("username", "").strip(),
-        "displayName": request.POST.get("displayName", "").strip(),
-        "isAdmin": bool(request.POST.get("isAdmin")),
-    }
-    try:
-        created = directory.add_user(
-            _caller(request),
-            tenant,
-            form["username"],
-            request.POST.get("password", ""),
-            form["displayName"],
-            is_tenant_admin=form["isAdmin"],
+    def get_table_queryset(self, request):
+        guests = GuestInvitation.objects.filter(tenant=self.tenant, state=GuestInvitation.State.ACCEPTED)
+        return self.get_queryset(request).filter(
+            Q(home_tenant=self.tenant) | Q(pk__in=guests.values("user_id"))
         )
-    except ServiceError as err:
-        return _users_page(request, tenant, err.status, form=form, errors=_errors(err, USER_FIELDS))
-    messages.success(request, f"Created the user {created.username}.")
-    return redirect("directory:users")
+
+    def save(self, request, form):
+        data = form.cleaned_data
+        return directory.add_user(
+            self.caller(request),
+            self.tenant,
+            data["username"],
+            data["password"],
+            data["displayName"],
+            is_tenant_admin=data["isAdmin"],
+        )
 
 
-@tenant_admin
-@GET_POST
-def user_delete(request, tenant: Tenant, pk: int):
-    target = get_object_or_404(User, pk=pk, home_tenant=tenant)
-    return _confirm(
-        request,
-        tenant,
-        tab="users",
-        title=f"Delete the user {target.username}?",
-        question=f"The user {target.username} and all of its role assignments will be deleted. This cannot be undone.",
-        confirm="Delete user",
-        cancel="directory:users",
-        act=lambda caller: directory.delete_user(caller, target),
-        done=f"Deleted the user {target.username}.",
+class UserDelete(DirectoryConfirm):
+    queryset = User.objects.all()
+    tenant_field = "home_tenant"
+    tab, cancel, confirm = "users", "directory:users", "Delete user"
+
+    title = "Delete the user {obj.username}?"
+    question = (
+        "The user {obj.username} and all of its role assignments will be deleted. This cannot be undone."
     )
+    done = "Deleted the user {obj.username}."
+    service = directory.delete_user
 
 
 # --- Groups -----------------------------------------------------------------------------------------------
 
-GROUP_FIELDS = ("displayName", "description")
+
+class Groups(DirectoryAdmin, DirectoryList):
+    queryset = DirectoryGroup.objects.annotate(members=Count("user"))
+    table, filterset = tables.GroupTable, filtersets.GroupFilterSet
+    tab, title, empty = "groups", "Groups", "No groups yet."
+    created = "Created the group {obj.display_name}."
+    form_class, form_title, submit = forms.GroupForm, "New group", "Create group"
+
+    def save(self, request, form):
+        data = form.cleaned_data
+        return directory.add_group(
+            self.caller(request), self.tenant, data["displayName"], data["description"]
+        )
+
+    def success_url(self, obj) -> str:
+        return reverse("directory:group", args=[obj.pk])
 
 
-def _groups_page(request, tenant, status=200, **extra):
-    groups = (
-        DirectoryGroup.objects.filter(tenant=tenant).annotate(members=Count("user")).order_by("display_name")
-    )
-    ctx = {"tenant": tenant, "tab": "groups", "groups": groups, "form": {}, **extra}
-    return render(request, T + "groups.html", ctx, status=status)
+class Group(DirectoryAdmin, DirectoryList):
+    """A group and its members; the form adds a user of this directory (its own users and accepted
+    guests) or a service principal here, through the one principal lookup; users of other tenants are
+    not offered: they are invited first."""
+
+    queryset = DirectoryGroup.objects.all()
+    template_name = T + "group.html"
+    table, filterset = tables.MemberTable, filtersets.MemberFilterSet
+    tab, title, empty = "groups", "Members", "No members yet."
+    form_class, submit = forms.MemberForm, "Add member"
+
+    def get_table_queryset(self, request):
+        return self.object.user_set.select_related("home_tenant")
+
+    def build_table(self, request):
+        filterset, table = super().build_table(request)
+        table.group = self.object
+        return filterset, table
+
+    def get_extra_context(self, request, obj) -> dict:
+        return {**super().get_extra_context(request, obj), "group": self.object}
+
+    def form_action(self) -> str:
+        return reverse("directory:group", args=[self.object.pk])
+
+    def list_url(self) -> str:
+        return self.form_action()
+
+    def save(self, request, form):
+        member = directory.find_principal(
+            self.tenant, form.cleaned_data["member"], groups=False, field="member"
+        )
+        directory.add_member(self.caller(request), self.object, member)
+        return member
+
+    def saved(self, request, obj):
+        messages.success(request, f"Added {obj.username} to {self.object.display_name}.")
+        return redirect(self.list_url())
 
 
-@tenant_admin
-@GET_POST
-def groups(request, tenant: Tenant):
-    if request.method == "GET":
-        return _groups_page(request, tenant)
-    form = {
-        "displayName": request.POST.get("displayName", "").strip(),
-        "description": request.POST.get("description", "").strip(),
-    }
-    try:
-        group = directory.add_group(_caller(request), tenant, form["displayName"], form["description"])
-    except ServiceError as err:
-        return _groups_page(request, tenant, err.status, form=form, errors=_errors(err, GROUP_FIELDS))
-    messages.success(request, f"Created the group {group.display_name}.")
-    return redirect("directory:group", pk=group.pk)
+class GroupMemberRemove(RowAction, Group):
+    def act(self, request, caller, user_pk, **kwargs) -> str:
+        member = get_object_or_404(self.object.user_set, pk=user_pk)
+        directory.remove_member(caller, self.object, member)
+        return f"Removed {member.username} from {self.object.display_name}."
 
 
-def _find_member(tenant: Tenant, text: str) -> User:
-    """A user of this directory (its own users and accepted guests) or a service principal here, through
-    the one principal lookup; users of other tenants are not offered: they are invited first."""
-    return directory.find_principal(tenant, text, groups=False, field="member")
+class GroupDelete(DirectoryConfirm):
+    queryset = DirectoryGroup.objects.all()
+    tab, cancel, confirm = "groups", "directory:groups", "Delete group"
 
-
-def _group_page(request, tenant, group, status=200, **extra):
-    members = group.user_set.select_related("home_tenant").order_by("kind", "username")
-    ctx = {"tenant": tenant, "tab": "groups", "group": group, "members": members, "form": {}, **extra}
-    return render(request, T + "group.html", ctx, status=status)
-
-
-@tenant_admin
-@GET_POST
-def group_detail(request, tenant: Tenant, pk: int):
-    group = get_object_or_404(DirectoryGroup, pk=pk, tenant=tenant)
-    if request.method == "GET":
-        return _group_page(request, tenant, group)
-    form = {"member": request.POST.get("member", "").strip()}
-    try:
-        member = _find_member(tenant, form["member"])
-        directory.add_member(_caller(request), group, member)
-    except ServiceError as err:
-        return _group_page(request, tenant, group, err.status, form=form, errors=_errors(err, ("member",)))
-    messages.success(request, f"Added {member.username} to {group.display_name}.")
-    return redirect("directory:group", pk=group.pk)
-
-
-@tenant_admin
-@require_POST
-def group_member_remove(request, tenant: Tenant, pk: int, user_pk: int):
-    group = get_object_or_404(DirectoryGroup, pk=pk, tenant=tenant)
-    member = get_object_or_404(group.user_set, pk=user_pk)
-    try:
-        directory.remove_member(_caller(request), group, member)
-    except ServiceError as err:
-        return _group_page(request, tenant, group, err.status, errors={"general": err.message})
-    messages.success(request, f"Removed {member.username} from {group.display_name}.")
-    return redirect("directory:group", pk=group.pk)
-
-
-@tenant_admin
-@GET_POST
-def group_delete(request, tenant: Tenant, pk: int):
-    group = get_object_or_404(DirectoryGroup, pk=pk, tenant=tenant)
-    return _confirm(
-        request,
-        tenant,
-        tab="groups",
-        title=f"Delete the group {group.display_name}?",
-        question="Its members lose every role the group was given. The members themselves are kept.",
-        confirm="Delete group",
-        cancel="directory:groups",
-        act=lambda caller: directory.delete_group(caller, group),
-        done=f"Deleted the group {group.display_name}.",
-    )
+    title = "Delete the group {obj.display_name}?"
+    question = "Its members lose every role the group was given. The members themselves are kept."
+    done = "Deleted the group {obj.display_name}."
+    service = directory.delete_group
 
 
 # --- App registrations and client secrets -----------------------------------------------------------------
 
-APP_FIELDS = ("displayName", "multiTenant")
-SECRET_FIELDS = ("description", "expires")
 
+class Apps(DirectoryAdmin, DirectoryList):
+    queryset = AppRegistration.objects.annotate(n_secrets=Count("secrets"))
+    tenant_field = "home_tenant"
+    table, filterset = tables.AppTable, filtersets.AppFilterSet
+    tab, title, empty = "apps", "App registrations", "No app registrations yet."
+    created = "Registered the app {obj.display_name}; its client id is {obj.client_id}."
+    form_class, form_title, submit = forms.AppForm, "Register an app", "Register"
 
-def _apps_page(request, tenant, status=200, **extra):
-    apps = AppRegistration.objects.filter(home_tenant=tenant).annotate(n_secrets=Count("secrets"))
-    ctx = {"tenant": tenant, "tab": "apps", "apps": apps.order_by("display_name"), "form": {}, **extra}
-    return render(request, T + "apps.html", ctx, status=status)
-
-
-@tenant_admin
-@GET_POST
-def apps(request, tenant: Tenant):
-    if request.method == "GET":
-        return _apps_page(request, tenant)
-    form = {
-        "displayName": request.POST.get("displayName", "").strip(),
-        "multiTenant": request.POST.get("multiTenant") == "1",
-    }
-    try:
-        app = directory.register_app(
-            _caller(request), tenant, form["displayName"], multi_tenant=form["multiTenant"]
+    def save(self, request, form):
+        data = form.cleaned_data
+        return directory.register_app(
+            self.caller(request), self.tenant, data["displayName"], multi_tenant=data["multiTenant"]
         )
-    except ServiceError as err:
-        return _apps_page(request, tenant, err.status, form=form, errors=_errors(err, APP_FIELDS))
-    messages.success(request, f"Registered the app {app.display_name}; its client id is {app.client_id}.")
-    return redirect("directory:app", pk=app.pk)
 
-
-def _app_page(request, tenant, app, status=200, **extra):
-    ctx = {
-        "tenant": tenant,
-        "tab": "apps",
-        "app": app,
-        "secrets": app.secrets.order_by("-created_at"),
-        "max_days": directory.MAX_SECRET_DAYS,
-        "form": {"expires": 180},
-        **extra,
-    }
-    return render(request, T + "app.html", ctx, status=status)
+    def success_url(self, obj) -> str:
+        return reverse("directory:app", args=[obj.pk])
 
 
 #: The session key under which a new client secret's value waits for the page after the redirect.
 NEW_SECRET = "directory.new_secret"
 
 
-@never_cache
-@tenant_admin
-@require_http_methods(["GET"])
-def app_detail(request, tenant: Tenant, pk: int):
-    """An app registration; right after a client secret was added, its value, once: it is taken out
-    of the session by the first app page shown, whichever it is."""
-    app = get_object_or_404(AppRegistration, pk=pk, home_tenant=tenant)
-    extra = {}
-    shown = request.session.pop(NEW_SECRET, None)
-    if isinstance(shown, dict) and shown.get("app") == app.pk:
-        secret = app.secrets.filter(pk=shown.get("secret")).first()
-        if secret is not None:
-            extra = {"new_secret": secret, "new_secret_value": shown.get("value", "")}
-    return _app_page(request, tenant, app, **extra)
+@method_decorator(never_cache, name="dispatch")
+class App(DirectoryAdmin, DirectoryList):
+    """An app registration and its client secrets; right after a client secret was added, its value,
+    once: it is taken out of the session by the first app page shown, whichever it is."""
+
+    queryset = AppRegistration.objects.all()
+    tenant_field = "home_tenant"
+    template_name = T + "app.html"
+    table, filterset = tables.SecretTable, filtersets.SecretFilterSet
+    tab, title = "apps", "Client secrets"
+    empty = "No client secrets: the app cannot sign in until it has one."
+    form_class, form_title, submit = forms.SecretForm, "New client secret", "Add client secret"
+    http_method_names = ["get", "head", "options"]
+
+    def get_table_queryset(self, request):
+        return self.object.secrets.all()
+
+    def make_form(self, data=None):
+        form = super().make_form(data)
+        form.fields["expires"].label = f"Expires after (days, 1–{directory.MAX_SECRET_DAYS})"
+        form.fields["expires"].initial = 180
+        return form
+
+    def form_action(self) -> str:
+        return reverse("directory:app-secret-add", args=[self.object.pk])
+
+    def list_url(self) -> str:
+        return reverse("directory:app", args=[self.object.pk])
+
+    def get_extra_context(self, request, obj) -> dict:
+        app, extra = self.object, {}
+        shown = request.session.pop(NEW_SECRET, None) if request.method == "GET" else None
+        if isinstance(shown, dict) and shown.get("app") == app.pk:
+            secret = app.secrets.filter(pk=shown.get("secret")).first()
+            if secret is not None:
+                extra = {"new_secret": secret, "new_secret_value": shown.get("value", "")}
+        return {**super().get_extra_context(request, obj), "app": app, **extra}
 
 
-@never_cache
-@tenant_admin
-@require_POST
-def app_secret_add(request, tenant: Tenant, pk: int):
+class AppSecretAdd(App):
     """A new client secret, then a redirect to the app's page (a reload does not post again), which
-    shows the value once: it waits in the session (server-side, never in a URL), and only its hash
-    is stored with the secret."""
-    app = get_object_or_404(AppRegistration, pk=pk, home_tenant=tenant)
-    raw = request.POST.get("expires", "").strip()
-    form = {"description": request.POST.get("description", "").strip(), "expires": raw}
-    try:
-        days = int(raw)
-    except ValueError:
-        days = raw  # the service refuses it with the message the field shows
-    try:
-        secret, value = directory.add_client_secret(_caller(request), app, form["description"], days)
-    except ServiceError as err:
-        return _app_page(request, tenant, app, err.status, form=form, errors=_errors(err, SECRET_FIELDS))
-    request.session[NEW_SECRET] = {"app": app.pk, "secret": secret.pk, "value": value}
-    return redirect("directory:app", pk=app.pk)
+    shows the value once: it waits in the session (server-side, never in a URL), and only its hash is
+    stored with the secret."""
+
+    http_method_names = ["post", "options"]
+
+    def save(self, request, form):
+        data = form.cleaned_data
+        return directory.add_client_secret(
+            self.caller(request), self.object, data["description"], data["expires"]
+        )
+
+    def saved(self, request, obj):
+        secret, value = obj
+        request.session[NEW_SECRET] = {"app": self.object.pk, "secret": secret.pk, "value": value}
+        return redirect(self.list_url())
 
 
-@tenant_admin
-@require_POST
-def app_secret_delete(request, tenant: Tenant, pk: int, secret_pk: int):
-    app = get_object_or_404(AppRegistration, pk=pk, home_tenant=tenant)
-    secret = get_object_or_404(ClientSecret, pk=secret_pk, app=app)
-    try:
-        directory.delete_client_secret(_caller(request), secret)
-    except ServiceError as err:
-        return _app_page(request, tenant, app, err.status, errors={"general": err.message})
-    messages.success(request, f"Deleted the client secret {secret.hint}…; it no longer signs in.")
-    return redirect("directory:app", pk=app.pk)
+class AppSecretDelete(RowAction, App):
+    def act(self, request, caller, secret_pk, **kwargs) -> str:
+        secret = get_object_or_404(self.object.secrets, pk=secret_pk)
+        directory.delete_client_secret(caller, secret)
+        return f"Deleted the client secret {secret.hint}…; it no longer signs in."
 
 
-@tenant_admin
-@GET_POST
-def app_delete(request, tenant: Tenant, pk: int):
-    app = get_object_or_404(AppRegistration, pk=pk, home_tenant=tenant)
-    return _confirm(
-        request,
-        tenant,
-        tab="apps",
-        title=f"Delete the app {app.display_name}?",
-        question="Its client secrets stop working, and its service principals are deleted in this tenant "
-        "and in every tenant that consented to it, with all their role assignments.",
-        confirm="Delete app registration",
-        cancel="directory:apps",
-        act=lambda caller: directory.delete_app(caller, app),
-        done=f"Deleted the app {app.display_name}.",
+class AppDelete(DirectoryConfirm):
+    queryset = AppRegistration.objects.all()
+    tenant_field = "home_tenant"
+    tab, cancel, confirm = "apps", "directory:apps", "Delete app registration"
+
+    title = "Delete the app {obj.display_name}?"
+    question = (
+        "Its client secrets stop working, and its service principals are deleted in this tenant "
+        "and in every tenant that consented to it, with all their role assignments."
     )
+    done = "Deleted the app {obj.display_name}."
+    service = directory.delete_app
 
 
 # --- Service principals and consent -------------------------------------------------------------------
 
 
-def _sps_page(request, tenant, status=200, **extra):
-    sps = (
-        ServicePrincipal.objects.filter(tenant=tenant)
-        .select_related("app__home_tenant", "user", "consented_by")
-        .order_by("app__display_name")
+class ServicePrincipals(DirectoryAdmin, DirectoryList):
+    queryset = ServicePrincipal.objects.select_related("app__home_tenant", "user", "consented_by")
+    table, filterset = tables.ServicePrincipalTable, filtersets.ServicePrincipalFilterSet
+    tab, title, empty = "sps", "Service principals", "No service principals yet."
+    list_url_name = "directory:service-principals"
+    created = (
+        "Consented to the app {obj.app.display_name}: its service principal here can now be given roles."
     )
-    ctx = {"tenant": tenant, "tab": "sps", "sps": sps, "form": {}, **extra}
-    return render(request, T + "service_principals.html", ctx, status=status)
-
-
-@tenant_admin
-@GET_POST
-def service_principals(request, tenant: Tenant):
-    if request.method == "GET":
-        return _sps_page(request, tenant)
-    form = {"clientId": request.POST.get("clientId", "").strip()}
-    try:
-        sp = directory.consent(_caller(request), tenant, form["clientId"])
-    except ServiceError as err:
-        return _sps_page(request, tenant, err.status, form=form, errors=_errors(err, ("clientId",)))
-    messages.success(
-        request,
-        f"Consented to the app {sp.app.display_name}: its service principal here can now be given roles.",
+    form_class, form_title, submit = forms.ConsentForm, "Consent to an app of another tenant", "Consent"
+    form_note = (
+        "Consent creates the app's service principal in this tenant; give it roles on the access-control "
+        "pages. It acts here only while the partner tenants of both sides allow it."
     )
-    return redirect("directory:service-principals")
+
+    def save(self, request, form):
+        return directory.consent(self.caller(request), self.tenant, form.cleaned_data["clientId"])
 
 
-@tenant_admin
-@GET_POST
-def sp_withdraw(request, tenant: Tenant, pk: int):
-    sp = get_object_or_404(ServicePrincipal.objects.select_related("app"), pk=pk, tenant=tenant)
-    return _confirm(
-        request,
-        tenant,
-        tab="sps",
-        title=f"Withdraw consent for {sp.app.display_name}?",
-        question="Its service principal in this tenant is deleted with all of its role assignments; the app "
-        "loses its access here at once.",
-        confirm="Withdraw consent",
-        cancel="directory:service-principals",
-        act=lambda caller: directory.withdraw_consent(caller, sp),
-        done=f"Withdrew consent for {sp.app.display_name}.",
+class ServicePrincipalWithdraw(DirectoryConfirm):
+    queryset = ServicePrincipal.objects.select_related("app")
+    tab, cancel, confirm = "sps", "directory:service-principals", "Withdraw consent"
+
+    title = "Withdraw consent for {obj.app.display_name}?"
+    question = (
+        "Its service principal in this tenant is deleted with all of its role assignments; the app "
+        "loses its access here at once."
     )
+    done = "Withdrew consent for {obj.app.display_name}."
+    service = directory.withdraw_consent
 
 
 # --- Guest invitations ------------------------------------------------------------------------------------
 
 
-def _invitations_page(request, tenant, status=200, **extra):
-    invitations = (
-        GuestInvitation.objects.filter(tenant=tenant)
-        .select_related("user__home_tenant", "invited_by")
-        .order_by("state", "user__username")
+class Invitations(DirectoryAdmin, DirectoryList):
+    queryset = GuestInvitation.objects.select_related("user__home_tenant", "invited_by")
+    table, filterset = tables.InvitationTable, filtersets.InvitationFilterSet
+    tab, title, empty = "invitations", "Invitations", "No invitations yet."
+    list_url_name = "directory:invitations"
+    created = "Invited {obj.user.username}; they become a guest when they accept under My invitations."
+    form_class, form_title, submit = forms.InviteForm, "Invite a guest", "Invite"
+    form_note = (
+        "The user becomes a guest when they accept under My invitations; a guest can be given roles here "
+        "while the partner tenants of both sides allow it."
     )
-    ctx = {"tenant": tenant, "tab": "invitations", "invitations": invitations, "form": {}, **extra}
-    return render(request, T + "invitations.html", ctx, status=status)
+
+    def save(self, request, form):
+        return directory.invite_guest(self.caller(request), self.tenant, form.cleaned_data["username"])
 
 
-@tenant_admin
-@GET_POST
-def invitations(request, tenant: Tenant):
-    if request.method == "GET":
-        return _invitations_page(request, tenant)
-    form = {"username": request.POST.get("username", "").strip()}
-    try:
-        inv = directory.invite_guest(_caller(request), tenant, form["username"])
-    except ServiceError as err:
-        return _invitations_page(request, tenant, err.status, form=form, errors=_errors(err, ("username",)))
-    messages.success(
-        request, f"Invited {inv.user.username}; they become a guest when they accept under My invitations."
-    )
-    return redirect("directory:invitations")
+class InvitationRevoke(RowAction, Invitations):
+    def act(self, request, caller, **kwargs) -> str:
+        directory.revoke_invitation(caller, self.object)
+        return f"Revoked the invitation of {self.object.user.username} and its role assignments here."
 
 
-@tenant_admin
-@require_POST
-def invitation_revoke(request, tenant: Tenant, pk: int):
-    inv = get_object_or_404(GuestInvitation.objects.select_related("user"), pk=pk, tenant=tenant)
-    try:
-        directory.revoke_invitation(_caller(request), inv)
-    except ServiceError as err:
-        return _invitations_page(request, tenant, err.status, errors={"general": err.message})
-    messages.success(request, f"Revoked the invitation of {inv.user.username} and its role assignments here.")
-    return redirect("directory:invitations")
+class MyInvitations(DirectoryList):
+    """The invitations addressed to the signed-in user (any user), to accept, decline or leave."""
+
+    queryset = GuestInvitation.objects.select_related("tenant", "invited_by", "user")
+    template_name = T + "my_invitations.html"
+    table, filterset = tables.MyInvitationTable, filtersets.MyInvitationFilterSet
+    title, empty = "My invitations", "No tenant has invited you."
+
+    def restrict(self, queryset, user, action=generic.READ, resource_type=None):
+        return queryset.filter(user=user)
+
+    def allowed(self, user, action, obj, resource_type=None) -> bool:
+        return True  # their own invitation: the service checks the rest
+
+    def caller(self, request) -> Caller:
+        return Caller.from_request(request)
+
+    list_url_name = "directory:my-invitations"
+    http_method_names = ["get", "head", "options"]
 
 
-def _my_invitations_page(request, status=200, **extra):
-    user = request.user
-    rows = []
-    for inv in GuestInvitation.objects.filter(user=user).select_related("tenant", "invited_by"):
-        active = inv.state == GuestInvitation.State.ACCEPTED and access.partner_open(
-            user.home_tenant_id, inv.tenant_id
-        )
-        rows.append((inv, active))
-    return render(request, T + "my_invitations.html", {"rows": rows, **extra}, status=status)
-
-
-@login_required
-@require_http_methods(["GET"])
-def my_invitations(request):
-    return _my_invitations_page(request)
-
-
-@login_required
-@require_POST
-def my_invitation_accept(request, pk: int):
-    inv = get_object_or_404(GuestInvitation.objects.select_related("tenant"), pk=pk, user=request.user)
-    try:
-        directory.accept_invitation(_caller(request), inv)
-    except ServiceError as err:
-        return _my_invitations_page(request, err.status, error=err.message)
-    if access.partner_open(request.user.home_tenant_id, inv.tenant_id):
-        messages.success(
-            request, f"You are a guest of {inv.tenant.name}: switch to it with the Directory switcher above."
-        )
-    else:
+class MyInvitationAccept(RowAction, MyInvitations):
+    def act(self, request, caller, **kwargs) -> str | None:
+        inv = self.object
+        directory.accept_invitation(caller, inv)
+        if access.partner_open(request.user.home_tenant_id, inv.tenant_id):
+            return f"You are a guest of {inv.tenant.name}: switch to it with the Directory switcher above."
         messages.warning(
             request,
             f"You accepted the invitation of {inv.tenant.name}, but the partner settings of the two tenants "
             "do not allow access yet; it appears in the Directory switcher once their administrators allow it.",
         )
-    return redirect("directory:my-invitations")
+        return None
 
 
-@login_required
-@require_POST
-def my_invitation_leave(request, pk: int):
-    inv = get_object_or_404(GuestInvitation.objects.select_related("tenant"), pk=pk, user=request.user)
-    try:
-        directory.revoke_invitation(_caller(request), inv)
-    except ServiceError as err:
-        return _my_invitations_page(request, err.status, error=err.message)
-    messages.success(request, f"You are no longer a guest of {inv.tenant.name}.")
-    return redirect("directory:my-invitations")
+class MyInvitationLeave(RowAction, MyInvitations):
+    def act(self, request, caller, **kwargs) -> str:
+        directory.revoke_invitation(caller, self.object)
+        return f"You are no longer a guest of {self.object.tenant.name}."
 
 
 # --- Partner tenants --------------------------------------------------------------------------------------
 
 
-def _partners_page(request, tenant, status=200, **extra):
-    entries = PartnerTenant.objects.filter(tenant=tenant).select_related("partner").order_by("partner__name")
-    ctx = {
-        "tenant": tenant,
-        "tab": "partners",
-        "entries": entries,
-        "form": {"inbound": True, "outbound": True},
-        **extra,
-    }
-    return render(request, T + "partners.html", ctx, status=status)
-
-
-@tenant_admin
-@GET_POST
-def partners(request, tenant: Tenant):
-    if request.method == "GET":
-        return _partners_page(request, tenant)
-    form = {
-        "partner": request.POST.get("partner", "").strip(),
-        "inbound": bool(request.POST.get("inbound")),
-        "outbound": bool(request.POST.get("outbound")),
-    }
-    try:
-        partner = directory.find_tenant(form["partner"])
-        directory.set_partner(
-            _caller(request), tenant, partner, inbound=form["inbound"], outbound=form["outbound"]
-        )
-    except ServiceError as err:
-        return _partners_page(request, tenant, err.status, form=form, errors=_errors(err, ("partner",)))
-    messages.success(request, f"{partner.name} is in the partner list.")
-    return redirect("directory:partners")
-
-
-@tenant_admin
-@require_POST
-def partner_update(request, tenant: Tenant, pk: int):
-    entry = get_object_or_404(PartnerTenant.objects.select_related("partner"), pk=pk, tenant=tenant)
-    inbound, outbound = bool(request.POST.get("inbound")), bool(request.POST.get("outbound"))
-    try:
-        directory.set_partner(_caller(request), tenant, entry.partner, inbound=inbound, outbound=outbound)
-    except ServiceError as err:
-        return _partners_page(request, tenant, err.status, errors={"general": err.message})
-    messages.success(
-        request,
-        f"{entry.partner.name}: inbound {'allowed' if inbound else 'blocked'}, "
-        f"outbound {'allowed' if outbound else 'blocked'}.",
+class Partners(DirectoryAdmin, DirectoryList):
+    queryset = PartnerTenant.objects.select_related("partner")
+    table, filterset = tables.PartnerTable, filtersets.PartnerFilterSet
+    tab, title = "partners", "Partner tenants"
+    list_url_name, created = "directory:partners", "{obj.name} is in the partner list."
+    empty = "No partner tenants: principals of other tenants cannot be given access here."
+    form_class, form_title, submit = forms.PartnerForm, "Add a partner tenant", "Add partner"
+    form_note = (
+        "Cross-tenant access needs both sides: this tenant's inbound entry and the other tenant's outbound "
+        "entry (and the reverse for our principals there). Changes take effect on the next request."
     )
-    return redirect("directory:partners")
+
+    def save(self, request, form):
+        data = form.cleaned_data
+        partner = directory.find_tenant(data["partner"])
+        directory.set_partner(
+            self.caller(request), self.tenant, partner, inbound=data["inbound"], outbound=data["outbound"]
+        )
+        return partner
 
 
-@tenant_admin
-@require_POST
-def partner_remove(request, tenant: Tenant, pk: int):
-    entry = get_object_or_404(PartnerTenant.objects.select_related("partner"), pk=pk, tenant=tenant)
-    try:
-        directory.remove_partner(_caller(request), entry)
-    except ServiceError as err:
-        return _partners_page(request, tenant, err.status, errors={"general": err.message})
-    messages.success(request, f"Removed the partner {entry.partner.name}; cross-tenant access with it ended.")
-    return redirect("directory:partners")
+class PartnerUpdate(RowAction, Partners):
+    def act(self, request, caller, **kwargs) -> str:
+        flags = forms.PartnerFlagsForm(request.POST)
+        flags.is_valid()
+        inbound, outbound = flags.cleaned_data["inbound"], flags.cleaned_data["outbound"]
+        entry = self.object
+        directory.set_partner(caller, self.tenant, entry.partner, inbound=inbound, outbound=outbound)
+        return (
+            f"{entry.partner.name}: inbound {'allowed' if inbound else 'blocked'}, "
+            f"outbound {'allowed' if outbound else 'blocked'}."
+        )
+
+
+class PartnerRemove(RowAction, Partners):
+    def act(self, request, caller, **kwargs) -> str:
+        directory.remove_partner(caller, self.object)
+        return f"Removed the partner {self.object.partner.name}; cross-tenant access with it ended."
 
 
 urlpatterns = [
-    path("", home, name="home"),
-    path("users/", users, name="users"),
-    path("users/<int:pk>/delete", user_delete, name="user-delete"),
-    path("groups/", groups, name="groups"),
-    path("groups/<int:pk>/", group_detail, name="group"),
-    path("groups/<int:pk>/members/<int:user_pk>/remove", group_member_remove, name="group-member-remove"),
-    path("groups/<int:pk>/delete", group_delete, name="group-delete"),
-    path("apps/", apps, name="apps"),
-    path("apps/<int:pk>/", app_detail, name="app"),
-    path("apps/<int:pk>/secrets", app_secret_add, name="app-secret-add"),
-    path("apps/<int:pk>/secrets/<int:secret_pk>/delete", app_secret_delete, name="app-secret-delete"),
-    path("apps/<int:pk>/delete", app_delete, name="app-delete"),
-    path("service-principals/", service_principals, name="service-principals"),
-    path("service-principals/<int:pk>/withdraw", sp_withdraw, name="sp-withdraw"),
-    path("invitations/", invitations, name="invitations"),
-    path("invitations/<int:pk>/revoke", invitation_revoke, name="invitation-revoke"),
-    path("invitations/mine", my_invitations, name="my-invitations"),
-    path("invitations/mine/<int:pk>/accept", my_invitation_accept, name="my-invitation-accept"),
-    path("invitations/mine/<int:pk>/leave", my_invitation_leave, name="my-invitation-leave"),
-    path("partners/", partners, name="partners"),
-    path("partners/<int:pk>/", partner_update, name="partner-update"),
-    path("partners/<int:pk>/remove", partner_remove, name="partner-remove"),
+    path("", Home.as_view(), name="home"),
+    path("users/", Users.as_view(), name="users"),
+    path("users/<int:pk>/delete", UserDelete.as_view(), name="user-delete"),
+    path("groups/", Groups.as_view(), name="groups"),
+    path("groups/<int:pk>/", Group.as_view(), name="group"),
+    path(
+        "groups/<int:pk>/members/<int:user_pk>/remove",
+        GroupMemberRemove.as_view(),
+        name="group-member-remove",
+    ),
+    path("groups/<int:pk>/delete", GroupDelete.as_view(), name="group-delete"),
+    path("apps/", Apps.as_view(), name="apps"),
+    path("apps/<int:pk>/", App.as_view(), name="app"),
+    path("apps/<int:pk>/secrets", AppSecretAdd.as_view(), name="app-secret-add"),
+    path("apps/<int:pk>/secrets/<int:secret_pk>/delete", AppSecretDelete.as_view(), name="app-secret-delete"),
+    path("apps/<int:pk>/delete", AppDelete.as_view(), name="app-delete"),
+    path("service-principals/", ServicePrincipals.as_view(), name="service-principals"),
+    path("service-principals/<int:pk>/withdraw", ServicePrincipalWithdraw.as_view(), name="sp-withdraw"),
+    path("invitations/", Invitations.as_view(), name="invitations"),
+    path("invitations/<int:pk>/revoke", InvitationRevoke.as_view(), name="invitation-revoke"),
+    path("invitations/mine", MyInvitations.as_view(), name="my-invitations"),
+    path("invitations/mine/<int:pk>/accept", MyInvitationAccept.as_view(), name="my-invitation-accept"),
+    path("invitations/mine/<int:pk>/leave", MyInvitationLeave.as_view(), name="my-invitation-leave"),
+    path("partners/", Partners.as_view(), name="partners"),
+    path("partners/<int:pk>/", PartnerUpdate.as_view(), name="partner-update"),
+    path("partners/<int:pk>/remove", PartnerRemove.as_view(), name="partner-remove"),
 ]

@@ -5,10 +5,12 @@ warning, and "check access" showing each action and where it comes from."""
 from __future__ import annotations
 
 import pytest
+from django.urls import resolve
 
 from accounts.models import ActivityLogEntry, UserRoleAssignment
 from accounts.services import create_group, create_tenant, create_user
 from accounts.sharing import grant_as_system
+from portal.core import generic
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -178,3 +180,24 @@ def test_check_access_of_an_unknown_principal_says_so(signed_in, gallery):
         )
         assert response.status_code == 200
         assert "No user, group or service principal named" in response.content.decode()
+
+
+def test_an_unknown_role_is_refused_next_to_the_role_picker(signed_in, gallery, ana):
+    response = signed_in.post(
+        f"/resources/{gallery.pk}/access/add", {"principal": ana.username, "role": "boss"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="role-error">There is no role named &#x27;boss&#x27;' in html
+    assert 'aria-describedby="role-error"' in html and 'value="ana@contoso.test"' in html
+
+
+def test_the_access_pages_are_on_the_generic_fetch():
+    """One fetch through the access filter in ``dispatch`` (404 unreadable, sign-in when signed out)."""
+    for url in (
+        "/resources/1/access/",
+        "/resources/1/access/add",
+        "/resources/1/access/remove",
+        "/resources/1/access/check",
+    ):
+        assert issubclass(resolve(url).func.view_class, generic.ResourceView), url

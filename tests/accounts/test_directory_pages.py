@@ -65,7 +65,7 @@ def open_partners(a, b):
 def field_error(response, field: str) -> str:
     """The error shown next to ``field`` (``<p class="error" id="<field>-error">``), or ''."""
     m = re.search(
-        rf'<p class="error" id="{re.escape(field)}-error">(.*?)</p>', response.content.decode(), re.S
+        rf'<p class="error" id="{re.escape(field)}-error"[^>]*>(.*?)</p>', response.content.decode(), re.S
     )
     return unescape(m.group(1)) if m else ""
 
