@@ -75,10 +75,12 @@ def in_directory(request, qs):
 
 
 def writable_groups(request, resource_type: str):
-    """Resource groups of the current directory in which the user may create ``resource_type``."""
+    """Resource groups of the current directory in which the user may create ``resource_type``: the
+    one list every create, deploy and capture form offers (a guest's groups elsewhere show after a
+    switch of directory, as in the Azure portal)."""
     qs = in_directory(request, ResourceGroup.objects.select_related("location", "subscription"))
     return access.restrict(qs, request.user, Action.WRITE, resource_type).order_by(
-        Lower("subscription__display_name"), Lower("name")
+        Lower("subscription__display_name"), Lower("name"), "pk"
     )
 
 
