@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -39,6 +40,25 @@ BLOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.vhd$")
 CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 
 PP = "properties.publishingProfile"
+
+
+def end_of_life_on(day: date) -> datetime:
+    """The one reading of an end-of-life *day* (what a page's date input gives), for definitions and
+    versions alike: 00:00 UTC of that day, as ARM stores a bare ``endOfLifeDate`` such as
+    ``2030-12-31`` (docs/architecture.md, "End-of-life dates")."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def end_of_life_kept(current: datetime | None, new: datetime | None) -> datetime | None:
+    """Pages show days only: a day sent unchanged keeps the stored moment (and an expired one is not
+    refused for being in the past: it did not change). Otherwise the new value."""
+    if (
+        new is not None
+        and current is not None
+        and current.astimezone(UTC).date() == new.astimezone(UTC).date()
+    ):
+        return current
+    return new
 
 
 def arm_op(model, verb: str) -> str:

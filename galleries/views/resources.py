@@ -481,9 +481,10 @@ class DefinitionEdit(GalleriesView, generic.ObjectEditView):
         definition = self.object
         # What was sent changes; what was not is kept (as an ARM PATCH).
         changes = {k: v for k, v in form.cleaned_data.items() if k in request.POST}
-        eol, current = changes.get("end_of_life_date"), definition.end_of_life_date
-        if eol is not None and current is not None and eol.date() == current.astimezone(eol.tzinfo).date():
-            changes.pop("end_of_life_date")  # the same day: keep the stored time
+        if "end_of_life_date" in changes:
+            changes["end_of_life_date"] = services.end_of_life_kept(
+                definition.end_of_life_date, changes["end_of_life_date"]
+            )
         for key in DEFINITION_IMMUTABLE:  # forged: the service refuses any change, naming it
             if key in request.POST:
                 changes[key] = request.POST[key]
