@@ -99,6 +99,19 @@ def create_crumbs(list_label: str, list_url_name: str, label: str) -> list[dict]
     return [{"label": list_label, "url": reverse(list_url_name)}, {"label": label, "url": ""}]
 
 
+class ResourceEdit(GalleriesView, generic.ObjectEditView):
+    """Create or edit one resource through its service; then the resource's overview page."""
+
+    def success_url(self, obj):
+        return overview_url(obj)
+
+
+def forged(request, keys) -> dict:
+    """Values of read-only fields that a request sends anyway (a forged POST, an old form): handed to
+    the service, which accepts an unchanged value and refuses a change, naming it."""
+    return {key: request.POST[key] for key in keys if key in request.POST}
+
+
 class ResourceDelete(GalleriesView, generic.ObjectDeleteView):
     """Delete one resource with the service function ``delete_with``; then the list ``after``."""
 

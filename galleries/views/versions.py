@@ -37,7 +37,7 @@ from ..models import (
     StorageAccountType,
     TargetRegion,
 )
-from .base import GalleriesView
+from .base import GalleriesView, forged
 from .version_form import (
     LATEST_HELP,
     VERSION_RELATED,
@@ -352,13 +352,8 @@ def _edit_context(request, version, form: VersionForm, **extra) -> dict:
     }
 
 
-# Immutable properties are not fields of the edit form; a request that sends one anyway (a forged
-# POST, an old form) hands it to the service, which accepts an unchanged value and refuses a change.
-IMMUTABLE_POST_FIELDS = {
-    "location": "location",
-    "source": "source",
-    "storage_account_type": "storage_account_type",
-}
+#: Immutable properties are not fields of the edit form; one sent anyway goes to the service (``forged``).
+IMMUTABLE_POST_FIELDS = ("location", "source", "storage_account_type")
 
 
 def _version_edit(request, version):
@@ -386,9 +381,7 @@ def _version_edit(request, version):
         "end_of_life_date": services.end_of_life_kept(version.end_of_life_date, eol),
         "tags": tags,
     }
-    for key, service_key in IMMUTABLE_POST_FIELDS.items():
-        if key in request.POST:
-            changes[service_key] = request.POST[key]
+    changes.update(forged(request, IMMUTABLE_POST_FIELDS))
     try:
         services.update_version(Caller.from_request(request), version, **changes)
     except ServiceError as err:
