@@ -344,88 +344,58 @@ extend_schema_view(
 # --- The views of galleries.api.resources ------------------------------------------------------------
 
 _SOURCE_DELETE = " Refused (409) while an image version was published from it."
-extend_schema_view(
-    get=_get(res.ImageItem, "Image", "managed image", "Images_Get", "Images"),
-    delete=_delete(res.ImageItem, "managed image", "Images_Delete", "Images", _SOURCE_DELETE),
-)(res.ImageItem)
-extend_schema_view(
-    # One view serves the subscription's and the resource group's list: ``finish`` names each path's.
-    get=_list(res.Images, "Image", "managed images", "Images_List", "Images"),
-)(res.Images)
-extend_schema_view(
-    get=_get(res.SnapshotItem, "Snapshot", "snapshot", "Snapshots_Get", "Snapshots"),
-    delete=_delete(res.SnapshotItem, "snapshot", "Snapshots_Delete", "Snapshots", _SOURCE_DELETE),
-)(res.SnapshotItem)
-extend_schema_view(
-    get=_list(res.Snapshots, "Snapshot", "snapshots", "Snapshots_List", "Snapshots"),
-)(res.Snapshots)
-extend_schema_view(
-    get=_list(res.Subscriptions, "Subscription", "subscriptions", "Subscriptions_List", "Subscriptions"),
-)(res.Subscriptions)
-extend_schema_view(
-    get=_get(res.SubscriptionItem, "Subscription", "subscription", "Subscriptions_Get", "Subscriptions"),
-)(res.SubscriptionItem)
-extend_schema_view(
-    get=_list(
-        res.ResourceGroups, "ResourceGroup", "resource groups", "ResourceGroups_List", "ResourceGroups"
-    ),
-)(res.ResourceGroups)
-extend_schema_view(
-    get=_get(
-        res.ResourceGroupItem, "ResourceGroup", "resource group", "ResourceGroups_Get", "ResourceGroups"
-    ),
-)(res.ResourceGroupItem)
-extend_schema_view(
-    get=_list(
-        res.AllResources,
-        "GenericResource",
-        "resources of every subscription the caller reaches",
-        "Resources_ListAll",
-        "Resources",
-        [TYPE_FILTER],
-    ),
-)(res.AllResources)
-extend_schema_view(
-    get=_list(
-        res.SubscriptionResources,
-        "GenericResource",
-        "resources in the subscription",
-        "Resources_List",
-        "Resources",
-        [TYPE_FILTER],
-    ),
-)(res.SubscriptionResources)
-extend_schema_view(
-    get=_list(
-        res.ResourceGroupResources,
-        "GenericResource",
-        "resources in the resource group",
-        "Resources_ListByResourceGroup",
-        "Resources",
-        [TYPE_FILTER],
-    ),
-)(res.ResourceGroupResources)
+
+
+def _item_and_list(item, listing, resource: str, what: str, plural: str, tag: str, delete: str | None = None):
+    """The item's GET (and DELETE, when ``delete`` says what it refuses) and the list's GET of one
+    resource type, with ARM's operation ids ``<tag>_Get``, ``<tag>_Delete``, ``<tag>_List``."""
+    methods = {"get": _get(item, resource, what, f"{tag}_Get", tag)}
+    if delete is not None:
+        methods["delete"] = _delete(item, what, f"{tag}_Delete", tag, delete)
+    extend_schema_view(**methods)(item)
+    # One view may serve a subscription's and a resource group's list: ``finish`` names each path's.
+    extend_schema_view(get=_list(listing, resource, plural, f"{tag}_List", tag))(listing)
+
+
+_item_and_list(
+    res.ImageItem, res.Images, "Image", "managed image", "managed images", "Images", _SOURCE_DELETE
+)
+_item_and_list(
+    res.SnapshotItem, res.Snapshots, "Snapshot", "snapshot", "snapshots", "Snapshots", _SOURCE_DELETE
+)
+_item_and_list(
+    res.SubscriptionItem, res.Subscriptions, "Subscription", "subscription", "subscriptions", "Subscriptions"
+)
+_item_and_list(
+    res.ResourceGroupItem,
+    res.ResourceGroups,
+    "ResourceGroup",
+    "resource group",
+    "resource groups",
+    "ResourceGroups",
+)
+for _view, _what, _operation_id in (
+    (res.AllResources, "resources of every subscription the caller reaches", "Resources_ListAll"),
+    (res.SubscriptionResources, "resources in the subscription", "Resources_List"),
+    (res.ResourceGroupResources, "resources in the resource group", "Resources_ListByResourceGroup"),
+):
+    extend_schema_view(get=_list(_view, "GenericResource", _what, _operation_id, "Resources", [TYPE_FILTER]))(
+        _view
+    )
 
 extend_schema(exclude=True)(ApiNotFound)
 
 #: Operations whose view serves two paths: (path, method) → operationId and summary.
 _RENAMED = {
-    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images", "get"): (
-        "Images_ListByResourceGroup",
-        "List managed images in the resource group",
-    ),
-    ("/subscriptions/{sub}/providers/Microsoft.Compute/images", "get"): (
-        "Images_List",
-        "List managed images in the subscription",
-    ),
-    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/snapshots", "get"): (
-        "Snapshots_ListByResourceGroup",
-        "List snapshots in the resource group",
-    ),
-    ("/subscriptions/{sub}/providers/Microsoft.Compute/snapshots", "get"): (
-        "Snapshots_List",
-        "List snapshots in the subscription",
-    ),
+    (f"/subscriptions/{{sub}}{scope}/providers/Microsoft.Compute/{kind}", "get"): (
+        f"{tag}_{suffix}",
+        f"List {plural} in the {where}",
+    )
+    for kind, tag, plural in (("images", "Images", "managed images"), ("snapshots", "Snapshots", "snapshots"))
+    for scope, suffix, where in (
+        ("/resourceGroups/{rg}", "ListByResourceGroup", "resource group"),
+        ("", "List", "subscription"),
+    )
 }
 
 

@@ -42,6 +42,19 @@ CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 PP = "properties.publishingProfile"
 
 
+@dataclass(slots=True)
+class ChainRow:
+    """A resource read as a row of values (``values_list``): its id, type and ancestor columns
+    (``accounts.access.ANCESTOR_COLUMNS``), all the access check needs, without building the model."""
+
+    pk: int
+    type: str
+    subscription_id: int | None
+    resource_group_id: int | None
+    gallery_id: int | None
+    definition_id: int | None
+
+
 def end_of_life_on(day: date) -> datetime:
     """The one reading of an end-of-life *day* (what a page's date input gives), for definitions and
     versions alike: 00:00 UTC of that day, as ARM stores a bare ``endOfLifeDate`` such as
