@@ -91,6 +91,31 @@ def _blob_in(resource_group: ResourceGroup, blob, target: str) -> Blob:
     return found
 
 
+def _saved(
+    ch, what: str, model, caller: Caller, resource_group: ResourceGroup, name: str, blob, tags, **fields
+):
+    """A managed image or snapshot saved in ``resource_group`` (a name taken there is a conflict), in the
+    region and with the URI of the blob of its (OS) disk, as the resource of the change ``ch``."""
+    message = f"{what} named '{name}' already exists in this resource group."
+    if name_taken(resource_group, model.ARM_TYPE, name):
+        raise ServiceError.conflict(message, "name")
+    resource = new_resource(
+        model,
+        caller,
+        parent=resource_group,
+        arm_id=ch.arm_id,
+        name=name,
+        location=blob.region,
+        tags=tags,
+        source_uri=blob.uri,
+        **fields,
+    )
+    ch.conflict_message = message
+    ch.resource = resource
+    resource.save()
+    return resource
+
+
 def create_managed_image(
     caller: Caller,
     resource_group: ResourceGroup,
@@ -134,26 +159,19 @@ def create_managed_image(
                     "properties.storageProfile",
                     "All disks of an image must be in the same region as its OS disk.",
                 )
-        if name_taken(resource_group, ManagedImage.ARM_TYPE, name):
-            raise ServiceError.conflict(
-                f"An image named '{name}' already exists in this resource group.", "name"
-            )
-        image = new_resource(
+        image = _saved(
+            ch,
+            "An image",
             ManagedImage,
             caller,
-            parent=resource_group,
-            arm_id=arm_id,
-            name=name,
-            location=os_b.region,
-            tags=tags,
+            resource_group,
+            name,
+            os_b,
+            tags,
             os_type=os_type,
             hyper_v_generation=gen,
             os_disk=_disk_from_blob(os_b, "properties.storageProfile.osDisk.blobUri", written),
-            source_uri=os_b.uri,
         )
-        ch.conflict_message = f"An image named '{name}' already exists in this resource group."
-        ch.resource = image
-        image.save()
         for i, (lun, b) in enumerate(data):
             ManagedImageDataDisk.objects.create(
                 image=image,
@@ -194,27 +212,20 @@ def create_snapshot(
         tags = validate_tags(tags)
         require_enabled(resource_group.subscription)
         b = _blob_in(resource_group, blob, "properties.creationData.sourceUri")
-        if name_taken(resource_group, Snapshot.ARM_TYPE, name):
-            raise ServiceError.conflict(
-                f"A snapshot named '{name}' already exists in this resource group.", "name"
-            )
-        snap = new_resource(
+        snap = _saved(
+            ch,
+            "A snapshot",
             Snapshot,
             caller,
-            parent=resource_group,
-            arm_id=arm_id,
-            name=name,
-            location=b.region,
-            tags=tags,
+            resource_group,
+            name,
+            b,
+            tags,
             os_type=os_type,
             os_state=state,
             hyper_v_generation=gen,
             disk=_disk_from_blob(b, "properties.creationData.sourceUri", written),
-            source_uri=b.uri,
         )
-        ch.conflict_message = f"A snapshot named '{name}' already exists in this resource group."
-        ch.resource = snap
-        snap.save()
     return snap
 
 
