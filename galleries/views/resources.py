@@ -538,7 +538,7 @@ class DiskSourceCreate(ResourceEdit):
     def make_form(self, request, data=None):
         kwargs = self.get_form_kwargs(request)
         form = self.form_class(data, initial=self.get_initial(request), **kwargs)
-        form_id = self.template_name.rsplit("/", 1)[-1].replace("_form.html", "-form")
+        self.form_id = form_id = self.template_name.rsplit("/", 1)[-1].replace("_form.html", "-form")
         form.fields["resourceGroup"].widget.attrs.update(
             {
                 "hx-get": request.path,
@@ -556,6 +556,10 @@ class DiskSourceCreate(ResourceEdit):
             "chosen": self.chosen,
             "blobs_available": self.blobs_available,
             "breadcrumbs": create_crumbs(*self.crumbs),
+            "heading": self.crumbs[2],
+            "plural": f"{self.label}s",
+            "cancel_url": reverse(self.crumbs[1]),
+            "form_id": self.form_id,
         }
 
 
