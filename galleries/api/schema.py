@@ -112,28 +112,14 @@ _ASYNC = "the status resource of the long-running operation (GET it until status
 
 
 def _async_headers(*codes: int) -> list[OpenApiParameter]:
+    uri = {"type": "string", "format": "uri"}
     return [
-        OpenApiParameter(
-            "Azure-AsyncOperation",
-            {"type": "string", "format": "uri"},
-            OpenApiParameter.HEADER,
-            description=f"URL of {_ASYNC}.",
-            response=list(codes),
-        ),
-        OpenApiParameter(
-            "Location",
-            {"type": "string", "format": "uri"},
-            OpenApiParameter.HEADER,
-            description=f"The same URL as Azure-AsyncOperation: {_ASYNC}.",
-            response=list(codes),
-        ),
-        OpenApiParameter(
-            "Retry-After",
-            int,
-            OpenApiParameter.HEADER,
-            description="Seconds to wait before asking (0: ask at once).",
-            response=list(codes),
-        ),
+        OpenApiParameter(name, kind, OpenApiParameter.HEADER, description=text, response=list(codes))
+        for name, kind, text in (
+            ("Azure-AsyncOperation", dict(uri), f"URL of {_ASYNC}."),
+            ("Location", dict(uri), f"The same URL as Azure-AsyncOperation: {_ASYNC}."),
+            ("Retry-After", int, "Seconds to wait before asking (0: ask at once)."),
+        )
     ]
 
 
