@@ -272,23 +272,31 @@ extend_schema_view(
 extend_schema_view(
     get=_list(_v, "Gallery", "galleries in the resource group", "Galleries_ListByResourceGroup", G),
 )(api.ResourceGroupGalleries)
-extend_schema_view(
-    get=_get(_v, "Gallery", "gallery", "Galleries_Get", G),
-    put=_put(_v, "Gallery", "gallery", "Galleries_CreateOrUpdate", G, _GALLERY_EXAMPLE),
-    patch=_patch(_v, "Gallery", "gallery", "Galleries_Update", G),
-    delete=_delete(_v, "gallery", "Galleries_Delete", G, " It must have no image definitions (409)."),
-)(api.GalleryItem)
+
+
+def _item(item, resource: str, what: str, tag: str, example: dict, delete: str, get_extra=()) -> None:
+    """An item's GET, PUT, PATCH and DELETE, with ARM's operation ids ``<tag>_Get``,
+    ``<tag>_CreateOrUpdate``, ``<tag>_Update`` and ``<tag>_Delete`` (``delete``: what DELETE needs)."""
+    extend_schema_view(
+        get=_get(_v, resource, what, f"{tag}_Get", tag, get_extra),
+        put=_put(_v, resource, what, f"{tag}_CreateOrUpdate", tag, example),
+        patch=_patch(_v, resource, what, f"{tag}_Update", tag),
+        delete=_delete(_v, what, f"{tag}_Delete", tag, delete),
+    )(item)
+
+
+_item(api.GalleryItem, "Gallery", "gallery", G, _GALLERY_EXAMPLE, " It must have no image definitions (409).")
 extend_schema_view(
     get=_list(_v, "GalleryImage", "image definitions in the gallery", "GalleryImages_ListByGallery", D),
 )(api.GalleryDefinitions)
-extend_schema_view(
-    get=_get(_v, "GalleryImage", "image definition", "GalleryImages_Get", D),
-    put=_put(_v, "GalleryImage", "image definition", "GalleryImages_CreateOrUpdate", D, _DEFINITION_EXAMPLE),
-    patch=_patch(_v, "GalleryImage", "image definition", "GalleryImages_Update", D),
-    delete=_delete(
-        _v, "image definition", "GalleryImages_Delete", D, " It must have no image versions (409)."
-    ),
-)(api.DefinitionItem)
+_item(
+    api.DefinitionItem,
+    "GalleryImage",
+    "image definition",
+    D,
+    _DEFINITION_EXAMPLE,
+    " It must have no image versions (409).",
+)
 extend_schema_view(
     get=_list(
         _v,
@@ -298,20 +306,15 @@ extend_schema_view(
         V,
     ),
 )(api.DefinitionVersions)
-extend_schema_view(
-    get=_get(_v, "GalleryImageVersion", "image version", "GalleryImageVersions_Get", V, [EXPAND]),
-    put=_put(
-        _v, "GalleryImageVersion", "image version", "GalleryImageVersions_CreateOrUpdate", V, _VERSION_EXAMPLE
-    ),
-    patch=_patch(_v, "GalleryImageVersion", "image version", "GalleryImageVersions_Update", V),
-    delete=_delete(
-        _v,
-        "image version",
-        "GalleryImageVersions_Delete",
-        V,
-        " Its replicas are removed from every region first; the operation succeeds once they are gone.",
-    ),
-)(api.VersionItem)
+_item(
+    api.VersionItem,
+    "GalleryImageVersion",
+    "image version",
+    V,
+    _VERSION_EXAMPLE,
+    " Its replicas are removed from every region first; the operation succeeds once they are gone.",
+    [EXPAND],
+)
 extend_schema_view(
     get=extend_schema(
         operation_id="AsyncOperations_Get",
