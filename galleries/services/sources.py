@@ -91,6 +91,17 @@ def _blob_in(resource_group: ResourceGroup, blob, target: str) -> Blob:
     return found
 
 
+def _generation_and_tags(resource_group: ResourceGroup, hyper_v_generation, tags) -> tuple[str, dict]:
+    """The checks a managed image and a snapshot share after their OS fields: the Hyper-V generation,
+    the tags, and a subscription that is enabled."""
+    gen = check_choice(
+        hyper_v_generation, HyperVGeneration, "properties.hyperVGeneration", "Hyper-V generation"
+    )
+    tags = validate_tags(tags)
+    require_enabled(resource_group.subscription)
+    return gen, tags
+
+
 def _saved(
     ch, what: str, model, caller: Caller, resource_group: ResourceGroup, name: str, blob, tags, **fields
 ):
@@ -133,18 +144,9 @@ def create_managed_image(
         _files_removed_on_failure() as written,
         change(caller, arm_op(ManagedImage, "write"), scope=resource_group, arm_id=arm_id) as ch,
     ):
-        check_name(
-            name,
-            CHILD_NAME,
-            "image",
-            CHILD_NAME_RULE,
-        )
+        check_name(name, CHILD_NAME, "image", CHILD_NAME_RULE)
         os_type = check_choice(os_type, OsType, "properties.storageProfile.osDisk.osType", "OS type")
-        gen = check_choice(
-            hyper_v_generation, HyperVGeneration, "properties.hyperVGeneration", "Hyper-V generation"
-        )
-        tags = validate_tags(tags)
-        require_enabled(resource_group.subscription)
+        gen, tags = _generation_and_tags(resource_group, hyper_v_generation, tags)
         os_b = _blob_in(resource_group, os_blob, "properties.storageProfile.osDisk.blobUri")
         data_blobs = list(data_blobs)
         check_luns([lun for lun, _ in data_blobs], "properties.storageProfile.dataDisks[{i}].lun")
@@ -198,19 +200,10 @@ def create_snapshot(
         _files_removed_on_failure() as written,
         change(caller, arm_op(Snapshot, "write"), scope=resource_group, arm_id=arm_id) as ch,
     ):
-        check_name(
-            name,
-            CHILD_NAME,
-            "snapshot",
-            CHILD_NAME_RULE,
-        )
+        check_name(name, CHILD_NAME, "snapshot", CHILD_NAME_RULE)
         os_type = check_choice(os_type, OsType, "properties.osType", "OS type") if os_type else ""
         state = check_choice(os_state, OsState, "properties.osState", "OS state")
-        gen = check_choice(
-            hyper_v_generation, HyperVGeneration, "properties.hyperVGeneration", "Hyper-V generation"
-        )
-        tags = validate_tags(tags)
-        require_enabled(resource_group.subscription)
+        gen, tags = _generation_and_tags(resource_group, hyper_v_generation, tags)
         b = _blob_in(resource_group, blob, "properties.creationData.sourceUri")
         snap = _saved(
             ch,
