@@ -75,6 +75,7 @@ class ResourceTable(tables.Table):
     url_name = ""  # the URL name of a row's page
 
     class Meta:
+        fields = ()  # the columns are the ones declared (``columns()`` orders them)
         template_name = "portal/components/table.html"
         attrs = {"class": "resource-list"}
         order_by = ("name",)
@@ -89,7 +90,6 @@ class GalleryTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = Gallery
-        fields = ()
         sequence = columns(last=("description", "tags"))
         attrs = {"class": "resource-list", "id": "galleries"}
         empty_text = "No galleries to show."
@@ -106,7 +106,6 @@ class ManagedImageTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = ManagedImage
-        fields = ()
         sequence = columns("os_type", "hyper_v_generation", "os_disk")
         attrs = {"class": "resource-list", "id": "images"}
         empty_text = "No managed images to show."
@@ -124,7 +123,6 @@ class SnapshotTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = Snapshot
-        fields = ()
         sequence = columns("os_type", "os_state", "hyper_v_generation", "size")
         attrs = {"class": "resource-list", "id": "snapshots"}
         empty_text = "No snapshots to show."
@@ -150,7 +148,6 @@ class DefinitionTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = GalleryImage
-        fields = ()
         sequence = columns(
             "publisher",
             "offer",
