@@ -69,6 +69,19 @@ def _files_removed_on_failure():
         raise
 
 
+@contextmanager
+def _writing(caller: Caller, resource_group: ResourceGroup, model, name: str, what: str):
+    """The write of a managed image or snapshot: one change (activity-logged) whose disk files are
+    deleted again if it fails; the name is checked first. Yields the written files and the change."""
+    arm_id = f"{resource_group.arm_id}/providers/{model.ARM_TYPE}/{name}"
+    with (
+        _files_removed_on_failure() as written,
+        change(caller, arm_op(model, "write"), scope=resource_group, arm_id=arm_id) as ch,
+    ):
+        check_name(name, CHILD_NAME, what, CHILD_NAME_RULE)
+        yield written, ch
+
+
 def _as_id(value) -> int:
     """A row id written as text, or -1 (matches nothing) when it is not one."""
     try:
@@ -139,12 +152,7 @@ def create_managed_image(
     tags=None,
 ) -> ManagedImage:
     """A managed image from a VHD blob (uploaded, or already in storage) plus data-disk blobs (F4)."""
-    arm_id = f"{resource_group.arm_id}/providers/Microsoft.Compute/images/{name}"
-    with (
-        _files_removed_on_failure() as written,
-        change(caller, arm_op(ManagedImage, "write"), scope=resource_group, arm_id=arm_id) as ch,
-    ):
-        check_name(name, CHILD_NAME, "image", CHILD_NAME_RULE)
+    with _writing(caller, resource_group, ManagedImage, name, "image") as (written, ch):
         os_type = check_choice(os_type, OsType, "properties.storageProfile.osDisk.osType", "OS type")
         gen, tags = _generation_and_tags(resource_group, hyper_v_generation, tags)
         os_b = _blob_in(resource_group, os_blob, "properties.storageProfile.osDisk.blobUri")
@@ -195,12 +203,7 @@ def create_snapshot(
     tags=None,
 ) -> Snapshot:
     """A snapshot of one disk from a VHD blob: an OS disk (with its OS type) or a data disk (F4)."""
-    arm_id = f"{resource_group.arm_id}/providers/Microsoft.Compute/snapshots/{name}"
-    with (
-        _files_removed_on_failure() as written,
-        change(caller, arm_op(Snapshot, "write"), scope=resource_group, arm_id=arm_id) as ch,
-    ):
-        check_name(name, CHILD_NAME, "snapshot", CHILD_NAME_RULE)
+    with _writing(caller, resource_group, Snapshot, name, "snapshot") as (written, ch):
         os_type = check_choice(os_type, OsType, "properties.osType", "OS type") if os_type else ""
         state = check_choice(os_state, OsState, "properties.osState", "OS state")
         gen, tags = _generation_and_tags(resource_group, hyper_v_generation, tags)
