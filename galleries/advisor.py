@@ -35,10 +35,18 @@ from dataclasses import dataclass, field
 from portal.core import limits
 from portal.core.errors import ServiceError
 
-VMS_PER_REPLICA = 20
-SCALE_SET_INSTANCES_PER_REPLICA = 600
-MAX_SCALE_SET_INSTANCES = 1000  # from a gallery image (F10)
-MAX_REPLICAS = 50  # per region (F7); the same bound as services.MAX_REPLICAS
+# The capacities of a replica and the bounds are the deployments' and the services' own (one source).
+from .deployments.rules import MAX_SCALE_SET_FROM_GALLERY as MAX_SCALE_SET_INSTANCES
+from .deployments.rules import SCALE_SET_INSTANCES_PER_REPLICA, VMS_PER_REPLICA
+from .services.checks import MAX_REPLICAS
+
+__all__ = [
+    "MAX_REPLICAS",
+    "MAX_SCALE_SET_INSTANCES",
+    "SCALE_SET_INSTANCES_PER_REPLICA",
+    "VMS_PER_REPLICA",
+]
+
 HEADROOM_PERCENT = 20
 
 

@@ -6,13 +6,14 @@ carries the service's message, shown next to its field by ``portal.core.generic`
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 
 from django import forms
 
 from portal.core.sizes import format_size
 
 from .models import DiskType, GalleryImage, HyperVGeneration, OsState, OsType
+from .services.checks import end_of_life_on
 
 #: Rows offered for data disks on the managed-image form.
 DATA_DISK_ROWS = 4
@@ -45,8 +46,9 @@ def format_tags(tags: dict | None) -> str:
     return "\n".join(f"{k}={v}" for k, v in (tags or {}).items())
 
 
-def end_of_day(value: str):
-    """A date input (YYYY-MM-DD) → the end of that day, UTC; empty → None."""
+def end_of_life_day(value: str):
+    """A date input (YYYY-MM-DD) → the moment the one end-of-life rule gives that day
+    (``services.end_of_life_on``); empty → None."""
     value = (value or "").strip()
     if not value:
         return None
@@ -54,7 +56,7 @@ def end_of_day(value: str):
         day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise forms.ValidationError(f"'{value}' is not a date; use YYYY-MM-DD.") from None
-    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+    return end_of_life_on(day)
 
 
 def number_or_text(value: str):
@@ -85,7 +87,7 @@ class TagsField(forms.CharField):
 
 
 class DateField(forms.CharField):
-    """End-of-life dates: the end of the chosen day, UTC (the service refuses dates in the past)."""
+    """End-of-life dates: a day, read by the one end-of-life rule (the service refuses dates in the past)."""
 
     widget = forms.DateInput(attrs={"type": "date"})
 
@@ -97,7 +99,7 @@ class DateField(forms.CharField):
         return value.astimezone(UTC).date().isoformat() if isinstance(value, datetime) else value
 
     def to_python(self, value):
-        return end_of_day(super().to_python(value))
+        return end_of_life_day(super().to_python(value))
 
 
 class NumberField(forms.CharField):

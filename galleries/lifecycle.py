@@ -92,6 +92,17 @@ class Action:
     def is_change(self) -> bool:
         return self.kind != KEEP
 
+    def as_row(self) -> dict:
+        """The action as a run stores it and the plan page lists it."""
+        return {
+            "kind": self.kind,
+            "arm_id": self.arm_id,
+            "name": self.name,
+            "reason": self.reason,
+            "regions": self.regions,
+            "pk": self.pk,
+        }
+
 
 @dataclass
 class Report:
@@ -464,16 +475,7 @@ def _begin(report: Report, caller: Caller, subscription: Subscription | None, tr
         principal=caller.principal,
         principal_name=caller.name,
         actions=[
-            {
-                "kind": a.kind,
-                "arm_id": a.arm_id,
-                "name": a.name,
-                "reason": a.reason,
-                "regions": a.regions,
-                "pk": a.pk,
-                "outcome": "planned" if a.is_change else "kept",
-                "detail": "",
-            }
+            {**a.as_row(), "outcome": "planned" if a.is_change else "kept", "detail": ""}
             for a in report.actions
         ],
     )

@@ -26,20 +26,15 @@ from portal.core.sizes import format_size
 
 from . import services
 from .models import GalleryImageVersion, TargetRegion, aggregated_state, region_in_flight, region_percent
+from .services.checks import ChainRow
 
 _VERSION_COLUMNS = ("pk", "type", *ANCESTOR_COLUMNS, "name", "provisioning_state", "location_id")
 
 
 @dataclass(slots=True)
-class PanelVersion:
+class PanelVersion(ChainRow):
     """What the panel (and the access check, through the chain columns) needs of a version."""
 
-    pk: int
-    type: str
-    subscription_id: int | None
-    resource_group_id: int | None
-    gallery_id: int | None
-    definition_id: int | None
     name: str
     provisioning_state: str
     location_id: int

@@ -40,6 +40,13 @@ def eol_badge(eol):
     )
 
 
+def columns(*own: str, place: bool = True, last: tuple[str, ...] = ("tags",)) -> tuple[str, ...]:
+    """A list's column order: selection and name, the type's ``own`` columns, where the resource lives
+    (resource group, location, subscription; not when ``place`` is false), then ``last``."""
+    where = ("resource_group", "location", "subscription") if place else ()
+    return ("selection", "name", *own, *where, *last)
+
+
 class ResourceTable(tables.Table):
     """Name (a link to the page), resource group, location, subscription, tags; a selection column
     ``pk`` named ``selection`` when the list has bulk actions."""
@@ -68,6 +75,7 @@ class ResourceTable(tables.Table):
     url_name = ""  # the URL name of a row's page
 
     class Meta:
+        fields = ()  # the columns are the ones declared (``columns()`` orders them)
         template_name = "portal/components/table.html"
         attrs = {"class": "resource-list"}
         order_by = ("name",)
@@ -82,8 +90,7 @@ class GalleryTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = Gallery
-        fields = ()
-        sequence = ("selection", "name", "resource_group", "location", "subscription", "description", "tags")
+        sequence = columns(last=("description", "tags"))
         attrs = {"class": "resource-list", "id": "galleries"}
         empty_text = "No galleries to show."
 
@@ -99,18 +106,7 @@ class ManagedImageTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = ManagedImage
-        fields = ()
-        sequence = (
-            "selection",
-            "name",
-            "os_type",
-            "hyper_v_generation",
-            "os_disk",
-            "resource_group",
-            "location",
-            "subscription",
-            "tags",
-        )
+        sequence = columns("os_type", "hyper_v_generation", "os_disk")
         attrs = {"class": "resource-list", "id": "images"}
         empty_text = "No managed images to show."
 
@@ -127,19 +123,7 @@ class SnapshotTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = Snapshot
-        fields = ()
-        sequence = (
-            "selection",
-            "name",
-            "os_type",
-            "os_state",
-            "hyper_v_generation",
-            "size",
-            "resource_group",
-            "location",
-            "subscription",
-            "tags",
-        )
+        sequence = columns("os_type", "os_state", "hyper_v_generation", "size")
         attrs = {"class": "resource-list", "id": "snapshots"}
         empty_text = "No snapshots to show."
 
@@ -164,10 +148,7 @@ class DefinitionTable(ResourceTable):
 
     class Meta(ResourceTable.Meta):
         model = GalleryImage
-        fields = ()
-        sequence = (
-            "selection",
-            "name",
+        sequence = columns(
             "publisher",
             "offer",
             "sku",
@@ -175,7 +156,7 @@ class DefinitionTable(ResourceTable):
             "hyper_v_generation",
             "n_versions",
             "end_of_life_date",
-            "tags",
+            place=False,
         )
         exclude = ("resource_group", "location", "subscription")
         attrs = {"class": "resource-list", "id": "definitions"}

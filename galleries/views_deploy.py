@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models.functions import Lower
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -25,6 +24,7 @@ from portal.core.errors import ServiceError
 from . import deployments as svc
 from .models import GalleryImage, GalleryImageVersion, ManagedImage, OsState, Snapshot
 from .models_deploy import VIRTUAL_MACHINE_TYPE, Deployment
+from .views.base import writable_groups
 
 #: Which form field a refusal's ``target`` belongs next to.
 FIELDS = {
@@ -50,16 +50,6 @@ def _field(err: ServiceError) -> str:
     if err.code == ServiceError.AUTHORIZATION_FAILED:
         return "resource_group"  # the write the caller lacks is in the chosen resource group
     return FIELDS.get(err.target or "", "form")
-
-
-def _writable_groups(user, resource_type: str):
-    """Resource groups (of any directory) in which the user may create ``resource_type``."""
-    return (
-        Resource.objects.restrict(user, Action.WRITE, resource_type)
-        .filter(type=ResourceGroup.ARM_TYPE)
-        .select_related("subscription", "location")
-        .order_by(Lower("subscription__display_name"), Lower("name"), "pk")
-    )
 
 
 def _chosen_group(request, resource_type: str) -> ResourceGroup | None:
@@ -129,7 +119,7 @@ def _source_context(request, source) -> dict:
         "is_latest": isinstance(source, GalleryImage),
         "is_image": isinstance(source, ManagedImage),
         "regions": svc.completed_regions(source),
-        "groups": list(_writable_groups(request.user, VIRTUAL_MACHINE_TYPE)),
+        "groups": list(writable_groups(request, VIRTUAL_MACHINE_TYPE)),
         "sizes": svc.sizes_for(definition),
         "disk_types": [
             d for d in svc.DiskType if not definition or d.value not in definition.disallowed_disk_types
@@ -269,8 +259,8 @@ def _visible_source(request, deployment: Deployment):
 def deployment_capture(request, pk: int):
     deployment = _deployment(request, pk)
     groups = {
-        "image": list(_writable_groups(request.user, ManagedImage.ARM_TYPE)),
-        "snapshot": list(_writable_groups(request.user, Snapshot.ARM_TYPE)),
+        "image": list(writable_groups(request, ManagedImage.ARM_TYPE)),
+        "snapshot": list(writable_groups(request, Snapshot.ARM_TYPE)),
     }
     specialized = deployment.os_state == OsState.SPECIALIZED
     form = {

@@ -155,19 +155,7 @@ def subscription_lifecycle(request, pk: int):
     sub = _subscription(request, pk)
     now = timezone.now()
     actions = lifecycle.plan(now, subscription=sub)
-    rows = _rows(
-        [
-            {
-                "kind": a.kind,
-                "arm_id": a.arm_id,
-                "name": a.name,
-                "reason": a.reason,
-                "regions": a.regions,
-                "pk": a.pk,
-            }
-            for a in actions
-        ]
-    )
+    rows = _rows([a.as_row() for a in actions])
     context = {
         "resource": sub,
         "subscription": sub,

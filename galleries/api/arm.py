@@ -31,6 +31,7 @@ from ..models import (
     region_percent,
 )
 from ..services import TargetRegionSpec
+from ..services.checks import ChainRow
 from . import arm_versions
 
 GB = 1024**3
@@ -210,16 +211,10 @@ class Place:
 
 
 @dataclass(slots=True)
-class VersionRow:
+class VersionRow(ChainRow):
     """A version read as one row (``VERSION_COLUMNS``): what its shape and its access check need,
     without building the model, its parent row and two user rows."""
 
-    pk: int
-    type: str
-    subscription_id: int | None
-    resource_group_id: int | None
-    gallery_id: int | None
-    definition_id: int | None
     arm_id: str
     name: str
     location_id: int | None
@@ -492,35 +487,37 @@ def json_literal(value) -> str:
     return "true" if value is True else "false" if value is False else f"'{value}'"
 
 
-def _envelope_in(data) -> tuple[Body, Body]:
+def _envelope_in(data, partial: bool) -> tuple[Body, Body, dict]:
+    """What every PUT and PATCH body shares: the read-only keys ignored, ``properties``, the location
+    (required by a PUT) and the tags."""
     body = Body(data)
     body.ignore("id", "name", "type", "systemData", "etag")
     props = body.obj("properties") or Body({}, "properties")
-    return body, props
-
-
-def gallery_in(data, partial: bool) -> dict:
-    body, props = _envelope_in(data)
     out = {}
     if body.has("location") or not partial:
         out["location"] = body.get("location", str)
     if body.has("tags"):
         out["tags"] = body.get("tags", dict)
-    if props.has("description"):
-        out["description"] = props.get("description", str)
-    props.ignore("identifier", "provisioningState", "sharingStatus")
+    return body, props, out
+
+
+def _envelope_done(body: Body, props: Body, out: dict, *read_only: str) -> dict:
+    """The end of every body: the read-only properties ignored, anything else unknown refused."""
+    props.ignore(*read_only)
     props.refuse_unknown()
     body.refuse_unknown()
     return out
 
 
+def gallery_in(data, partial: bool) -> dict:
+    body, props, out = _envelope_in(data, partial)
+    if props.has("description"):
+        out["description"] = props.get("description", str)
+    return _envelope_done(body, props, out, "identifier", "provisioningState", "sharingStatus")
+
+
 def definition_in(data, partial: bool) -> dict:
-    body, props = _envelope_in(data)
-    out = {}
-    if body.has("location") or not partial:
-        out["location"] = body.get("location", str)
-    if body.has("tags"):
-        out["tags"] = body.get("tags", dict)
+    body, props, out = _envelope_in(data, partial)
     identifier = props.obj("identifier")
     if identifier is not None:
         for key in ("publisher", "offer", "sku"):
@@ -566,19 +563,22 @@ def definition_in(data, partial: bool) -> dict:
             if plan.has(key):
                 out[f"plan_{key}"] = plan.get(key, str)
         plan.refuse_unknown()
-    props.ignore("provisioningState")
-    props.refuse_unknown()
-    body.refuse_unknown()
-    return out
+    return _envelope_done(body, props, out, "provisioningState")
+
+
+def _source_id(parent: Body) -> str | None:
+    """``parent.source.id``, if given; any other key of ``source`` is refused (a VHD's ``uri`` or
+    ``storageAccountId`` is not a source this portal takes)."""
+    src = parent.obj("source")
+    if src is None:
+        return None
+    source = src.get("id", str) if src.has("id") else None
+    src.refuse_unknown()
+    return source
 
 
 def version_in(data, partial: bool) -> dict:
-    body, props = _envelope_in(data)
-    out = {}
-    if body.has("location") or not partial:
-        out["location"] = body.get("location", str)
-    if body.has("tags"):
-        out["tags"] = body.get("tags", dict)
+    body, props, out = _envelope_in(data, partial)
     publishing = props.obj("publishingProfile")
     base = "properties.publishingProfile"
     if publishing is not None:
@@ -615,11 +615,9 @@ def version_in(data, partial: bool) -> dict:
         publishing.refuse_unknown()
     storage = props.obj("storageProfile")
     if storage is not None:
-        source = storage.obj("source")
+        source = _source_id(storage)
         if source is not None:
-            if source.has("id"):
-                out["source"] = source.get("id", str)
-            source.refuse_unknown()
+            out["source"] = source
         os_disk = storage.obj("osDiskImage")
         if os_disk is not None:
             os_disk.ignore("sizeInGB")
@@ -644,13 +642,8 @@ def version_in(data, partial: bool) -> dict:
                 d.ignore("sizeInGB")
                 only(d, "hostCaching", "None", NO_HOST_CACHING)
                 lun = d.get("lun")  # as a GET returns it, with or without a source of its own
-                src = d.obj("source")
-                disk_source = None  # no source of its own: the data disk of the version's source
-                if src is not None:
-                    if src.has("id"):
-                        disk_source = src.get("id", str)
-                    src.refuse_unknown()  # a VHD (uri, storageAccountId) is not a source this portal takes
-                data_disks.append((lun, disk_source))
+                # Without a source of its own: the data disk of the version's source.
+                data_disks.append((lun, _source_id(d)))
                 d.refuse_unknown()
             if data_disks:
                 out["data_disk_snapshots"] = data_disks
@@ -665,7 +658,4 @@ def version_in(data, partial: bool) -> dict:
             if safety.has(key):
                 out[name] = safety.get(key, bool)
         safety.refuse_unknown()
-    props.ignore("provisioningState", "replicationStatus")
-    props.refuse_unknown()
-    body.refuse_unknown()
-    return out
+    return _envelope_done(body, props, out, "provisioningState", "replicationStatus")

@@ -56,17 +56,6 @@ def subscription_body(sub: Subscription) -> dict:
     }
 
 
-def resource_group_body(rg: ResourceGroup) -> dict:
-    return {
-        "id": rg.arm_id,
-        "name": rg.name,
-        "type": ResourceGroup.ARM_TYPE,
-        "location": rg.location.name if rg.location_id else None,
-        "tags": rg.tags or {},
-        "properties": {"provisioningState": "Succeeded"},
-    }
-
-
 def generic_body(r: Resource) -> dict:
     return {
         "id": r.arm_id,
@@ -75,6 +64,10 @@ def generic_body(r: Resource) -> dict:
         "location": r.location.name if r.location_id else None,
         "tags": r.tags or {},
     }
+
+
+def resource_group_body(rg: ResourceGroup) -> dict:
+    return {**generic_body(rg), "properties": {"provisioningState": "Succeeded"}}
 
 
 class Subscriptions(ArmView):

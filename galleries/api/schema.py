@@ -112,28 +112,14 @@ _ASYNC = "the status resource of the long-running operation (GET it until status
 
 
 def _async_headers(*codes: int) -> list[OpenApiParameter]:
+    uri = {"type": "string", "format": "uri"}
     return [
-        OpenApiParameter(
-            "Azure-AsyncOperation",
-            {"type": "string", "format": "uri"},
-            OpenApiParameter.HEADER,
-            description=f"URL of {_ASYNC}.",
-            response=list(codes),
-        ),
-        OpenApiParameter(
-            "Location",
-            {"type": "string", "format": "uri"},
-            OpenApiParameter.HEADER,
-            description=f"The same URL as Azure-AsyncOperation: {_ASYNC}.",
-            response=list(codes),
-        ),
-        OpenApiParameter(
-            "Retry-After",
-            int,
-            OpenApiParameter.HEADER,
-            description="Seconds to wait before asking (0: ask at once).",
-            response=list(codes),
-        ),
+        OpenApiParameter(name, kind, OpenApiParameter.HEADER, description=text, response=list(codes))
+        for name, kind, text in (
+            ("Azure-AsyncOperation", dict(uri), f"URL of {_ASYNC}."),
+            ("Location", dict(uri), f"The same URL as Azure-AsyncOperation: {_ASYNC}."),
+            ("Retry-After", int, "Seconds to wait before asking (0: ask at once)."),
+        )
     ]
 
 
@@ -286,23 +272,31 @@ extend_schema_view(
 extend_schema_view(
     get=_list(_v, "Gallery", "galleries in the resource group", "Galleries_ListByResourceGroup", G),
 )(api.ResourceGroupGalleries)
-extend_schema_view(
-    get=_get(_v, "Gallery", "gallery", "Galleries_Get", G),
-    put=_put(_v, "Gallery", "gallery", "Galleries_CreateOrUpdate", G, _GALLERY_EXAMPLE),
-    patch=_patch(_v, "Gallery", "gallery", "Galleries_Update", G),
-    delete=_delete(_v, "gallery", "Galleries_Delete", G, " It must have no image definitions (409)."),
-)(api.GalleryItem)
+
+
+def _item(item, resource: str, what: str, tag: str, example: dict, delete: str, get_extra=()) -> None:
+    """An item's GET, PUT, PATCH and DELETE, with ARM's operation ids ``<tag>_Get``,
+    ``<tag>_CreateOrUpdate``, ``<tag>_Update`` and ``<tag>_Delete`` (``delete``: what DELETE needs)."""
+    extend_schema_view(
+        get=_get(_v, resource, what, f"{tag}_Get", tag, get_extra),
+        put=_put(_v, resource, what, f"{tag}_CreateOrUpdate", tag, example),
+        patch=_patch(_v, resource, what, f"{tag}_Update", tag),
+        delete=_delete(_v, what, f"{tag}_Delete", tag, delete),
+    )(item)
+
+
+_item(api.GalleryItem, "Gallery", "gallery", G, _GALLERY_EXAMPLE, " It must have no image definitions (409).")
 extend_schema_view(
     get=_list(_v, "GalleryImage", "image definitions in the gallery", "GalleryImages_ListByGallery", D),
 )(api.GalleryDefinitions)
-extend_schema_view(
-    get=_get(_v, "GalleryImage", "image definition", "GalleryImages_Get", D),
-    put=_put(_v, "GalleryImage", "image definition", "GalleryImages_CreateOrUpdate", D, _DEFINITION_EXAMPLE),
-    patch=_patch(_v, "GalleryImage", "image definition", "GalleryImages_Update", D),
-    delete=_delete(
-        _v, "image definition", "GalleryImages_Delete", D, " It must have no image versions (409)."
-    ),
-)(api.DefinitionItem)
+_item(
+    api.DefinitionItem,
+    "GalleryImage",
+    "image definition",
+    D,
+    _DEFINITION_EXAMPLE,
+    " It must have no image versions (409).",
+)
 extend_schema_view(
     get=_list(
         _v,
@@ -312,20 +306,15 @@ extend_schema_view(
         V,
     ),
 )(api.DefinitionVersions)
-extend_schema_view(
-    get=_get(_v, "GalleryImageVersion", "image version", "GalleryImageVersions_Get", V, [EXPAND]),
-    put=_put(
-        _v, "GalleryImageVersion", "image version", "GalleryImageVersions_CreateOrUpdate", V, _VERSION_EXAMPLE
-    ),
-    patch=_patch(_v, "GalleryImageVersion", "image version", "GalleryImageVersions_Update", V),
-    delete=_delete(
-        _v,
-        "image version",
-        "GalleryImageVersions_Delete",
-        V,
-        " Its replicas are removed from every region first; the operation succeeds once they are gone.",
-    ),
-)(api.VersionItem)
+_item(
+    api.VersionItem,
+    "GalleryImageVersion",
+    "image version",
+    V,
+    _VERSION_EXAMPLE,
+    " Its replicas are removed from every region first; the operation succeeds once they are gone.",
+    [EXPAND],
+)
 extend_schema_view(
     get=extend_schema(
         operation_id="AsyncOperations_Get",
@@ -344,88 +333,58 @@ extend_schema_view(
 # --- The views of galleries.api.resources ------------------------------------------------------------
 
 _SOURCE_DELETE = " Refused (409) while an image version was published from it."
-extend_schema_view(
-    get=_get(res.ImageItem, "Image", "managed image", "Images_Get", "Images"),
-    delete=_delete(res.ImageItem, "managed image", "Images_Delete", "Images", _SOURCE_DELETE),
-)(res.ImageItem)
-extend_schema_view(
-    # One view serves the subscription's and the resource group's list: ``finish`` names each path's.
-    get=_list(res.Images, "Image", "managed images", "Images_List", "Images"),
-)(res.Images)
-extend_schema_view(
-    get=_get(res.SnapshotItem, "Snapshot", "snapshot", "Snapshots_Get", "Snapshots"),
-    delete=_delete(res.SnapshotItem, "snapshot", "Snapshots_Delete", "Snapshots", _SOURCE_DELETE),
-)(res.SnapshotItem)
-extend_schema_view(
-    get=_list(res.Snapshots, "Snapshot", "snapshots", "Snapshots_List", "Snapshots"),
-)(res.Snapshots)
-extend_schema_view(
-    get=_list(res.Subscriptions, "Subscription", "subscriptions", "Subscriptions_List", "Subscriptions"),
-)(res.Subscriptions)
-extend_schema_view(
-    get=_get(res.SubscriptionItem, "Subscription", "subscription", "Subscriptions_Get", "Subscriptions"),
-)(res.SubscriptionItem)
-extend_schema_view(
-    get=_list(
-        res.ResourceGroups, "ResourceGroup", "resource groups", "ResourceGroups_List", "ResourceGroups"
-    ),
-)(res.ResourceGroups)
-extend_schema_view(
-    get=_get(
-        res.ResourceGroupItem, "ResourceGroup", "resource group", "ResourceGroups_Get", "ResourceGroups"
-    ),
-)(res.ResourceGroupItem)
-extend_schema_view(
-    get=_list(
-        res.AllResources,
-        "GenericResource",
-        "resources of every subscription the caller reaches",
-        "Resources_ListAll",
-        "Resources",
-        [TYPE_FILTER],
-    ),
-)(res.AllResources)
-extend_schema_view(
-    get=_list(
-        res.SubscriptionResources,
-        "GenericResource",
-        "resources in the subscription",
-        "Resources_List",
-        "Resources",
-        [TYPE_FILTER],
-    ),
-)(res.SubscriptionResources)
-extend_schema_view(
-    get=_list(
-        res.ResourceGroupResources,
-        "GenericResource",
-        "resources in the resource group",
-        "Resources_ListByResourceGroup",
-        "Resources",
-        [TYPE_FILTER],
-    ),
-)(res.ResourceGroupResources)
+
+
+def _item_and_list(item, listing, resource: str, what: str, plural: str, tag: str, delete: str | None = None):
+    """The item's GET (and DELETE, when ``delete`` says what it refuses) and the list's GET of one
+    resource type, with ARM's operation ids ``<tag>_Get``, ``<tag>_Delete``, ``<tag>_List``."""
+    methods = {"get": _get(item, resource, what, f"{tag}_Get", tag)}
+    if delete is not None:
+        methods["delete"] = _delete(item, what, f"{tag}_Delete", tag, delete)
+    extend_schema_view(**methods)(item)
+    # One view may serve a subscription's and a resource group's list: ``finish`` names each path's.
+    extend_schema_view(get=_list(listing, resource, plural, f"{tag}_List", tag))(listing)
+
+
+_item_and_list(
+    res.ImageItem, res.Images, "Image", "managed image", "managed images", "Images", _SOURCE_DELETE
+)
+_item_and_list(
+    res.SnapshotItem, res.Snapshots, "Snapshot", "snapshot", "snapshots", "Snapshots", _SOURCE_DELETE
+)
+_item_and_list(
+    res.SubscriptionItem, res.Subscriptions, "Subscription", "subscription", "subscriptions", "Subscriptions"
+)
+_item_and_list(
+    res.ResourceGroupItem,
+    res.ResourceGroups,
+    "ResourceGroup",
+    "resource group",
+    "resource groups",
+    "ResourceGroups",
+)
+for _view, _what, _operation_id in (
+    (res.AllResources, "resources of every subscription the caller reaches", "Resources_ListAll"),
+    (res.SubscriptionResources, "resources in the subscription", "Resources_List"),
+    (res.ResourceGroupResources, "resources in the resource group", "Resources_ListByResourceGroup"),
+):
+    extend_schema_view(get=_list(_view, "GenericResource", _what, _operation_id, "Resources", [TYPE_FILTER]))(
+        _view
+    )
 
 extend_schema(exclude=True)(ApiNotFound)
 
 #: Operations whose view serves two paths: (path, method) → operationId and summary.
 _RENAMED = {
-    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images", "get"): (
-        "Images_ListByResourceGroup",
-        "List managed images in the resource group",
-    ),
-    ("/subscriptions/{sub}/providers/Microsoft.Compute/images", "get"): (
-        "Images_List",
-        "List managed images in the subscription",
-    ),
-    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/snapshots", "get"): (
-        "Snapshots_ListByResourceGroup",
-        "List snapshots in the resource group",
-    ),
-    ("/subscriptions/{sub}/providers/Microsoft.Compute/snapshots", "get"): (
-        "Snapshots_List",
-        "List snapshots in the subscription",
-    ),
+    (f"/subscriptions/{{sub}}{scope}/providers/Microsoft.Compute/{kind}", "get"): (
+        f"{tag}_{suffix}",
+        f"List {plural} in the {where}",
+    )
+    for kind, tag, plural in (("images", "Images", "managed images"), ("snapshots", "Snapshots", "snapshots"))
+    for scope, suffix, where in (
+        ("/resourceGroups/{rg}", "ListByResourceGroup", "resource group"),
+        ("", "List", "subscription"),
+    )
 }
 
 

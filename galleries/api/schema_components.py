@@ -109,6 +109,24 @@ def _envelope(properties_ref: str, *, required: list[str], description: str) -> 
     )
 
 
+def _resource(
+    name: str,
+    properties_ref: str,
+    description: str,
+    update_description: str,
+    *,
+    update_ref: str = "",
+    required: tuple | list = ("location", "properties"),
+) -> dict:
+    """A resource's three schemas: ``<name>`` (what a PUT takes and a GET returns), ``<name>Update``
+    (what a PATCH takes: nothing required) and ``<name>List`` (a page of them)."""
+    return {
+        name: _envelope(properties_ref, required=list(required), description=description),
+        f"{name}Update": _envelope(update_ref or properties_ref, required=[], description=update_description),
+        f"{name}List": _page(name),
+    }
+
+
 def _page(item: str) -> dict:
     return _obj(
         {
@@ -174,17 +192,13 @@ SCHEMAS: dict[str, dict] = {
             "sharingStatus": _obj({}, readOnly=True, description="Accepted and ignored."),
         }
     ),
-    "Gallery": _envelope(
+    **_resource(
+        "Gallery",
         "GalleryProperties",
+        "A gallery (Microsoft.Compute/galleries).",
+        "The properties a PATCH changes; what it leaves out stays (location cannot change).",
         required=["location"],
-        description="A gallery (Microsoft.Compute/galleries).",
     ),
-    "GalleryUpdate": _envelope(
-        "GalleryProperties",
-        required=[],
-        description="The properties a PATCH changes; what it leaves out stays (location cannot change).",
-    ),
-    "GalleryList": _page("Gallery"),
     # image definitions
     "GalleryImageIdentifier": _obj(
         {
@@ -239,17 +253,13 @@ SCHEMAS: dict[str, dict] = {
             "provisioningState": _string(enum=["Succeeded"], readOnly=True),
         }
     ),
-    "GalleryImage": _envelope(
+    **_resource(
+        "GalleryImage",
         "GalleryImageProperties",
-        required=["location", "properties"],
-        description="An image definition (Microsoft.Compute/galleries/images).",
+        "An image definition (Microsoft.Compute/galleries/images).",
+        "The properties a PATCH changes; what it leaves out stays.",
+        update_ref="GalleryImagePropertiesUpdate",
     ),
-    "GalleryImageUpdate": _envelope(
-        "GalleryImagePropertiesUpdate",
-        required=[],
-        description="The properties a PATCH changes; what it leaves out stays.",
-    ),
-    "GalleryImageList": _page("GalleryImage"),
     # image versions
     "GalleryImageVersionPublishingProfile": _obj(
         {
@@ -347,22 +357,14 @@ SCHEMAS: dict[str, dict] = {
             ),
         },
     ),
-    "GalleryImageVersion": _envelope(
+    **_resource(
+        "GalleryImageVersion",
         "GalleryImageVersionProperties",
-        required=["location", "properties"],
-        description=(
-            "An image version (Microsoft.Compute/galleries/images/versions). Creating one needs a source: "
-            "properties.storageProfile.source.id (or, up to api-version 2019-03-01, "
-            "properties.publishingProfile.source.managedImage.id)."
-        ),
+        "An image version (Microsoft.Compute/galleries/images/versions). Creating one needs a source: "
+        "properties.storageProfile.source.id (or, up to api-version 2019-03-01, "
+        "properties.publishingProfile.source.managedImage.id).",
+        "The properties a PATCH changes: target regions, replica counts, excludeFromLatest, endOfLifeDate.",
     ),
-    "GalleryImageVersionUpdate": _envelope(
-        "GalleryImageVersionProperties",
-        required=[],
-        description="The properties a PATCH changes: target regions, replica counts, excludeFromLatest, "
-        "endOfLifeDate.",
-    ),
-    "GalleryImageVersionList": _page("GalleryImageVersion"),
     # long-running operations
     "OperationStatus": _obj(
         {

@@ -14,6 +14,17 @@ RG = f"{SUB}/resourceGroups/<str:rg>"
 GALLERY = f"{RG}/providers/Microsoft.Compute/galleries/<str:gallery>"
 IMAGE = f"{GALLERY}/images/<str:image>"
 
+
+def _disk_source_routes(kind: str, item, listing, name: str) -> list:
+    """A managed image's or snapshot's routes: the item, then the lists of a resource group and of a
+    subscription."""
+    return [
+        path(f"{RG}/providers/Microsoft.Compute/{kind}/<str:name>", item.as_view(), name=f"arm-{name}"),
+        path(f"{RG}/providers/Microsoft.Compute/{kind}", listing.as_view(), name=f"arm-{name}s-rg"),
+        path(f"{SUB}/providers/Microsoft.Compute/{kind}", listing.as_view(), name=f"arm-{name}s-sub"),
+    ]
+
+
 urlpatterns = [
     path(
         f"{SUB}/providers/Microsoft.Compute/galleries",
@@ -36,16 +47,8 @@ urlpatterns = [
         name="arm-operation",
     ),
     # Managed images and snapshots.
-    path(f"{RG}/providers/Microsoft.Compute/images/<str:name>", res.ImageItem.as_view(), name="arm-image"),
-    path(f"{RG}/providers/Microsoft.Compute/images", res.Images.as_view(), name="arm-images-rg"),
-    path(f"{SUB}/providers/Microsoft.Compute/images", res.Images.as_view(), name="arm-images-sub"),
-    path(
-        f"{RG}/providers/Microsoft.Compute/snapshots/<str:name>",
-        res.SnapshotItem.as_view(),
-        name="arm-snapshot",
-    ),
-    path(f"{RG}/providers/Microsoft.Compute/snapshots", res.Snapshots.as_view(), name="arm-snapshots-rg"),
-    path(f"{SUB}/providers/Microsoft.Compute/snapshots", res.Snapshots.as_view(), name="arm-snapshots-sub"),
+    *_disk_source_routes("images", res.ImageItem, res.Images, "image"),
+    *_disk_source_routes("snapshots", res.SnapshotItem, res.Snapshots, "snapshot"),
     # Subscriptions, resource groups, resources (Microsoft.Resources).
     path("subscriptions", res.Subscriptions.as_view(), name="arm-subscriptions"),
     path(SUB, res.SubscriptionItem.as_view(), name="arm-subscription"),

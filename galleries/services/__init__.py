@@ -38,6 +38,8 @@ from .checks import (
     check_name,
     check_url,
     clean_targets,
+    end_of_life_kept,
+    end_of_life_on,
     get_resource,
 )
 from .definitions import (
@@ -106,6 +108,8 @@ __all__ = [
     "delete_snapshot",
     "delete_version",
     "discard_upload",
+    "end_of_life_kept",
+    "end_of_life_on",
     "finish_version_deletion",
     "get_resource",
     "latest_by_region",

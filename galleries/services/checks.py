@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from accounts.activity import Caller
+from accounts.activity import Caller, change
 from accounts.models import Resource, Subscription
 from portal.core import limits
 from portal.core.errors import ServiceError
@@ -21,6 +22,7 @@ from ..models import (
     StorageAccountType,
 )
 from ..regions import resolve_region
+from ..usage import release
 
 MAX_NAME = limits.NAME
 MAX_INT32 = 2**31 - 1
@@ -39,6 +41,63 @@ BLOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.vhd$")
 CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 
 PP = "properties.publishingProfile"
+
+
+@dataclass(slots=True)
+class ChainRow:
+    """A resource read as a row of values (``values_list``): its id, type and ancestor columns
+    (``accounts.access.ANCESTOR_COLUMNS``), all the access check needs, without building the model."""
+
+    pk: int
+    type: str
+    subscription_id: int | None
+    resource_group_id: int | None
+    gallery_id: int | None
+    definition_id: int | None
+
+
+def delete_when_empty(caller: Caller, resource, children, label: str, what_children: str, kind) -> None:
+    """Delete a gallery or an image definition that holds nothing any more (otherwise a conflict
+    naming how many ``what_children`` it still has) and release its ``kind`` of usage in its region."""
+    with change(caller, arm_op(type(resource), "delete"), resource=resource) as ch:
+        n = children.count()
+        if n:
+            raise ServiceError.conflict(
+                f"The {label} '{resource.name}' still has {n} {what_children}; delete them first.", "name"
+            )
+        ch.resource, ch.arm_id = None, resource.arm_id
+        ch.scope = Resource.objects.get(pk=resource.parent_id)
+        release(resource.subscription_id, resource.location_id, kind)
+        resource.delete()
+
+
+def immutable_changes(changes: dict, paths: dict, mutable, what: str) -> list[tuple[str, object]]:
+    """The changes an update names that are not ``mutable`` (None: not given, so left out), for the
+    service to accept unchanged or refuse; a key that is no property of ``what`` is refused."""
+    unknown = set(changes) - set(paths)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ServiceError.invalid(key, f"'{key}' is not a property of {what}.")
+    return [(key, value) for key, value in changes.items() if key not in mutable and value is not None]
+
+
+def end_of_life_on(day: date) -> datetime:
+    """The one reading of an end-of-life *day* (what a page's date input gives), for definitions and
+    versions alike: 00:00 UTC of that day, as ARM stores a bare ``endOfLifeDate`` such as
+    ``2030-12-31`` (docs/architecture.md, "End-of-life dates")."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def end_of_life_kept(current: datetime | None, new: datetime | None) -> datetime | None:
+    """Pages show days only: a day sent unchanged keeps the stored moment (and an expired one is not
+    refused for being in the past: it did not change). Otherwise the new value."""
+    if (
+        new is not None
+        and current is not None
+        and current.astimezone(UTC).date() == new.astimezone(UTC).date()
+    ):
+        return current
+    return new
 
 
 def arm_op(model, verb: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from accounts.activity import Caller, change
-from accounts.models import Resource
 from accounts.services import in_future, name_taken, new_resource, require_enabled, touch, validate_tags
 from portal.core import limits
 from portal.core.errors import ServiceError
@@ -19,7 +18,7 @@ from ..models import (
     UsageCounter,
 )
 from ..regions import resolve_region
-from ..usage import release, reserve
+from ..usage import reserve
 from .checks import (
     CHILD_NAME,
     IDENTIFIER_VALUE,
@@ -29,6 +28,8 @@ from .checks import (
     check_count,
     check_name,
     check_url,
+    delete_when_empty,
+    immutable_changes,
 )
 
 # --- Image definitions (F6) --------------------------------------------------------------------------
@@ -269,13 +270,9 @@ def create_definition(
 
 def update_definition(caller: Caller, definition: GalleryImage, **changes) -> GalleryImage:
     with change(caller, arm_op(GalleryImage, "write"), resource=definition):
-        unknown = set(changes) - set(DEFINITION_PATHS)
-        if unknown:
-            key = sorted(unknown)[0]
-            raise ServiceError.invalid(key, f"'{key}' is not a property of an image definition.")
-        for key, value in changes.items():
-            if key in DEFINITION_MUTABLE or value is None:  # None: the property was not given
-                continue
+        for key, value in immutable_changes(
+            changes, DEFINITION_PATHS, DEFINITION_MUTABLE, "an image definition"
+        ):
             if key == "location":
                 same = resolve_region(value).pk == definition.location_id
             else:
@@ -299,14 +296,7 @@ def update_definition(caller: Caller, definition: GalleryImage, **changes) -> Ga
 
 
 def delete_definition(caller: Caller, definition: GalleryImage) -> None:
-    with change(caller, arm_op(GalleryImage, "delete"), resource=definition) as ch:
-        n = GalleryImageVersion.objects.filter(definition=definition).count()
-        if n:
-            raise ServiceError.conflict(
-                f"The image definition '{definition.name}' still has {n} version(s); delete them first.",
-                "name",
-            )
-        ch.resource, ch.arm_id = None, definition.arm_id
-        ch.scope = Resource.objects.get(pk=definition.parent_id)
-        release(definition.subscription_id, definition.location_id, UsageCounter.Kind.DEFINITIONS)
-        definition.delete()
+    versions = GalleryImageVersion.objects.filter(definition=definition)
+    delete_when_empty(
+        caller, definition, versions, "image definition", "version(s)", UsageCounter.Kind.DEFINITIONS
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.activity import Caller, change
-from accounts.models import Resource, ResourceGroup
+from accounts.models import ResourceGroup
 from accounts.services import new_resource, require_enabled, touch, validate_tags
 from portal.core import limits
 from portal.core.errors import ServiceError
@@ -14,8 +14,8 @@ from ..models import (
     UsageCounter,
 )
 from ..regions import resolve_region
-from ..usage import release, reserve
-from .checks import GALLERY_NAME, arm_op, check_name
+from ..usage import reserve
+from .checks import GALLERY_NAME, arm_op, check_name, delete_when_empty
 
 # --- Galleries (F5) ----------------------------------------------------------------------------------
 
@@ -95,14 +95,7 @@ def update_gallery(caller: Caller, gallery: Gallery, **changes) -> Gallery:
 
 
 def delete_gallery(caller: Caller, gallery: Gallery) -> None:
-    with change(caller, arm_op(Gallery, "delete"), resource=gallery) as ch:
-        n = GalleryImage.objects.filter(gallery=gallery).count()
-        if n:
-            raise ServiceError.conflict(
-                f"The gallery '{gallery.name}' still has {n} image definition(s); delete them first.", "name"
-            )
-        ch.resource = None
-        ch.arm_id = gallery.arm_id
-        ch.scope = Resource.objects.get(pk=gallery.parent_id)
-        release(gallery.subscription_id, gallery.location_id, UsageCounter.Kind.GALLERIES)
-        gallery.delete()
+    definitions = GalleryImage.objects.filter(gallery=gallery)
+    delete_when_empty(
+        caller, gallery, definitions, "gallery", "image definition(s)", UsageCounter.Kind.GALLERIES
+    )

@@ -69,6 +69,19 @@ def _files_removed_on_failure():
         raise
 
 
+@contextmanager
+def _writing(caller: Caller, resource_group: ResourceGroup, model, name: str, what: str):
+    """The write of a managed image or snapshot: one change (activity-logged) whose disk files are
+    deleted again if it fails; the name is checked first. Yields the written files and the change."""
+    arm_id = f"{resource_group.arm_id}/providers/{model.ARM_TYPE}/{name}"
+    with (
+        _files_removed_on_failure() as written,
+        change(caller, arm_op(model, "write"), scope=resource_group, arm_id=arm_id) as ch,
+    ):
+        check_name(name, CHILD_NAME, what, CHILD_NAME_RULE)
+        yield written, ch
+
+
 def _as_id(value) -> int:
     """A row id written as text, or -1 (matches nothing) when it is not one."""
     try:
@@ -91,6 +104,42 @@ def _blob_in(resource_group: ResourceGroup, blob, target: str) -> Blob:
     return found
 
 
+def _generation_and_tags(resource_group: ResourceGroup, hyper_v_generation, tags) -> tuple[str, dict]:
+    """The checks a managed image and a snapshot share after their OS fields: the Hyper-V generation,
+    the tags, and a subscription that is enabled."""
+    gen = check_choice(
+        hyper_v_generation, HyperVGeneration, "properties.hyperVGeneration", "Hyper-V generation"
+    )
+    tags = validate_tags(tags)
+    require_enabled(resource_group.subscription)
+    return gen, tags
+
+
+def _saved(
+    ch, what: str, model, caller: Caller, resource_group: ResourceGroup, name: str, blob, tags, **fields
+):
+    """A managed image or snapshot saved in ``resource_group`` (a name taken there is a conflict), in the
+    region and with the URI of the blob of its (OS) disk, as the resource of the change ``ch``."""
+    message = f"{what} named '{name}' already exists in this resource group."
+    if name_taken(resource_group, model.ARM_TYPE, name):
+        raise ServiceError.conflict(message, "name")
+    resource = new_resource(
+        model,
+        caller,
+        parent=resource_group,
+        arm_id=ch.arm_id,
+        name=name,
+        location=blob.region,
+        tags=tags,
+        source_uri=blob.uri,
+        **fields,
+    )
+    ch.conflict_message = message
+    ch.resource = resource
+    resource.save()
+    return resource
+
+
 def create_managed_image(
     caller: Caller,
     resource_group: ResourceGroup,
@@ -103,23 +152,9 @@ def create_managed_image(
     tags=None,
 ) -> ManagedImage:
     """A managed image from a VHD blob (uploaded, or already in storage) plus data-disk blobs (F4)."""
-    arm_id = f"{resource_group.arm_id}/providers/Microsoft.Compute/images/{name}"
-    with (
-        _files_removed_on_failure() as written,
-        change(caller, arm_op(ManagedImage, "write"), scope=resource_group, arm_id=arm_id) as ch,
-    ):
-        check_name(
-            name,
-            CHILD_NAME,
-            "image",
-            CHILD_NAME_RULE,
-        )
+    with _writing(caller, resource_group, ManagedImage, name, "image") as (written, ch):
         os_type = check_choice(os_type, OsType, "properties.storageProfile.osDisk.osType", "OS type")
-        gen = check_choice(
-            hyper_v_generation, HyperVGeneration, "properties.hyperVGeneration", "Hyper-V generation"
-        )
-        tags = validate_tags(tags)
-        require_enabled(resource_group.subscription)
+        gen, tags = _generation_and_tags(resource_group, hyper_v_generation, tags)
         os_b = _blob_in(resource_group, os_blob, "properties.storageProfile.osDisk.blobUri")
         data_blobs = list(data_blobs)
         check_luns([lun for lun, _ in data_blobs], "properties.storageProfile.dataDisks[{i}].lun")
@@ -134,26 +169,19 @@ def create_managed_image(
                     "properties.storageProfile",
                     "All disks of an image must be in the same region as its OS disk.",
                 )
-        if name_taken(resource_group, ManagedImage.ARM_TYPE, name):
-            raise ServiceError.conflict(
-                f"An image named '{name}' already exists in this resource group.", "name"
-            )
-        image = new_resource(
+        image = _saved(
+            ch,
+            "An image",
             ManagedImage,
             caller,
-            parent=resource_group,
-            arm_id=arm_id,
-            name=name,
-            location=os_b.region,
-            tags=tags,
+            resource_group,
+            name,
+            os_b,
+            tags,
             os_type=os_type,
             hyper_v_generation=gen,
             os_disk=_disk_from_blob(os_b, "properties.storageProfile.osDisk.blobUri", written),
-            source_uri=os_b.uri,
         )
-        ch.conflict_message = f"An image named '{name}' already exists in this resource group."
-        ch.resource = image
-        image.save()
         for i, (lun, b) in enumerate(data):
             ManagedImageDataDisk.objects.create(
                 image=image,
@@ -175,46 +203,25 @@ def create_snapshot(
     tags=None,
 ) -> Snapshot:
     """A snapshot of one disk from a VHD blob: an OS disk (with its OS type) or a data disk (F4)."""
-    arm_id = f"{resource_group.arm_id}/providers/Microsoft.Compute/snapshots/{name}"
-    with (
-        _files_removed_on_failure() as written,
-        change(caller, arm_op(Snapshot, "write"), scope=resource_group, arm_id=arm_id) as ch,
-    ):
-        check_name(
-            name,
-            CHILD_NAME,
-            "snapshot",
-            CHILD_NAME_RULE,
-        )
+    with _writing(caller, resource_group, Snapshot, name, "snapshot") as (written, ch):
         os_type = check_choice(os_type, OsType, "properties.osType", "OS type") if os_type else ""
         state = check_choice(os_state, OsState, "properties.osState", "OS state")
-        gen = check_choice(
-            hyper_v_generation, HyperVGeneration, "properties.hyperVGeneration", "Hyper-V generation"
-        )
-        tags = validate_tags(tags)
-        require_enabled(resource_group.subscription)
+        gen, tags = _generation_and_tags(resource_group, hyper_v_generation, tags)
         b = _blob_in(resource_group, blob, "properties.creationData.sourceUri")
-        if name_taken(resource_group, Snapshot.ARM_TYPE, name):
-            raise ServiceError.conflict(
-                f"A snapshot named '{name}' already exists in this resource group.", "name"
-            )
-        snap = new_resource(
+        snap = _saved(
+            ch,
+            "A snapshot",
             Snapshot,
             caller,
-            parent=resource_group,
-            arm_id=arm_id,
-            name=name,
-            location=b.region,
-            tags=tags,
+            resource_group,
+            name,
+            b,
+            tags,
             os_type=os_type,
             os_state=state,
             hyper_v_generation=gen,
             disk=_disk_from_blob(b, "properties.creationData.sourceUri", written),
-            source_uri=b.uri,
         )
-        ch.conflict_message = f"A snapshot named '{name}' already exists in this resource group."
-        ch.resource = snap
-        snap.save()
     return snap
 
 

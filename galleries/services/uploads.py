@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
@@ -43,18 +44,26 @@ def _check_blob_name(container: str, name: str) -> None:
         )
 
 
-def start_upload(
-    caller: Caller, resource_group: ResourceGroup, name: str, size_bytes: int, container: str = "vhds"
-) -> Blob:
-    """Begin (or resume) a chunked upload of a VHD into the resource group's region store.
-    Starting again with the same name and size resumes the unfinished upload."""
+@contextmanager
+def _blob_write(caller: Caller, resource_group: ResourceGroup, container: str, name: str):
+    """The change that writes a blob into the resource group (one activity-log entry), its name
+    checked first."""
     with change(
         caller,
         "Microsoft.Storage/blobs/write",
         scope=resource_group,
         arm_id=f"{resource_group.arm_id}/blobs/{container}/{name}",
-    ):
+    ) as ch:
         _check_blob_name(container, name)
+        yield ch
+
+
+def start_upload(
+    caller: Caller, resource_group: ResourceGroup, name: str, size_bytes: int, container: str = "vhds"
+) -> Blob:
+    """Begin (or resume) a chunked upload of a VHD into the resource group's region store.
+    Starting again with the same name and size resumes the unfinished upload."""
+    with _blob_write(caller, resource_group, container, name):
         if isinstance(size_bytes, bool) or not isinstance(size_bytes, int):
             raise ServiceError.invalid("size", "The upload size must be a whole number of bytes.")
         try:
@@ -235,13 +244,7 @@ def discard_upload(caller: Caller, blob: Blob, reason: str = "") -> None:
 def register_blob(caller: Caller, resource_group: ResourceGroup, name: str, container: str = "vhds") -> Blob:
     """Adopt a VHD already present in the resource group's region store (an "unmanaged image",
     F4 scenario 2): validate it as a fixed VHD and record its size and SHA-256."""
-    with change(
-        caller,
-        "Microsoft.Storage/blobs/write",
-        scope=resource_group,
-        arm_id=f"{resource_group.arm_id}/blobs/{container}/{name}",
-    ):
-        _check_blob_name(container, name)
+    with _blob_write(caller, resource_group, container, name):
         require_enabled(resource_group.subscription)
         blob = Blob(
             resource_group=resource_group,

@@ -41,6 +41,7 @@ from .checks import (
     check_luns,
     clean_targets,
     get_resource,
+    immutable_changes,
 )
 
 VERSION_PATHS = {
@@ -226,6 +227,18 @@ def _over(n: int) -> str:
     return f"{n // vhd.MIB:,} MiB" if n % vhd.MIB == 0 else f"{n:,} bytes"
 
 
+def _target_row(version: GalleryImageVersion, t: Target, total_bytes: int) -> TargetRegion:
+    """An unsaved row of ``version`` for the target region ``t`` (``total_bytes``: the size of one replica)."""
+    return TargetRegion(
+        version=version,
+        region=t.region,
+        replica_count=t.replica_count,
+        storage_account_type=t.storage_account_type,
+        exclude_from_latest=t.exclude_from_latest,
+        bytes_total=total_bytes * t.replica_count,
+    )
+
+
 def create_version(
     caller: Caller,
     definition: GalleryImage,
@@ -337,17 +350,7 @@ def create_version(
             for d in disks
         )
         total = sum(d["disk"].size_bytes for d in disks)
-        TargetRegion.objects.bulk_create(
-            TargetRegion(
-                version=version,
-                region=t.region,
-                replica_count=t.replica_count,
-                storage_account_type=t.storage_account_type,
-                exclude_from_latest=t.exclude_from_latest,
-                bytes_total=total * t.replica_count,
-            )
-            for t in targets
-        )
+        TargetRegion.objects.bulk_create(_target_row(version, t, total) for t in targets)
         replication.enqueue_on_commit(version.target_regions.select_related("region"))
     return version
 
@@ -359,13 +362,7 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
             raise ServiceError.conflict(
                 f"Version {version.name} is being deleted; it cannot change any more."
             )
-        unknown = set(changes) - set(VERSION_PATHS)
-        if unknown:
-            key = sorted(unknown)[0]
-            raise ServiceError.invalid(key, f"'{key}' is not a property of an image version.")
-        for key, value in changes.items():
-            if key in VERSION_MUTABLE or value is None:  # None: the property was not given
-                continue
+        for key, value in immutable_changes(changes, VERSION_PATHS, VERSION_MUTABLE, "an image version"):
             if key == "location":
                 same = resolve_region(value).pk == version.location_id
             elif key == "source":
@@ -461,16 +458,9 @@ def _apply_targets(version: GalleryImageVersion, specs) -> dict:
     for pk, t in wanted.items():
         old = existing.get(pk)
         if old is None:
-            work.append(
-                TargetRegion.objects.create(
-                    version=version,
-                    region=t.region,
-                    replica_count=t.replica_count,
-                    storage_account_type=t.storage_account_type,
-                    exclude_from_latest=t.exclude_from_latest,
-                    bytes_total=total * t.replica_count,
-                )
-            )
+            row = _target_row(version, t, total)
+            row.save(force_insert=True)
+            work.append(row)
             added.append(t.region.name)
         elif old.removing or old.replica_count != t.replica_count:
             # Re-added while its removal was pending, or a new replica count: the worker re-plans.

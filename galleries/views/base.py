@@ -75,10 +75,12 @@ def in_directory(request, qs):
 
 
 def writable_groups(request, resource_type: str):
-    """Resource groups of the current directory in which the user may create ``resource_type``."""
+    """Resource groups of the current directory in which the user may create ``resource_type``: the
+    one list every create, deploy and capture form offers (a guest's groups elsewhere show after a
+    switch of directory, as in the Azure portal)."""
     qs = in_directory(request, ResourceGroup.objects.select_related("location", "subscription"))
     return access.restrict(qs, request.user, Action.WRITE, resource_type).order_by(
-        Lower("subscription__display_name"), Lower("name")
+        Lower("subscription__display_name"), Lower("name"), "pk"
     )
 
 
@@ -95,6 +97,19 @@ def group_for(request, pk, resource_type: str) -> ResourceGroup | None:
 def create_crumbs(list_label: str, list_url_name: str, label: str) -> list[dict]:
     """The breadcrumbs of a create page that starts from a list: List › Create …"""
     return [{"label": list_label, "url": reverse(list_url_name)}, {"label": label, "url": ""}]
+
+
+class ResourceEdit(GalleriesView, generic.ObjectEditView):
+    """Create or edit one resource through its service; then the resource's overview page."""
+
+    def success_url(self, obj):
+        return overview_url(obj)
+
+
+def forged(request, keys) -> dict:
+    """Values of read-only fields that a request sends anyway (a forged POST, an old form): handed to
+    the service, which accepts an unchanged value and refuses a change, naming it."""
+    return {key: request.POST[key] for key in keys if key in request.POST}
 
 
 class ResourceDelete(GalleriesView, generic.ObjectDeleteView):

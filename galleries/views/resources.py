@@ -52,7 +52,9 @@ from .base import (
     GalleriesView,
     ResourceBulkDelete,
     ResourceDelete,
+    ResourceEdit,
     create_crumbs,
+    forged,
     group_for,
     in_directory,
     writable_groups,
@@ -289,7 +291,7 @@ class GalleryView(GalleriesView, generic.ObjectView):
         }
 
 
-class GalleryCreate(GalleriesView, generic.ObjectEditView):
+class GalleryCreate(ResourceEdit):
     form_class = forms.GalleryForm
     field_paths = GALLERY_FIELDS
     template_name = "galleries/resources/gallery_form.html"
@@ -320,11 +322,8 @@ class GalleryCreate(GalleriesView, generic.ObjectEditView):
             tags=data["tags"],
         )
 
-    def success_url(self, obj):
-        return reverse("gallery-detail", args=[obj.pk])
 
-
-class GalleryEdit(GalleriesView, generic.ObjectEditView):
+class GalleryEdit(ResourceEdit):
     crumb = "Edit"
     queryset = Gallery.objects.select_related(*FRAME_RELATED)
     form_class = forms.GalleryEditForm
@@ -340,13 +339,8 @@ class GalleryEdit(GalleriesView, generic.ObjectEditView):
 
     def save(self, request, form):
         changes = {"description": form.cleaned_data["description"], "tags": form.cleaned_data["tags"]}
-        for key in ("location", "name"):  # read-only here; a forged value goes to the service, which refuses
-            if key in request.POST:
-                changes[key] = request.POST[key]
+        changes.update(forged(request, ("location", "name")))
         return services.update_gallery(self.caller(request), self.object, **changes)
-
-    def success_url(self, obj):
-        return reverse("gallery-detail", args=[obj.pk])
 
 
 class GalleryDelete(ResourceDelete):
@@ -431,7 +425,7 @@ class DefinitionView(GalleriesView, generic.ObjectView):
         }
 
 
-class DefinitionCreate(GalleriesView, generic.ObjectEditView):
+class DefinitionCreate(ResourceEdit):
     """A definition *in* a gallery: the page's object is the gallery (write of definitions in it)."""
 
     crumb = "Add an image definition"
@@ -456,11 +450,8 @@ class DefinitionCreate(GalleriesView, generic.ObjectEditView):
                 values.pop(key)
         return services.create_definition(self.caller(request), self.object, name, **values)
 
-    def success_url(self, obj):
-        return reverse("definition-detail", args=[obj.pk])
 
-
-class DefinitionEdit(GalleriesView, generic.ObjectEditView):
+class DefinitionEdit(ResourceEdit):
     crumb = "Edit"
     queryset = GalleryImage.objects.select_related(*DEFINITION_RELATED)
     form_class = forms.DefinitionEditForm
@@ -481,18 +472,14 @@ class DefinitionEdit(GalleriesView, generic.ObjectEditView):
         definition = self.object
         # What was sent changes; what was not is kept (as an ARM PATCH).
         changes = {k: v for k, v in form.cleaned_data.items() if k in request.POST}
-        eol, current = changes.get("end_of_life_date"), definition.end_of_life_date
-        if eol is not None and current is not None and eol.date() == current.astimezone(eol.tzinfo).date():
-            changes.pop("end_of_life_date")  # the same day: keep the stored time
-        for key in DEFINITION_IMMUTABLE:  # forged: the service refuses any change, naming it
-            if key in request.POST:
-                changes[key] = request.POST[key]
+        if "end_of_life_date" in changes:
+            changes["end_of_life_date"] = services.end_of_life_kept(
+                definition.end_of_life_date, changes["end_of_life_date"]
+            )
+        changes.update(forged(request, DEFINITION_IMMUTABLE))
         if "disallowed_disk_types" in request.POST:
             changes["disallowed_disk_types"] = request.POST.getlist("disallowed_disk_types")
         return services.update_definition(self.caller(request), definition, **changes)
-
-    def success_url(self, obj):
-        return reverse("definition-detail", args=[obj.pk])
 
 
 class DefinitionDelete(ResourceDelete):
@@ -526,7 +513,7 @@ SNAPSHOT_FIELDS = {
 }
 
 
-class DiskSourceCreate(GalleriesView, generic.ObjectEditView):
+class DiskSourceCreate(ResourceEdit):
     """Managed images and snapshots: the resource group chosen first (its VHDs fill the form)."""
 
     create_type = ""
@@ -551,7 +538,7 @@ class DiskSourceCreate(GalleriesView, generic.ObjectEditView):
     def make_form(self, request, data=None):
         kwargs = self.get_form_kwargs(request)
         form = self.form_class(data, initial=self.get_initial(request), **kwargs)
-        form_id = self.template_name.rsplit("/", 1)[-1].replace("_form.html", "-form")
+        self.form_id = form_id = self.template_name.rsplit("/", 1)[-1].replace("_form.html", "-form")
         form.fields["resourceGroup"].widget.attrs.update(
             {
                 "hx-get": request.path,
@@ -569,6 +556,10 @@ class DiskSourceCreate(GalleriesView, generic.ObjectEditView):
             "chosen": self.chosen,
             "blobs_available": self.blobs_available,
             "breadcrumbs": create_crumbs(*self.crumbs),
+            "heading": self.crumbs[2],
+            "plural": f"{self.label}s",
+            "cancel_url": reverse(self.crumbs[1]),
+            "form_id": self.form_id,
         }
 
 
@@ -610,9 +601,6 @@ class ManagedImageCreate(DiskSourceCreate):
             return f"data_{i}_{'lun' if match.group(2) == 'lun' else 'blob'}"
         return super().error_field(err)
 
-    def success_url(self, obj):
-        return reverse("image-detail", args=[obj.pk])
-
 
 class SnapshotCreate(DiskSourceCreate):
     form_class = forms.SnapshotForm
@@ -635,9 +623,6 @@ class SnapshotCreate(DiskSourceCreate):
             hyper_v_generation=data["hyper_v_generation"],
             tags=data["tags"],
         )
-
-    def success_url(self, obj):
-        return reverse("snapshot-detail", args=[obj.pk])
 
 
 class ManagedImageView(GalleriesView, generic.ObjectView):

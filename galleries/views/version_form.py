@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import render
@@ -198,7 +198,8 @@ def disks_from_post(post) -> list[DiskRow]:
 
 
 def parse_date(form: VersionForm, key: str = "end_of_life_date") -> datetime | None:
-    """``YYYY-MM-DD`` → midnight UTC of that day; blank → None. A malformed date is an input error."""
+    """``YYYY-MM-DD`` → the one end-of-life rule's moment of that day (``services.end_of_life_on``);
+    blank → None. A malformed date is an input error."""
     text = (form.values.get(key) or "").strip()
     if not text:
         return None
@@ -207,7 +208,7 @@ def parse_date(form: VersionForm, key: str = "end_of_life_date") -> datetime | N
     except ValueError:
         form.errors[key] = f"'{text}' is not a date; use YYYY-MM-DD (e.g. 2030-12-31)."
         return None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return services.end_of_life_on(day)
 
 
 def parse_version_tags(form: VersionForm) -> dict:

@@ -13,7 +13,7 @@ without saving — the whole page without JavaScript, only the editor through ht
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -37,7 +37,7 @@ from ..models import (
     StorageAccountType,
     TargetRegion,
 )
-from .base import GalleriesView
+from .base import GalleriesView, forged
 from .version_form import (
     LATEST_HELP,
     VERSION_RELATED,
@@ -352,22 +352,8 @@ def _edit_context(request, version, form: VersionForm, **extra) -> dict:
     }
 
 
-def _eol_for_update(version, eol: datetime | None) -> datetime | None:
-    """The form shows dates only: an unchanged day keeps the stored moment (and an already expired
-    one is not refused for being in the past — it did not change)."""
-    current = version.end_of_life_date
-    if eol is not None and current is not None and current.astimezone(UTC).date() == eol.date():
-        return current
-    return eol
-
-
-# Immutable properties are not fields of the edit form; a request that sends one anyway (a forged
-# POST, an old form) hands it to the service, which accepts an unchanged value and refuses a change.
-IMMUTABLE_POST_FIELDS = {
-    "location": "location",
-    "source": "source",
-    "storage_account_type": "storage_account_type",
-}
+#: Immutable properties are not fields of the edit form; one sent anyway goes to the service (``forged``).
+IMMUTABLE_POST_FIELDS = ("location", "source", "storage_account_type")
 
 
 def _version_edit(request, version):
@@ -392,12 +378,10 @@ def _version_edit(request, version):
         "target_regions": form.specs(),
         "replica_count": number(form.values["replica_count"]),
         "exclude_from_latest": form.values["exclude_from_latest"],
-        "end_of_life_date": _eol_for_update(version, eol),
+        "end_of_life_date": services.end_of_life_kept(version.end_of_life_date, eol),
         "tags": tags,
     }
-    for key, service_key in IMMUTABLE_POST_FIELDS.items():
-        if key in request.POST:
-            changes[service_key] = request.POST[key]
+    changes.update(forged(request, IMMUTABLE_POST_FIELDS))
     try:
         services.update_version(Caller.from_request(request), version, **changes)
     except ServiceError as err:

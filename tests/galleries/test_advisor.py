@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from galleries import services
+from galleries import advisor, services
 from galleries.advisor import (
     MAX_REPLICAS,
     RegionLoad,
@@ -21,6 +21,7 @@ from galleries.advisor import (
     recommend,
     with_headroom,
 )
+from galleries.deployments import rules
 from portal.core.errors import ServiceError
 from tests.conftest import refused
 
@@ -71,6 +72,15 @@ def test_headroom_is_twenty_percent_rounded_up_at_least_one_and_capped_at_fifty(
 
 def test_the_cap_is_the_services_limit():
     assert MAX_REPLICAS == services.MAX_REPLICAS
+
+
+def test_the_capacities_are_the_deployments():
+    """One source: what the advisor plans for is what a deployment waits on (F10)."""
+    assert (advisor.VMS_PER_REPLICA, advisor.SCALE_SET_INSTANCES_PER_REPLICA) == (
+        rules.VMS_PER_REPLICA,
+        rules.SCALE_SET_INSTANCES_PER_REPLICA,
+    )
+    assert advisor.MAX_SCALE_SET_INSTANCES == rules.MAX_SCALE_SET_FROM_GALLERY
 
 
 @pytest.mark.parametrize(

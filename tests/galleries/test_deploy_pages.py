@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from accounts.activity import Caller
-from accounts.services import create_resource_group
+from accounts.directory import accept_invitation, invite_guest, set_partner
+from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
+from accounts.sharing import grant_as_system
 from galleries import deployments, replication
 from galleries.deployments import OsProfile
 from galleries.models import ManagedImage, Snapshot, TargetRegion
@@ -89,6 +91,27 @@ def test_deploying_latest_and_a_scale_set(client, user, definition, version, rg)
     assert d.is_scale_set and d.instance_count == 50 and d.from_latest and d.source_version == version
     page = client.get("/deployments/").content.decode()
     assert "pool" in page and "50 instances" in page and "latest" in page
+
+
+def test_the_deploy_and_capture_forms_offer_only_the_current_directorys_groups(client, user, rg, running_vm):
+    """One ``writable_groups`` for every page: a guest's writable groups of another directory are
+    not offered while the portal shows the home directory (as on the resource pages)."""
+    fabrikam = create_tenant("Fabrikam", "fabrikam.test")
+    eve = create_user(fabrikam, "eve@fabrikam.test", "Eve-Pass-1", "Eve", is_tenant_admin=True)
+    sub = create_subscription(Caller.system(), fabrikam, "Fabrikam", owner=eve)
+    elsewhere = create_resource_group(Caller(eve), sub, "guest-apps", "westeurope")
+    set_partner(Caller.system(), fabrikam, user.home_tenant)
+    set_partner(Caller.system(), user.home_tenant, fabrikam)
+    accept_invitation(Caller(user), invite_guest(Caller(eve), fabrikam, user.username))
+    grant_as_system(sub, user, "contributor")  # Alice is a guest with write in Fabrikam
+    client.force_login(user)
+    for url in (
+        f"/deployments/new?source={running_vm.source_version.pk}",
+        f"/deployments/{running_vm.pk}/capture",
+    ):
+        page = client.get(url).content.decode()
+        assert f'<option value="{rg.pk}"' in page, url
+        assert f'<option value="{elsewhere.pk}"' not in page and "guest-apps" not in page, url
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -453,6 +453,21 @@ def test_an_unchanged_expired_end_of_life_is_not_refused(owner, version):
         version, end_of_life_date=version.end_of_life_date.date().isoformat(), **{"t-0-replicas": "2"}
     )
     assert owner.post(f"/versions/{version.pk}/edit", data).status_code == 302
+
+
+def test_an_end_of_life_date_means_the_same_moment_for_definitions_and_versions(owner, version, definition):
+    """One rule (``services.end_of_life_on``): a day typed into either page is 00:00 UTC of that
+    day, as ARM stores a bare ``endOfLifeDate`` such as ``2030-12-31``."""
+    day = (timezone.now() + timedelta(days=40)).date()
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    r = owner.post(f"/versions/{version.pk}/edit", edit_post(version, end_of_life_date=day.isoformat()))
+    assert r.status_code == 302, errors_in(r.content)
+    form = {"description": "d", "lifecycle_policy": "None", "tags": "", "end_of_life_date": day.isoformat()}
+    r = owner.post(f"/definitions/{definition.pk}/edit", form)
+    assert r.status_code == 302, errors_in(r.content)
+    version.refresh_from_db()
+    definition.refresh_from_db()
+    assert version.end_of_life_date == definition.end_of_life_date == midnight
 
 
 def test_edit_refusals_land_on_the_editor_rows(owner, version):
