@@ -79,6 +79,28 @@ def validate_tags(tags, target: str = "tags") -> dict:
     return {k: (v or "") for k, v in tags.items()}
 
 
+#: The ancestor column each container type fills for its children (a scope never moves).
+ANCESTOR_COLUMN = {
+    Subscription.ARM_TYPE: "subscription_id",
+    ResourceGroup.ARM_TYPE: "resource_group_id",
+    "Microsoft.Compute/galleries": "gallery_id",
+    "Microsoft.Compute/galleries/images": "definition_id",
+}
+
+
+def ancestor_ids(parent: Resource | None) -> dict:
+    """The denormalized ancestor columns of a new child of ``parent``: the parent's own, plus the
+    parent itself in the column of its type."""
+    ancestors = {column: None for column in ANCESTOR_COLUMN.values()}
+    if parent is not None:
+        for key in ancestors:
+            ancestors[key] = getattr(parent, key)
+        own = ANCESTOR_COLUMN.get(parent.type)
+        if own:
+            ancestors[own] = parent.pk
+    return ancestors
+
+
 def new_resource(
     model,
     caller: Caller,
@@ -94,23 +116,8 @@ def new_resource(
 ) -> Resource:
     """Build (unsaved) a resource with its ARM id, ancestors and system data."""
     now = timezone.now()
-    ancestors = {
-        "subscription_id": None,
-        "resource_group_id": None,
-        "gallery_id": None,
-        "definition_id": None,
-    }
+    ancestors = ancestor_ids(parent)
     if parent is not None:
-        for key in ancestors:
-            ancestors[key] = getattr(parent, key)
-        own = {
-            Subscription.ARM_TYPE: "subscription_id",
-            ResourceGroup.ARM_TYPE: "resource_group_id",
-            "Microsoft.Compute/galleries": "gallery_id",
-            "Microsoft.Compute/galleries/images": "definition_id",
-        }.get(parent.type)
-        if own:
-            ancestors[own] = parent.pk
         tenant = parent.tenant
     return model(
         type=model.ARM_TYPE,

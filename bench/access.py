@@ -149,7 +149,7 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
         sort_name_for,
     )
     from accounts.roles import ROLE_BY_KEY
-    from accounts.services import create_group, create_tenant, create_user
+    from accounts.services import ancestor_ids, create_group, create_tenant, create_user
     from galleries.models import (
         Gallery,
         GalleryImage,
@@ -178,24 +178,7 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
             return Resource.objects.bulk_create(objs, batch_size=1000)
 
         def resource(parent, arm_type, arm_id, name, hidden=False, location=region, display_name=""):
-            # What accounts.services.new_resource writes.
-            ancestors = {
-                "subscription_id": None,
-                "resource_group_id": None,
-                "gallery_id": None,
-                "definition_id": None,
-            }
-            if parent is not None:
-                for key in ancestors:
-                    ancestors[key] = getattr(parent, key)
-                own = {
-                    SUB: "subscription_id",
-                    RG: "resource_group_id",
-                    GAL: "gallery_id",
-                    DEF: "definition_id",
-                }
-                if parent.type in own:
-                    ancestors[own[parent.type]] = parent.pk
+            ancestors = ancestor_ids(parent)  # what accounts.services.new_resource writes
             return Resource(
                 type=arm_type,
                 arm_id=arm_id,
