@@ -9,6 +9,7 @@ import django_filters as filters
 from accounts.models import ResourceGroup, Subscription
 
 from .models import Gallery, HyperVGeneration, ManagedImage, OsState, OsType, Region, Snapshot
+from .models_deploy import SCALE_SET_TYPE, VIRTUAL_MACHINE_TYPE, Deployment
 
 
 class ResourceFilterSet(filters.FilterSet):
@@ -89,3 +90,24 @@ class SnapshotFilterSet(ManagedImageFilterSet):
     class Meta:
         model = Snapshot
         fields = ()
+
+
+#: The deployment kinds of the filter (as the deploy form names them) and their ARM types.
+DEPLOYMENT_KINDS = {"vm": VIRTUAL_MACHINE_TYPE, "scaleset": SCALE_SET_TYPE}
+
+
+class DeploymentFilterSet(ResourceFilterSet):
+    kind = filters.ChoiceFilter(
+        choices=[("vm", "Virtual machine"), ("scaleset", "Virtual machine scale set")],
+        method="filter_kind",
+        label="Type",
+        empty_label="Any",
+    )
+    state = filters.ChoiceFilter(choices=Deployment.State.choices, label="State", empty_label="Any")
+
+    class Meta:
+        model = Deployment
+        fields = ()
+
+    def filter_kind(self, queryset, name, value):
+        return queryset.filter(type=DEPLOYMENT_KINDS[value])

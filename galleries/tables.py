@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 from portal.core.sizes import format_size
 
 from .models import Gallery, GalleryImage, ManagedImage, Snapshot
+from .models_deploy import Deployment
 
 
 def tags_html(tags: dict | None):
@@ -167,3 +168,72 @@ class DefinitionTable(ResourceTable):
 
     def render_os(self, record):
         return f"{record.os_type} · {record.os_state}"
+
+
+class DeploymentTable(ResourceTable):
+    """Virtual machines and scale sets (one table; ``type`` tells them apart). No selection column:
+    the service layer has no delete for a deployment, so the list has no bulk action."""
+
+    url_name = "deployment-detail"
+    kind = tables.Column("Type", accessor="type", order_by=("type", "instance_count"))
+    size = tables.Column("Size")
+    state = tables.Column("State")
+    source = tables.Column(
+        "Image",
+        accessor="source_version_name",
+        order_by=("source_version_name", "source_image__name"),
+        empty_values=(),
+    )
+    created = tables.Column("Created", accessor="created_at", order_by=("created_at", "pk"))
+
+    class Meta(ResourceTable.Meta):
+        model = Deployment
+        sequence = (
+            "name",
+            "kind",
+            "size",
+            "state",
+            "source",
+            "location",
+            "resource_group",
+            "subscription",
+            "created",
+            "tags",
+        )
+        exclude = ("selection",)
+        attrs = {"class": "resource-list deployments", "id": "deployments"}
+        order_by = ("-created",)
+        empty_text = "No deployments to show."
+
+    always_shown = ("name",)
+
+    def render_kind(self, record):
+        if record.is_scale_set:
+            return format_html(
+                '{} <span class="muted">({} instances)</span>', record.kind_label, record.instance_count
+            )
+        return record.kind_label
+
+    def render_state(self, record):
+        state = format_html(
+            '<span class="deploy-state deploy-{}">{}</span>', record.state.lower(), record.state
+        )
+        if record.under_provisioned:
+            state += format_html(
+                ' <span class="tag under-provisioned" title="{}">region under-provisioned</span>',
+                record.waiting_reason,
+            )
+        return state
+
+    def render_source(self, record):
+        if record.source_version_name:
+            name = record.source_version_name
+        elif record.source_image_id:
+            name = f"managed image {record.source_image.name}"
+        else:
+            name = "managed image"
+        latest = mark_safe(' <span class="tag">latest</span>') if record.from_latest else ""
+        return format_html("{}{}", name, latest)
+
+    def render_created(self, value):
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"

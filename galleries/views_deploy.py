@@ -1,7 +1,7 @@
-"""Deployment pages (F10): the list of the current directory, the create form (from a version, or a
-definition's latest, or a managed image), the deployment page (live while Creating or Waiting) and the
-capture form. Thin: every rule is in ``galleries.deployments``; a refusal is shown next to the field its
-``target`` names, with its status."""
+"""Deployment pages (F10): the list of the current directory (a generic list), the create form (from a
+version, or a definition's latest, or a managed image), the deployment page (a generic page, live while
+Creating or Waiting) and the capture form. Thin: every rule is in ``galleries.deployments``; a refusal is
+shown next to the field its ``target`` names, with its status."""
 
 from __future__ import annotations
 
@@ -9,22 +9,22 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from accounts import access
 from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
 from accounts.roles import Action
-from accounts.views import current_directory
-from galleries.frame import overview_url
-from portal.core import inputs
+from galleries.frame import FRAME_RELATED, command, overview_url, row
+from portal.core import generic, inputs
 from portal.core.errors import ServiceError
 
 from . import deployments as svc
+from . import filtersets, tables
 from .models import GalleryImage, GalleryImageVersion, ManagedImage, OsState, Snapshot
 from .models_deploy import VIRTUAL_MACHINE_TYPE, Deployment
-from .views.base import writable_groups
+from .views.base import GalleriesView, writable_groups
+from .views.resources import ResourceList
 
 #: Which form field a refusal's ``target`` belongs next to.
 FIELDS = {
@@ -44,6 +44,8 @@ FIELDS = {
     "subscription": "resource_group",
 }
 FINAL = {Deployment.State.RUNNING, Deployment.State.FAILED}
+#: What a deployment's pages select with it: the frame's ancestors and the source.
+DEPLOYMENT_RELATED = (*FRAME_RELATED, "source_version", "source_definition", "source_image", "os_disk")
 
 
 def _field(err: ServiceError) -> str:
@@ -72,32 +74,27 @@ def _deployment(request, pk: int) -> Deployment:
     )
     if row is None:
         raise Http404("No such deployment.")
-    return Deployment.objects.select_related(
-        "location",
-        "resource_group",
-        "subscription",
-        "source_version",
-        "source_definition",
-        "source_image",
-        "os_disk",
-    ).get(pk=row.pk)
+    return Deployment.objects.select_related(*DEPLOYMENT_RELATED).get(pk=row.pk)
 
 
 # --- List -------------------------------------------------------------------------------------------
 
 
-@login_required
-def deployment_list(request):
-    tenant = current_directory(request)
-    rows = (
-        access.restrict(Deployment.objects.all(), request.user, Action.READ)
-        .filter(tenant=tenant)
-        .select_related("location", "resource_group", "subscription")
-        .order_by("-created_at", "-pk")[:500]
-        if tenant is not None
-        else Deployment.objects.none()
-    )
-    return render(request, "galleries/deploy/list.html", {"deployments": list(rows), "tenant": tenant})
+class DeploymentList(ResourceList):
+    """The generic list (``galleries/views/resources.py``): sort, filter, choose columns. No bulk
+    action: the service layer has no delete for a deployment."""
+
+    queryset = Deployment.objects.select_related("source_image")
+    table = tables.DeploymentTable
+    filterset = filtersets.DeploymentFilterSet
+    title = "Deployments"
+    create_type = VIRTUAL_MACHINE_TYPE
+    create_url_name = "deployment-create"
+    template_name = "galleries/deploy/list.html"
+
+    def list_commands(self, can_create):
+        # The chooser lists what the user may deploy from; the form then names the writable groups.
+        return [command("+ Deploy from an image", reverse(self.create_url_name), "create")]
 
 
 # --- Create -----------------------------------------------------------------------------------------
@@ -223,24 +220,35 @@ def deployment_create(request):
 # --- Detail -----------------------------------------------------------------------------------------
 
 
-@login_required
-def deployment_detail(request, pk: int):
-    deployment = _deployment(request, pk)
-    context = {
-        "resource": deployment,
-        "d": deployment,
-        "final": deployment.state in FINAL,
-        "can_capture": not deployment.is_scale_set
-        and deployment.state == Deployment.State.RUNNING
-        and access.allowed(request.user, Action.WRITE, deployment),
-        "source_visible": _visible_source(request, deployment),
-    }
-    if request.htmx:
-        response = render(request, "galleries/deploy/_status.html", context)
+class DeploymentView(GalleriesView, generic.ObjectView):
+    """A deployment's page: breadcrumbs, Essentials, the command bar, and the live status
+    (``#deploy-status``), which an htmx poll asks for alone until the state is final (286 stops it)."""
+
+    queryset = Deployment.objects.select_related(*DEPLOYMENT_RELATED)
+    template_name = "galleries/deploy/detail.html"
+
+    def essentials(self, d):
+        kind = d.kind_label + (f" · {d.instance_count} instances" if d.is_scale_set else "")
+        return [row("Type", kind, key="ess-kind"), row("Size", d.size, key="ess-size")]
+
+    def get_extra_context(self, request, d):
+        return {
+            "d": d,
+            "final": d.state in FINAL,
+            "can_capture": not d.is_scale_set
+            and d.state == Deployment.State.RUNNING
+            and self.allowed(request.user, Action.WRITE, d),
+            "source_visible": _visible_source(request, d),
+        }
+
+    def get(self, request, pk):
+        if not request.htmx:
+            return super().get(request, pk)
+        context = {"resource": self.object, **self.get_extra_context(request, self.object)}
+        response = self.render(request, context, template="galleries/deploy/_status.html")
         if context["final"]:
             response.status_code = 286  # htmx stops polling
         return response
-    return render(request, "galleries/deploy/detail.html", context)
 
 
 def _visible_source(request, deployment: Deployment):
@@ -298,8 +306,8 @@ def deployment_capture(request, pk: int):
 
 
 urlpatterns = [
-    path("deployments/", deployment_list, name="deployments"),
+    path("deployments/", DeploymentList.as_view(), name="deployments"),
     path("deployments/new", deployment_create, name="deployment-create"),
-    path("deployments/<int:pk>/", deployment_detail, name="deployment-detail"),
+    path("deployments/<int:pk>/", DeploymentView.as_view(), name="deployment-detail"),
     path("deployments/<int:pk>/capture", deployment_capture, name="deployment-capture"),
 ]

@@ -21,13 +21,6 @@ from galleries.frame import OVERVIEW
 from portal.core import generic
 from tests.portal.test_permissions import HTMX
 
-#: The one known exception, named so it stays visible: the deployments' pages (virtual machines and
-#: scale sets) are still hand-written in galleries/views_deploy.py.
-HAND_WRITTEN = {
-    "Microsoft.Compute/virtualMachines": "galleries/views_deploy.py",
-    "Microsoft.Compute/virtualMachineScaleSets": "galleries/views_deploy.py",
-}
-
 
 def _routes() -> dict[str, tuple[str, URLPattern]]:
     """Every named page of the portal: URL name -> (route, pattern)."""
@@ -43,6 +36,12 @@ def _routes() -> dict[str, tuple[str, URLPattern]]:
 
     walk(get_resolver())
     return out
+
+
+def _arm_types(model) -> set[str]:
+    """The ARM types a model's rows are: its own, and its proxies' (one table of deployments holds
+    both virtual machines and scale sets)."""
+    return {model.ARM_TYPE} | {sub.ARM_TYPE for sub in model.__subclasses__() if sub._meta.proxy}
 
 
 def _view_class(pattern: URLPattern):
@@ -75,17 +74,10 @@ def test_every_resource_type_s_page_and_list_are_generic_views():
             view_class = _view_class(routes[name][1])
             if view_class is None or not issubclass(view_class, base):
                 hand_written.append(f"{arm_type}: {name} ({routes[name][0]})")
-            elif arm_type not in HAND_WRITTEN:
+            else:
                 # the view is about this type (not another type's generic page under its URL)
-                assert view_class.queryset.model.ARM_TYPE == arm_type, name
-    # The exception is exactly the deployments' two pages, and nothing else.
-    assert sorted(hand_written) == [
-        "Microsoft.Compute/virtualMachineScaleSets: deployment-detail (deployments/<int:pk>/)",
-        "Microsoft.Compute/virtualMachineScaleSets: deployments (deployments/)",
-        "Microsoft.Compute/virtualMachines: deployment-detail (deployments/<int:pk>/)",
-        "Microsoft.Compute/virtualMachines: deployments (deployments/)",
-    ]
-    assert {t for t in TYPE_LABELS if any(h.startswith(t + ":") for h in hand_written)} == set(HAND_WRITTEN)
+                assert arm_type in _arm_types(view_class.queryset.model), name
+    assert hand_written == []
     # Each type with a list of its own has it: the walk found them (a renamed route would hide one).
     assert {t: n for t, n in lists.items() if n} == {
         "Microsoft.Resources/subscriptions": "subscriptions",
