@@ -3,6 +3,8 @@ while Creating/Waiting, stopped by the server when final), capture; and the gene
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from accounts.activity import Caller
@@ -245,6 +247,100 @@ def test_the_list_shows_only_the_current_directory(client, user, version, rg, ca
     client.force_login(other)
     page = client.get("/deployments/").content.decode()
     assert "myvm-4711" not in page and "No deployments in this directory yet" in page
+
+
+# --- The list and the page on the generic views (issue 13) ------------------------------------------
+
+
+def listed(html: str) -> list[str]:
+    body = html[html.index('id="deployments"') :]
+    body = body[: body.index("</table>")]
+    return re.findall(r'<a href="/deployments/\d+/">([^<]+)</a>', body)
+
+
+@pytest.fixture
+def three(caller, version, rg, subscription):
+    """A VM "alpha" (Running, tagged), a scale set "beta" of 3 instances, a VM "gamma" in another
+    resource group, created in that order."""
+    other = create_resource_group(caller, subscription, "apps", "westeurope")
+    alpha = deployments.create_deployment(
+        caller,
+        version,
+        rg,
+        "alpha",
+        size="Standard_D4s_v5",
+        os_profile=OsProfile(**PROFILE),
+        tags={"env": "prod"},
+    )
+    deployments.create_deployment(
+        caller, version, rg, "beta", scale_set=True, instance_count=3, os_profile=OsProfile(**PROFILE)
+    )
+    deployments.create_deployment(
+        caller, version, other, "gamma", size="Standard_B1s", os_profile=OsProfile(**PROFILE)
+    )
+    Deployment.objects.filter(pk=alpha.pk).update(state=Deployment.State.RUNNING)
+    return other
+
+
+def test_the_list_sorts_filters_and_chooses_columns(client, user, three):
+    client.force_login(user)
+    url = "/deployments/"
+    html = client.get(url).content.decode()
+    assert listed(html) == ["gamma", "beta", "alpha"]  # newest first, as before
+    assert "3 instances" in html and "Running" in html and "Standard_B1s" in html
+    assert listed(client.get(url, {"sort": "name"}).content.decode()) == ["alpha", "beta", "gamma"]
+    assert listed(client.get(url, {"sort": "size"}).content.decode()) == ["gamma", "beta", "alpha"]
+    assert listed(client.get(url, {"sort": "created"}).content.decode()) == ["alpha", "beta", "gamma"]
+    assert listed(client.get(url, {"sort": "resource_group"}).content.decode())[0] == "gamma"  # apps < images
+    by_kind = listed(client.get(url, {"sort": "kind"}).content.decode())
+    assert by_kind.index("beta") in (0, 2)  # the scale set is not between the two VMs
+    assert listed(client.get(url, {"kind": "scaleset"}).content.decode()) == ["beta"]
+    assert listed(client.get(url, {"kind": "vm", "sort": "name"}).content.decode()) == ["alpha", "gamma"]
+    assert listed(client.get(url, {"state": "Running"}).content.decode()) == ["alpha"]
+    assert listed(client.get(url, {"q": "AMM"}).content.decode()) == ["gamma"]
+    assert listed(client.get(url, {"tag": "env=prod"}).content.decode()) == ["alpha"]
+    assert listed(client.get(url, {"resource_group": three.pk}).content.decode()) == ["gamma"]
+    bad = client.get(url, {"kind": "container"})  # not a choice: its error and no rows, never everything
+    assert bad.status_code == 200 and listed(bad.content.decode()) == []
+    # the column chooser, remembered in the session
+    html = client.get(url, {"columns": ["state"]}).content.decode()
+    table = html.split('id="deployments"', 1)[1]
+    assert "Standard_B1s" not in table and "Running" in table
+    assert "Standard_B1s" not in client.get(url).content.decode().split('id="deployments"', 1)[1]
+    client.get(url, {"reset_columns": "1"})
+    # htmx (a sort link) gets the table only
+    partial = client.get(url, {"sort": "name"}, **HTMX).content.decode()
+    assert partial.lstrip().startswith('<div id="object-table"') and "<html" not in partial
+    assert "+ Deploy from an image" in client.get(url).content.decode()
+
+
+def test_the_list_shows_only_what_the_user_may_read(client, world):
+    complete(world.version)
+    deployments.create_deployment(
+        Caller(world.owner), world.version, world.rg, "secret-vm", os_profile=OsProfile(**PROFILE)
+    )
+    client.force_login(world.stranger)
+    assert "secret-vm" not in client.get("/deployments/").content.decode()
+    client.force_login(world.reader)
+    assert listed(client.get("/deployments/").content.decode()) == ["secret-vm"]
+
+
+def test_a_deployment_page_has_named_breadcrumbs_essentials_and_a_command_bar(client, user, three, rg):
+    client.force_login(user)
+    beta = Deployment.objects.get(name="beta")
+    html = client.get(f"/deployments/{beta.pk}/").content.decode()
+    crumbs = html[html.index('class="breadcrumbs"') : html.index("</ol>")]
+    assert re.findall(r">([^<]+)</a>", crumbs) == ["Contoso Test", "images", "beta"]
+    essentials = html[html.index('id="essentials"') : html.index("</dl>", html.index('id="essentials"'))]
+    assert f'href="/resource-groups/{rg.pk}/"' in essentials and "West Europe" in essentials
+    assert (
+        f'data-copy="{beta.arm_id}"' in essentials and f'data-copy="{beta.subscription.guid}"' in essentials
+    )
+    assert "Virtual machine scale set · 3 instances" in essentials
+    bar = html[html.index('class="toolbar command-bar"') : html.index("</div>", html.index("command-bar"))]
+    assert 'id="refresh"' in bar
+    assert 'id="deploy-status"' in html and 'hx-trigger="every 2s"' in html  # still Creating: polled
+    assert 'class="properties"' in html
 
 
 # --- Permissions (the generic mixin) ----------------------------------------------------------------
