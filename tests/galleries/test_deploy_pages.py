@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.activity import Caller
 from accounts.directory import accept_invitation, invite_guest, set_partner
@@ -417,3 +419,15 @@ def test_the_reader_sees_no_resource_group_to_deploy_into(client, world):
     client.force_login(world.owner)
     page = client.get(f"/deployments/new?source={world.version.pk}").content.decode()
     assert f'<option value="{other.pk}"' in page
+
+
+def test_the_list_s_queries_do_not_grow_with_its_rows(client, user, caller, version, rg, three):
+    client.force_login(user)
+    client.get("/deployments/")  # warm the session and the grants
+    with CaptureQueriesContext(connection) as few:
+        client.get("/deployments/")
+    for i in range(5):
+        deployments.create_deployment(caller, version, rg, f"more-{i}", os_profile=OsProfile(**PROFILE))
+    with CaptureQueriesContext(connection) as more:
+        html = client.get("/deployments/").content.decode()
+    assert len(listed(html)) == 8 and len(more) == len(few)
