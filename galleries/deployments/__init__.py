@@ -1,6 +1,6 @@
 """Deployments (F10), every rule in one place: deploy a VM or a scale set from an image version, from a
 definition's "latest", or from a managed image; serve it from a replica of its region; wait when the
-replicas are busy; capture a VM into a managed image or a snapshot.
+replicas are busy; capture a VM into a managed image or a snapshot; delete a VM or a scale set.
 
 - The source must be readable and deployable by the caller, and the caller must be able to write VMs
   (or scale sets) in the target resource group — the two may be in different tenants (F13).
@@ -20,7 +20,7 @@ name through ``galleries.queue``); ``provision()`` is the whole of it, callable 
 admission of waiting deployments).
 
 ``rules`` (the numbers, sizes, OS profile, sources and field checks), ``load`` (replica load),
-``create`` (create, provision, admit) and ``capture``; every public name is re-exported here, so
+``create`` (create, provision, admit), ``capture`` and ``delete``; every public name is re-exported here, so
 callers use ``deployments.X``.
 """
 
@@ -28,6 +28,7 @@ from ..choices import DiskType
 from ..models_deploy import SCALE_SET_TYPE, Deployment, VirtualMachine, VirtualMachineScaleSet
 from .capture import CAPTURE_KINDS, capture
 from .create import admit_all_waiting, admit_waiting, create_deployment, provision
+from .delete import delete_deployment
 from .load import Load, load_of, lock_source, serving_rows, under_provisioned_regions
 from .rules import (
     DEFAULT_SIZE,
@@ -114,6 +115,7 @@ __all__ = [
     "check_os_profile",
     "completed_regions",
     "create_deployment",
+    "delete_deployment",
     "deployable",
     "load_of",
     "lock_source",

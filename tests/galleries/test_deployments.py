@@ -15,9 +15,10 @@ from accounts.services import create_resource_group, create_subscription, create
 from accounts.sharing import grant_as_system
 from galleries import deployments, replication, services
 from galleries.deployments import OsProfile
-from galleries.models import Blob, ManagedImage, Snapshot, TargetRegion
+from galleries.models import Blob, ManagedImage, Snapshot, StoredDisk, TargetRegion
 from galleries.models_deploy import Deployment
 from galleries.services import TargetRegionSpec as T
+from galleries.storage import RegionStore
 from portal.core.errors import ServiceError
 
 INVALID = ServiceError.INVALID_PARAMETER
@@ -529,3 +530,105 @@ def test_a_creation_whose_task_was_lost_is_queued_again(
     with django_capture_on_commit_callbacks() as stale:
         admit_all_waiting()
     assert len(stale) == 1
+
+
+# --- Delete -----------------------------------------------------------------------------------------
+
+
+def test_deleting_a_running_vm_removes_it_and_its_os_disk(
+    caller, running_vm, django_capture_on_commit_callbacks
+):
+    disk = running_vm.os_disk
+    store = RegionStore(disk.region)
+    assert store.exists(disk.path)
+    with django_capture_on_commit_callbacks(execute=True):
+        deployments.delete_deployment(caller, running_vm)
+    assert not Deployment.objects.filter(pk=running_vm.pk).exists()
+    assert not StoredDisk.objects.filter(pk=disk.pk).exists()
+    assert not store.exists(disk.path)  # the bytes go once the delete is committed
+    entry = ActivityLogEntry.objects.get(operation="Microsoft.Compute/virtualMachines/delete")
+    assert entry.status == "Succeeded" and entry.resource_arm_id == running_vm.arm_id
+
+
+def test_deleting_a_scale_set_removes_it(caller, deploy, version):
+    ss = deploy(version, scale_set=True, instance_count=3)
+    deployments.provision(ss.pk)
+    deployments.delete_deployment(caller, ss)
+    assert not Deployment.objects.filter(pk=ss.pk).exists()
+    assert ActivityLogEntry.objects.filter(
+        operation="Microsoft.Compute/virtualMachineScaleSets/delete", status="Succeeded"
+    ).exists()
+
+
+def test_deleting_a_creating_vm_cancels_it_and_its_task_finds_nothing_to_do(caller, deploy, make_version):
+    v = make_version("1.0.0")
+    replicate(v)
+    d = deploy(v)
+    assert d.state == "Creating"
+    deployments.delete_deployment(caller, d)
+    assert "cancelled" in ActivityLogEntry.objects.get(operation__endswith="virtualMachines/delete").message
+    assert deployments.provision(d.pk) == "nothing to do"
+    assert not Deployment.objects.filter(pk=d.pk).exists()
+
+
+def test_deleting_a_creating_vm_admits_the_one_waiting_for_its_replica(caller, deploy, make_version):
+    v = make_version("1.0.0")
+    complete(v)
+    first = [deploy(v) for _ in range(20)]
+    waiting = deploy(v)
+    assert waiting.state == "Waiting"
+    deployments.delete_deployment(caller, first[0])
+    waiting.refresh_from_db()
+    assert waiting.state == "Creating" and waiting.replica_indexes == [0]
+
+
+def test_deleting_a_running_vm_frees_no_creation_slot(caller, deploy, make_version):
+    """Only creations count against a replica: a running VM's delete admits nobody."""
+    v = make_version("1.0.0")
+    replicate(v)
+    done = deploy(v)
+    deployments.provision(done.pk)
+    [deploy(v) for _ in range(20)]
+    waiting = deploy(v)
+    assert waiting.state == "Waiting"
+    done.refresh_from_db()
+    deployments.delete_deployment(caller, done)
+    waiting.refresh_from_db()
+    assert waiting.state == "Waiting"
+
+
+def test_deleting_a_waiting_scale_set_lets_the_one_queued_behind_it_start(caller, deploy, make_version):
+    v = make_version("1.0.0", target_regions=[T("westeurope", 2)])
+    complete(v)
+    running = deploy(v, scale_set=True, instance_count=600)
+    big = deploy(v, scale_set=True, instance_count=700)  # needs both replicas: waits
+    small = deploy(v, scale_set=True, instance_count=5)  # would fit, but is queued behind `big`
+    assert (running.state, big.state, small.state) == ("Creating", "Waiting", "Waiting")
+    deployments.delete_deployment(caller, big)
+    small.refresh_from_db()
+    assert small.state == "Creating" and small.replica_indexes == [1]
+
+
+def test_a_reader_may_not_delete_a_deployment_and_the_refusal_is_logged(running_vm, tenant, subscription):
+    reader = create_user(tenant, "reader@contoso.test", "Reader-Pass-1")
+    grant_as_system(subscription, reader, "reader")
+    refused(
+        lambda: deployments.delete_deployment(Caller(reader), running_vm),
+        ServiceError.AUTHORIZATION_FAILED,
+        None,
+        "virtualMachines/delete",
+    )
+    assert Deployment.objects.filter(pk=running_vm.pk).exists() and running_vm.os_disk.pk
+    entry = ActivityLogEntry.objects.get(operation="Microsoft.Compute/virtualMachines/delete")
+    assert entry.status == "Failed" and entry.principal_id == reader.pk
+
+
+def test_without_any_access_the_deployment_looks_missing(running_vm, tenant):
+    stranger = create_user(tenant, "stranger@contoso.test", "Stranger-Pass-1")
+    with pytest.raises(ServiceError) as info:
+        deployments.delete_deployment(Caller(stranger), running_vm)
+    assert info.value.code == ServiceError.NOT_FOUND
+    assert Deployment.objects.filter(pk=running_vm.pk).exists()
+    assert ActivityLogEntry.objects.filter(
+        operation="Microsoft.Compute/virtualMachines/delete", status="Failed"
+    ).exists()
