@@ -171,8 +171,8 @@ class DefinitionTable(ResourceTable):
 
 
 class DeploymentTable(ResourceTable):
-    """Virtual machines and scale sets (one table; ``type`` tells them apart). No selection column:
-    the service layer has no delete for a deployment, so the list has no bulk action."""
+    """Virtual machines and scale sets (one table; ``type`` tells them apart), with the selection
+    column for bulk delete."""
 
     url_name = "deployment-detail"
     kind = tables.Column("Type", accessor="type", order_by=("type", "instance_count"))
@@ -189,6 +189,7 @@ class DeploymentTable(ResourceTable):
     class Meta(ResourceTable.Meta):
         model = Deployment
         sequence = (
+            "selection",
             "name",
             "kind",
             "size",
@@ -200,12 +201,9 @@ class DeploymentTable(ResourceTable):
             "created",
             "tags",
         )
-        exclude = ("selection",)
         attrs = {"class": "resource-list deployments", "id": "deployments"}
         order_by = ("-created",)
         empty_text = "No deployments to show."
-
-    always_shown = ("name",)
 
     def render_kind(self, record):
         if record.is_scale_set:

@@ -1,6 +1,6 @@
 """Deployment pages (F10): the list of the current directory (a generic list), the create form (from a
 version, or a definition's latest, or a managed image), the deployment page (a generic page, live while
-Creating or Waiting) and the capture form. Thin: every rule is in ``galleries.deployments``; a refusal is
+Creating or Waiting), the capture form, and delete (one, or the rows selected in the list). Thin: every rule is in ``galleries.deployments``; a refusal is
 shown next to the field its ``target`` names, with its status."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from . import deployments as svc
 from . import filtersets, tables
 from .models import GalleryImage, GalleryImageVersion, ManagedImage, OsState, Snapshot
 from .models_deploy import VIRTUAL_MACHINE_TYPE, Deployment
-from .views.base import GalleriesView, writable_groups
+from .views.base import GalleriesView, ResourceBulkDelete, ResourceDelete, writable_groups
 from .views.resources import ResourceList
 
 #: Which form field a refusal's ``target`` belongs next to.
@@ -81,8 +81,8 @@ def _deployment(request, pk: int) -> Deployment:
 
 
 class DeploymentList(ResourceList):
-    """The generic list (``galleries/views/resources.py``): sort, filter, choose columns. No bulk
-    action: the service layer has no delete for a deployment."""
+    """The generic list (``galleries/views/resources.py``): sort, filter, choose columns, select rows
+    and delete them (each row's delete permission checked)."""
 
     queryset = Deployment.objects.select_related("source_image")
     table = tables.DeploymentTable
@@ -90,6 +90,7 @@ class DeploymentList(ResourceList):
     title = "Deployments"
     create_type = VIRTUAL_MACHINE_TYPE
     create_url_name = "deployment-create"
+    bulk_delete_url_name = "deployment-bulk-delete"
     template_name = "galleries/deploy/list.html"
 
     def list_commands(self, can_create):
@@ -226,6 +227,7 @@ class DeploymentView(GalleriesView, generic.ObjectView):
 
     queryset = Deployment.objects.select_related(*DEPLOYMENT_RELATED)
     template_name = "galleries/deploy/detail.html"
+    delete_url_name = "deployment-delete"
 
     def essentials(self, d):
         kind = d.kind_label + (f" · {d.instance_count} instances" if d.is_scale_set else "")
@@ -257,6 +259,33 @@ def _visible_source(request, deployment: Deployment):
     if pk and Resource.objects.restrict(request.user).filter(pk=pk).exists():
         return overview_url(Resource.objects.only("pk", "type").get(pk=pk))
     return None
+
+
+# --- Delete -----------------------------------------------------------------------------------------
+
+
+class DeploymentDelete(ResourceDelete):
+    """Confirm, then delete a VM or a scale set (``deployments.delete_deployment``: any state; a
+    creation in progress is cancelled)."""
+
+    queryset = Deployment.objects.select_related(*FRAME_RELATED)
+    label = "deployment"
+    template_name = "galleries/deploy/delete.html"
+    delete_with = staticmethod(svc.delete_deployment)
+    after = "deployments"
+
+    def context(self, request, error: str = "") -> dict:
+        return {**super().context(request, error), "d": self.object}
+
+    def deleted_message(self, d):
+        return f"Deleted the {d.kind_label.lower()} {d.name}."
+
+
+class DeploymentBulkDelete(ResourceBulkDelete):
+    queryset = Deployment.objects.all()
+    label_plural = "deployments"
+    return_url_name = "deployments"
+    delete_with = staticmethod(svc.delete_deployment)
 
 
 # --- Capture ----------------------------------------------------------------------------------------
@@ -310,4 +339,6 @@ urlpatterns = [
     path("deployments/new", deployment_create, name="deployment-create"),
     path("deployments/<int:pk>/", DeploymentView.as_view(), name="deployment-detail"),
     path("deployments/<int:pk>/capture", deployment_capture, name="deployment-capture"),
+    path("deployments/<int:pk>/delete", DeploymentDelete.as_view(), name="deployment-delete"),
+    path("deployments/bulk-delete", DeploymentBulkDelete.as_view(), name="deployment-bulk-delete"),
 ]

@@ -345,6 +345,76 @@ def test_a_deployment_page_has_named_breadcrumbs_essentials_and_a_command_bar(cl
     assert 'class="properties"' in html
 
 
+# --- Delete (one, and the rows selected in the list) -------------------------------------------------
+
+
+def test_delete_is_in_the_command_bar_only_for_those_who_may_delete(client, world):
+    complete(world.version)
+    d = deployments.create_deployment(
+        Caller(world.owner), world.version, world.rg, "web", os_profile=OsProfile(**PROFILE)
+    )
+
+    def bar(user):
+        client.force_login(user)
+        html = client.get(f"/deployments/{d.pk}/").content.decode()
+        return html[
+            html.index('class="toolbar command-bar"') : html.index("</div>", html.index("command-bar"))
+        ]
+
+    assert f'href="/deployments/{d.pk}/delete"' in bar(world.owner) and 'id="delete"' in bar(world.owner)
+    assert 'id="delete"' not in bar(world.reader) and 'id="refresh"' in bar(world.reader)
+
+
+def test_deleting_a_creating_vm_from_its_page_cancels_it(client, user, caller, version, rg):
+    d = deployments.create_deployment(caller, version, rg, "doomed", os_profile=OsProfile(**PROFILE))
+    client.force_login(user)
+    page = client.get(f"/deployments/{d.pk}/delete").content.decode()
+    assert "Delete the virtual machine doomed?" in page and "its creation is cancelled" in page
+    r = client.post(f"/deployments/{d.pk}/delete", follow=True)
+    assert r.redirect_chain == [("/deployments/", 302)]
+    assert "Deleted the virtual machine doomed." in r.content.decode()
+    assert not Deployment.objects.filter(pk=d.pk).exists()
+    assert client.get(f"/deployments/{d.pk}/").status_code == 404
+
+
+def test_deleting_a_running_vm_says_its_disk_goes_too(client, user, running_vm):
+    client.force_login(user)
+    assert (
+        "Its OS disk is deleted with it."
+        in client.get(f"/deployments/{running_vm.pk}/delete").content.decode()
+    )
+    assert client.post(f"/deployments/{running_vm.pk}/delete").status_code == 302
+    assert not Deployment.objects.filter(pk=running_vm.pk).exists()
+
+
+def test_bulk_delete_from_the_list_checks_every_row(client, world, caller):
+    """The owner of one resource group and reader elsewhere selects rows of both: only the ones it may
+    delete go; the others are named as skipped."""
+    complete(world.version)
+    owner = Caller(world.owner)
+    other = create_resource_group(owner, world.subscription, "apps", "westeurope")
+    mine = [
+        deployments.create_deployment(owner, world.version, other, n, os_profile=OsProfile(**PROFILE))
+        for n in ("vm-a", "vm-b")
+    ]
+    theirs = deployments.create_deployment(
+        owner, world.version, world.rg, "vm-c", os_profile=OsProfile(**PROFILE)
+    )
+    grant_as_system(other, world.reader, "contributor")  # the reader may delete in "apps" only
+    client.force_login(world.reader)
+    html = client.get("/deployments/").content.decode()
+    assert 'id="bulk-delete"' in html and 'formaction="/deployments/bulk-delete"' in html
+    assert html.count('name="pk"') == 3  # a checkbox on every row
+    pks = [d.pk for d in (*mine, theirs)]
+    confirm = client.post("/deployments/bulk-delete", {"pk": pks}).content.decode()
+    assert "Delete 2 deployments?" in confirm and 'id="bulk-refused"' in confirm and "vm-c" in confirm
+    r = client.post("/deployments/bulk-delete", {"pk": pks, "confirm": "1"}, follow=True)
+    text = r.content.decode()
+    assert r.redirect_chain == [("/deployments/", 302)]
+    assert "Deleted 2 deployments: vm-a, vm-b." in text and "Skipped vm-c" in text
+    assert list(Deployment.objects.values_list("name", flat=True)) == ["vm-c"]
+
+
 # --- Permissions (the generic mixin) ----------------------------------------------------------------
 
 
@@ -431,3 +501,31 @@ def test_the_list_s_queries_do_not_grow_with_its_rows(client, user, caller, vers
     with CaptureQueriesContext(connection) as more:
         html = client.get("/deployments/").content.decode()
     assert len(listed(html)) == 8 and len(more) == len(few)
+
+
+class TestDeploymentDeleteForm(DeploymentEndpoint):
+    write = True  # the confirmation page is only for those who may delete
+
+    def path(self, w):
+        return f"/deployments/{w.deployment.pk}/delete"
+
+
+class TestDeploymentDelete(DeploymentEndpoint):
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def path(self, w):
+        return f"/deployments/{w.deployment.pk}/delete"
+
+
+class TestDeploymentBulkDelete(DeploymentEndpoint):
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def path(self, w):
+        return "/deployments/bulk-delete"
+
+    def body(self, w):
+        return {"pk": [w.deployment.pk], "confirm": "1"}

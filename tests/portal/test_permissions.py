@@ -497,6 +497,8 @@ def test_every_resource_url_is_covered():
         "deployment-create",
         "deployment-detail",
         "deployment-capture",
+        "deployment-delete",  # tests/galleries/test_deploy_pages.py (DeploymentEndpoint)
+        "deployment-bulk-delete",
         "gallery-detail",
         "gallery-create",
         "gallery-edit",
