@@ -632,3 +632,13 @@ def test_without_any_access_the_deployment_looks_missing(running_vm, tenant):
     assert ActivityLogEntry.objects.filter(
         operation="Microsoft.Compute/virtualMachines/delete", status="Failed"
     ).exists()
+
+
+def test_deleting_an_already_deleted_deployment_is_harmless(caller, running_vm):
+    """A second delete (a double submit, or two tabs) succeeds as Azure's does, and deletes nothing."""
+    stale = Deployment.objects.get(pk=running_vm.pk)
+    deployments.delete_deployment(caller, running_vm)
+    deployments.delete_deployment(caller, stale)
+    entries = ActivityLogEntry.objects.filter(operation="Microsoft.Compute/virtualMachines/delete")
+    assert [e.status for e in entries] == ["Succeeded", "Succeeded"]
+    assert "already deleted" in entries[0].message
