@@ -12,41 +12,27 @@ from .models import Gallery, HyperVGeneration, ManagedImage, OsState, OsType, Re
 from .models_deploy import SCALE_SET_TYPE, VIRTUAL_MACHINE_TYPE, Deployment
 
 
-class ResourceFilterSet(filters.FilterSet):
-    """Name (contains, case-insensitive: ``q`` as before), resource group, location, subscription, a
-    tag (``name`` or ``name=value``)."""
+class RowsFilterSet(filters.FilterSet):
+    """Name (contains, case-insensitive: ``q``) and a tag (``name`` or ``name=value``), as every list;
+    model choice filters offer only the values of the rows the user can see (``choice_filters``)."""
 
     q = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
-    resource_group = filters.ModelChoiceFilter(
-        queryset=ResourceGroup.objects.none(), label="Resource group", empty_label="Any"
-    )
-    location = filters.ModelChoiceFilter(queryset=Region.objects.none(), label="Location", empty_label="Any")
-    subscription = filters.ModelChoiceFilter(
-        queryset=Subscription.objects.none(), label="Subscription", empty_label="Any"
-    )
     tag = filters.CharFilter(method="filter_tag", label="Tag (name or name=value)")
+
+    #: Model choice filters: (filter, the rows' column it offers, the label attribute of a choice).
+    choice_filters: tuple = ()
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         super().__init__(data, queryset, request=request, prefix=prefix)
         rows = queryset.order_by()
-        self.filters["resource_group"].queryset = ResourceGroup.objects.filter(
-            pk__in=rows.values("resource_group_id")
-        ).order_by("name")
-        self.filters["location"].queryset = Region.objects.filter(pk__in=rows.values("location_id")).order_by(
-            "display_name"
-        )
-        self.filters["subscription"].queryset = Subscription.objects.filter(
-            pk__in=rows.values("subscription_id")
-        ).order_by("display_name")
+        for name, column, label in self.choice_filters:
+            model = self.filters[name].queryset.model
+            self.filters[name].queryset = model.objects.filter(pk__in=rows.values(column)).order_by(label)
 
     @property
     def form(self):
         form = super().form
-        for name, label in (
-            ("resource_group", "name"),
-            ("location", "display_name"),
-            ("subscription", "display_name"),
-        ):
+        for name, _column, label in self.choice_filters:
             form.fields[name].label_from_instance = lambda obj, attr=label: getattr(obj, attr)
         return form
 
@@ -61,6 +47,24 @@ class ResourceFilterSet(filters.FilterSet):
         if "__" in key:  # a key lookup would read it as a path: no such tag can be matched by value here
             return queryset.none()
         return present.filter(**{f"tags__{key}": tag_value.strip()})
+
+
+class ResourceFilterSet(RowsFilterSet):
+    """Name, resource group, location, subscription, a tag."""
+
+    resource_group = filters.ModelChoiceFilter(
+        queryset=ResourceGroup.objects.none(), label="Resource group", empty_label="Any"
+    )
+    location = filters.ModelChoiceFilter(queryset=Region.objects.none(), label="Location", empty_label="Any")
+    subscription = filters.ModelChoiceFilter(
+        queryset=Subscription.objects.none(), label="Subscription", empty_label="Any"
+    )
+
+    choice_filters = (
+        ("resource_group", "resource_group_id", "name"),
+        ("location", "location_id", "display_name"),
+        ("subscription", "subscription_id", "display_name"),
+    )
 
 
 def _choices(choices):

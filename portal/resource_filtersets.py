@@ -9,7 +9,7 @@ from django import forms
 
 from accounts.models import Resource, ResourceGroup, Subscription
 from accounts.resource_types import TYPE_LABELS
-from galleries.filtersets import ResourceFilterSet
+from galleries.filtersets import RowsFilterSet as NameTagFilterSet
 from galleries.models import Region
 
 #: The types a resource group holds (not subscriptions or resource groups), by label.
@@ -17,32 +17,6 @@ IN_A_GROUP = sorted(
     ((t, label) for t, label in TYPE_LABELS.items() if not t.startswith("Microsoft.Resources/")),
     key=lambda choice: choice[1],
 )
-
-
-class NameTagFilterSet(filters.FilterSet):
-    """Name (contains, case-insensitive) and a tag (``name`` or ``name=value``), as every list."""
-
-    q = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
-    tag = filters.CharFilter(method="filter_tag", label="Tag (name or name=value)")
-
-    filter_tag = ResourceFilterSet.filter_tag  # the one reading of a tag filter
-
-    #: Model choice filters: (filter, the rows' column it offers, the label attribute of a choice).
-    choice_filters: tuple = ()
-
-    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
-        super().__init__(data, queryset, request=request, prefix=prefix)
-        rows = queryset.order_by()
-        for name, column, label in self.choice_filters:
-            model = self.filters[name].queryset.model
-            self.filters[name].queryset = model.objects.filter(pk__in=rows.values(column)).order_by(label)
-
-    @property
-    def form(self):
-        form = super().form
-        for name, _column, label in self.choice_filters:
-            form.fields[name].label_from_instance = lambda obj, attr=label: getattr(obj, attr)
-        return form
 
 
 class SubscriptionFilterSet(NameTagFilterSet):
