@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts import access
 from accounts.access import ANCESTOR_COLUMNS
 from accounts.roles import Action
+from portal.core import inputs
 from portal.core.prepared import Prepared, run_together
 from portal.core.sizes import format_size
 
@@ -113,6 +114,8 @@ def load(principal, pk: int, _again: bool = True) -> dict | None:
     Once this process knows the version's chain, everything — the version row, its target regions,
     the definition's latest per region, and the principal's guest tenants and assignments on the
     chain — is read in one round trip (PostgreSQL; one query after another on SQLite)."""
+    if inputs.row_id(pk) is None:  # no row has it (and a 20-digit id would overflow SQLite's integer)
+        return None
     known = _CHAINS.get(pk)
     if known is None:
         found = _VERSION.rows(pk=pk)

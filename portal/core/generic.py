@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.views import View
 from django_tables2 import RequestConfig
 
+from portal.core import inputs
 from portal.core.errors import ServiceError
 
 READ = "read"
@@ -123,10 +124,9 @@ class ResourceView(View):
         return self.queryset.all()
 
     def get_object(self, request, pk):
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            raise Http404("No such resource.") from None
+        pk = inputs.row_id(pk)
+        if pk is None:  # ASCII digits within the key's range only ("²", 20 digits name no row)
+            raise Http404("No such resource.")
         obj = self.restrict(self.get_queryset(request).filter(pk=pk), request.user, READ).first()
         if obj is None:
             raise Http404(f"No such {self.get_queryset(request).model._meta.verbose_name}.")
@@ -372,10 +372,9 @@ class BulkView(ResourceView):
     def selected(self, request):
         pks = []
         for value in request.POST.getlist("pk")[:BULK_MAX]:
-            try:
-                pks.append(int(value))
-            except ValueError:
-                continue
+            pk = inputs.row_id(value)
+            if pk is not None:
+                pks.append(pk)
         rows = self.restrict(self.get_queryset(request).filter(pk__in=pks), request.user, READ)
         return list(rows.order_by("name", "pk"))
 
