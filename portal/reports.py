@@ -253,8 +253,8 @@ def _activity_page(request, *, resource=None):
     context = {
         "page": page,
         "filters": filters,
-        "subscriptions": subs,
-        "statuses": ActivityLogEntry.Status.values,
+        "subscriptions": names.items(),  # (value, text) pairs, as the other choice filters
+        "statuses": [(s, s) for s in ActivityLogEntry.Status.values],
         "sources": ActivityLogEntry.Source.choices,
         "resource": resource,
         "tab": "activity",
