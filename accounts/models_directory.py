@@ -235,6 +235,12 @@ class UserRoleAssignment(UserObjectPermissionBase):
     )
     granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     granted_at = models.DateTimeField(default=timezone.now, editable=False)
+    name = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="The assignment's GUID: its ARM name (``…/providers/Microsoft.Authorization/roleAssignments/<name>``).",
+    )
 
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = "role assignment (user)"
@@ -248,6 +254,12 @@ class GroupRoleAssignment(GroupObjectPermissionBase):
     )
     granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     granted_at = models.DateTimeField(default=timezone.now, editable=False)
+    name = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="The assignment's GUID: its ARM name (``…/providers/Microsoft.Authorization/roleAssignments/<name>``).",
+    )
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = "role assignment (group)"
