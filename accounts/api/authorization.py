@@ -60,18 +60,15 @@ def _guid(value) -> uuid.UUID | None:
 
 def _scope(user, path: str, *, listing: bool = False) -> tuple[Resource, bool]:
     """The resource named by ``path`` (``subscriptions/…``), and whether the caller may read it. A scope it
-    may not read answers 404 — except, for a list, a subscription with something readable inside (the az
-    CLI lists at the subscription by default): then only what lies below is shown."""
+    may not read answers 404 — except, for a list, a container (subscription, resource group, gallery,
+    definition) with something readable inside, as the galleries' API treats them (the az CLI lists at
+    the subscription by default): then only what lies below is shown."""
     arm_id = "/" + path.strip("/")
     found = Resource.objects.select_related("tenant").filter(arm_key=arm_id.lower()).first()
     if found is not None and access.allowed(user, Action.READ, found):
         return found, True
-    if (
-        found is not None
-        and listing
-        and found.type == Subscription.ARM_TYPE
-        and Resource.objects.restrict(user).filter(subscription_id=found.pk).exists()
-    ):
+    column = access.SCOPE_COLUMN.get(found.type) if found is not None else None
+    if listing and column and Resource.objects.restrict(user).filter(**{column: found.pk}).exists():
         return found, False
     if arm_id.count("/") == 2:
         raise ServiceError("SubscriptionNotFound", f"The subscription '{arm_id[15:]}' could not be found.")

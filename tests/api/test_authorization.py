@@ -7,12 +7,11 @@ import uuid
 
 import pytest
 
-from accounts import sharing, tokens
+from accounts import directory, sharing, tokens
 from accounts.activity import Caller
 from accounts.models import ActivityLogEntry, UserRoleAssignment
 from accounts.roles import ROLE_BY_KEY
 from accounts.services import create_tenant, create_user
-from accounts import directory
 
 V = "api-version=2022-04-01"
 AUTHZ = "/providers/Microsoft.Authorization"
