@@ -310,3 +310,8 @@ def test_api_version_is_required_and_checked(api, subscription):
         "get", f"/subscriptions/{subscription.guid}{AUTHZ}/roleAssignments", query="api-version=2015-07-01"
     )
     assert (status, body["error"]["code"]) == (400, "NoRegisteredProviderFound")
+
+
+def test_custom_roles_are_not_supported(api, subscription):
+    status, body = api("put", role_id(subscription), {"properties": {"roleName": "Mine"}})
+    assert (status, body["error"]["code"]) == (405, "MethodNotAllowed")
