@@ -23,6 +23,7 @@ SCRIPT = textwrap.dedent(
     from azure.core.credentials import AccessToken
     from azure.core.pipeline.policies import SansIOHTTPPolicy
     from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
     base, token, sub, scope, principal = sys.argv[1:]
 
@@ -39,8 +40,11 @@ SCRIPT = textwrap.dedent(
     defs = list(client.role_definitions.list(scope, filter="roleName eq 'Reader'"))
     out["definition"] = [defs[0].id, defs[0].role_name, defs[0].role_type]
     name = str(uuid.uuid4())
-    made = client.role_assignments.create(scope, name, {"properties": {
-        "roleDefinitionId": defs[0].id, "principalId": principal, "principalType": "User"}})
+    # As RoleApiHelper.create_role_assignment builds it (custom.py), unset fields None.
+    params = RoleAssignmentCreateParameters(
+        role_definition_id=defs[0].id, principal_id=principal, principal_type="User",
+        description=None, condition=None, condition_version=None)
+    made = client.role_assignments.create(scope, name, params)
     out["created"] = [made.name, made.scope, made.principal_id, made.role_definition_id]
     listed = list(client.role_assignments.list_for_scope(scope=scope, filter="atScope()"))
     out["listed"] = sorted(a.name for a in listed)
