@@ -315,3 +315,25 @@ def test_api_version_is_required_and_checked(api, subscription):
 def test_custom_roles_are_not_supported(api, subscription):
     status, body = api("put", role_id(subscription), {"properties": {"roleName": "Mine"}})
     assert (status, body["error"]["code"]) == (405, "MethodNotAllowed")
+
+
+def test_an_accepted_guest_with_open_doors_can_be_given_a_role_by_object_id(
+    api, tenant, subscription, gallery, outsider
+):
+    admin = create_user(tenant, "admin@contoso.test", "Admin-Test-Pass-1", is_tenant_admin=True)
+    fabrikam = outsider.home_tenant
+    f_admin = create_user(fabrikam, "admin@fabrikam.test", "Admin-Test-Pass-1", is_tenant_admin=True)
+    path = assignment_path(gallery.arm_id)
+    invitation = directory.invite_guest(Caller(admin), tenant, outsider.username)
+    status, body = api("put", path, grant_body(subscription, outsider))
+    assert (status, body["error"]["code"]) == (400, "PrincipalNotFound")  # invited, not yet a guest
+    directory.accept_invitation(Caller(outsider), invitation)
+    status, body = api("put", path, grant_body(subscription, outsider))
+    assert (status, body["error"]["code"], body["error"]["target"]) == (400, "InvalidParameter", "principal")
+    assert "partner" in body["error"]["message"]  # the partner lists are shut: the access page's reason
+    directory.set_partner(Caller(admin), tenant, fabrikam)
+    directory.set_partner(Caller(f_admin), fabrikam, tenant)
+    status, body = api("put", path, grant_body(subscription, outsider))
+    assert status == 201 and body["properties"]["principalId"] == str(outsider.object_id)
+    status, _ = api("get", gallery.arm_id, query="api-version=2023-07-03", as_=outsider)
+    assert status == 200
