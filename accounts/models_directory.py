@@ -227,10 +227,16 @@ def auth_group_name(tenant: Tenant, name: str) -> str:
 
 
 class Granted(models.Model):
-    """Who gave a role assignment (user or group), and when."""
+    """A role assignment's (user or group) ARM name, who gave it, and when."""
 
     granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     granted_at = models.DateTimeField(default=timezone.now, editable=False)
+    name = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="The assignment's GUID: its ARM name (``…/providers/Microsoft.Authorization/roleAssignments/<name>``).",
+    )
 
     class Meta:
         abstract = True

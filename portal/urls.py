@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("portal.resource_views")),
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
+    path("", include("accounts.api.urls")),
     path("", include("galleries.api.urls")),
     path("", include("portal.api_docs_urls")),
 ]

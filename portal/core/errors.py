@@ -26,6 +26,11 @@ class ServiceError(Exception):
         "SubscriptionNotFound": 404,
         "ResourceGroupNotFound": 404,
         "InvalidResourceType": 404,
+        # Microsoft.Authorization (accounts.api)
+        "RoleAssignmentExists": 409,
+        "RoleAssignmentUpdateNotPermitted": 409,
+        "RoleAssignmentNotFound": 404,
+        "RoleDefinitionDoesNotExist": 404,
     }
 
     def __init__(self, code: str, message: str, target: str | None = None, details: list | None = None):

@@ -567,6 +567,25 @@ def test_every_resource_url_is_covered():
     # API lists of everything the caller reaches (tests/api/test_resources.py) and ARM's 404 for
     # unknown paths (tests/api/test_protocol.py).
     not_resources |= {"arm-subscriptions", "arm-resources", "arm-not-found", "arm-provider-not-found"}
+    # Microsoft.Authorization at any scope (tests/api/test_authorization.py, whose 404/403 cases are the
+    # access filter's) and Microsoft Graph's directory lookups (tests/api/test_graph.py).
+    not_resources |= {
+        "arm-role-definitions-tenant",
+        "arm-role-definition-tenant",
+        "arm-role-definitions",
+        "arm-role-definition",
+        "arm-role-assignments",
+        "arm-role-assignment",
+        "graph-users",
+        "graph-user",
+        "graph-service-principals",
+        "graph-service-principal",
+        "graph-groups",
+        "graph-group",
+        "graph-me",
+        "graph-get-by-ids",
+        "graph-directory-object",
+    }
     # The API's description and its interactive docs (tests/api/test_openapi.py).
     not_resources |= {"api-schema", "api-schema-yaml", "api-docs", "api-redoc"}
     # Day-one administration: operators' and tenant administrators' pages, and a create page listing the
