@@ -230,7 +230,9 @@ class Command(BaseCommand):
                 startup_seconds=settings.WORKER_STARTUP_SECONDS,
             )
         )
-        base = f"{'https' if serve_tls else 'http'}://{url_host(host)}:{port}/"
+        scheme = "https" if serve_tls else "http"
+        shown_port = "" if port == {"https": 443, "http": 80}[scheme] else f":{port}"  # as clients send Host
+        base = f"{scheme}://{url_host(host)}{shown_port}/"
         print_logins(self.stdout, base)
         if certificate is not None:
             self.print_tls(certificate, base, port, binds)
@@ -257,7 +259,12 @@ class Command(BaseCommand):
             f"  msal) to trust it:\n    export REQUESTS_CA_BUNDLE={ca} SSL_CERT_FILE={ca}\n"
             f"  Then: az cloud register -n Portal --endpoint-resource-manager {base} && az cloud set -n Portal\n"
         )
-        if port != 443 and len(binds) == 1:
+        if len(binds) > 1:
+            self.stdout.write(
+                f"  Also on {binds[1]}: MSAL's user-realm discovery (`az login -u`) goes to port 443 whatever the "
+                "authority's port (PORTAL_ALSO_443=0: not).\n"
+            )
+        elif port != 443:
             self.stdout.write(
                 "  Port 443 is not served (not root, or taken): `az login -u` (MSAL's user-realm discovery) needs it;\n"
                 "  PORTAL_ADDR=127.0.0.1:443 as root or with CAP_NET_BIND_SERVICE serves it.\n"
