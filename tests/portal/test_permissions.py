@@ -569,6 +569,8 @@ def test_every_resource_url_is_covered():
     not_resources |= {"arm-subscriptions", "arm-resources", "arm-not-found", "arm-provider-not-found"}
     # The API's description and its interactive docs (tests/api/test_openapi.py).
     not_resources |= {"api-schema", "api-schema-yaml", "api-docs", "api-redoc"}
+    # The cloud's endpoints, anonymous as in Azure (tests/portal/test_metadata.py).
+    not_resources |= {"metadata-endpoints"}
     # Day-one administration: operators' and tenant administrators' pages, and a create page listing the
     # writable subscriptions (tests/accounts/test_administration_pages.py).
     not_resources |= {
