@@ -588,6 +588,8 @@ def test_every_resource_url_is_covered():
     }
     # The API's description and its interactive docs (tests/api/test_openapi.py).
     not_resources |= {"api-schema", "api-schema-yaml", "api-docs", "api-redoc"}
+    # The cloud's endpoints, anonymous as in Azure (tests/portal/test_metadata.py).
+    not_resources |= {"metadata-endpoints"}
     # Day-one administration: operators' and tenant administrators' pages, and a create page listing the
     # writable subscriptions (tests/accounts/test_administration_pages.py).
     not_resources |= {
