@@ -622,7 +622,7 @@ def test_features_cannot_change_after_creation(caller, create):
         (plain, TLS),
     ):
         refused(
-            lambda: services.update_definition(caller, target_def, features=new),
+            lambda d_=target_def, new_=new: services.update_definition(caller, d_, features=new_),
             IMMUTABLE,
             FEATURES,
             "allowUpdateImage",
