@@ -236,6 +236,11 @@ class GalleryImage(Resource):
                 return feature["value"]
         return "Standard"
 
+    def get_security_type_display(self) -> str:
+        """ "Trusted launch supported", "Trusted launch" or "Standard", as Azure's portal words them."""
+        value = self.security_type
+        return dict(SecurityType.choices).get(value, value)
+
 
 class VersionQuerySet(models.QuerySet):
     def numeric_order(self, descending: bool = True):
