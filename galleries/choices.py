@@ -19,6 +19,15 @@ class HyperVGeneration(models.TextChoices):
     V2 = "V2"
 
 
+class SecurityType(models.TextChoices):
+    """The values of an image definition's ``SecurityType`` feature this portal implements (the rest,
+    ConfidentialVM and friends, are F23). ``Standard`` is no feature at all: az drops
+    ``--features SecurityType=Standard`` before sending (azure-cli ``COMPATIBLE_SECURITY_TYPE_VALUE``)."""
+
+    TRUSTED_LAUNCH_SUPPORTED = "TrustedLaunchSupported", "Trusted launch supported"
+    TRUSTED_LAUNCH = "TrustedLaunch", "Trusted launch"
+
+
 class StorageAccountType(models.TextChoices):
     STANDARD_LRS = "Standard_LRS"
     STANDARD_ZRS = "Standard_ZRS"

@@ -12,7 +12,7 @@ from django import forms
 
 from portal.core.sizes import format_size
 
-from .models import DiskType, GalleryImage, HyperVGeneration, OsState, OsType
+from .models import DiskType, GalleryImage, HyperVGeneration, OsState, OsType, SecurityType
 from .services.checks import end_of_life_on
 
 #: Rows offered for data disks on the managed-image form.
@@ -21,6 +21,14 @@ NAME_HINT = "Letters, digits, hyphens, underscores and periods; start with a let
 #: The Hyper-V generation every create form starts from: the same for definitions, managed images
 #: and snapshots, so the defaults together make a version the service accepts.
 DEFAULT_GENERATION = HyperVGeneration.V1
+#: The definition form's security types. Empty: as Azure's portal does, Trusted launch supported for a
+#: V2 definition and Standard for V1 (the only choice V1 has there). Standard is no feature at all.
+SECURITY_BY_GENERATION = "by-generation"
+SECURITY_CHOICES = [
+    (SECURITY_BY_GENERATION, "As the generation suggests (V2: Trusted launch supported; V1: Standard)"),
+    ("Standard", "Standard"),
+    *SecurityType.choices,
+]
 
 
 def parse_tags(text: str) -> dict:
@@ -235,6 +243,12 @@ class DefinitionForm(DefaultsForm, DefinitionEditForm):
     os_type = choice("OS type", _values(OsType), initial=OsType.LINUX)
     os_state = choice("OS state", _values(OsState), initial=OsState.GENERALIZED)
     hyper_v_generation = choice("Hyper-V generation", _values(HyperVGeneration), initial=DEFAULT_GENERATION)
+    security_type = choice(
+        "Security type",
+        SECURITY_CHOICES,
+        initial=SECURITY_BY_GENERATION,
+        help_text="Trusted launch needs Hyper-V generation V2. It cannot change after creation.",
+    )
     disallowed_disk_types = forms.MultipleChoiceField(
         label="Disallowed disk types",
         required=False,
@@ -247,12 +261,32 @@ class DefinitionForm(DefaultsForm, DefinitionEditForm):
     plan_publisher = text("Plan publisher")
     plan_product = text("Plan product")
 
-    field_order = ["name", "publisher", "offer", "sku", "os_type", "os_state", "hyper_v_generation"]
+    field_order = [
+        "name",
+        "publisher",
+        "offer",
+        "sku",
+        "os_type",
+        "os_state",
+        "hyper_v_generation",
+        "security_type",
+    ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lifecycle_policy"].initial = GalleryImage.LifecyclePolicy.NONE
         self.fields["lifecycle_keep_deployed"].initial = "true"
+
+    def clean(self):
+        """The security type becomes the ARM ``features`` list the service takes (its rules: V2 only,
+        values it implements); "Standard" is none."""
+        data = super().clean()
+        security = data.pop("security_type", "") or SECURITY_BY_GENERATION
+        if security == SECURITY_BY_GENERATION:
+            v2 = str(data.get("hyper_v_generation") or "").upper() == HyperVGeneration.V2
+            security = SecurityType.TRUSTED_LAUNCH_SUPPORTED if v2 else "Standard"
+        data["features"] = [] if security == "Standard" else [{"name": "SecurityType", "value": security}]
+        return data
 
     def clean_disallowed_disk_types(self):
         return list(self.cleaned_data["disallowed_disk_types"])

@@ -15,6 +15,7 @@ from .choices import (  # noqa: F401  (re-exported)
     HyperVGeneration,
     OsState,
     OsType,
+    SecurityType,
     StorageAccountType,
 )
 
@@ -191,6 +192,11 @@ class GalleryImage(Resource):
     plan_name = models.CharField(max_length=128, blank=True)
     plan_publisher = models.CharField(max_length=128, blank=True)
     plan_product = models.CharField(max_length=128, blank=True)
+    features = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='The image features as ARM has them: [{"name": "SecurityType", "value": "TrustedLaunch"}].',
+    )
 
     class LifecyclePolicy(models.TextChoices):
         NONE = "None", "No automatic trimming"
@@ -221,6 +227,19 @@ class GalleryImage(Resource):
     @staticmethod
     def make_identifier_key(gallery_id: int, publisher: str, offer: str, sku: str) -> str:
         return f"{gallery_id}/{publisher}/{offer}/{sku}".lower()
+
+    @property
+    def security_type(self) -> str:
+        """The ``SecurityType`` feature's value; ``Standard`` when the definition has none."""
+        for feature in self.features or ():
+            if feature.get("name") == "SecurityType":
+                return feature["value"]
+        return "Standard"
+
+    def get_security_type_display(self) -> str:
+        """ "Trusted launch supported", "Trusted launch" or "Standard", as Azure's portal words them."""
+        value = self.security_type
+        return dict(SecurityType.choices).get(value, value)
 
 
 class VersionQuerySet(models.QuerySet):

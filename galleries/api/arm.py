@@ -132,6 +132,8 @@ def definition(d: GalleryImage, api_version: str) -> dict:
     }
     if knows(api_version, "properties.hyperVGeneration"):
         props["hyperVGeneration"] = d.hyper_v_generation
+    if d.features and knows(api_version, "properties.features"):
+        props["features"] = [{"name": f["name"], "value": f["value"]} for f in d.features]
     return envelope(d, props, api_version)
 
 
@@ -536,6 +538,8 @@ def definition_in(data, partial: bool) -> dict:
     for key, name in simple.items():
         if props.has(key):
             out[name] = props.get(key, str)
+    if props.has("features"):  # [{name, value}]: the elements are read by the service's rules
+        out["features"] = props.get("features", list)
     if props.has("endOfLifeDate"):
         out["end_of_life_date"] = date(props.get("endOfLifeDate"), "properties.endOfLifeDate")
     recommended = props.obj("recommended")

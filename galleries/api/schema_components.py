@@ -15,6 +15,7 @@ from ..models import (
     HyperVGeneration,
     OsState,
     OsType,
+    SecurityType,
     StorageAccountType,
     TargetRegion,
 )
@@ -209,6 +210,18 @@ SCHEMAS: dict[str, dict] = {
         required=["publisher", "offer", "sku"],
         description="Publisher, offer and SKU: unique in the gallery; they cannot change.",
     ),
+    "GalleryImageFeature": _obj(
+        {
+            "name": _string(enum=["SecurityType"]),
+            "value": _string(enum=_values(SecurityType)),
+        },
+        required=["name", "value"],
+        description=(
+            "An image feature. Only SecurityType TrustedLaunchSupported or TrustedLaunch (which need "
+            "hyperVGeneration V2) are implemented; every other feature, value or startsAtVersion is refused "
+            "with InvalidParameter naming properties.features[i] (not supported yet)."
+        ),
+    ),
     "GalleryImageProperties": _obj(
         {
             "description": DESCRIPTION,
@@ -220,6 +233,11 @@ SCHEMAS: dict[str, dict] = {
             "hyperVGeneration": _string(
                 "api-version 2019-07-01 and later; cannot change.", enum=_values(HyperVGeneration)
             ),
+            "features": {
+                "type": "array",
+                "items": ref("GalleryImageFeature"),
+                "description": "api-version 2020-09-30 and later; cannot change.",
+            },
             "endOfLifeDate": DATE_TIME,
             "identifier": ref("GalleryImageIdentifier"),
             "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
@@ -238,6 +256,11 @@ SCHEMAS: dict[str, dict] = {
             "osType": _string("Must equal the current value.", enum=_values(OsType)),
             "osState": _string("Must equal the current value.", enum=_values(OsState)),
             "hyperVGeneration": _string("Must equal the current value.", enum=_values(HyperVGeneration)),
+            "features": {
+                "type": "array",
+                "items": ref("GalleryImageFeature"),
+                "description": "Must equal the current features.",
+            },
             "endOfLifeDate": DATE_TIME,
             "identifier": _obj(
                 {

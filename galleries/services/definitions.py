@@ -15,6 +15,7 @@ from ..models import (
     HyperVGeneration,
     OsState,
     OsType,
+    SecurityType,
     UsageCounter,
 )
 from ..regions import resolve_region
@@ -56,6 +57,7 @@ DEFINITION_PATHS = {
     "plan_product": "properties.purchasePlan.product",
     "lifecycle_policy": "properties.lifecyclePolicy",
     "lifecycle_keep_deployed": "properties.lifecycleKeepDeployed",
+    "features": "properties.features",
     "location": "location",
     "tags": "tags",
 }
@@ -71,6 +73,97 @@ DEFINITION_MUTABLE = {
     "release_note_uri",
     "tags",
 }
+
+
+#: Image features Azure documents for a definition (learn.microsoft.com, "Store and share images in an
+#: Azure Compute Gallery", image definitions; azure-cli ``--features`` help) that the portal does not
+#: implement yet: refused by name (F23), never stored and ignored.
+LATER_FEATURES = (
+    "IsAcceleratedNetworkSupported",
+    "DiskControllerTypes",
+    "IsHibernateSupported",
+    "IsSecureBootSupported",
+    "IsMeasuredBootSupported",
+)
+#: SecurityType values Azure has that the portal does not implement yet (confidential VMs, F23).
+LATER_SECURITY_TYPES = (
+    "ConfidentialVM",
+    "ConfidentialVMSupported",
+    "TrustedLaunchAndConfidentialVmSupported",
+)
+#: What the portal implements, for the messages.
+IMPLEMENTED_FEATURES = "the SecurityType feature with the value TrustedLaunchSupported or TrustedLaunch"
+
+
+def _clean_features(value) -> list[dict]:
+    """``properties.features`` → ``[{"name": "SecurityType", "value": …}]`` (Azure's spelling), or a
+    refusal naming ``properties.features[i]``: a feature or value the portal does not implement is
+    "not supported yet" (F23), not stored and ignored."""
+    path = DEFINITION_PATHS["features"]
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise ServiceError.invalid(path, f"'{path}' must be a list of {{name, value}} objects.")
+    out: list[dict] = []
+    for i, item in enumerate(value):
+        at = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            raise ServiceError.invalid(at, f"'{at}' must be an object with a name and a value.")
+        for key in sorted(k for k, v in item.items() if k not in ("name", "value") and v is not None):
+            if key == "startsAtVersion":
+                raise ServiceError.invalid(
+                    f"{at}.startsAtVersion",
+                    f"'{at}.startsAtVersion' is not supported yet (F23): a feature here applies to every "
+                    "version of the definition.",
+                )
+            raise ServiceError.invalid(f"{at}.{key}", f"'{at}.{key}' is not a property of an image feature.")
+        name, val = item.get("name"), item.get("value")
+        if not isinstance(name, str) or not name or not isinstance(val, str) or not val:
+            raise ServiceError.invalid(at, f"'{at}' needs a name and a value, both text.")
+        if name.lower() != "securitytype":
+            known = next((f for f in LATER_FEATURES if f.lower() == name.lower()), None)
+            what = (
+                f"The image feature '{known}'"
+                if known
+                else f"'{limits.quote(name)}' is no image feature Azure has; it"
+            )
+            raise ServiceError.invalid(
+                at,
+                f"{what} ({at}) is not supported yet (F23): the portal implements only {IMPLEMENTED_FEATURES}.",
+            )
+        if any(f["name"] == "SecurityType" for f in out):
+            raise ServiceError.invalid(at, f"The SecurityType feature is listed twice ({at}).")
+        if val.lower() == "standard":
+            raise ServiceError.invalid(
+                at,
+                f"SecurityType 'Standard' ({at}) is no feature value: a standard definition has no SecurityType "
+                "feature (az leaves '--features SecurityType=Standard' out of the request for the same reason).",
+            )
+        later = next((v for v in LATER_SECURITY_TYPES if v.lower() == val.lower()), None)
+        if later:
+            raise ServiceError.invalid(
+                at,
+                f"SecurityType '{later}' ({at}) is not supported yet (F23): the portal implements only "
+                f"{IMPLEMENTED_FEATURES}.",
+            )
+        value_ = check_choice(val, SecurityType, at, "SecurityType")
+        out.append({"name": "SecurityType", "value": value_})
+    return out
+
+
+def _check_security_generation(features: list[dict], generation: str) -> None:
+    """A Trusted launch (or Trusted-launch-supported) image is a generation 2 image: Azure's security
+    types need UEFI boot, which only V2 has (learn.microsoft.com, "Trusted launch for Azure virtual
+    machines": "Azure offers trusted launch as a seamless way to improve the security of generation 2
+    VMs")."""
+    for i, feature in enumerate(features):
+        if feature["name"] == "SecurityType" and generation != HyperVGeneration.V2:
+            raise ServiceError.invalid(
+                DEFINITION_PATHS["hyper_v_generation"],
+                f"An image definition with SecurityType '{feature['value']}' "
+                f"({DEFINITION_PATHS['features']}[{i}]) must be Hyper-V generation V2, not {generation}: "
+                "trusted launch needs a generation 2 (UEFI) image.",
+            )
 
 
 def _clean_definition_fields(values: dict, *, new: bool) -> dict:
@@ -152,6 +245,8 @@ def _clean_definition_fields(values: dict, *, new: bool) -> dict:
         out.pop("lifecycle_keep_deployed")
     if "tags" in values:
         out["tags"] = validate_tags(values["tags"])
+    if "features" in values:
+        out["features"] = _clean_features(values["features"])
     plan = [values.get(k) for k in ("plan_name", "plan_publisher", "plan_product")]
     if new and any(plan) and not all(plan):
         missing = [k for k, v in zip(("name", "publisher", "product"), plan, strict=True) if not v][0]
@@ -224,6 +319,10 @@ def create_definition(
             },
             new=True,
         )
+        _check_security_generation(
+            values.get("features") or [],
+            values.get("hyper_v_generation") or GalleryImage._meta.get_field("hyper_v_generation").default,
+        )
         region = resolve_region(location, "location") if location else gallery.location
         subscription = gallery.subscription
         require_enabled(subscription)
@@ -278,6 +377,13 @@ def update_definition(caller: Caller, definition: GalleryImage, **changes) -> Ga
             else:
                 cleaned = _clean_definition_fields({key: value}, new=False).get(key, value)
                 same = _same_value(getattr(definition, key), cleaned)
+            if not same and key == "features":
+                raise ServiceError.immutable(
+                    DEFINITION_PATHS[key],
+                    f"The features ('{DEFINITION_PATHS[key]}') of an image definition cannot change after "
+                    "creation: Azure changes them only when 'properties.allowUpdateImage' is true (api-version "
+                    "2024-03-03 and later), which is not supported yet (F23).",
+                )
             if not same:
                 raise ServiceError.immutable(
                     DEFINITION_PATHS[key],

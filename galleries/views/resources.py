@@ -365,6 +365,7 @@ DEFINITION_IMMUTABLE = (
     "plan_name",
     "plan_publisher",
     "plan_product",
+    "features",
     "location",
 )
 DEFINITION_RELATED = (*FRAME_RELATED, "gallery")
@@ -427,7 +428,7 @@ class DefinitionCreate(ResourceEdit):
     queryset = Gallery.objects.select_related(*FRAME_RELATED)
     action_type = DEFINITION_TYPE
     form_class = forms.DefinitionForm
-    field_paths = DEFINITION_FIELDS
+    field_paths = {"security_type": "properties.features[0]", **DEFINITION_FIELDS}
     template_name = "galleries/resources/definition_form.html"
     verb = "Created"
     label = "image definition"

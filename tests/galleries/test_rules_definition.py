@@ -535,3 +535,108 @@ def test_definition_limit_counts_across_galleries_of_the_subscription(
         "location",
         "1 image definition in",
     )
+
+
+# --- Features: the SecurityType feature (issue 14; the other features are F23) ------------------------
+
+FEATURES = "properties.features"
+GEN = "properties.hyperVGeneration"
+TLS = [{"name": "SecurityType", "value": "TrustedLaunchSupported"}]
+
+
+@pytest.mark.parametrize("value", ["TrustedLaunchSupported", "TrustedLaunch", "trustedlaunch"])
+def test_security_type_feature_is_stored_in_azures_spelling(create, value):
+    d = create(hyper_v_generation="V2", features=[{"name": "securityType", "value": value}])
+    expected = "TrustedLaunch" if value.lower() == "trustedlaunch" else value
+    assert d.features == [{"name": "SecurityType", "value": expected}]
+    assert GalleryImage.objects.get(pk=d.pk).security_type == expected
+
+
+def test_a_definition_without_features_is_standard(create):
+    d = create(features=None)
+    assert d.features == [] and d.security_type == "Standard"
+
+
+@pytest.mark.parametrize("value", ["TrustedLaunchSupported", "TrustedLaunch"])
+def test_trusted_launch_needs_generation_v2(create, value):
+    features = [{"name": "SecurityType", "value": value}]
+    refused(lambda: create(hyper_v_generation="V1", features=features), INVALID, GEN, value, "V2", "V1")
+    refused(lambda: create(features=features), INVALID, GEN, "V2")  # the default generation is V1
+    assert not GalleryImage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "features, target, words",
+    [
+        (
+            [{"name": "SecurityType", "value": "ConfidentialVM"}],
+            f"{FEATURES}[0]",
+            ["not supported yet", "F23"],
+        ),
+        (
+            [{"name": "SecurityType", "value": "TrustedLaunchAndConfidentialVmSupported"}],
+            f"{FEATURES}[0]",
+            ["TrustedLaunchAndConfidentialVmSupported", "not supported yet"],
+        ),
+        ([{"name": "SecurityType", "value": "confidentialvmsupported"}], f"{FEATURES}[0]", ["not supported"]),
+        ([{"name": "SecurityType", "value": "Standard"}], f"{FEATURES}[0]", ["no SecurityType feature"]),
+        ([{"name": "SecurityType", "value": "Bogus"}], f"{FEATURES}[0]", ["'Bogus'", "TrustedLaunch"]),
+        (
+            [*TLS, {"name": "IsAcceleratedNetworkSupported", "value": "True"}],
+            f"{FEATURES}[1]",
+            ["IsAcceleratedNetworkSupported", "not supported yet", "F23"],
+        ),
+        ([{"name": "DiskControllerTypes", "value": "SCSI, NVMe"}], f"{FEATURES}[0]", ["DiskControllerTypes"]),
+        ([{"name": "IsHibernateSupported", "value": "True"}], f"{FEATURES}[0]", ["not supported yet"]),
+        ([{"name": "Made-up", "value": "x"}], f"{FEATURES}[0]", ["'Made-up'", "not supported yet"]),
+        ([*TLS, {"name": "SecurityType", "value": "TrustedLaunch"}], f"{FEATURES}[1]", ["listed twice"]),
+        ([{"name": "SecurityType"}], f"{FEATURES}[0]", ["a name and a value"]),
+        ([{"value": "TrustedLaunch"}], f"{FEATURES}[0]", ["a name and a value"]),
+        ([{"name": "SecurityType", "value": 1}], f"{FEATURES}[0]", ["text"]),
+        (["SecurityType=TrustedLaunch"], f"{FEATURES}[0]", ["an object"]),
+        ({"SecurityType": "TrustedLaunch"}, FEATURES, ["a list"]),
+        (
+            [{**TLS[0], "startsAtVersion": "1.0.0"}],
+            f"{FEATURES}[0].startsAtVersion",
+            ["not supported yet", "every version"],
+        ),
+        ([{**TLS[0], "colour": "blue"}], f"{FEATURES}[0].colour", ["not a property of an image feature"]),
+    ],
+)
+def test_features_the_portal_does_not_implement_are_refused_by_index(create, features, target, words):
+    refused(lambda: create(hyper_v_generation="V2", features=features), INVALID, target, *words)
+    assert not GalleryImage.objects.exists()
+
+
+def test_null_starts_at_version_asks_for_nothing(create):
+    d = create(hyper_v_generation="V2", features=[{**TLS[0], "startsAtVersion": None}])
+    assert d.features == TLS
+
+
+def test_features_cannot_change_after_creation(caller, create):
+    d = create(hyper_v_generation="V2", features=TLS)
+    plain = create("plain", sku="Plain")
+    for target_def, new in (
+        (d, [{"name": "SecurityType", "value": "TrustedLaunch"}]),
+        (d, []),
+        (plain, TLS),
+    ):
+        refused(
+            lambda d_=target_def, new_=new: services.update_definition(caller, d_, features=new_),
+            IMMUTABLE,
+            FEATURES,
+            "allowUpdateImage",
+        )
+    assert GalleryImage.objects.get(pk=d.pk).features == TLS
+    assert GalleryImage.objects.get(pk=plain.pk).features == []
+
+
+def test_resending_the_same_features_is_accepted(caller, create):
+    d = create(hyper_v_generation="V2", features=TLS)
+    services.update_definition(
+        caller, d, features=[{"name": "securitytype", "value": "trustedlaunchsupported"}], description="x"
+    )
+    d.refresh_from_db()
+    assert d.features == TLS and d.description == "x"
+    services.update_definition(caller, d, features=None)  # not given: nothing to change
+    assert GalleryImage.objects.get(pk=d.pk).features == TLS

@@ -456,6 +456,20 @@ def test_hyper_v_generation_mismatch(make_version, make_image, make_definition):
     assert make_version(definition_=d2, source=v2).disks.count() == 1
 
 
+def test_a_trusted_launch_definition_takes_only_a_generation_2_source(
+    make_version, make_image, make_definition
+):
+    """Issue 14: the CLI's default definition (V2, SecurityType TrustedLaunchSupported) takes V2 sources
+    only; the generation rule covers it, since such a definition is always V2."""
+    tls = make_definition(
+        "tls", hyper_v_generation="V2", features=[{"name": "SecurityType", "value": "TrustedLaunchSupported"}]
+    )
+    refused(lambda: make_version(definition_=tls, source=make_image("gen1")), INVALID, SOURCE, "V1", "V2")
+    assert (
+        make_version(definition_=tls, source=make_image("gen2", hyper_v_generation="V2")).disks.count() == 1
+    )
+
+
 def test_data_disk_snapshot_as_source_is_refused(make_version, data_snapshot):
     snap = data_snapshot("data0")
     refused(lambda: make_version(source=snap), INVALID, SOURCE, "'data0'", "data disk", "OS-disk snapshot")
