@@ -1,4 +1,5 @@
-"""Long-running operations of the API (F19): an ``Azure-AsyncOperation`` URL per PUT, PATCH and DELETE.
+"""Long-running operations of the API (F19): an ``Azure-AsyncOperation`` URL per PUT, PATCH and DELETE,
+and for a DELETE a ``Location`` too (the operation's result URL, ``?monitor=true``; see ``headers``).
 
 The status is read from the resource itself when asked, so it cannot drift from it:
 
@@ -20,6 +21,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from rest_framework.response import Response
 
 from accounts.models import Resource, Subscription
 from portal.core import arm
@@ -56,19 +58,37 @@ def deleting(request, resource: Resource, remove) -> ArmOperation:
     return op
 
 
-def url(request, op: ArmOperation) -> str:
+def url(request, op: ArmOperation, **query) -> str:
     return arm.absolute(
         request,
         f"/subscriptions/{op.subscription.guid}/providers/Microsoft.Compute/locations/{op.location}"
         f"/operations/{op.pk}",
+        **query,
     )
 
 
+def monitor_url(request, op: ArmOperation) -> str:
+    """The operation's result URL (``Location``): the status URL with ``monitor=true``, as the Compute
+    resource provider spells it (GalleryRP examples ``Gallery_Delete.json``)."""
+    return url(request, op, monitor="true")
+
+
 def headers(request, op: ArmOperation) -> dict:
-    """``Azure-AsyncOperation`` (the status resource) and ``Location`` (the same, as ARM's clients
-    accept either), with a Retry-After of zero: progress is cheap to ask for."""
-    link = url(request, op)
-    return {"Azure-AsyncOperation": link, "Location": link, "Retry-After": "0"}
+    """The headers Azure's Compute resource provider sends (spec ``GalleryRP/stable/2023-07-03``, the
+    examples ``Gallery_Create.json`` / ``Gallery_Delete.json``):
+
+    - PUT and PATCH: ``Azure-AsyncOperation`` only. The spec gives these no ``final-state-via``, so every
+      client ends with a GET of the request's own URL — the resource — whatever its rule: with no
+      ``Location`` header, azure-core's ``final-state-via: location`` (the az CLI's ``az sig create``)
+      falls back to the original URI too.
+    - DELETE: ``Azure-AsyncOperation`` and ``Location``, the latter the operation's result URL
+      (``?monitor=true``), which answers 202 while the operation runs and then 204.
+
+    A Retry-After of zero: progress is cheap to ask for."""
+    out = {"Azure-AsyncOperation": url(request, op), "Retry-After": "0"}
+    if op.kind == ArmOperation.Kind.DELETE:
+        out["Location"] = monitor_url(request, op)
+    return out
 
 
 def _replication_error(version_id: int) -> dict:
@@ -165,6 +185,22 @@ def body(op: ArmOperation) -> dict:
     if op.error:
         out["error"] = op.error
     return out
+
+
+def result(request, op: ArmOperation) -> Response:
+    """The operation's result URL (a DELETE's ``Location``), as ARM's asynchronous-operation contract
+    describes it (azure-resource-manager-rpc, "Asynchronous operations", 202 Accepted and Location):
+    202 with ``Location`` (itself) and ``Retry-After`` while the operation runs; then 204 for a
+    finished deletion, 200 for a finished creation or update; a failed or canceled operation answers
+    its error in ARM's shape with the status of its code (409 unless the code says otherwise — never
+    a 5xx, which clients retry)."""
+    if op.status == Status.IN_PROGRESS:
+        return Response(status=202, headers={"Location": monitor_url(request, op), "Retry-After": "0"})
+    if op.status == Status.SUCCEEDED:
+        return Response(status=204 if op.kind == ArmOperation.Kind.DELETE else 200)
+    error = op.error or {"code": "OperationCanceled", "message": "The operation was canceled."}
+    status = ServiceError.HTTP_STATUS.get(error.get("code"), 409)
+    return Response({"error": {"target": None, "details": [], **error}}, status=status)
 
 
 def arm_iso(value) -> str:

@@ -111,15 +111,24 @@ TYPE_FILTER = OpenApiParameter(
 _ASYNC = "the status resource of the long-running operation (GET it until status is no longer InProgress)"
 
 
-def _async_headers(*codes: int) -> list[OpenApiParameter]:
+def _async_headers(*codes: int, location: bool = False) -> list[OpenApiParameter]:
+    """``Location`` only on a DELETE's 202, as Azure's Compute provider sends (galleries.api.operations)."""
     uri = {"type": "string", "format": "uri"}
+    headers = [
+        ("Azure-AsyncOperation", dict(uri), f"URL of {_ASYNC}."),
+        ("Retry-After", int, "Seconds to wait before asking (0: ask at once)."),
+    ]
+    if location:
+        headers.append(
+            (
+                "Location",
+                dict(uri),
+                "The operation's result URL (?monitor=true): 202 while it runs, then 204 (or its error).",
+            )
+        )
     return [
         OpenApiParameter(name, kind, OpenApiParameter.HEADER, description=text, response=list(codes))
-        for name, kind, text in (
-            ("Azure-AsyncOperation", dict(uri), f"URL of {_ASYNC}."),
-            ("Location", dict(uri), f"The same URL as Azure-AsyncOperation: {_ASYNC}."),
-            ("Retry-After", int, "Seconds to wait before asking (0: ask at once)."),
-        )
+        for name, kind, text in headers
     ]
 
 
@@ -210,7 +219,7 @@ def _delete(view, what: str, operation_id: str, tag: str, extra: str = "") -> ex
         summary=f"Delete {what}",
         description=f"Deletes the {what}.{extra}",
         tags=[tag],
-        parameters=[api_version_parameter(view), *_async_headers(202)],
+        parameters=[api_version_parameter(view), *_async_headers(202, location=True)],
         responses={
             202: OpenApiResponse(description="Accepted: follow Azure-AsyncOperation until it Succeeded."),
             204: OpenApiResponse(description=f"There was no such {what} (not an error)."),
@@ -319,7 +328,8 @@ extend_schema_view(
     get=extend_schema(
         operation_id="AsyncOperations_Get",
         summary="Get the status of a long-running operation",
-        description="The URL of Azure-AsyncOperation (and Location) of a PUT, PATCH or DELETE. Only the "
+        description="The URL of Azure-AsyncOperation of a PUT, PATCH or DELETE; with ?monitor=true (a DELETE's "
+        "Location) the operation's result: 202 while it runs, then 204, or its error. Only the "
         "principal that started the operation may read it; anyone else gets 404.",
         tags=["AsyncOperations"],
         parameters=[api_version_parameter(api.OperationStatus)],
