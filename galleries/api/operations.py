@@ -23,10 +23,12 @@ from django.db import models
 from django.utils import timezone
 from rest_framework.response import Response
 
-from accounts.models import Resource, Subscription
+from accounts.activity import Caller
+from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscription
 from portal.core import arm
 from portal.core.errors import ServiceError
 
+from .. import resource_groups
 from ..models import ArmOperation, GalleryImageVersion, TargetRegion
 from .arm import iso
 
@@ -121,7 +123,9 @@ def refresh(op: ArmOperation) -> ArmOperation:
     if op.status != Status.IN_PROGRESS:
         return op
     status, error = Status.IN_PROGRESS, None
-    if op.kind == ArmOperation.Kind.DELETE:
+    if op.resource_type == ResourceGroup.ARM_TYPE:
+        status, error = _advance_group_deletion(op)
+    elif op.kind == ArmOperation.Kind.DELETE:
         if not Resource.objects.filter(pk=op.resource_id).exists():
             status = Status.SUCCEEDED
         elif (
@@ -167,6 +171,37 @@ def refresh(op: ArmOperation) -> ArmOperation:
     return op
 
 
+def _advance_group_deletion(op: ArmOperation) -> tuple[str, dict | None]:
+    """A resource group's deletion goes on each time its status is asked for (by the principal that
+    started it, through the same access checks): delete what can go now, done once the group is."""
+    group = ResourceGroup.objects.filter(pk=op.resource_id).first()
+    if group is None:
+        return Status.SUCCEEDED, None
+    caller = Caller(principal=op.principal, source=ActivityLogEntry.Source.API)
+    try:
+        done = resource_groups.advance_deletion(caller, group)
+    except ServiceError as exc:
+        return Status.FAILED, exc.as_arm()["error"]
+    return (Status.SUCCEEDED if done else Status.IN_PROGRESS), None
+
+
+def find_result(request, subscription_guid: str, operation_id: str) -> ArmOperation:
+    """A resource group deletion's operation, for its ``operationresults`` URL (its principal only)."""
+    op = (
+        ArmOperation.objects.filter(
+            models.Q(pk=operation_id) if _is_uuid(operation_id) else models.Q(pk=None),
+            subscription__guid__iexact=subscription_guid,
+            resource_type=ResourceGroup.ARM_TYPE,
+            principal_id=request.user.pk,
+        )
+        .select_related("subscription", "principal")
+        .first()
+    )
+    if op is None:
+        raise ServiceError.not_found(f"The operation '{operation_id}' was not found.")
+    return op
+
+
 def purge() -> int:
     """Delete the operations that ended more than ``ARM_OPERATION_DAYS`` days ago."""
     cutoff = timezone.now() - timedelta(days=settings.ARM_OPERATION_DAYS)
@@ -187,7 +222,12 @@ def body(op: ArmOperation) -> dict:
     return out
 
 
-def result(request, op: ArmOperation) -> Response:
+def result_url(request, op: ArmOperation) -> str:
+    """A resource group deletion's ``Location``, where ARM puts it: ``/subscriptions/{s}/operationresults/{id}``."""
+    return arm.absolute(request, f"/subscriptions/{op.subscription.guid}/operationresults/{op.pk}")
+
+
+def result(request, op: ArmOperation, location: str | None = None) -> Response:
     """The operation's result URL (a DELETE's ``Location``), as ARM's asynchronous-operation contract
     describes it (azure-resource-manager-rpc, "Asynchronous operations", 202 Accepted and Location):
     202 with ``Location`` (itself) and ``Retry-After`` while the operation runs; then 204 for a
@@ -195,8 +235,12 @@ def result(request, op: ArmOperation) -> Response:
     its error in ARM's shape with the status of its code (409 unless the code says otherwise — never
     a 5xx, which clients retry)."""
     if op.status == Status.IN_PROGRESS:
-        return Response(status=202, headers={"Location": monitor_url(request, op), "Retry-After": "0"})
+        return Response(
+            status=202, headers={"Location": location or monitor_url(request, op), "Retry-After": "0"}
+        )
     if op.status == Status.SUCCEEDED:
+        if op.resource_type == ResourceGroup.ARM_TYPE:
+            return Response(status=200)  # ARM's operationresults answer 200 once done
         return Response(status=204 if op.kind == ArmOperation.Kind.DELETE else 200)
     error = op.error or {"code": "OperationCanceled", "message": "The operation was canceled."}
     status = ServiceError.HTTP_STATUS.get(error.get("code"), 409)

@@ -26,6 +26,7 @@ class ServiceError(Exception):
         "SubscriptionNotFound": 404,
         "ResourceGroupNotFound": 404,
         "InvalidResourceType": 404,
+        "InvalidResourceGroupLocation": 409,
     }
 
     def __init__(self, code: str, message: str, target: str | None = None, details: list | None = None):

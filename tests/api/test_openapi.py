@@ -137,7 +137,9 @@ def test_every_operation_documents_api_version_bearer_auth_and_arm_errors(docume
                 assert {"403", "409"} <= set(responses), where
                 accepted = {"put": ("200", "201"), "patch": ("200",), "delete": ("202",)}[method]
                 for code in accepted:
-                    expected = {"Azure-AsyncOperation", "Retry-After"} | ({"Location"} if method == "delete" else set())
+                    expected = {"Azure-AsyncOperation", "Retry-After"} | (
+                        {"Location"} if method == "delete" else set()
+                    )
                     assert set(responses[code]["headers"]) == expected, (where, code)
             if method == "put":
                 assert op["requestBody"]["required"], where
