@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from accounts import access
 from accounts.models import Resource, Subscription, Tenant
 from portal.core import limits
+from portal.core.arm import page
 from portal.core.errors import ServiceError
 
 from ..models import Region, UsageCounter
@@ -145,10 +146,8 @@ class Tenants(ArmView):
             Resource.objects.restrict(user).exclude(subscription_id=None).values("subscription__tenant_id")
         )
         readable = access.restrict(Subscription.objects.all(), user).values("tenant_id")
-        tenants = Tenant.objects.filter(
-            Q(pk=user.home_tenant_id) | Q(pk__in=inside) | Q(pk__in=readable)
-        ).order_by("name", "pk")
-        return Response({"value": [tenant_body(t) for t in tenants]})
+        tenants = Tenant.objects.filter(Q(pk=user.home_tenant_id) | Q(pk__in=inside) | Q(pk__in=readable))
+        return Response(page(request, tenants, tenant_body))
 
 
 #: usage kind → (name.value, name.localizedValue), in the order they are listed.

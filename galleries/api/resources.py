@@ -47,6 +47,7 @@ def subscription_body(sub: Subscription) -> dict:
         "state": sub.state,
         "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "spendingLimit": "Off"},
         "authorizationSource": "RoleBased",
+        "managedByTenants": [],
     }
 
 
