@@ -185,6 +185,18 @@ def _advance_group_deletion(op: ArmOperation) -> tuple[str, dict | None]:
     return (Status.SUCCEEDED if done else Status.IN_PROGRESS), None
 
 
+def advance_group_deletions() -> int:
+    """Carry on every resource group deletion still running — so one whose client stopped polling
+    (``az group delete --no-wait``) still ends; beat runs this every few seconds. Returns how many ended."""
+    ended = 0
+    running = ArmOperation.objects.filter(
+        resource_type=ResourceGroup.ARM_TYPE, status=Status.IN_PROGRESS
+    ).select_related("subscription", "principal")
+    for op in running:
+        ended += refresh(op).status != Status.IN_PROGRESS
+    return ended
+
+
 def find_result(request, subscription_guid: str, operation_id: str) -> ArmOperation:
     """A resource group deletion's operation, for its ``operationresults`` URL (its principal only)."""
     op = (

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from accounts import access
 from accounts.models import Resource, Subscription, Tenant
+from accounts.roles import Action
 from portal.core import limits
 from portal.core.arm import page
 from portal.core.errors import ServiceError
@@ -121,8 +122,15 @@ class ProviderRegister(ArmView):
     api_versions = RESOURCES_VERSIONS
 
     def post(self, request, sub, namespace):
+        """Needs write on the subscription, as ARM's ``*/register/action`` (Contributor and Owner)."""
         subscription = subscription_or_404(request.user, sub)
-        return Response(provider_body(_namespace(namespace), subscription))
+        namespace = _namespace(namespace)
+        if not access.allowed(request.user, Action.WRITE, subscription):
+            raise ServiceError.forbidden(
+                f"The client '{request.user.username}' does not have authorization to perform action "
+                f"'{namespace}/register/action' over scope '/subscriptions/{subscription.guid}'.",
+            )
+        return Response(provider_body(namespace, subscription))
 
 
 def tenant_body(tenant: Tenant) -> dict:

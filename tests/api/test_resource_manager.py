@@ -182,6 +182,23 @@ def test_deleting_a_group_deletes_everything_inside_then_the_group(
     arm_error(client.delete(url, **bearer), 404, "ResourceGroupNotFound")
 
 
+def test_a_deletion_nobody_polls_still_ends(client, bearer, subscription, rg, image):
+    """``az group delete --no-wait``: beat's task carries on once the workers removed the replicas."""
+    from galleries.tasks import advance_group_deletions
+
+    _version(client, bearer, subscription, image)
+    GalleryImageVersion.objects.update(provisioning_state="Deleting")
+    assert (
+        client.delete(f"{_sub(subscription)}/resourcegroups/images?api-version={V}", **bearer).status_code
+        == 202
+    )
+    assert advance_group_deletions() == 0 and ResourceGroup.objects.filter(pk=rg.pk).exists()
+    services.finish_version_deletion(GalleryImageVersion.objects.get())
+    assert advance_group_deletions() == 1
+    assert not ResourceGroup.objects.filter(pk=rg.pk).exists()
+    assert ArmOperation.objects.get(resource_type="Microsoft.Resources/resourceGroups").status == "Succeeded"
+
+
 def test_a_deletion_refused_inside_fails_the_operation(client, bearer, subscription, rg, image, caller):
     """A version in another group published from this group's managed image: the image cannot go."""
     from accounts.services import create_resource_group
