@@ -246,6 +246,9 @@ CANONICAL_SEGMENTS = {
         "locations",
         "operations",
         "resources",
+        "usages",
+        "operationresults",
+        "register",
     )
 }
 

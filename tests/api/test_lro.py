@@ -160,3 +160,13 @@ def test_every_final_state_rule_ends_on_the_resource(sdk, user, subscription, rg
     assert client.gallery_images.begin_delete(RG, "g1", "d1", polling=polling()).result() is None
     assert client.galleries.begin_delete(RG, "g1", polling=polling()).result() is None
     assert [g.name for g in client.galleries.list_by_resource_group(RG)] == []
+
+
+def test_a_managed_images_delete_answers_like_a_gallerys(client, bearer, subscription, rg, image):
+    version = max(arm_versions.IMAGE_API_VERSIONS)
+    url = f"{image.arm_id}?api-version={version}"
+    deleted = client.delete(url, **bearer)
+    assert deleted.status_code == 202 and deleted["Azure-AsyncOperation"]
+    assert "monitor=true" in deleted["Location"] and f"api-version={version}" in deleted["Location"]
+    assert client.get(_local(deleted["Location"]), **bearer).status_code == 204
+    assert client.delete(url, **bearer).status_code == 204 and "Location" not in client.delete(url, **bearer)

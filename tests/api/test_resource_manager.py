@@ -150,6 +150,7 @@ def test_deleting_a_group_deletes_everything_inside_then_the_group(
 ):
     _version(client, bearer, subscription, image)
     make_blob(name="pending.vhd")  # an upload in the group too
+    grant_as_system(rg, create_user(rg.tenant, "gus@contoso.test", "Gus-Pass-1"), "reader")  # goes with it
     # A replica still being removed by its region's worker: the deletion waits for it.
     GalleryImageVersion.objects.update(provisioning_state="Deleting")
     url = f"{_sub(subscription)}/resourcegroups/images?api-version={V}"
@@ -372,6 +373,12 @@ def test_tenants_providers_and_usages(client, bearer, user, caller, subscription
         400,
         "InvalidResourceNamespace",
     )
+    shouted = client.get(
+        f"{_sub(subscription)}/PROVIDERS/microsoft.compute/Locations/westeurope/USAGES",
+        {"api-version": COMPUTE_V},
+        **bearer,
+    )
+    assert shouted.status_code == 200  # ARM paths are case-insensitive
     registered = client.post(
         f"{_sub(subscription)}/providers/Microsoft.Compute/register?api-version={V}", **bearer
     )
