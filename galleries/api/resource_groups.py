@@ -60,7 +60,7 @@ def _deleting(rg: ResourceGroup) -> bool:
 
 def _body(data, allowed: set[str]) -> dict:
     if not isinstance(data, dict):
-        raise ServiceError.invalid("", "The request body must be a JSON object.")
+        raise ServiceError.invalid("body", "The request body must be a JSON object.")
     for key, value in data.items():
         if key in READ_ONLY:
             continue
@@ -162,8 +162,8 @@ class ResourceGroupItem(ArmView):
         group = self._find(sub, rg)
         if group is None:
             raise self._missing(rg)
-        if "tags" in data:
-            groups.update_tags(self.caller, group, data["tags"] or {})
+        # Even a PATCH that changes nothing is a write (checked and logged by the service).
+        groups.update_tags(self.caller, group, (data["tags"] or {}) if "tags" in data else group.tags)
         return Response(resource_group_body(group))
 
     def delete(self, request, sub, rg):

@@ -106,6 +106,11 @@ def test_creating_needs_write_on_the_subscription_and_deleting_delete_on_the_gro
     )
     arm_error(r, 403, "AuthorizationFailed")
     arm_error(
+        _json(client, "patch", f"{_sub(subscription)}/resourcegroups/images?api-version={V}", {}, theirs),
+        403,
+        "AuthorizationFailed",
+    )
+    arm_error(
         client.delete(f"{_sub(subscription)}/resourcegroups/images?api-version={V}", **theirs),
         403,
         "AuthorizationFailed",
