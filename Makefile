@@ -4,7 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test test-services lint format bench bench-smoke screenshots clean
+AZ_CLI_VERSION := 2.91.0
+AZ_VENV ?= .venv-az
+
+.PHONY: install run test test-services lint format bench bench-smoke screenshots az-cli clean
 
 install: $(STAMP)
 
@@ -28,6 +31,18 @@ test-services: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
 	REQUIRE_SERVICES=1 $(PY) -m pytest
+
+## The Azure CLI the az scenario tests drive (tests/cli), pinned, in its own venv (never the project's);
+## nothing to do when that version is already there.
+az-cli:
+	@if $(AZ_VENV)/bin/python -c 'import importlib.metadata as m; print(m.version("azure-cli"))' 2>/dev/null \
+	    | grep -qx '$(AZ_CLI_VERSION)'; then \
+	  echo "azure-cli $(AZ_CLI_VERSION) is in $(AZ_VENV)"; \
+	else \
+	  test -x $(AZ_VENV)/bin/python || $(PYTHON) -m venv $(AZ_VENV); \
+	  $(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip; \
+	  $(AZ_VENV)/bin/python -m pip install --quiet 'azure-cli==$(AZ_CLI_VERSION)'; \
+	fi
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -32,12 +32,6 @@ class ReadOnlyResourceAdmin(ReadOnlyAdmin):
     search_fields = ("name", "arm_id")
 
 
-@admin.register(models.Tenant)
-class TenantAdmin(admin.ModelAdmin):
-    list_display = ("name", "primary_domain", "tenant_id", "created_at")
-    search_fields = ("name", "primary_domain")
-
-
 @admin.register(models.User)
 class PortalUserAdmin(UserAdmin):
     """A new password set here (the password form) ends the principal's bearer tokens (``User.save``);
@@ -64,33 +58,28 @@ class PortalUserAdmin(UserAdmin):
         )
 
 
-@admin.register(models.DirectoryGroup)
-class DirectoryGroupAdmin(admin.ModelAdmin):
-    list_display = ("display_name", "tenant", "object_id")
-    list_filter = ("tenant",)
-
-
-@admin.register(models.AppRegistration)
-class AppRegistrationAdmin(admin.ModelAdmin):
-    list_display = ("display_name", "home_tenant", "client_id", "multi_tenant")
-
-
-@admin.register(models.ClientSecret)
-class ClientSecretAdmin(admin.ModelAdmin):
-    """Deleting a secret here ends the bearer tokens of the app's service principals (``accounts.models``)."""
-
-    list_display = ("app", "description", "hint", "expires_at")
-    readonly_fields = ("secret_hash",)
-
-
-@admin.register(models.ServicePrincipal)
-class ServicePrincipalAdmin(admin.ModelAdmin):
-    list_display = ("user", "app", "tenant", "created_at")
-
-
-@admin.register(models.GuestInvitation)
-class GuestInvitationAdmin(admin.ModelAdmin):
-    list_display = ("user", "tenant", "state", "created_at", "accepted_at")
+# Lists that need nothing but their columns: ``register`` makes their ``ModelAdmin`` from the options.
+admin.site.register(
+    models.Tenant,
+    list_display=("name", "primary_domain", "tenant_id", "created_at"),
+    search_fields=("name", "primary_domain"),
+)
+admin.site.register(
+    models.DirectoryGroup, list_display=("display_name", "tenant", "object_id"), list_filter=("tenant",)
+)
+admin.site.register(
+    models.AppRegistration, list_display=("display_name", "home_tenant", "client_id", "multi_tenant")
+)
+# Deleting a secret here ends the bearer tokens of the app's service principals (``accounts.models``).
+admin.site.register(
+    models.ClientSecret,
+    list_display=("app", "description", "hint", "expires_at"),
+    readonly_fields=("secret_hash",),
+)
+admin.site.register(models.ServicePrincipal, list_display=("user", "app", "tenant", "created_at"))
+admin.site.register(
+    models.GuestInvitation, list_display=("user", "tenant", "state", "created_at", "accepted_at")
+)
 
 
 @admin.register(models.Subscription)
@@ -126,23 +115,23 @@ class ActivityLogEntryAdmin(ReadOnlyAdmin):
     search_fields = ("resource_arm_id", "principal_name", "message")
 
 
-@admin.register(models.UserRoleAssignment)
-class UserRoleAssignmentAdmin(ReadOnlyAdmin):
-    list_display = ("user", "permission", "content_object", "granted_by", "granted_at")
-    list_select_related = ("user", "permission", "content_object", "granted_by")
-    search_fields = ("user__username", "content_object__arm_id")
-
-
-@admin.register(models.GroupRoleAssignment)
-class GroupRoleAssignmentAdmin(ReadOnlyAdmin):
-    list_display = ("group", "permission", "content_object", "granted_by", "granted_at")
-    list_select_related = ("group", "permission", "content_object", "granted_by")
-    search_fields = ("group__name", "content_object__arm_id")
-
-
-@admin.register(models.PartnerTenant)
-class PartnerTenantAdmin(ReadOnlyAdmin):
-    list_display = ("tenant", "partner", "inbound", "outbound", "created_at")
+# The role assignments of users and of groups: the same list but for who holds the role.
+for model, holder, holder_name in (
+    (models.UserRoleAssignment, "user", "user__username"),
+    (models.GroupRoleAssignment, "group", "group__name"),
+):
+    admin.site.register(
+        model,
+        ReadOnlyAdmin,
+        list_display=(holder, "permission", "content_object", "granted_by", "granted_at"),
+        list_select_related=(holder, "permission", "content_object", "granted_by"),
+        search_fields=(holder_name, "content_object__arm_id"),
+    )
+admin.site.register(
+    models.PartnerTenant,
+    ReadOnlyAdmin,
+    list_display=("tenant", "partner", "inbound", "outbound", "created_at"),
+)
 
 
 @admin.register(models.SubscriptionRequest)

@@ -344,6 +344,33 @@ def find_principal(
     return found
 
 
+def principal_by_object_id(tenant: Tenant | None, object_id) -> User | DirectoryGroup:
+    """The user, service principal or group with this object id among those the directory ``tenant``
+    sees (as ``find_principal``: its users, its accepted guests, the service principals present in it,
+    its groups). One of another directory is answered like an id nobody has: ``PrincipalNotFound``,
+    Azure's code for a role assignment's unknown ``principalId``."""
+    oid = _uuid_or_none(object_id)
+    found = None
+    if tenant is not None and oid is not None:
+        found = DirectoryGroup.objects.filter(tenant=tenant, object_id=oid).first()
+        if found is None:
+            guests = GuestInvitation.objects.filter(tenant=tenant, state=GuestInvitation.State.ACCEPTED)
+            found = (
+                User.objects.filter(Q(home_tenant=tenant) | Q(pk__in=guests.values("user_id")))
+                .filter(object_id=oid, is_active=True, is_staff=False, is_superuser=False)
+                .first()
+            )
+    if found is None:
+        where = f"the directory {tenant.tenant_id}" if tenant is not None else "your current directory"
+        raise ServiceError(
+            PRINCIPAL_NOT_FOUND, f"Principal {str(object_id)[:80]} does not exist in {where}.", "principalId"
+        )
+    return found
+
+
+PRINCIPAL_NOT_FOUND = "PrincipalNotFound"
+
+
 def _unknown_message(tenant: Tenant | None, typed: str, groups: bool) -> str:
     """The one answer for a name nobody has and a name of someone this directory does not see. It
     names the directory (the caller's own choice) and echoes what was typed, nothing else."""

@@ -226,28 +226,40 @@ def auth_group_name(tenant: Tenant, name: str) -> str:
 # --- Role assignments (F12) and partner tenants (F13) --------------------------------------------------
 
 
-class UserRoleAssignment(UserObjectPermissionBase):
+class Granted(models.Model):
+    """A role assignment's (user or group) ARM name, who gave it, and when."""
+
+    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now, editable=False)
+    name = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="The assignment's GUID: its ARM name (``…/providers/Microsoft.Authorization/roleAssignments/<name>``).",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class UserRoleAssignment(Granted, UserObjectPermissionBase):
     """A role (a ``role_*`` permission) given to a user or service principal at a scope: a
     django-guardian object permission with a direct foreign key to the scope's resource row."""
 
     content_object = models.ForeignKey(
         "accounts.Resource", on_delete=models.CASCADE, related_name="user_assignments"
     )
-    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    granted_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = "role assignment (user)"
 
 
-class GroupRoleAssignment(GroupObjectPermissionBase):
+class GroupRoleAssignment(Granted, GroupObjectPermissionBase):
     """A role given to a directory group at a scope; every member holds it."""
 
     content_object = models.ForeignKey(
         "accounts.Resource", on_delete=models.CASCADE, related_name="group_assignments"
     )
-    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    granted_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = "role assignment (group)"

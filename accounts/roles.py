@@ -53,6 +53,9 @@ class Role:
     description: str
     actions: frozenset[Action]
     types: frozenset[str] | None = None  # None: every resource type
+    #: The Azure built-in role's id (its role definition's ``name``), as Microsoft's list of built-in
+    #: roles gives it: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+    guid: str = ""
 
     @property
     def codename(self) -> str:
@@ -68,18 +71,21 @@ ROLES: tuple[Role, ...] = (
         "Owner",
         "Full access to everything in scope, including granting access to others.",
         ALL_ACTIONS,
+        guid="8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
     ),
     Role(
         "contributor",
         "Contributor",
         "Create, change, delete and deploy from everything in scope; cannot grant access.",
         frozenset({Action.READ, Action.WRITE, Action.DELETE, Action.DEPLOY}),
+        guid="b24988ac-6180-42a0-ab88-20f7382dd24c",
     ),
     Role(
         "reader",
         "Reader",
         "See everything in scope and deploy virtual machines from its images.",
         frozenset({Action.READ, Action.DEPLOY}),
+        guid="acdd72a7-3385-48ef-bd42-f606fba81ae7",
     ),
     Role(
         "sharing_admin",
@@ -88,6 +94,7 @@ ROLES: tuple[Role, ...] = (
         "because sharing what one cannot see is not possible; no write, delete or deploy.",
         frozenset({Action.READ, Action.MANAGE_ACCESS}),
         GALLERY_TYPES,
+        guid="1ef6a3be-d0ac-425d-8c01-acb62866290b",
     ),
     Role(
         "artifacts_publisher",
@@ -96,6 +103,7 @@ ROLES: tuple[Role, ...] = (
         "snapshots and VHD uploads; cannot grant access.",
         frozenset({Action.READ, Action.WRITE, Action.DELETE}),
         PUBLISHING_TYPES,
+        guid="85a2d0d9-2eba-4c9c-b355-11c2cc0788ab",
     ),
     Role(
         "image_reader",
@@ -103,6 +111,7 @@ ROLES: tuple[Role, ...] = (
         "See galleries, image definitions and image versions, and deploy virtual machines from them.",
         frozenset({Action.READ, Action.DEPLOY}),
         GALLERY_TYPES,
+        guid="cf7c76d2-98a3-4358-a134-615aa78bf44d",
     ),
 )
 
@@ -112,9 +121,10 @@ ROLE_PERMISSIONS = [(r.codename, r.name) for r in ROLES]
 
 
 def role(key_or_name: str) -> Role | None:
-    """A role by key (``reader``), codename (``role_reader``) or name (``Reader``), ignoring case."""
+    """A role by key (``reader``), codename (``role_reader``), name (``Reader``) or Azure's id of the
+    built-in role (``acdd72a7-…``), ignoring case."""
     k = (key_or_name or "").strip().lower()
     for r in ROLES:
-        if k in (r.key, r.codename, r.name.lower()):
+        if k in (r.key, r.codename, r.name.lower(), r.guid):
             return r
     return None

@@ -8,6 +8,8 @@ their tenant in and their tenant's list to let them out. A group must be one of 
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import Permission
 
 from portal.core import inputs
@@ -80,23 +82,40 @@ SCOPE_DIRECTORY = object()
 def assign_role(
     caller: Caller,
     scope: Resource,
-    assignee: User | DirectoryGroup | str,
+    assignee: User | DirectoryGroup | str | uuid.UUID,
     role_key: str,
     *,
     directory: Tenant | None | object = SCOPE_DIRECTORY,
+    name: uuid.UUID | None = None,
+    principal_type: str | None = None,
 ) -> str:
-    """Give ``assignee`` (a principal, a group, or the text typed for one) the role at ``scope``;
-    returns a message (with the warning for a version scope).
+    """Give ``assignee`` (a principal, a group, the text typed for one, or its object id as a
+    ``uuid.UUID``) the role at ``scope``; returns a message (with the warning for a version scope).
+    ``name``: the assignment's GUID (the API's ``roleAssignments/<name>``), a new one by default.
 
-    Typed text is looked up (``directory.find_principal``, after the manage-access check, so only
-    someone who may grant here can look anyone up) in ``directory``: the caller's current directory
-    for a page, the scope's own tenant by default (the service callers: set-up and tests)."""
+    Typed text and object ids are looked up (``directory.find_principal`` /
+    ``directory.principal_by_object_id``, after the manage-access check, so only someone who may grant
+    here can look anyone up) in ``directory``: the caller's current directory for a page, the scope's
+    own tenant by default (the service callers: set-up, tests and the API). ``principal_type`` (the
+    API's ``principalType``: ``User``, ``ServicePrincipal`` or ``Group``) must match the assignee's."""
     r = role(role_key)
+    guid = name or uuid.uuid4()
     with change(caller, ASSIGN_OP, scope=scope, arm_id=scope.arm_id, action=Action.MANAGE_ACCESS) as ch:
-        if isinstance(assignee, str):
+        if isinstance(assignee, str | uuid.UUID):
             where = scope.tenant if directory is SCOPE_DIRECTORY else directory
-            assignee = directories.find_principal(where, assignee)
+            if isinstance(assignee, uuid.UUID):
+                assignee = directories.principal_by_object_id(where, assignee)
+            else:
+                assignee = directories.find_principal(where, assignee)
         name = assignee.display_name if isinstance(assignee, DirectoryGroup) else assignee.username
+        kind = "Group" if isinstance(assignee, DirectoryGroup) else assignee.kind
+        if principal_type is not None and principal_type != kind:
+            raise ServiceError(
+                "UnmatchedPrincipalType",
+                f"The PrincipalId '{name}' has type '{kind}', which is different from specified PrincipalType "
+                f"'{principal_type}'.",
+                "principalType",
+            )
         if r is None:
             raise ServiceError.invalid("role", f"There is no role named '{role_key}'.")
         if r not in access.roles_for_scope(scope):
@@ -119,7 +138,11 @@ def assign_role(
                     f"The group '{name}' already has the role '{r.name}' here.", "role"
                 )
             GroupRoleAssignment.objects.create(
-                group=assignee.group, permission=perm, content_object=content, granted_by=caller.principal
+                group=assignee.group,
+                permission=perm,
+                content_object=content,
+                granted_by=caller.principal,
+                name=guid,
             )
         else:
             why = eligibility_error(assignee, scope.tenant_id)
@@ -130,7 +153,11 @@ def assign_role(
             ).exists():
                 raise ServiceError.conflict(f"'{name}' already has the role '{r.name}' here.", "role")
             UserRoleAssignment.objects.create(
-                user=assignee, permission=perm, content_object=content, granted_by=caller.principal
+                user=assignee,
+                permission=perm,
+                content_object=content,
+                granted_by=caller.principal,
+                name=guid,
             )
         ch.message = f"Granted '{r.name}' to {name}."
         ch.details = {"role": r.name, "principal": name, "scope": scope.arm_id}
@@ -142,29 +169,47 @@ def assign_role(
 
 
 def remove_assignment(caller: Caller, scope: Resource, assignment_id: str) -> str:
-    """Remove a direct assignment at ``scope`` (``u:<pk>`` or ``g:<pk>`` as the access page lists it)."""
+    """Remove a direct assignment at ``scope``: ``u:<pk>`` or ``g:<pk>`` as the access page lists it,
+    or the assignment's GUID name (the API's ``roleAssignments/<name>``)."""
     kind, _, pk = (assignment_id or "").partition(":")
     model = {"u": UserRoleAssignment, "g": GroupRoleAssignment}.get(kind)
+    guid = None if model else _guid(assignment_id)
     with change(caller, REMOVE_OP, scope=scope, arm_id=scope.arm_id, action=Action.MANAGE_ACCESS) as ch:
-        a = (
-            model.objects.filter(pk=inputs.row_id(pk), content_object_id=scope.pk)
-            .select_related("permission")
-            .first()
-            if model and inputs.row_id(pk) is not None
-            else None
-        )
+        a = None
+        if model and inputs.row_id(pk) is not None:
+            a = (
+                model.objects.filter(pk=inputs.row_id(pk), content_object_id=scope.pk)
+                .select_related("permission")
+                .first()
+            )
+        elif guid is not None:
+            a = (
+                UserRoleAssignment.objects.filter(name=guid, content_object_id=scope.pk)
+                .select_related("permission")
+                .first()
+                or GroupRoleAssignment.objects.filter(name=guid, content_object_id=scope.pk)
+                .select_related("permission")
+                .first()
+            )
         if a is None:
             raise ServiceError.not_found(
                 "That role assignment is not at this scope (it may be inherited: remove it where it was made).",
                 "assignment",
             )
-        who = a.user.username if kind == "u" else a.group.directory_group.display_name
+        who = a.user.username if isinstance(a, UserRoleAssignment) else a.group.directory_group.display_name
         r = role(a.permission.codename)
         a.delete()
         ch.message = f"Removed '{r.name if r else a.permission.codename}' from {who}."
         ch.details = {"role": r.name if r else a.permission.codename, "principal": who, "scope": scope.arm_id}
     access.forget(caller.principal)
     return ch.message
+
+
+def _guid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(text).strip())
+    except (ValueError, AttributeError):
+        return None
 
 
 def grant_as_system(scope: Resource, assignee: User | DirectoryGroup, role_key: str) -> None:

@@ -5,29 +5,24 @@ from accounts.admin import ReadOnlyAdmin, ReadOnlyInline, ReadOnlyResourceAdmin
 
 from . import models
 
-
-@admin.register(models.Cloud)
-class CloudAdmin(admin.ModelAdmin):
-    list_display = ("name", "display_name")
-
-
-@admin.register(models.Region)
-class RegionAdmin(admin.ModelAdmin):
-    list_display = ("name", "display_name", "cloud", "is_source", "has_zones", "restricted")
-    list_filter = ("cloud", "is_source", "has_zones", "restricted")
-    search_fields = ("name", "display_name")
-
-
-@admin.register(models.StoredDisk)
-class StoredDiskAdmin(admin.ModelAdmin):
-    list_display = ("path", "region", "size_bytes", "sha256", "created_at")
-    list_filter = ("region",)
-
-
-@admin.register(models.Blob)
-class BlobAdmin(admin.ModelAdmin):
-    list_display = ("name", "container", "resource_group", "region", "state", "bytes_received", "size_bytes")
-    list_filter = ("state", "region")
+# Lists that need nothing but their columns: ``register`` makes their ``ModelAdmin`` from the options.
+admin.site.register(models.Cloud, list_display=("name", "display_name"))
+admin.site.register(
+    models.Region,
+    list_display=("name", "display_name", "cloud", "is_source", "has_zones", "restricted"),
+    list_filter=("cloud", "is_source", "has_zones", "restricted"),
+    search_fields=("name", "display_name"),
+)
+admin.site.register(
+    models.StoredDisk,
+    list_display=("path", "region", "size_bytes", "sha256", "created_at"),
+    list_filter=("region",),
+)
+admin.site.register(
+    models.Blob,
+    list_display=("name", "container", "resource_group", "region", "state", "bytes_received", "size_bytes"),
+    list_filter=("state", "region"),
+)
 
 
 class DataDiskInline(ReadOnlyInline):
@@ -69,16 +64,16 @@ class GalleryImageVersionAdmin(ReadOnlyResourceAdmin):
     inlines = [VersionDiskInline, TargetRegionInline]
 
 
-@admin.register(models.TargetRegion)
-class TargetRegionAdmin(admin.ModelAdmin):
-    list_display = ("version", "region", "replica_count", "storage_account_type", "state", "attempts")
-    list_filter = ("state", "region")
-
-
-@admin.register(models.UsageCounter)
-class UsageCounterAdmin(admin.ModelAdmin):
-    list_display = ("subscription", "region", "kind", "count")
-    list_filter = ("kind", "region")
+admin.site.register(
+    models.TargetRegion,
+    list_display=("version", "region", "replica_count", "storage_account_type", "state", "attempts"),
+    list_filter=("state", "region"),
+)
+admin.site.register(
+    models.UsageCounter,
+    list_display=("subscription", "region", "kind", "count"),
+    list_filter=("kind", "region"),
+)
 
 
 @admin.register(models.LifecycleRun)

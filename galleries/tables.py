@@ -48,7 +48,31 @@ def columns(*own: str, place: bool = True, last: tuple[str, ...] = ("tags",)) ->
     return ("selection", "name", *own, *where, *last)
 
 
-class ResourceTable(tables.Table):
+def num_column(label: str, **kwargs) -> tables.Column:
+    """A column of numbers: right-aligned, head and cells."""
+    return tables.Column(label, attrs={"td": {"class": "num"}, "th": {"class": "num"}}, **kwargs)
+
+
+class TaggedTable(tables.Table):
+    """What every list of the portal shares: the declared columns only, sorted by name, rendered by
+    ``portal/components/table.html``, with the tags last; the name cannot be hidden."""
+
+    tags = tables.Column("Tags", orderable=False, empty_values=())
+
+    always_shown = ("name",)
+
+    class Meta:
+        fields = ()  # the columns are the ones declared
+        sequence = ("...", "tags")
+        template_name = "portal/components/table.html"
+        attrs = {"class": "resource-list"}
+        order_by = ("name",)
+
+    def render_tags(self, value):
+        return tags_html(value)
+
+
+class ResourceTable(TaggedTable):
     """Name (a link to the page), resource group, location, subscription, tags; a selection column
     ``pk`` named ``selection`` when the list has bulk actions."""
 
@@ -70,19 +94,12 @@ class ResourceTable(tables.Table):
     subscription = tables.Column(
         "Subscription", accessor="subscription__display_name", order_by="subscription__display_name"
     )
-    tags = tables.Column("Tags", orderable=False, empty_values=())
 
     always_shown = ("selection", "name")
     url_name = ""  # the URL name of a row's page
 
-    class Meta:
-        fields = ()  # the columns are the ones declared (``columns()`` orders them)
-        template_name = "portal/components/table.html"
-        attrs = {"class": "resource-list"}
-        order_by = ("name",)
-
-    def render_tags(self, value):
-        return tags_html(value)
+    class Meta(TaggedTable.Meta):
+        pass  # ``columns()`` orders the declared columns
 
 
 class GalleryTable(ResourceTable):

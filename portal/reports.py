@@ -103,6 +103,14 @@ class ActivityFilters:
     errors: dict = field(default_factory=dict)
 
     NAMES = ("resource", "subscription", "principal", "operation", "status", "source", "from", "to")
+    LOOKUPS = (  # the filters but the dates: each one's query on the entries
+        ("resource", "resource_arm_id__icontains"),
+        ("subscription", "subscription_id"),
+        ("principal", "principal_name__icontains"),
+        ("operation", "operation__icontains"),
+        ("status", "status"),
+        ("source", "source"),
+    )
 
     @classmethod
     def parse(cls, params, subscription_guids: set[str]) -> ActivityFilters:
@@ -121,14 +129,14 @@ class ActivityFilters:
             if guid not in subscription_guids:
                 f.errors["subscription"] = "Choose one of the listed subscriptions."
             f.subscription = guid
-        if raw["status"]:
-            if raw["status"] not in ActivityLogEntry.Status.values:
-                f.errors["status"] = "The status is Succeeded or Failed."
-            f.status = raw["status"]
-        if raw["source"]:
-            if raw["source"] not in ActivityLogEntry.Source.values:
-                f.errors["source"] = "The source is portal, api or system."
-            f.source = raw["source"]
+        for name, choices, rule in (
+            ("status", ActivityLogEntry.Status.values, "Succeeded or Failed"),
+            ("source", ActivityLogEntry.Source.values, "portal, api or system"),
+        ):
+            if raw[name]:
+                if raw[name] not in choices:
+                    f.errors[name] = f"The {name} is {rule}."
+                setattr(f, name, raw[name])
         for name, attr in (("from", "date_from"), ("to", "date_to")):
             if raw[name]:
                 try:
@@ -140,18 +148,9 @@ class ActivityFilters:
         return f
 
     def apply(self, qs):
-        if self.resource:
-            qs = qs.filter(resource_arm_id__icontains=self.resource)
-        if self.subscription:
-            qs = qs.filter(subscription_id=self.subscription)
-        if self.principal:
-            qs = qs.filter(principal_name__icontains=self.principal)
-        if self.operation:
-            qs = qs.filter(operation__icontains=self.operation)
-        if self.status:
-            qs = qs.filter(status=self.status)
-        if self.source:
-            qs = qs.filter(source=self.source)
+        qs = qs.filter(
+            **{lookup: getattr(self, name) for name, lookup in self.LOOKUPS if getattr(self, name)}
+        )
         tz = timezone.get_current_timezone()
         if self.date_from:
             qs = qs.filter(timestamp__gte=dt.datetime.combine(self.date_from, dt.time.min, tzinfo=tz))
@@ -254,8 +253,8 @@ def _activity_page(request, *, resource=None):
     context = {
         "page": page,
         "filters": filters,
-        "subscriptions": subs,
-        "statuses": ActivityLogEntry.Status.values,
+        "subscriptions": names.items(),  # (value, text) pairs, as the other choice filters
+        "statuses": [(s, s) for s in ActivityLogEntry.Status.values],
         "sources": ActivityLogEntry.Source.choices,
         "resource": resource,
         "tab": "activity",

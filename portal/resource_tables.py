@@ -10,12 +10,12 @@ from django.utils.html import format_html
 
 from accounts.models import Resource, ResourceGroup, Subscription
 from accounts.resource_types import TYPE_LABELS
-from galleries.tables import tags_html
+from galleries.tables import TaggedTable, num_column
 
 from .views import display_name
 
 
-class SubscriptionTable(tables.Table):
+class SubscriptionTable(TaggedTable):
     """Name, id, state, readable resource groups, the usage counts over all regions (F15) and the
     monthly storage cost of the readable versions (F16, set by the view: ``money``, per pk)."""
 
@@ -27,27 +27,16 @@ class SubscriptionTable(tables.Table):
     )
     guid = tables.Column("Subscription ID")
     state = tables.Column("State")
-    n_groups = tables.Column("Resource groups", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    n_galleries = tables.Column("Galleries", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    n_definitions = tables.Column("Image definitions", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    n_versions = tables.Column("Image versions", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    monthly_cost = tables.Column(
-        "Monthly cost",
-        empty_values=(),
-        orderable=False,
-        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
-    )
-    tags = tables.Column("Tags", orderable=False, empty_values=())
-
-    always_shown = ("name",)
+    n_groups = num_column("Resource groups")
+    n_galleries = num_column("Galleries")
+    n_definitions = num_column("Image definitions")
+    n_versions = num_column("Image versions")
+    monthly_cost = num_column("Monthly cost", empty_values=(), orderable=False)
     money: dict = {}
 
-    class Meta:
+    class Meta(TaggedTable.Meta):
         model = Subscription
-        fields = ()
-        template_name = "portal/components/table.html"
         attrs = {"class": "resource-list subscriptions", "id": "subscriptions"}
-        order_by = ("name",)
         empty_text = "No subscriptions match these filters."
 
     def render_guid(self, value):
@@ -64,11 +53,8 @@ class SubscriptionTable(tables.Table):
             '<a href="{}">{}</a>', reverse("subscription-cost", args=[record.pk]), money["monthly"]
         )
 
-    def render_tags(self, value):
-        return tags_html(value)
 
-
-class ResourceGroupTable(tables.Table):
+class ResourceGroupTable(TaggedTable):
     """Name, subscription, location, how many (non-hidden) resources in it the user may read, tags."""
 
     name = tables.Column(
@@ -79,40 +65,26 @@ class ResourceGroupTable(tables.Table):
         "Subscription", accessor="subscription__display_name", order_by="subscription__sort_name"
     )
     location = tables.Column("Location", accessor="location__display_name", order_by="location__display_name")
-    n_resources = tables.Column("Resources", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    tags = tables.Column("Tags", orderable=False, empty_values=())
+    n_resources = num_column("Resources")
 
-    always_shown = ("name",)
-
-    class Meta:
+    class Meta(TaggedTable.Meta):
         model = ResourceGroup
-        fields = ()
-        template_name = "portal/components/table.html"
         attrs = {"class": "resource-list resource-groups", "id": "resource-groups"}
         order_by = ("subscription", "name")
         empty_text = "No resource groups match these filters."
 
-    def render_tags(self, value):
-        return tags_html(value)
 
-
-class GroupResourceTable(tables.Table):
+class GroupResourceTable(TaggedTable):
     """The resources in a resource group, of every type: the name as people say it (a definition or
     version by its path in the gallery), linked to the resource's overview."""
 
     name = tables.Column(empty_values=(), order_by=("sort_name", "pk"))
     type = tables.Column("Type")
     location = tables.Column("Location", accessor="location__display_name", order_by="location__display_name")
-    tags = tables.Column("Tags", orderable=False, empty_values=())
 
-    always_shown = ("name",)
-
-    class Meta:
+    class Meta(TaggedTable.Meta):
         model = Resource
-        fields = ()
-        template_name = "portal/components/table.html"
         attrs = {"class": "resource-list", "id": "group-resources"}
-        order_by = ("name",)
         empty_text = "No resources match these filters."
 
     def render_name(self, record):
@@ -125,6 +97,3 @@ class GroupResourceTable(tables.Table):
 
     def render_type(self, value):
         return TYPE_LABELS.get(value, value)
-
-    def render_tags(self, value):
-        return tags_html(value)

@@ -13,8 +13,7 @@ resource group the user may not read is a 404, and each list and count shows onl
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django.urls import path, reverse
 
 from accounts import access
@@ -26,6 +25,7 @@ from galleries.frame import command, row
 from galleries.models import UsageCounter
 from galleries.views.base import GalleriesView, in_directory
 from portal.core import generic
+from portal.core.queries import per_row
 
 from . import reports
 from .resource_filtersets import GroupResourceFilterSet, ResourceGroupFilterSet, SubscriptionFilterSet
@@ -34,22 +34,9 @@ from .resource_tables import GroupResourceTable, ResourceGroupTable, Subscriptio
 T = "portal/reports/"
 
 
-def _count(qs, column: str):
-    """A per-row count as a subquery (sortable, one query whatever the number of rows)."""
-    rows = qs.filter(**{column: OuterRef("pk")}).order_by().values(column).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
-
-
 def _usage(kind: str):
     """A subscription's count of ``kind`` over all its regions (F15's counters)."""
-    rows = (
-        UsageCounter.objects.filter(subscription=OuterRef("pk"), kind=kind)
-        .order_by()
-        .values("subscription")
-        .annotate(n=Sum("count"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+    return per_row(UsageCounter.objects.filter(kind=kind), "subscription", Sum("count"))
 
 
 class DirectoryList(GalleriesView, generic.ObjectListView):
@@ -84,7 +71,7 @@ class SubscriptionList(DirectoryList):
             super()
             .get_table_queryset(request)
             .annotate(
-                n_groups=_count(groups, "subscription"),
+                n_groups=per_row(groups, "subscription"),
                 n_galleries=_usage(UsageCounter.Kind.GALLERIES),
                 n_definitions=_usage(UsageCounter.Kind.DEFINITIONS),
                 n_versions=_usage(UsageCounter.Kind.VERSIONS),
@@ -212,7 +199,7 @@ class ResourceGroupList(DirectoryList):
 
     def get_table_queryset(self, request):
         readable = Resource.objects.restrict(request.user).filter(hidden=False)
-        return super().get_table_queryset(request).annotate(n_resources=_count(readable, "resource_group"))
+        return super().get_table_queryset(request).annotate(n_resources=per_row(readable, "resource_group"))
 
     def commands(self, request):
         directory = current_directory(request)  # the create page offers the writable subscriptions here

@@ -385,9 +385,12 @@ def _form_context(form, f: dict, choices: dict) -> dict:
     return {
         "subscriptions": subs,
         "locations": locations,
-        "resource_groups": groups,
+        "resource_groups": [(name, name) for name in groups],
+        "rg_selected": next((name for name in groups if name.lower() == f["rg"].lower()), None),
         "selected_subs": {str(g) for g in f["sub"]} | set(raw.getlist("sub") if form.errors else []),
-        "types": [(t, label, t in HIDDEN_TYPES) for t, label in TYPE_LABELS.items()],
+        "types": [
+            (t, f"{label} (hidden type)" if t in HIDDEN_TYPES else label) for t, label in TYPE_LABELS.items()
+        ],
         "tag_text": (tag[0] if tag[1] is None else f"{tag[0]}={tag[1]}")
         if tag
         else raw.get("tag", "")

@@ -5,7 +5,8 @@
 - ``GET /subscriptions/{s}/providers[/{namespace}]``, ``GET /providers[/{namespace}]`` (tenant level) and
   ``POST /subscriptions/{s}/providers/{namespace}/register`` (spec ``resources.json``, "Providers"): the
   namespaces this portal serves — Microsoft.Compute, Microsoft.Resources, Microsoft.Authorization — with
-  their resource types, the api-versions each accepts (``galleries.api.arm_versions``, newest first) and
+  their resource types, the api-versions each accepts (``galleries.api.arm_versions``; Microsoft.Authorization's
+  from ``accounts.api.authorization``; newest first) and
   locations (the regions' display names; none for global types), always ``Registered``. Registering is
   a no-op that answers the provider, as ARM does for a registered one. An unknown namespace is ARM's
   ``InvalidResourceNamespace`` ("The resource namespace '…' is invalid.").
@@ -20,6 +21,7 @@ from django.db.models import Q
 from rest_framework.response import Response
 
 from accounts import access
+from accounts.api import authorization
 from accounts.models import Resource, Subscription, Tenant
 from accounts.roles import Action
 from portal.core import limits
@@ -36,8 +38,6 @@ GALLERY = tuple(arm_versions.GALLERY_API_VERSIONS)
 COMPUTE = tuple(arm_versions.IMAGE_API_VERSIONS)
 SNAPSHOT = tuple(arm_versions.SNAPSHOT_API_VERSIONS)
 RESOURCES = tuple(arm_versions.RESOURCES_API_VERSIONS)
-#: Microsoft.Authorization's versions (azure-mgmt-authorization 4.0.0 and the az CLI 2.91.0 use 2022-04-01).
-AUTHORIZATION = ("2015-07-01", "2018-01-01-preview", "2020-04-01-preview", "2022-04-01")
 
 REGIONAL, GLOBAL = True, False
 
@@ -65,8 +65,8 @@ PROVIDERS: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {
         ("resources", RESOURCES, GLOBAL),
     ],
     "Microsoft.Authorization": [
-        ("roleAssignments", AUTHORIZATION, GLOBAL),
-        ("roleDefinitions", AUTHORIZATION, GLOBAL),
+        ("roleAssignments", authorization.ASSIGNMENTS_VERSIONS, GLOBAL),
+        ("roleDefinitions", authorization.DEFINITIONS_VERSIONS, GLOBAL),
     ],
 }
 

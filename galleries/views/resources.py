@@ -14,7 +14,7 @@ import re
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 from django.db.models.functions import Lower
 from django.http import Http404
 from django.shortcuts import render
@@ -35,6 +35,7 @@ from accounts.roles import (
 )
 from portal.core import generic
 from portal.core.errors import ServiceError
+from portal.core.queries import per_row
 
 from .. import filtersets, forms, services, tables
 from ..frame import FRAME_RELATED, command, row
@@ -262,15 +263,9 @@ class GalleryView(GalleriesView, generic.ObjectView):
         ]
 
     def get_extra_context(self, request, gallery):
-        versions = (
-            Resource.objects.filter(definition=OuterRef("pk"), type=VERSION_TYPE)
-            .order_by()
-            .values("definition")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
+        versions = Resource.objects.filter(type=VERSION_TYPE)
         definitions = access.restrict(GalleryImage.objects.filter(gallery=gallery), request.user).annotate(
-            n_versions=Subquery(versions, output_field=IntegerField())
+            n_versions=per_row(versions, "definition")
         )
         table = tables.DefinitionTable(definitions, request=request)
         RequestConfig(request, paginate={"per_page": generic.PER_PAGE}).configure(table)

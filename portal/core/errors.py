@@ -27,6 +27,11 @@ class ServiceError(Exception):
         "ResourceGroupNotFound": 404,
         "InvalidResourceType": 404,
         "InvalidResourceGroupLocation": 409,
+        # Microsoft.Authorization (accounts.api)
+        "RoleAssignmentExists": 409,
+        "RoleAssignmentUpdateNotPermitted": 409,
+        "RoleAssignmentNotFound": 404,
+        "RoleDefinitionDoesNotExist": 404,
     }
 
     def __init__(self, code: str, message: str, target: str | None = None, details: list | None = None):

@@ -6,6 +6,7 @@ people are the admin's own to add; of a subscription only its state is edited he
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 
 from accounts.models import User
 
@@ -53,3 +54,11 @@ def test_a_subscription_has_only_its_state_to_edit(operator, subscription):
     html = operator.get(f"/admin/accounts/subscription/{subscription.pk}/change/").content.decode()
     assert 'name="state"' in html
     assert 'name="limit_galleries"' not in html and 'name="display_name"' not in html
+
+
+def test_every_registered_list_opens(operator, subscription, rg, gallery):
+    """The lists registered from options alone (``admin.site.register(model, list_display=...)``) open
+    like the declared ones, with their columns."""
+    for model in admin.site._registry:
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        assert operator.get(url).status_code == 200, url

@@ -161,7 +161,13 @@ def path_for(name: str, route: str, w: World) -> tuple[str, User | None]:
         "name": w.image.name,
         "location": "westeurope",
         "operation": "00000000-0000-0000-0000-000000000000",
+        "scope": f"subscriptions/{w.subscription.guid}",  # Microsoft.Authorization at any scope
+        "role_id": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "key": str(w.owner.object_id),  # Microsoft Graph objects
     }
+    if route.startswith("^"):  # a regular expression route: its named groups become <name>
+        route = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", r"<\1>", route)
+        route = route.lstrip("^").rstrip("$").replace("\\.", ".")
     if "<int:pk>" in route:
         prefix = max((p for p in pks if name.startswith(p)), key=len, default=None)
         assert prefix is not None, f"add the URL name {name!r} ({route}) to path_for()"

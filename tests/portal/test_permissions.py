@@ -652,8 +652,29 @@ def test_every_resource_url_is_covered():
     not_resources |= {"arm-subscriptions", "arm-resources", "arm-not-found", "arm-provider-not-found"}
     # The caller's tenants and the tenant-level provider listings (tests/api/test_resource_manager.py).
     not_resources |= {"arm-tenants", "arm-providers", "arm-provider"}
+    # Microsoft.Authorization at any scope (tests/api/test_authorization.py, whose 404/403 cases are the
+    # access filter's) and Microsoft Graph's directory lookups (tests/api/test_graph.py).
+    not_resources |= {
+        "arm-role-definitions-tenant",
+        "arm-role-definition-tenant",
+        "arm-role-definitions",
+        "arm-role-definition",
+        "arm-role-assignments",
+        "arm-role-assignment",
+        "graph-users",
+        "graph-user",
+        "graph-service-principals",
+        "graph-service-principal",
+        "graph-groups",
+        "graph-group",
+        "graph-me",
+        "graph-get-by-ids",
+        "graph-directory-object",
+    }
     # The API's description and its interactive docs (tests/api/test_openapi.py).
     not_resources |= {"api-schema", "api-schema-yaml", "api-docs", "api-redoc"}
+    # The cloud's endpoints, anonymous as in Azure (tests/portal/test_metadata.py).
+    not_resources |= {"metadata-endpoints"}
     # Day-one administration: operators' and tenant administrators' pages, and a create page listing the
     # writable subscriptions (tests/accounts/test_administration_pages.py).
     not_resources |= {

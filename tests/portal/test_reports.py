@@ -187,6 +187,10 @@ def test_a_bad_filter_is_a_400_with_the_message_next_to_the_field(client, user, 
     assert response.status_code == 400 and 'id="error-status">The status is Succeeded or Failed' in (
         response.content.decode()
     )
+    response = client.get(reverse("activity"), {"source": "fax"})
+    assert response.status_code == 400 and 'id="error-source">The source is portal, api or system' in (
+        response.content.decode()
+    )
 
 
 def test_htmx_rerenders_only_the_table_with_errors_out_of_band(client, user, busy_log):

@@ -9,6 +9,7 @@ import io
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -173,8 +174,10 @@ class Up:
             "PORTAL_VAR_DIR": str(tmp_path),
             "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
             "PYTHONUNBUFFERED": "1",
+            "PORTAL_ALSO_443": "0",  # port 443 is the machine's, not this test's
             **{k: str(v) for k, v in env.items()},
         }
+        self.context: ssl.SSLContext | None = None
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [PY, "manage.py", "up", "--no-demo", "--addr", f"127.0.0.1:{self.port}"],
@@ -202,8 +205,16 @@ class Up:
             raise AssertionError(f"{exc}\n{self.output[-4000:]}") from None
 
     def answers(self) -> bool:
+        """The web server answers over HTTPS with the CA `up` made in the state folder."""
+        if self.context is None:
+            ca = self.var / "tls" / "ca.pem"
+            if not ca.exists():
+                return False
+            self.context = ssl.create_default_context(cafile=str(ca))
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=5) as r:
+            with urllib.request.urlopen(
+                f"https://localhost:{self.port}/login/", timeout=5, context=self.context
+            ) as r:
                 return r.status == 200
         except OSError:
             return False
