@@ -101,6 +101,12 @@ def purge_operations() -> int:
     return operations.purge()
 
 
+@shared_task(name="galleries.tasks.advance_group_deletions", ignore_result=True)
+def advance_group_deletions() -> int:
+    """Carry on the resource group deletions whose replicas the region workers have removed meanwhile."""
+    return operations.advance_group_deletions()
+
+
 @shared_task(name="galleries.deployments.admit_waiting_deployments", ignore_result=True)
 def admit_waiting_deployments() -> int:
     """Start the waiting deployments that now fit (every few seconds, by beat)."""

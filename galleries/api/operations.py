@@ -1,4 +1,5 @@
-"""Long-running operations of the API (F19): an ``Azure-AsyncOperation`` URL per PUT, PATCH and DELETE.
+"""Long-running operations of the API (F19): an ``Azure-AsyncOperation`` URL per PUT, PATCH and DELETE,
+and for a DELETE a ``Location`` too (the operation's result URL, ``?monitor=true``; see ``headers``).
 
 The status is read from the resource itself when asked, so it cannot drift from it:
 
@@ -20,11 +21,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from rest_framework.response import Response
 
-from accounts.models import Resource, Subscription
+from accounts.activity import Caller
+from accounts.models import ActivityLogEntry, Resource, ResourceGroup, Subscription
 from portal.core import arm
 from portal.core.errors import ServiceError
 
+from .. import resource_groups
 from ..models import ArmOperation, GalleryImageVersion, TargetRegion
 from .arm import iso
 
@@ -56,19 +60,37 @@ def deleting(request, resource: Resource, remove) -> ArmOperation:
     return op
 
 
-def url(request, op: ArmOperation) -> str:
+def url(request, op: ArmOperation, **query) -> str:
     return arm.absolute(
         request,
         f"/subscriptions/{op.subscription.guid}/providers/Microsoft.Compute/locations/{op.location}"
         f"/operations/{op.pk}",
+        **query,
     )
 
 
+def monitor_url(request, op: ArmOperation) -> str:
+    """The operation's result URL (``Location``): the status URL with ``monitor=true``, as the Compute
+    resource provider spells it (GalleryRP examples ``Gallery_Delete.json``)."""
+    return url(request, op, monitor="true")
+
+
 def headers(request, op: ArmOperation) -> dict:
-    """``Azure-AsyncOperation`` (the status resource) and ``Location`` (the same, as ARM's clients
-    accept either), with a Retry-After of zero: progress is cheap to ask for."""
-    link = url(request, op)
-    return {"Azure-AsyncOperation": link, "Location": link, "Retry-After": "0"}
+    """The headers Azure's Compute resource provider sends (spec ``GalleryRP/stable/2023-07-03``, the
+    examples ``Gallery_Create.json`` / ``Gallery_Delete.json``):
+
+    - PUT and PATCH: ``Azure-AsyncOperation`` only. The spec gives these no ``final-state-via``, so every
+      client ends with a GET of the request's own URL — the resource — whatever its rule: with no
+      ``Location`` header, azure-core's ``final-state-via: location`` (the az CLI's ``az sig create``)
+      falls back to the original URI too.
+    - DELETE: ``Azure-AsyncOperation`` and ``Location``, the latter the operation's result URL
+      (``?monitor=true``), which answers 202 while the operation runs and then 204.
+
+    A Retry-After of zero: progress is cheap to ask for."""
+    out = {"Azure-AsyncOperation": url(request, op), "Retry-After": "0"}
+    if op.kind == ArmOperation.Kind.DELETE:
+        out["Location"] = monitor_url(request, op)
+    return out
 
 
 def _replication_error(version_id: int) -> dict:
@@ -101,7 +123,9 @@ def refresh(op: ArmOperation) -> ArmOperation:
     if op.status != Status.IN_PROGRESS:
         return op
     status, error = Status.IN_PROGRESS, None
-    if op.kind == ArmOperation.Kind.DELETE:
+    if op.resource_type == ResourceGroup.ARM_TYPE:
+        status, error = _advance_group_deletion(op)
+    elif op.kind == ArmOperation.Kind.DELETE:
         if not Resource.objects.filter(pk=op.resource_id).exists():
             status = Status.SUCCEEDED
         elif (
@@ -147,6 +171,49 @@ def refresh(op: ArmOperation) -> ArmOperation:
     return op
 
 
+def _advance_group_deletion(op: ArmOperation) -> tuple[str, dict | None]:
+    """A resource group's deletion goes on each time its status is asked for (by the principal that
+    started it, through the same access checks): delete what can go now, done once the group is."""
+    group = ResourceGroup.objects.filter(pk=op.resource_id).first()
+    if group is None:
+        return Status.SUCCEEDED, None
+    caller = Caller(principal=op.principal, source=ActivityLogEntry.Source.API)
+    try:
+        done = resource_groups.advance_deletion(caller, group)
+    except ServiceError as exc:
+        return Status.FAILED, exc.as_arm()["error"]
+    return (Status.SUCCEEDED if done else Status.IN_PROGRESS), None
+
+
+def advance_group_deletions() -> int:
+    """Carry on every resource group deletion still running — so one whose client stopped polling
+    (``az group delete --no-wait``) still ends; beat runs this every few seconds. Returns how many ended."""
+    ended = 0
+    running = ArmOperation.objects.filter(
+        resource_type=ResourceGroup.ARM_TYPE, status=Status.IN_PROGRESS
+    ).select_related("subscription", "principal")
+    for op in running:
+        ended += refresh(op).status != Status.IN_PROGRESS
+    return ended
+
+
+def find_result(request, subscription_guid: str, operation_id: str) -> ArmOperation:
+    """A resource group deletion's operation, for its ``operationresults`` URL (its principal only)."""
+    op = (
+        ArmOperation.objects.filter(
+            models.Q(pk=operation_id) if _is_uuid(operation_id) else models.Q(pk=None),
+            subscription__guid__iexact=subscription_guid,
+            resource_type=ResourceGroup.ARM_TYPE,
+            principal_id=request.user.pk,
+        )
+        .select_related("subscription", "principal")
+        .first()
+    )
+    if op is None:
+        raise ServiceError.not_found(f"The operation '{operation_id}' was not found.")
+    return op
+
+
 def purge() -> int:
     """Delete the operations that ended more than ``ARM_OPERATION_DAYS`` days ago."""
     cutoff = timezone.now() - timedelta(days=settings.ARM_OPERATION_DAYS)
@@ -165,6 +232,31 @@ def body(op: ArmOperation) -> dict:
     if op.error:
         out["error"] = op.error
     return out
+
+
+def result_url(request, op: ArmOperation) -> str:
+    """A resource group deletion's ``Location``, where ARM puts it: ``/subscriptions/{s}/operationresults/{id}``."""
+    return arm.absolute(request, f"/subscriptions/{op.subscription.guid}/operationresults/{op.pk}")
+
+
+def result(request, op: ArmOperation, location: str | None = None) -> Response:
+    """The operation's result URL (a DELETE's ``Location``), as ARM's asynchronous-operation contract
+    describes it (azure-resource-manager-rpc, "Asynchronous operations", 202 Accepted and Location):
+    202 with ``Location`` (itself) and ``Retry-After`` while the operation runs; then 204 for a
+    finished deletion, 200 for a finished creation or update; a failed or canceled operation answers
+    its error in ARM's shape with the status of its code (409 unless the code says otherwise — never
+    a 5xx, which clients retry)."""
+    if op.status == Status.IN_PROGRESS:
+        return Response(
+            status=202, headers={"Location": location or monitor_url(request, op), "Retry-After": "0"}
+        )
+    if op.status == Status.SUCCEEDED:
+        if op.resource_type == ResourceGroup.ARM_TYPE:
+            return Response(status=200)  # ARM's operationresults answer 200 once done
+        return Response(status=204 if op.kind == ArmOperation.Kind.DELETE else 200)
+    error = op.error or {"code": "OperationCanceled", "message": "The operation was canceled."}
+    status = ServiceError.HTTP_STATUS.get(error.get("code"), 409)
+    return Response({"error": {"target": None, "details": [], **error}}, status=status)
 
 
 def arm_iso(value) -> str:

@@ -5,36 +5,30 @@ All Resources (F14) is in the portal.
 - ``GET /subscriptions`` and ``/subscriptions/{id}``: the subscriptions in which the caller may read
   the subscription or anything in it (a guest, or an app consented into another tenant, sees that
   tenant's ones too).
-- ``GET /subscriptions/{id}/resourcegroups[/{name}]``.
+- resource groups: ``galleries.api.resource_groups``.
 - ``GET /subscriptions/{id}/resources``, ``/subscriptions/{id}/resourceGroups/{rg}/resources`` (ARM's
   "Resources - List") and ``GET /providers/Microsoft.Resources/resources`` — every subscription at
-  once, this portal's own path for All Resources. ``$filter=resourceType eq '…'`` (and ``or`` of such)
-  narrows them, as in ARM.
+  once, this portal's own path for All Resources. ARM's ``$filter`` grammar (``galleries.api.filters``)
+  narrows them; ``$expand=createdTime,changedTime,provisioningState`` adds those.
 - managed images and snapshots: GET, DELETE, lists by resource group and subscription.
 """
 
 from __future__ import annotations
 
-import re
-
 from django.db.models import Q
-from django.db.models.functions import Lower
 from rest_framework.response import Response
 
 from accounts import access
-from accounts.models import Resource, ResourceGroup, Subscription
+from accounts.models import Resource, Subscription
 from galleries import services
-from galleries.models import ManagedImage, Snapshot
+from galleries.models import GalleryImageVersion, ManagedImage, Snapshot
 from portal.core import limits
 from portal.core.arm import page
 from portal.core.errors import ServiceError
 
-from . import arm, arm_versions, operations
+from . import arm, arm_versions, filters, operations
+from .resource_groups import RESOURCES_VERSIONS, generic_body
 from .views import ArmView, resource_group_or_404, subscription_or_404
-
-RESOURCES_VERSIONS = tuple(arm_versions.RESOURCES_API_VERSIONS) + tuple(
-    getattr(arm_versions, "RESOURCES_PREVIEW_API_VERSIONS", ())
-)
 
 
 def _readable_subscriptions(user):
@@ -53,21 +47,8 @@ def subscription_body(sub: Subscription) -> dict:
         "state": sub.state,
         "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "spendingLimit": "Off"},
         "authorizationSource": "RoleBased",
+        "managedByTenants": [],
     }
-
-
-def generic_body(r: Resource) -> dict:
-    return {
-        "id": r.arm_id,
-        "name": r.name,
-        "type": r.type,
-        "location": r.location.name if r.location_id else None,
-        "tags": r.tags or {},
-    }
-
-
-def resource_group_body(rg: ResourceGroup) -> dict:
-    return {**generic_body(rg), "properties": {"provisioningState": "Succeeded"}}
 
 
 class Subscriptions(ArmView):
@@ -90,63 +71,59 @@ class SubscriptionItem(ArmView):
         )
 
 
-class ResourceGroups(ArmView):
-    api_versions = RESOURCES_VERSIONS
-    resource_type = ResourceGroup.ARM_TYPE
-
-    def get(self, request, sub):
-        subscription = subscription_or_404(request.user, sub)
-        inside = (
-            Resource.objects.restrict(request.user)
-            .exclude(resource_group_id=None)
-            .values("resource_group_id")
-        )
-        readable = access.restrict(ResourceGroup.objects.all(), request.user).values("pk")
-        qs = ResourceGroup.objects.filter(
-            Q(pk__in=inside) | Q(pk__in=readable), subscription_id=subscription.pk
-        )
-        return Response(page(request, qs.select_related("location"), resource_group_body))
+#: ``$expand`` of the resource listings (spec: "Resources - List", ``$expand``).
+EXPANDABLE = {
+    "createdtime": "createdTime",
+    "changedtime": "changedTime",
+    "provisioningstate": "provisioningState",
+}
 
 
-class ResourceGroupItem(ArmView):
-    api_versions = RESOURCES_VERSIONS
-    resource_type = ResourceGroup.ARM_TYPE
-
-    def get(self, request, sub, rg):
-        group = resource_group_or_404(request.user, sub, rg)
-        return Response(
-            resource_group_body(ResourceGroup.objects.select_related("location").get(pk=group.pk))
-        )
-
-
-_TYPE_TERM = re.compile(r"^\s*resourceType\s+eq\s+'([^']+)'\s*$", re.IGNORECASE)
-
-
-def resource_type_filter(value: str | None) -> list[str] | None:
-    """``resourceType eq 'A' or resourceType eq 'B'`` → ['a', 'b']; anything else is refused."""
-    if not value:
-        return None
-    types = []
-    for term in re.split(r"\s+or\s+", value, flags=re.IGNORECASE):
-        match = _TYPE_TERM.match(term)
-        if match is None:
+def expand_of(value: str | None) -> set[str]:
+    """``createdTime,changedTime,provisioningState`` (any of them, any case) → the set; other names refused."""
+    wanted = set()
+    for part in (value or "").split(","):
+        key = part.strip().lower()
+        if not key:
+            continue
+        if key not in EXPANDABLE:
             raise ServiceError.invalid(
-                "$filter",
-                f"The $filter '{limits.quote(value)}' is not supported here: use resourceType eq '<type>', joined "
-                "with 'or'.",
+                "$expand",
+                f"'{limits.quote(part.strip())}' cannot be expanded here: use createdTime, changedTime and/or "
+                "provisioningState.",
             )
-        types.append(match.group(1).lower())
-    return types
+        wanted.add(EXPANDABLE[key])
+    return wanted
+
+
+def expanded_body(r: Resource, expand: set[str], states: dict) -> dict:
+    body = generic_body(r)
+    if "createdTime" in expand:
+        body["createdTime"] = arm.iso(r.created_at)
+    if "changedTime" in expand:
+        body["changedTime"] = arm.iso(r.modified_at)
+    if "provisioningState" in expand:
+        body["provisioningState"] = states.get(r.pk, "Succeeded")
+    return body
 
 
 class _Resources(ArmView):
     api_versions = RESOURCES_VERSIONS
 
     def listing(self, request, qs):
-        types = resource_type_filter(request.query_params.get("$filter"))
-        if types is not None:
-            qs = qs.annotate(type_key=Lower("type")).filter(type_key__in=types)
-        return Response(page(request, qs.select_related("location"), generic_body))
+        qs = filters.apply(qs, request.query_params.get("$filter"))
+        expand = expand_of(request.query_params.get("$expand"))
+        body = page(request, qs.select_related("location"), lambda r: r)
+        rows = body["value"]
+        states = {}
+        if "provisioningState" in expand:
+            states = dict(
+                GalleryImageVersion.objects.filter(pk__in=[r.pk for r in rows]).values_list(
+                    "pk", "provisioning_state"
+                )
+            )
+        body["value"] = [expanded_body(r, expand, states) for r in rows]
+        return Response(body)
 
 
 class AllResources(_Resources):

@@ -27,6 +27,8 @@ from accounts.services import RESOURCE_GROUP_NAME
 from portal.core.arm import API_VERSION, ApiNotFound
 
 from .. import services
+from . import providers as prov
+from . import resource_groups as groups
 from . import resources as res
 from . import views as api
 from .schema_components import EXAMPLE, SCHEMAS, ref
@@ -58,6 +60,10 @@ PATH_PARAMETERS: dict[str, tuple[dict, str]] = {
     "location": ({"type": "string", "minLength": 1}, "The region of the operation."),
     "operation": ({"type": "string", "format": "uuid"}, "The operation's id."),
     "name": ({**_NAME}, "The managed image's or snapshot's name."),
+    "namespace": (
+        {"type": "string", "enum": ["Microsoft.Compute", "Microsoft.Resources", "Microsoft.Authorization"]},
+        "The resource provider's namespace (case-insensitive).",
+    ),
 }
 
 
@@ -104,22 +110,47 @@ TYPE_FILTER = OpenApiParameter(
     "$filter",
     str,
     OpenApiParameter.QUERY,
-    description="Only resources of these types: resourceType eq '<type>', several joined with 'or' "
-    "(case-insensitive). Any other filter is refused (400 InvalidParameter).",
+    description="ARM's filter (galleries.api.filters): resourceGroup, resourceType, location, name with eq "
+    "or ne; tagName eq [and tagValue eq]; substringof('x', name|resourceGroup); startswith(tagName, 'x'); "
+    "joined with and/or and parentheses, case-insensitive. Anything else: 400 InvalidFilterInQueryString.",
     examples=[OpenApiExample("galleries", value="resourceType eq 'Microsoft.Compute/galleries'")],
+)
+RESOURCES_EXPAND = OpenApiParameter(
+    "$expand",
+    str,
+    OpenApiParameter.QUERY,
+    description="Comma-separated: createdTime, changedTime, provisioningState. Others: 400 InvalidParameter.",
+    examples=[OpenApiExample("all", value="createdTime,changedTime,provisioningState")],
+)
+TAG_FILTER = OpenApiParameter(
+    "$filter",
+    str,
+    OpenApiParameter.QUERY,
+    description="tagName eq 'x' [and tagValue eq 'y'] (startswith(tagName, 'x') too); anything else: "
+    "400 InvalidFilterInQueryString.",
+    examples=[OpenApiExample("by tag", value="tagName eq 'env' and tagValue eq 'prod'")],
 )
 _ASYNC = "the status resource of the long-running operation (GET it until status is no longer InProgress)"
 
 
-def _async_headers(*codes: int) -> list[OpenApiParameter]:
+def _async_headers(*codes: int, location: bool = False) -> list[OpenApiParameter]:
+    """``Location`` only on a DELETE's 202, as Azure's Compute provider sends (galleries.api.operations)."""
     uri = {"type": "string", "format": "uri"}
+    headers = [
+        ("Azure-AsyncOperation", dict(uri), f"URL of {_ASYNC}."),
+        ("Retry-After", int, "Seconds to wait before asking (0: ask at once)."),
+    ]
+    if location:
+        headers.append(
+            (
+                "Location",
+                dict(uri),
+                "The operation's result URL (?monitor=true): 202 while it runs, then 204 (or its error).",
+            )
+        )
     return [
         OpenApiParameter(name, kind, OpenApiParameter.HEADER, description=text, response=list(codes))
-        for name, kind, text in (
-            ("Azure-AsyncOperation", dict(uri), f"URL of {_ASYNC}."),
-            ("Location", dict(uri), f"The same URL as Azure-AsyncOperation: {_ASYNC}."),
-            ("Retry-After", int, "Seconds to wait before asking (0: ask at once)."),
-        )
+        for name, kind, text in headers
     ]
 
 
@@ -210,7 +241,7 @@ def _delete(view, what: str, operation_id: str, tag: str, extra: str = "") -> ex
         summary=f"Delete {what}",
         description=f"Deletes the {what}.{extra}",
         tags=[tag],
-        parameters=[api_version_parameter(view), *_async_headers(202)],
+        parameters=[api_version_parameter(view), *_async_headers(202, location=True)],
         responses={
             202: OpenApiResponse(description="Accepted: follow Azure-AsyncOperation until it Succeeded."),
             204: OpenApiResponse(description=f"There was no such {what} (not an error)."),
@@ -319,7 +350,8 @@ extend_schema_view(
     get=extend_schema(
         operation_id="AsyncOperations_Get",
         summary="Get the status of a long-running operation",
-        description="The URL of Azure-AsyncOperation (and Location) of a PUT, PATCH or DELETE. Only the "
+        description="The URL of Azure-AsyncOperation of a PUT, PATCH or DELETE; with ?monitor=true (a DELETE's "
+        "Location) the operation's result: 202 while it runs, then 204, or its error. Only the "
         "principal that started the operation may read it; anyone else gets 404.",
         tags=["AsyncOperations"],
         parameters=[api_version_parameter(api.OperationStatus)],
@@ -355,22 +387,123 @@ _item_and_list(
 _item_and_list(
     res.SubscriptionItem, res.Subscriptions, "Subscription", "subscription", "subscriptions", "Subscriptions"
 )
-_item_and_list(
-    res.ResourceGroupItem,
-    res.ResourceGroups,
-    "ResourceGroup",
-    "resource group",
-    "resource groups",
-    "ResourceGroups",
-)
 for _view, _what, _operation_id in (
     (res.AllResources, "resources of every subscription the caller reaches", "Resources_ListAll"),
     (res.SubscriptionResources, "resources in the subscription", "Resources_List"),
     (res.ResourceGroupResources, "resources in the resource group", "Resources_ListByResourceGroup"),
 ):
-    extend_schema_view(get=_list(_view, "GenericResource", _what, _operation_id, "Resources", [TYPE_FILTER]))(
-        _view
+    extend_schema_view(
+        get=_list(
+            _view, "GenericResource", _what, _operation_id, "Resources", [TYPE_FILTER, RESOURCES_EXPAND]
+        )
+    )(_view)
+
+# --- Microsoft.Resources: resource groups, tenants, providers; compute usages --------------------------------
+
+_RG = "ResourceGroups"
+_g = groups.ResourceGroupItem
+_RG_LOCATION = {
+    "Location": (
+        {"type": "string", "format": "uri"},
+        "The deletion's result URL (/subscriptions/{sub}/operationresults/{id}): 202 while it runs, 200 when done.",
+    ),
+}
+extend_schema_view(
+    get=_list(
+        groups.ResourceGroups, "ResourceGroup", "resource groups", "ResourceGroups_List", _RG, [TAG_FILTER]
     )
+)(groups.ResourceGroups)
+extend_schema_view(
+    get=_get(_g, "ResourceGroup", "resource group", "ResourceGroups_Get", _RG),
+    put=extend_schema(
+        operation_id="ResourceGroups_CreateOrUpdate",
+        summary="Create or update a resource group",
+        description="201 created (write on the subscription needed), 200 updated (tags replaced). location is "
+        "required (400 LocationRequired) and cannot change (409 InvalidResourceGroupLocation).",
+        tags=[_RG],
+        parameters=[api_version_parameter(_g)],
+        request={"application/json": ref("ResourceGroupCreate")},
+        responses={
+            200: OpenApiResponse(response=ref("ResourceGroup"), description="Updated."),
+            201: OpenApiResponse(response=ref("ResourceGroup"), description="Created."),
+            **_errors(*WRITE_ERRORS),
+        },
+    ),
+    patch=extend_schema(
+        operation_id="ResourceGroups_Update",
+        summary="Update a resource group's tags",
+        tags=[_RG],
+        parameters=[api_version_parameter(_g)],
+        request={"application/json": ref("ResourceGroupPatchable")},
+        responses={
+            200: OpenApiResponse(response=ref("ResourceGroup"), description="Updated."),
+            **_errors(*WRITE_ERRORS),
+        },
+    ),
+    delete=extend_schema(
+        operation_id="ResourceGroups_Delete",
+        summary="Delete a resource group and everything in it",
+        description="A long-running operation (delete on the group needed): deployments, image versions (their "
+        "replicas removed by the region workers first), definitions, galleries, managed images, snapshots and "
+        "uploads, then the group. Follow Location.",
+        tags=[_RG],
+        parameters=[
+            api_version_parameter(_g),
+            *[
+                OpenApiParameter(n, t, OpenApiParameter.HEADER, description=d, response=[202])
+                for n, (t, d) in {**_RG_LOCATION, "Retry-After": (int, "Seconds to wait (0).")}.items()
+            ],
+        ],
+        responses={202: OpenApiResponse(description="Accepted: follow Location."), **_errors(*WRITE_ERRORS)},
+    ),
+)(_g)
+extend_schema_view(
+    get=extend_schema(
+        operation_id="ResourceGroupOperationResults_Get",
+        summary="The result of a resource group's deletion",
+        description="202 (with Location and Retry-After) while it runs, 200 once the group is gone, or the "
+        "error that stopped it. Only the principal that started it may read it.",
+        tags=[_RG],
+        parameters=[api_version_parameter(groups.OperationResults)],
+        responses={
+            200: OpenApiResponse(description="Done."),
+            202: OpenApiResponse(description="Still running."),
+            **_errors(*READ_ERRORS),
+        },
+    )
+)(groups.OperationResults)
+
+
+def _simple(view, operation_id: str, summary: str, tag: str, component: str, method: str = "get"):
+    return extend_schema_view(
+        **{
+            method: extend_schema(
+                operation_id=operation_id,
+                summary=summary,
+                tags=[tag],
+                parameters=[api_version_parameter(view)],
+                request=None,
+                responses={
+                    200: OpenApiResponse(response=ref(component), description=summary),
+                    **_errors(*READ_ERRORS),
+                },
+            )
+        }
+    )(view)
+
+
+extend_schema_view(
+    get=_list(prov.Tenants, "Tenant", "tenants of the caller", "Tenants_List", "Subscriptions")
+)(prov.Tenants)
+_simple(
+    prov.ProviderRegister,
+    "Providers_Register",
+    "Register a provider (always registered)",
+    "Providers",
+    "Provider",
+    "post",
+)
+_simple(prov.Usages, "Usage_List", "The gallery limits in a region and their use", "Usages", "UsageList")
 
 extend_schema(exclude=True)(ApiNotFound)
 
@@ -386,6 +519,19 @@ _RENAMED = {
         ("", "List", "subscription"),
     )
 }
+
+
+_simple(prov.Providers, "Providers_List", "List resource providers", "Providers", "ProviderList")
+_simple(prov.ProviderItem, "Providers_Get", "Get a resource provider", "Providers", "Provider")
+_RENAMED.update(
+    {
+        ("/providers", "get"): ("Providers_ListAtTenantScope", "List resource providers (tenant level)"),
+        ("/providers/{namespace}", "get"): (
+            "Providers_GetAtTenantScope",
+            "Get a resource provider (tenant level)",
+        ),
+    }
+)
 
 
 class ArmBearerScheme(OpenApiAuthenticationExtension):
@@ -408,7 +554,9 @@ class ArmBearerScheme(OpenApiAuthenticationExtension):
 
 
 def is_arm_path(path: str) -> bool:
-    return path == "/subscriptions" or path.startswith(("/subscriptions/", "/providers/"))
+    return path in ("/subscriptions", "/providers", "/tenants") or path.startswith(
+        ("/subscriptions/", "/providers/")
+    )
 
 
 def arm_endpoints_only(endpoints, **kwargs):

@@ -32,6 +32,7 @@ EXAMPLE = {
     "location": "westeurope",
     "operation": "11111111-2222-3333-4444-555555555555",
     "name": "base",
+    "namespace": "Microsoft.Compute",
 }
 
 
@@ -426,6 +427,7 @@ SCHEMAS.update(
                     }
                 ),
                 "authorizationSource": _string(),
+                "managedByTenants": {"type": "array", "items": _obj({"tenantId": _string(format="uuid")})},
             },
             required=["id", "subscriptionId", "displayName", "state"],
         ),
@@ -433,15 +435,92 @@ SCHEMAS.update(
         "ResourceGroup": _obj(
             {
                 **_ENVELOPE_OUT,
-                "properties": _obj({"provisioningState": _string(enum=["Succeeded"])}),
+                "properties": _obj({"provisioningState": _string(enum=["Succeeded", "Deleting"])}),
             },
             required=["id", "name", "type", "location"],
         ),
         "ResourceGroupList": _page("ResourceGroup"),
+        "ResourceGroupCreate": _obj(
+            {
+                "id": _string(readOnly=True),
+                "name": _string(readOnly=True),
+                "type": _string(readOnly=True),
+                "location": _string("The region (name or display name); it cannot change later."),
+                "tags": ref("Tags"),
+                "managedBy": {"type": "string", "nullable": True, "description": "Only null is accepted."},
+                "properties": _obj({"provisioningState": _string(readOnly=True)}),
+            },
+            required=["location"],
+        ),
+        "ResourceGroupPatchable": _obj(
+            {
+                "id": _string(readOnly=True),
+                "name": _string(readOnly=True),
+                "type": _string(readOnly=True),
+                "tags": ref("Tags"),
+                "managedBy": {"type": "string", "nullable": True, "description": "Only null is accepted."},
+                "properties": _obj({"provisioningState": _string(readOnly=True)}),
+            },
+        ),
         "GenericResource": _obj(
-            _ENVELOPE_OUT,
+            {
+                **_ENVELOPE_OUT,
+                "createdTime": {**DATE_TIME, "description": "With $expand=createdTime."},
+                "changedTime": {**DATE_TIME, "description": "With $expand=changedTime."},
+                "provisioningState": _string("With $expand=provisioningState."),
+            },
             required=["id", "name", "type"],
             description="Any resource, as the generic listings show it.",
+        ),
+        "Tenant": _obj(
+            {
+                "id": _string("/tenants/<tenantId>."),
+                "tenantId": _string(format="uuid"),
+                "tenantCategory": _string(enum=["Home"]),
+                "displayName": _string(),
+                "defaultDomain": _string(),
+                "domains": {"type": "array", "items": _string()},
+                "tenantType": _string(enum=["AAD"]),
+            },
+            required=["id", "tenantId"],
+        ),
+        "TenantList": _page("Tenant"),
+        "Provider": _obj(
+            {
+                "id": _string(),
+                "namespace": _string(),
+                "registrationState": _string(enum=["Registered"], description="At subscription level only."),
+                "registrationPolicy": _string(),
+                "resourceTypes": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "resourceType": _string(),
+                            "locations": {"type": "array", "items": _string()},
+                            "apiVersions": {"type": "array", "items": _string()},
+                        }
+                    ),
+                },
+            },
+            required=["id", "namespace", "resourceTypes"],
+        ),
+        "ProviderList": _obj({"value": {"type": "array", "items": ref("Provider")}}, required=["value"]),
+        "UsageList": _obj(
+            {
+                "value": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "unit": _string(enum=["Count"]),
+                            "currentValue": {"type": "integer"},
+                            "limit": {"type": "integer"},
+                            "name": _obj({"value": _string(), "localizedValue": _string()}),
+                        },
+                        required=["unit", "currentValue", "limit", "name"],
+                    ),
+                }
+            },
+            required=["value"],
         ),
         "GenericResourceList": _page("GenericResource"),
         # Microsoft.Compute/images and /snapshots (read and delete)

@@ -6,6 +6,8 @@ from django.urls import path, re_path
 
 from portal.core.arm import ApiNotFound
 
+from . import providers as prov
+from . import resource_groups as groups
 from . import resources as res
 from . import views as api
 
@@ -52,8 +54,28 @@ urlpatterns = [
     # Subscriptions, resource groups, resources (Microsoft.Resources).
     path("subscriptions", res.Subscriptions.as_view(), name="arm-subscriptions"),
     path(SUB, res.SubscriptionItem.as_view(), name="arm-subscription"),
-    path(f"{SUB}/resourceGroups", res.ResourceGroups.as_view(), name="arm-resource-groups"),
-    path(RG, res.ResourceGroupItem.as_view(), name="arm-resource-group"),
+    path(f"{SUB}/resourceGroups", groups.ResourceGroups.as_view(), name="arm-resource-groups"),
+    path(RG, groups.ResourceGroupItem.as_view(), name="arm-resource-group"),
+    path(
+        f"{SUB}/operationresults/<str:operation>",
+        groups.OperationResults.as_view(),
+        name="arm-operation-result",
+    ),
+    path("tenants", prov.Tenants.as_view(), name="arm-tenants"),
+    path(f"{SUB}/providers", prov.Providers.as_view(), name="arm-providers-sub"),
+    path(f"{SUB}/providers/<str:namespace>", prov.ProviderItem.as_view(), name="arm-provider-sub"),
+    path(
+        f"{SUB}/providers/<str:namespace>/register",
+        prov.ProviderRegister.as_view(),
+        name="arm-provider-register",
+    ),
+    path("providers", prov.Providers.as_view(), name="arm-providers"),
+    path("providers/<str:namespace>", prov.ProviderItem.as_view(), name="arm-provider"),
+    path(
+        f"{SUB}/providers/Microsoft.Compute/locations/<str:location>/usages",
+        prov.Usages.as_view(),
+        name="arm-usages",
+    ),
     path(f"{SUB}/resources", res.SubscriptionResources.as_view(), name="arm-resources-sub"),
     path(f"{RG}/resources", res.ResourceGroupResources.as_view(), name="arm-resources-rg"),
     path("providers/Microsoft.Resources/resources", res.AllResources.as_view(), name="arm-resources"),

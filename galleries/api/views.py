@@ -371,4 +371,6 @@ class OperationStatus(ArmView):
 
     def get(self, request, sub, location, operation):
         op = operations.refresh(operations.find(request, sub, location, operation))
+        if (request.query_params.get("monitor") or "").lower() == "true":
+            return operations.result(request, op)
         return Response(operations.body(op))

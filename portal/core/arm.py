@@ -249,6 +249,9 @@ CANONICAL_SEGMENTS = {
         "locations",
         "operations",
         "resources",
+        "usages",
+        "operationresults",
+        "register",
     )
 }
 

@@ -26,6 +26,7 @@ class ServiceError(Exception):
         "SubscriptionNotFound": 404,
         "ResourceGroupNotFound": 404,
         "InvalidResourceType": 404,
+        "InvalidResourceGroupLocation": 409,
         # Microsoft.Authorization (accounts.api)
         "RoleAssignmentExists": 409,
         "RoleAssignmentUpdateNotPermitted": 409,

@@ -244,7 +244,7 @@ def parse_datetime(value, target: str) -> datetime | None:
 
 #: Paths whose answers are JSON (the ARM API, its docs' schema, uploads, the token endpoint) — but
 #: not the portal's own pages among them (/subscriptions/, /subscriptions/<number>/…, /uploads/new).
-JSON_PREFIXES = ("/subscriptions", "/providers/", "/uploads", "/api/openapi", "/oauth2/")
+JSON_PREFIXES = ("/subscriptions", "/providers", "/tenants", "/uploads", "/api/openapi", "/oauth2/")
 _PAGES = re.compile(r"^/(?:subscriptions/(?:[0-9]{1,19}/(?:cost/|lifecycle/)?)?|uploads/new)$")
 
 

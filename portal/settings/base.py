@@ -273,6 +273,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "galleries.tasks.purge_operations",
         "schedule": crontab(minute=29, hour=5),
     },
+    "advance-group-deletions": {
+        "task": "galleries.tasks.advance_group_deletions",
+        "schedule": 15.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

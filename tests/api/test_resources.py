@@ -94,6 +94,7 @@ def test_resource_listings_filter_by_type_and_cross_subscriptions(
     )
     assert [r["name"] for r in in_rg.json()["value"]] == ["AppsGallery"]
     bad = client.get(
-        f"/subscriptions/{subscription.guid}/resources?api-version={RESOURCES}&$filter=name eq 'x'", **bearer
+        f"/subscriptions/{subscription.guid}/resources?api-version={RESOURCES}&$filter=plan eq 'x'", **bearer
     )
     assert bad.status_code == 400 and bad.json()["error"]["target"] == "$filter"
+    assert bad.json()["error"]["code"] == "InvalidFilterInQueryString"

@@ -399,6 +399,7 @@ def api_operations(client, user, subscription, rg, gallery, definition, image, m
         "name": image.name,
         "location": "westeurope",
         "operation": EXAMPLE["operation"],
+        "namespace": EXAMPLE["namespace"],
     }
     description = client.get("/api/openapi.json").json()
     operations = []

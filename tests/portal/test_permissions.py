@@ -477,6 +477,84 @@ class TestArmResourcesOfResourceGroup(ArmEndpoint):
     route = "/subscriptions/{sub}/resourceGroups/{rg}/resources"
 
 
+class TestArmResourceGroupPut(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}"
+    method = "put"
+    write = True
+
+    def body(self, w):
+        return {"location": "westeurope", "tags": {"changed": "yes"}}
+
+
+class TestArmResourceGroupPatch(TestArmResourceGroupPut):
+    method = "patch"
+
+    def body(self, w):
+        return {"tags": {"changed": "yes"}}
+
+
+class TestArmResourceGroupDelete(ArmEndpoint):
+    """Unlike a resource provider's DELETE, ARM answers 404 for a group the caller cannot see."""
+
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/resourceGroups/{rg}"
+    method = "delete"
+    write = True
+    ok = (202,)
+
+    @pytest.mark.parametrize("who", ["stranger", "foreigner"])
+    def test_a_principal_without_a_role_gets_404(self, client, world, who):
+        EndpointPermissions.test_a_principal_without_a_role_gets_404(self, client, world, who)
+
+
+class TestArmResourceGroupOperationResult(ArmEndpoint):
+    """A group deletion's result is readable by the principal that started it only."""
+
+    api_version = "2025-04-01"
+
+    def path(self, w):
+        from galleries.models import ArmOperation
+
+        op = ArmOperation.objects.create(
+            kind="delete",
+            resource_type=w.rg.type,
+            resource_id=w.rg.pk,
+            arm_id=w.rg.arm_id,
+            subscription=w.subscription,
+            location="westeurope",
+            principal=w.owner,
+            status="Succeeded",
+        )
+        return f"/subscriptions/{w.subscription.guid}/operationresults/{op.pk}?api-version={self.api_version}"
+
+    def test_a_reader(self, client, world):
+        client.force_login(world.reader)
+        assert self.call(client, world).status_code == 404
+
+
+class TestArmProvidersOfSubscription(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/providers"
+
+
+class TestArmProviderOfSubscription(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/providers/Microsoft.Compute"
+
+
+class TestArmProviderRegister(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/providers/Microsoft.Compute/register"
+    method = "post"
+    write = True
+
+
+class TestArmUsages(ArmEndpoint):
+    api_version = "2026-04-01"
+    route = "/subscriptions/{sub}/providers/Microsoft.Compute/locations/westeurope/usages"
+
+
 def test_every_resource_url_is_covered():
     """A new resource URL must get its permission tests here: fail when one is added without."""
     from django.urls import get_resolver
@@ -549,6 +627,11 @@ def test_every_resource_url_is_covered():
         "arm-resource-group",
         "arm-resources-sub",
         "arm-resources-rg",
+        "arm-operation-result",
+        "arm-providers-sub",
+        "arm-provider-sub",
+        "arm-provider-register",
+        "arm-usages",
         "administration:subscription-resource-group-create",  # tests/accounts/test_administration_pages.py
     }
     # Directory-wide lists (each tested in its own file: anonymous → login, a stranger sees nothing).
@@ -567,6 +650,8 @@ def test_every_resource_url_is_covered():
     # API lists of everything the caller reaches (tests/api/test_resources.py) and ARM's 404 for
     # unknown paths (tests/api/test_protocol.py).
     not_resources |= {"arm-subscriptions", "arm-resources", "arm-not-found", "arm-provider-not-found"}
+    # The caller's tenants and the tenant-level provider listings (tests/api/test_resource_manager.py).
+    not_resources |= {"arm-tenants", "arm-providers", "arm-provider"}
     # Microsoft.Authorization at any scope (tests/api/test_authorization.py, whose 404/403 cases are the
     # access filter's) and Microsoft Graph's directory lookups (tests/api/test_graph.py).
     not_resources |= {
