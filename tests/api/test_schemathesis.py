@@ -136,7 +136,7 @@ def arm_api(db, client, user, subscription, rg, gallery, definition, image, make
     assert names == tuple(EXAMPLE[k] for k in ("rg", "gallery", "image", "version", "name")), (
         "the schema's examples name the resources of tests/conftest.py"
     )
-    token = tokens.issue(user)["access_token"]
+    token = tokens.issue(user, base="http://testserver")["access_token"]
     # A long-running operation of this user, for the operation-status endpoint.
     response = client.patch(
         f"{gallery.arm_id}?api-version={NEWEST}",
@@ -261,7 +261,7 @@ def test_no_server_errors_and_every_refusal_in_the_arm_shape(case):
 def test_the_shape_check_refuses_a_refusal_that_is_not_arm_shaped(db, user):
     """``arm_error_shape`` bites: the portal's own 404 page (HTML) fails it, an API 404 passes."""
     app = Client(InProcessWSGI())
-    token = tokens.issue(user)["access_token"]
+    token = tokens.issue(user, base="http://testserver")["access_token"]
     page = app.get("/no-such-page/")
     assert page.status_code == 404
     with pytest.raises(AssertionError, match="not application/json"):
@@ -408,7 +408,7 @@ def api_operations(client, user, subscription, rg, gallery, definition, image, m
                 p["schema"]["enum"] for p in operation["parameters"] if p["name"] == "api-version"
             )
             operations.append((method.upper(), path, max(versions)))
-    token = tokens.issue(user)["access_token"]
+    token = tokens.issue(user, base="http://testserver")["access_token"]
     return sorted(operations), names, {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
