@@ -125,7 +125,7 @@ def access_token(
         claims.update(appid=client_id, appidacr=acr)
     if person:
         claims.update(_person_claims(user, version), scp=scope or "user_impersonation", amr=["pwd"])
-        if user.home_tenant_id != tenant.pk:  # a guest: the identity provider is the home tenant
+        if user.home_tenant and user.home_tenant_id != tenant.pk:  # a guest: the home tenant is the idp
             claims["idp"] = issuer(base, user.home_tenant.tenant_id)
     if secret is not None:
         claims["csid"] = secret.pk
