@@ -191,6 +191,7 @@ def main() -> int:
             sys.executable,
             "manage.py",
             "up",
+            "--http",  # the soak is about supervision; plain http keeps its probes simple
             "--no-demo",
             "--workers",
             str(ARGS.workers),

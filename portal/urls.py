@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("resources/<int:pk>/", resource_pages.overview, name="resource-overview"),
+    path("", include("portal.metadata")),
     path("", include("portal.reports")),
     path("", include("portal.resource_views")),
     path("", include("accounts.urls")),

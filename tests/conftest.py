@@ -8,10 +8,14 @@ import importlib
 import io
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,7 +25,9 @@ from accounts.activity import Caller
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services, vhd
 from galleries.models import Region
+from portal.core import tls
 from portal.core.errors import ServiceError
+from portal.management.commands.up import can_bind, web_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -321,3 +327,100 @@ def celery_processes(transactional_db, settings):
     yield Factory()
     for p in started:
         p.stop()
+
+
+# --- The portal over HTTPS, for real clients (the az CLI, azure-identity, msal) ---------------------------
+
+
+class HttpsPortal(tuple):
+    """``(url, ca_bundle)``: the portal's base URL (``https://localhost:<port>``, no trailing slash) and the
+    local CA's PEM that clients must trust. ``.userrealm_443``: whether it also answers on port 443 of
+    127.0.0.1, where MSAL's user-realm discovery (``az login -u``) goes whatever port the authority has."""
+
+    def __new__(cls, url: str, ca_bundle: str, userrealm_443: bool):
+        portal = super().__new__(cls, (url, ca_bundle))
+        portal.userrealm_443 = userrealm_443
+        return portal
+
+    @property
+    def url(self) -> str:
+        return self[0]
+
+    @property
+    def ca_bundle(self) -> str:
+        return self[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_web(binds: list[str], certificate, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        web_command(binds, certificate),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture
+def https_portal(transactional_db, settings):
+    """The portal served over HTTPS on loopback by the web server ``manage.py up`` starts (gunicorn with the
+    certificate of ``portal.core.tls``, same command), on a free port, against this test's database and
+    region stores (as ``celery_processes``). Also on 127.0.0.1:443 when this process may bind it (root in
+    CI) and ``PORTAL_ALSO_443`` is not 0. Yields ``HttpsPortal(url, ca_bundle)``; stopped after the test."""
+    certificate = tls.ensure()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "DATABASE_URL": test_database_url(),
+        "REGION_STORAGE_ROOT": str(settings.REGION_STORAGE_ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+    port = _free_port()
+    url = f"https://localhost:{port}"
+    context = ssl.create_default_context(cafile=str(certificate.ca))
+    want_443 = os.environ.get("PORTAL_ALSO_443", "1") != "0" and can_bind("127.0.0.1", 443)
+    binds = [f"127.0.0.1:{port}"] + (["127.0.0.1:443"] if want_443 else [])
+    proc = _start_web(binds, certificate, env)
+    lines: list[str] = []
+
+    def read(p):
+        for line in p.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, args=(proc,), daemon=True).start()
+
+    def answers():
+        if proc.poll() is not None:
+            return True
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2, context=context):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered (healthz may be 503 without workers)
+        except OSError:
+            return False
+
+    try:
+        wait_for(answers, 60, "the HTTPS portal to answer")
+        if proc.poll() is not None and want_443:  # another process took 443 meanwhile: serve without it
+            want_443, proc = False, _start_web(binds[:1], certificate, env)
+            threading.Thread(target=read, args=(proc,), daemon=True).start()
+            wait_for(answers, 60, "the HTTPS portal to answer")
+        assert proc.poll() is None, "the HTTPS portal exited:\n" + "".join(lines)
+        yield HttpsPortal(url, str(certificate.ca), want_443)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)

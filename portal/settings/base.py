@@ -303,6 +303,9 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
 )
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The portal's public address (e.g. https://sig.example.com) when the request's own scheme and host are not it;
+# empty: each request's (portal.core.urls.public_base). Issuers, audiences and /metadata/endpoints are built on it.
+PUBLIC_URL = env("PUBLIC_URL", default="")
 X_FRAME_OPTIONS = "DENY"
 
 # --- Content-Security-Policy (issue 12) -----------------------------------------------------------

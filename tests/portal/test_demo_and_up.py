@@ -1,5 +1,5 @@
 """N1: the demo data loads idempotently, and `manage.py up` (the README's first command) starts the
-web server, a worker and beat in one process group that Ctrl-C stops."""
+web server (HTTPS with the installation's own CA), a worker and beat in one process group that Ctrl-C stops."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sqlite3
+import ssl
 import stat
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def test_up_starts_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         DJANGO_SETTINGS_MODULE="portal.settings.dev",
         PYTHONUNBUFFERED="1",
         DEMO_OS_DISK_MIB="4",
+        PORTAL_ALSO_443="0",  # port 443 is the machine's, not this test's
     )
     port = 18000 + os.getpid() % 1000
     proc = subprocess.Popen(
@@ -86,16 +88,23 @@ def test_up_starts_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}:\n{''.join(lines)}")
 
+    base = f"https://localhost:{port}"
+    trust = {}
+
     def login_page_answers():
+        ca = tmp_path / "tls" / "ca.pem"
+        if not ca.exists():
+            return False
+        trust.setdefault("context", ssl.create_default_context(cafile=str(ca)))
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as r:
+            with urllib.request.urlopen(f"{base}/login/", timeout=2, context=trust["context"]) as r:
                 return r.status == 200
         except OSError:
             return False
 
     try:
-        wait_for(login_page_answers, 120, "the portal to answer")
-        _a_person_signs_in_and_browses(f"http://127.0.0.1:{port}", tmp_path)
+        wait_for(login_page_answers, 120, "the portal to answer over HTTPS")
+        _a_person_signs_in_and_browses(base, tmp_path, trust["context"])
         wait_for(lambda: any(" ready." in line for line in lines), 60, "the worker")
         wait_for(lambda: any("beat: Starting" in line for line in lines), 60, "beat")
         # The demo versions replicate: every target region of every version reaches Completed.
@@ -108,7 +117,8 @@ def test_up_starts_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
 
         wait_for(demo_replicated, 120, "the demo versions to replicate")
         out = "".join(lines)
-        assert f"http://127.0.0.1:{port}/" in out
+        assert f"https://localhost:{port}/" in out
+        assert f"export REQUESTS_CA_BUNDLE={tmp_path.resolve() / 'tls' / 'ca.pem'}" in out
         assert "alice@contoso.com" in out and DEMO_PASSWORDS["alice@contoso.com"] in out
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -136,14 +146,21 @@ def _processes_with_env(marker: str) -> list[int]:
     return found
 
 
-def _a_person_signs_in_and_browses(base: str, var_dir: Path):
-    """With DEBUG off over plain http, as `make run` serves: the key of this installation was made, a demo
-    user signs in with the form (CSRF and session cookies over http), the hashed static files are served, a
-    missing page is the portal's 404 page, and the API takes a bearer token from the token endpoint."""
-    key_file = var_dir / "secret_key"
-    assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+def _a_person_signs_in_and_browses(base: str, var_dir: Path, context: ssl.SSLContext):
+    """With DEBUG off over HTTPS, as `make run` serves: the key of this installation and its TLS keys were
+    made (0600), a demo user signs in with the form (secure CSRF and session cookies), the hashed static files
+    are served, a missing page is the portal's 404 page, and the API takes a bearer token from the token
+    endpoint."""
+    for private in (
+        var_dir / "secret_key",
+        var_dir / "tls" / "ca-key.pem",
+        var_dir / "tls" / "server-key.pem",
+    ):
+        assert private.exists() and stat.S_IMODE(private.stat().st_mode) == 0o600, private
     jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(jar), urllib.request.HTTPSHandler(context=context)
+    )
     with opener.open(f"{base}/login/", timeout=10) as r:
         login = r.read().decode()
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
@@ -160,6 +177,8 @@ def _a_person_signs_in_and_browses(base: str, var_dir: Path):
         home = r.read().decode()
         assert r.status == 200 and r.url == f"{base}/", r.url
         assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        assert "Strict-Transport-Security" not in r.headers  # not for a local CA's localhost
+    assert all(c.secure for c in jar if c.name in ("sessionid", "csrftoken")), list(jar)
     assert "All resources" in home and "ContosoGallery" in home
     css = re.search(r'href="(/static/portal/portal\.[0-9a-f]{12}\.css)"', home)
     assert css, "the stylesheet is not the collected, hashed file"
@@ -177,10 +196,10 @@ def _a_person_signs_in_and_browses(base: str, var_dir: Path):
             "password": DEMO_PASSWORDS["alice@contoso.com"],
         }
     ).encode()
-    with urllib.request.urlopen(f"{base}/oauth2/token", data=grant, timeout=10) as r:
+    with urllib.request.urlopen(f"{base}/oauth2/token", data=grant, timeout=10, context=context) as r:
         token = json.loads(r.read())["access_token"]
     api = urllib.request.Request(
         f"{base}/subscriptions?api-version=2022-12-01", headers={"Authorization": f"Bearer {token}"}
     )
-    with urllib.request.urlopen(api, timeout=10) as r:
+    with urllib.request.urlopen(api, timeout=10, context=context) as r:
         assert r.status == 200 and json.loads(r.read())["value"]
