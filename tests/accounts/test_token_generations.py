@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+import jwt
 import pytest
 from django.contrib.auth.models import Group
-import jwt
 from django.test import Client
 from django.utils import timezone
 

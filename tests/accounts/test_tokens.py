@@ -10,8 +10,8 @@ import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
-import pytest
 import jwt
+import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
