@@ -37,7 +37,7 @@ def resolve_tenant(name: str) -> Tenant | None:
     name = (name or "").strip()
     if not name or name.lower() in ("common", "organizations"):
         return None
-    tid = tokens._uuid(name)
+    tid = tokens.as_uuid(name)
     found = (
         Tenant.objects.filter(tenant_id=tid) if tid else Tenant.objects.filter(primary_domain__iexact=name)
     )
@@ -206,7 +206,7 @@ def client_credentials(req: Request) -> tuple[User, dict]:
 
 
 def _app(client_id: str, tenant: Tenant | None) -> AppRegistration:
-    cid = tokens._uuid(client_id)
+    cid = tokens.as_uuid(client_id)
     app = AppRegistration.objects.filter(client_id=cid).select_related("home_tenant").first() if cid else None
     if app is None:
         where = tenant.primary_domain if tenant else "any directory here"

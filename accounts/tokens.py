@@ -269,7 +269,7 @@ def authenticate(token: str, audience: str, base: str | None = None) -> tuple[Us
 
 def principal(claims: dict, base: str) -> tuple[User | None, str]:
     """The principal of verified ``claims`` if every revocation rule lets it be."""
-    tid, oid, gen = _uuid(claims.get("tid")), _uuid(claims.get("oid")), claims.get("gen")
+    tid, oid, gen = as_uuid(claims.get("tid")), as_uuid(claims.get("oid")), claims.get("gen")
     if tid is None or oid is None or not _whole(gen) or claims.get("ver") not in ("1.0", "2.0"):
         return None, "The access token is not valid."
     expected = issuer(base, tid, claims["ver"] if claims.get("aud") != REFRESH_AUDIENCE else "1.0")
@@ -303,7 +303,7 @@ def _whole(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _uuid(value) -> uuid.UUID | None:
+def as_uuid(value) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value).strip())
     except (ValueError, AttributeError, TypeError):

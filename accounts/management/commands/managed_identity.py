@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.grants import TokenError, resolve_tenant
 from accounts.models import AppRegistration, ManagedIdentity, ServicePrincipal
-from accounts.tokens import _uuid
+from accounts.tokens import as_uuid
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--disable", action="store_true", help="Remove the managed identity.")
 
     def handle(self, client_id, tenant, url, disable, **options):
-        app = AppRegistration.objects.filter(client_id=_uuid(client_id)).first() if _uuid(client_id) else None
+        app = AppRegistration.objects.filter(client_id=as_uuid(client_id)).first() if as_uuid(client_id) else None
         if app is None:
             raise CommandError(f"No app has the client id '{client_id}'.")
         try:
