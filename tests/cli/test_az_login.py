@@ -38,8 +38,10 @@ def test_az_login_as_a_service_principal(az, https_portal, cloud, tenant):
     app = directory.register_app(Caller.system(), tenant, "Pipeline")
     secret = directory.add_client_secret(Caller.system(), app, "ci")[1]
     grant_as_system(subscription, ServicePrincipal.objects.get(app=app, tenant=tenant).user, "reader")
-    accounts = az("login", "--service-principal", "-u", str(app.client_id), "-p", secret, "--tenant",
-                  str(tenant.tenant_id))  # fmt: skip
+    accounts = az(  # --password=: a secret may start with "-"
+        "login", "--service-principal", "-u", str(app.client_id), f"--password={secret}",
+        "--tenant", str(tenant.tenant_id),
+    )  # fmt: skip
     assert [a["id"] for a in accounts] == [str(subscription.guid)]
     assert accounts[0]["tenantId"] == str(tenant.tenant_id)
     assert accounts[0]["user"] == {"name": str(app.client_id), "type": "servicePrincipal"}
@@ -51,7 +53,8 @@ def test_az_login_as_a_person(az, https_portal, cloud, tenant, user):
     base, subscription = cloud
     if not https_portal.userrealm_443:
         pytest.skip("MSAL asks the user realm on port 443, which this process cannot serve")
-    accounts = az("login", "-u", user.username, "-p", "Alice-Test-Pass-1")
+    # With --tenant: without it the CLI first lists /tenants (Microsoft.Resources, helper ARM's part).
+    accounts = az("login", "-u", user.username, "-p", "Alice-Test-Pass-1", "--tenant", tenant.primary_domain)
     assert [a["id"] for a in accounts] == [str(subscription.guid)]
     assert accounts[0]["user"] == {"name": user.username, "type": "user"}
     token = az("account", "get-access-token")
