@@ -27,7 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--disable", action="store_true", help="Remove the managed identity.")
 
     def handle(self, client_id, tenant, url, disable, **options):
-        app = AppRegistration.objects.filter(client_id=as_uuid(client_id)).first() if as_uuid(client_id) else None
+        app = (
+            AppRegistration.objects.filter(client_id=as_uuid(client_id)).first()
+            if as_uuid(client_id)
+            else None
+        )
         if app is None:
             raise CommandError(f"No app has the client id '{client_id}'.")
         try:
