@@ -65,7 +65,7 @@ def in_directory(user: User, tenant: Tenant) -> bool:
     guest there (with the door open, as ``accounts.access`` decides)."""
     if user.kind == User.Kind.SERVICE_PRINCIPAL:
         return ServicePrincipal.objects.filter(user=user, tenant=tenant).exists()
-    return tenant.pk in access.directories(user)
+    return tenant.pk == user.home_tenant_id or tenant.pk in access.directories(user)
 
 
 def client_info(user: User) -> str:
