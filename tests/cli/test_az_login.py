@@ -4,6 +4,7 @@ a person by username and password (the CLI's client id, user realm discovery on 
 
 from __future__ import annotations
 
+import jwt
 import pytest
 import requests
 
@@ -47,6 +48,9 @@ def test_az_login_as_a_service_principal(az, https_portal, cloud, tenant):
     assert accounts[0]["user"] == {"name": str(app.client_id), "type": "servicePrincipal"}
     token = az("account", "get-access-token")
     assert token["tenant"] == str(tenant.tenant_id) and works(https_portal, token["accessToken"])
+    graph = az("account", "get-access-token", "--resource-type", "ms-graph")["accessToken"]
+    assert jwt.decode(graph, options={"verify_signature": False})["aud"] == base + "/graph/"
+    assert not works(https_portal, graph)  # a Graph token does not open the resource manager
 
 
 def test_az_login_as_a_person(az, https_portal, cloud, tenant, user):
