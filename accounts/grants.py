@@ -309,12 +309,15 @@ def refresh(req: Request) -> tuple[User, dict]:
     client_id = (req.get("client_id") or tokens.AZ_CLI_CLIENT_ID).strip().lower()
     if client_id != claims.get("azp"):
         raise TokenError("invalid_grant", 70000, "The refresh token was issued to a different client.")
-    tenant = Tenant.objects.get(tenant_id=uuid.UUID(claims["tid"]))
-    if req.tenant is not None and req.tenant != tenant:
+    # As Entra's multi-resource, multi-tenant refresh tokens: redeemed at another tenant's authority, it
+    # gives a token of that tenant if the person is in its directory (what az login does per tenant).
+    tenant = req.tenant or Tenant.objects.get(tenant_id=uuid.UUID(claims["tid"]))
+    if not tokens.in_directory(user, tenant):
         raise TokenError(
             "invalid_grant",
             50020,
-            f"The refresh token was issued in tenant '{tenant.primary_domain}', not '{req.tenant.primary_domain}'.",
+            f"User account '{user.username}' from identity provider '{user.home_tenant.primary_domain}' does not "
+            f"exist in tenant '{tenant.primary_domain}' and cannot access the application.",
         )
     return answer(req, user, tenant, client_id)
 

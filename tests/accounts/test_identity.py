@@ -327,7 +327,17 @@ def test_a_person_gets_a_token_for_a_tenant_only_while_a_guest_there(api, user, 
     claims = claims_of(token)
     assert claims["tid"] == str(fabrikam.tenant_id) and claims["idp"] == f"{BASE}/{tenant.tenant_id}/"
     assert works(api, token)
+    # A refresh token of the home tenant redeemed at Fabrikam's authority: a Fabrikam token (az login
+    # does this for every tenant it finds).
+    home = password_v2(api).json()
+    r = post(api, f"/{fabrikam.primary_domain}/oauth2/v2.0/token", grant_type="refresh_token", client_id=AZ_CLI,
+             refresh_token=home["refresh_token"], scope=f"{ARM}/.default")  # fmt: skip
+    assert r.status_code == 200, r.content
+    assert claims_of(r.json()["access_token"])["tid"] == str(fabrikam.tenant_id)
     directory.revoke_invitation(Caller(admin), invitation)
+    r = post(api, f"/{fabrikam.primary_domain}/oauth2/v2.0/token", grant_type="refresh_token", client_id=AZ_CLI,
+             refresh_token=home["refresh_token"], scope=f"{ARM}/.default")  # fmt: skip
+    entra_error(r, 400, "invalid_grant", 50020)
     refused(api, token, "not in the directory", "fabrikam.test")
 
 
