@@ -2,7 +2,7 @@
 process signs and verifies with the same ones, rotated lazily.
 
 The newest key signs. When it is older than ``SIGNING_KEY_DAYS`` (default 30), the next signature creates
-a new one, and the old key gets ``retires_at`` = now + the longest token lifetime: it stays in the JWKS
+a new one (beat's ``signing-keys`` entry, ``maintain``, does the same daily), and the old key gets ``retires_at`` = now + the longest token lifetime: it stays in the JWKS
 (and keeps verifying) until every token it signed has expired, then is deleted. Entra rolls its keys the
 same way and publishes old and new ones side by side
 (https://learn.microsoft.com/entra/identity-platform/signing-key-rollover)."""
@@ -77,6 +77,14 @@ def rotate(now=None) -> SigningKey:
             retires_at=now + timedelta(seconds=longest_lifetime())
         )
         return new_key()
+
+
+def maintain() -> str:
+    """Beat's daily pass (``signing-keys``, run in beat): rotate when due and delete retired keys, so that
+    a portal that issues nothing for weeks still drops keys whose tokens have all expired."""
+    kid, _ = signing_key()
+    gone, _ = SigningKey.objects.filter(retires_at__lte=timezone.now()).delete()
+    return f"signing with {kid}; {gone} retired key(s) deleted"
 
 
 def public_key(kid: str):

@@ -253,6 +253,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HEARTBEAT_SECONDS,
         "options": {"in_beat": True},
     },
+    "signing-keys": {  # rotate the token signing key when due, delete retired ones (accounts.keys)
+        "task": "accounts.keys.maintain",
+        "schedule": crontab(minute=29, hour=2),
+        "options": {"in_beat": True},
+    },
     "scrub-replicas": {
         "task": "galleries.tasks.scrub_all_regions",
         "schedule": crontab(minute=43, hour=3),

@@ -19,6 +19,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from django.test.utils import override_settings
@@ -144,6 +145,8 @@ def test_the_jwks_publishes_the_key_that_signs_and_verifies_tokens(api, tenant, 
 
 
 def test_signing_keys_rotate_and_a_retired_key_leaves_the_jwks_once_its_tokens_expired(api, user):
+    entry = settings.CELERY_BEAT_SCHEDULE["signing-keys"]
+    assert entry["task"] == "accounts.keys.maintain" and entry["options"] == {"in_beat": True}
     old_token = tokens.issue(user, base=BASE)["access_token"]
     old = SigningKey.objects.get()
     # Setting up time: the key is older than SIGNING_KEY_DAYS.
@@ -161,8 +164,8 @@ def test_signing_keys_rotate_and_a_retired_key_leaves_the_jwks_once_its_tokens_e
     SigningKey.objects.filter(pk=old.pk).update(retires_at=timezone.now() - timedelta(seconds=1))
     assert [k["kid"] for k in api.get("/common/discovery/keys").json()["keys"]] == [new.kid]
     refused(api, old_token, "not one of this portal's")
-    keys.rotate()
-    assert not SigningKey.objects.filter(pk=old.pk).exists()  # deleted at the next rotation
+    assert keys.maintain() == f"signing with {new.kid}; 1 retired key(s) deleted"  # beat's daily pass
+    assert not SigningKey.objects.filter(pk=old.pk).exists()
 
 
 # --- What the bearer validation refuses --------------------------------------------------------------------
