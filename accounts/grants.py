@@ -44,7 +44,7 @@ def resolve_tenant(name: str) -> Tenant | None:
     tenant = found.first()
     if tenant is None:
         raise TokenError(
-            "invalid_tenant" if tid else "invalid_request",
+            "invalid_request",
             90002,
             f"Tenant '{name}' not found. Check to make sure you have the correct tenant ID and are signing "
             "into the correct cloud.",

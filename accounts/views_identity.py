@@ -56,6 +56,7 @@ def _tenant_or_error(request, tenant: str) -> tuple[Tenant | None, JsonResponse 
     try:
         return grants.resolve_tenant(tenant), None
     except TokenError as err:
+        err.error = "invalid_tenant"  # discovery names it so; the token endpoint says invalid_request
         return None, oauth_error(request, err)
 
 

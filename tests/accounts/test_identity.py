@@ -129,9 +129,11 @@ def test_discovery_names_the_endpoints_and_the_issuer_for_a_tenant_by_id_domain_
         assert "device_authorization_endpoint" not in doc  # no device code flow here
         guid = "{tenantid}" if name in ("common", "organizations") else tenant.tenant_id
         assert doc["issuer"] == (f"{BASE}/{guid}/v2.0" if v else f"{BASE}/{guid}/")
-    r = api.get(f"/nowhere.test{v}/.well-known/openid-configuration")
-    entra_error(r, 400, "invalid_request", 90002)
-    assert "nowhere.test" in r.json()["error_description"]
+    for unknown in ("nowhere.test", str(uuid.uuid4())):
+        for path in (f"/{unknown}{v}/.well-known/openid-configuration", f"/{unknown}/discovery{v}/keys"):
+            r = api.get(path)
+            entra_error(r, 400, "invalid_tenant", 90002)
+            assert unknown in r.json()["error_description"]
 
 
 def test_the_jwks_publishes_the_key_that_signs_and_verifies_tokens(api, tenant, user):
