@@ -245,7 +245,9 @@ def parse_datetime(value, target: str) -> datetime | None:
 
 #: Paths whose answers are JSON (the ARM API, its docs' schema, uploads, the token endpoint) — but
 #: not the portal's own pages among them (/subscriptions/, /subscriptions/<number>/…, /uploads/new).
-JSON_PREFIXES = ("/subscriptions", "/providers/", "/uploads", "/api/openapi", "/oauth2/")
+JSON_PREFIXES = ("/subscriptions", "/providers/", "/uploads", "/api/openapi", "/oauth2/", "/msi/")
+#: The identity endpoints under ``/{tenant}/`` (accounts.views_identity): JSON too.
+JSON_PARTS = ("/oauth2/", "/.well-known/", "/discovery/", "/userrealm/")
 _PAGES = re.compile(r"^/(?:subscriptions/(?:[0-9]{1,19}/(?:cost/|lifecycle/)?)?|uploads/new)$")
 
 
@@ -253,7 +255,7 @@ def wants_json(request) -> bool:
     path = request.path_info or ""
     if _PAGES.match(path):
         return False
-    if path.startswith(JSON_PREFIXES) or "/oauth2/" in path:
+    if path.startswith(JSON_PREFIXES) or any(part in path for part in JSON_PARTS):
         return True
     accept = request.META.get("HTTP_ACCEPT", "")
     content_type = request.META.get("CONTENT_TYPE", "")

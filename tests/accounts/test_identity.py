@@ -416,3 +416,18 @@ def test_a_managed_identity_gets_tokens_with_its_header_until_the_header_is_repl
     call_command("managed_identity", str(app.client_id), stdout=StringIO())  # a new header
     assert msi(api, header).status_code == 401
     refused(api, body["access_token"], "managed identity")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/common/userrealm/a%00b?api-version=1.0",
+        "/a%00b/.well-known/openid-configuration",
+        "/common/discovery/keys?x=%00",
+        "/msi/token?resource=a%00&api-version=2019-08-01",
+    ],
+)
+def test_nul_characters_in_identity_requests_get_json_refusals(api, path):
+    r = api.get(path)
+    assert r.status_code == 400 and r["Content-Type"] == "application/json", r.content
+    assert "NUL" in r.json()["error"]["message"]
