@@ -6,7 +6,8 @@ session, if any, is ignored) — on the API's paths only: the ARM paths (every `
 upload endpoints and the OpenAPI document. Anywhere else (the pages, ``/admin/``) a bearer request answers
 401 before any view runs, so a token never acts in the admin and its CSRF exemption never reaches a form.
 A token that is invalid, expired or whose principal or credentials changed answers 401 in the ARM error
-shape as well (``accounts.tokens``)."""
+shape as well (``accounts.tokens``). The token's audience must be the API's: the resource manager
+(``{public_base}/``) on the ARM paths, Microsoft Graph (``{public_base}/graph/``) under ``/graph/``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.http import JsonResponse
 from django.urls import Resolver404, get_resolver
 
 from portal.core.arm import ArmView
+from portal.core.urls import public_base
 
 from . import tokens
 
@@ -62,7 +64,10 @@ class AccessMiddleware:
         if header[:7].lower() == "bearer ":
             if not takes_bearer_tokens(request):
                 return _refused(NOT_HERE)
-            user, error = tokens.authenticate(header[7:].strip())
+            base = public_base(request)
+            audiences = tokens.audiences(base)
+            audience = audiences["graph"] if request.path_info.startswith("/graph/") else audiences["arm"]
+            user, error = tokens.authenticate(header[7:].strip(), audience, base)
             if user is None:
                 return _refused(error)
             request.user = user

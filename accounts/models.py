@@ -30,6 +30,7 @@ from .models_directory import (  # noqa: F401  (re-exported: accounts.models is 
     UserRoleAssignment,
     auth_group_name,
 )
+from .models_identity import ManagedIdentity, SigningKey  # noqa: F401  (re-exported)
 from .resource_types import model_for_type
 from .roles import ROLE_PERMISSIONS
 

@@ -3,10 +3,6 @@ the directory switcher (which tenant's resources the portal shows)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from urllib.parse import unquote_plus
-
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import messages
@@ -18,12 +14,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from portal.core.errors import ServiceError
+from portal.core.urls import public_base
 
-from . import access, tokens
+from . import access, grants
+from .grants import TokenError
 from .models import Tenant
+from .views_identity import NO_STORE, basic_credentials, oauth_error
 
 SESSION_KEY = "directory"
+TOKEN_URL_NAMES = ("token", "tenant-token", "tenant-token-v1")
 
 
 def current_directory(request) -> Tenant | None:
@@ -69,74 +68,32 @@ def switch_directory(request):
     return HttpResponseRedirect(target)
 
 
-def _oauth_error(code: str, description: str, status: int = 400, headers: dict | None = None) -> JsonResponse:
-    return JsonResponse(
-        {"error": code, "error_description": description},
-        status=status,
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
-
-
-def _basic_credentials(request) -> tuple[str, str] | None:
-    """``client_id`` and ``client_secret`` from ``Authorization: Basic`` (RFC 6749 §2.3.1), if sent."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise ServiceError(
-            "invalid_client", "The Basic authorization header is not valid.", "client_id"
-        ) from None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep:
-        raise ServiceError("invalid_client", "The Basic authorization header is not valid.", "client_id")
-    return unquote_plus(client_id), unquote_plus(secret)
-
-
 @csrf_exempt
-def token(request, tenant: str = ""):
-    """OAuth2 token endpoint (``application/x-www-form-urlencoded``): ``grant_type=client_credentials``
-    with ``client_id`` and ``client_secret`` (in the body or as HTTP Basic) for service principals,
-    ``grant_type=password`` with ``username`` and ``password`` for people. ``tenant`` (in the path or
-    the body) picks which tenant's service principal of a multi-tenant app signs in. Nothing is stored:
-    the token is signed."""
+def token(request, tenant: str = "", version: str = "1.0"):
+    """The token endpoints (``accounts.grants``): v1 at ``/{tenant}/oauth2/token`` and ``/oauth2/token``,
+    v2 at ``/{tenant}/oauth2/v2.0/token``; a form-encoded POST. Nothing is stored: the tokens are signed."""
     if request.method != "POST":
-        return _oauth_error(
-            "invalid_request", "The token endpoint takes POST requests only.", 405, {"Allow": "POST"}
+        err = TokenError("invalid_request", 900561, "The token endpoint takes POST requests only.", 405)
+        return oauth_error(request, err, {"Allow": "POST"})
+    if request.content_type != "application/x-www-form-urlencoded":
+        err = TokenError(
+            "invalid_request",
+            900144,
+            "The request body must be form-encoded (application/x-www-form-urlencoded) and contain the "
+            "following parameter: 'grant_type'.",
         )
-    grant = request.POST.get("grant_type", "")
+        return oauth_error(request, err)
     try:
-        if grant == "client_credentials":
-            basic = _basic_credentials(request)
-            client_id, secret = basic or (
-                request.POST.get("client_id", ""),
-                request.POST.get("client_secret", ""),
-            )
-            user, used = tokens.client_credentials(
-                client_id, secret, tenant or request.POST.get("tenant", "")
-            )
-        elif grant == "password":
-            used = None
-            user = tokens.password(
-                request, request.POST.get("username", ""), request.POST.get("password", "")
-            )
-            # A sign-in like the page's: the throttle's failure count starts again, last_login is set.
-            user_logged_in.send(sender=user.__class__, request=request, user=user)
-        elif not grant:
-            return _oauth_error(
-                "invalid_request",
-                "grant_type is required (a form-encoded body, application/x-www-form-urlencoded).",
-            )
-        else:
-            return _oauth_error(
-                "unsupported_grant_type", "grant_type must be 'client_credentials' or 'password'."
-            )
-    except ServiceError as err:
+        req = grants.Request(request.POST, tenant, version, public_base(request), basic_credentials(request))
+        user, body = grants.grant(req, request)
+    except TokenError as err:
         if getattr(request, "axes_locked_out", False):
             return locked_out(request)
-        return _oauth_error(err.code, err.message, 401 if err.code == "invalid_client" else 400)
-    return JsonResponse(tokens.issue(user, used), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return oauth_error(request, err)
+    if user.kind == user.Kind.PERSON and req.get("grant_type") == "password":
+        # A sign-in like the page's: the throttle's failure count starts again, last_login is set.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return JsonResponse(body, headers=NO_STORE)
 
 
 def locked_out(request, response=None, credentials=None):
@@ -149,8 +106,8 @@ def locked_out(request, response=None, credentials=None):
     )
     headers = {"Retry-After": str(int(cool_off.total_seconds()))} if cool_off else {}
     match = getattr(request, "resolver_match", None)
-    if (match is not None and match.url_name in ("token", "tenant-token")) or request.path.endswith("/token"):
-        return _oauth_error("temporarily_unavailable", message, 429, headers)
+    if (match is not None and match.url_name in TOKEN_URL_NAMES) or request.path.endswith("/token"):
+        return oauth_error(request, TokenError("temporarily_unavailable", 50053, message, 429), headers)
     page = render(request, "registration/locked_out.html", {"message": message}, status=429)
     for name, value in headers.items():
         page[name] = value

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import statistics
 import sys
@@ -66,6 +67,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _common  # noqa: E402
 
+# One public base for the test client and the gunicorn workers (which inherit the environment): the
+# bearer token's issuer and audience (docs/identity.md), whatever Host each sends.
+os.environ.setdefault("PUBLIC_URL", "http://bench.local")
 _common.setup_django("api", smoke=__name__ == "__main__" and "--smoke" in sys.argv[1:])
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
@@ -360,7 +364,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     access.prepare_database(args.reuse)
     owner, version = build_version()
     access.analyze(False)
-    token = tokens.issue(owner)["access_token"]
+    token = tokens.issue(owner, base=os.environ["PUBLIC_URL"])["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     url_of = urls(version)
     client = Client()

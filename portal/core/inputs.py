@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -244,7 +245,19 @@ def parse_datetime(value, target: str) -> datetime | None:
 
 #: Paths whose answers are JSON (the ARM API, its docs' schema, uploads, the token endpoint) — but
 #: not the portal's own pages among them (/subscriptions/, /subscriptions/<number>/…, /uploads/new).
-JSON_PREFIXES = ("/subscriptions", "/providers", "/tenants", "/uploads", "/api/openapi", "/oauth2/")
+JSON_PREFIXES = (
+    "/subscriptions",
+    "/providers",
+    "/tenants",
+    "/uploads",
+    "/api/openapi",
+    "/oauth2/",
+    "/msi/",
+    "/graph/",
+    "/metadata/",
+)
+#: The identity endpoints under ``/{tenant}/`` (accounts.views_identity): JSON too.
+JSON_PARTS = ("/oauth2/", "/.well-known/", "/discovery/", "/userrealm/")
 _PAGES = re.compile(r"^/(?:subscriptions/(?:[0-9]{1,19}/(?:cost/|lifecycle/)?)?|uploads/new)$")
 
 
@@ -252,18 +265,41 @@ def wants_json(request) -> bool:
     path = request.path_info or ""
     if _PAGES.match(path):
         return False
-    if path.startswith(JSON_PREFIXES) or "/oauth2/" in path:
+    if path.startswith(JSON_PREFIXES) or any(part in path for part in JSON_PARTS):
         return True
     accept = request.META.get("HTTP_ACCEPT", "")
     content_type = request.META.get("CONTENT_TYPE", "")
     return accept.startswith("application/json") or content_type.startswith("application/json")
 
 
+def oauth_error(
+    request, error: str, code: int, description: str, status: int = 400, headers: dict | None = None
+) -> JsonResponse:
+    """An OAuth error (RFC 6749 §5.2) in Entra ID's shape: ``error``, ``error_description``
+    (``AADSTS<code>: ...`` with the trace and correlation ids and the time), ``error_codes``, ``timestamp``,
+    ``trace_id``, ``correlation_id`` (the client's ``client-request-id`` when it sent one)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    trace = str(uuid.uuid4())
+    correlation = request.headers.get("client-request-id") or str(uuid.uuid4())
+    body = {
+        "error": error,
+        "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} "
+        f"Timestamp: {now}",
+        "error_codes": [code],
+        "timestamp": now,
+        "trace_id": trace,
+        "correlation_id": correlation,
+    }
+    return JsonResponse(
+        body, status=status, headers={"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+    )
+
+
 def refusal(request, err: ServiceError) -> HttpResponse:
-    """``err`` as the endpoint speaks: an OAuth error (RFC 6749 §5.2) from the token endpoint,
-    ARM-shaped JSON from the API, plain text for a page."""
+    """``err`` as the endpoint speaks: an OAuth error from the token endpoint, ARM-shaped JSON from the API,
+    plain text for a page."""
     if "/oauth2/" in (request.path_info or ""):
-        return JsonResponse({"error": "invalid_request", "error_description": err.message}, status=400)
+        return oauth_error(request, "invalid_request", 900144, err.message)
     if wants_json(request):
         return JsonResponse(err.as_arm(), status=err.status)
     return HttpResponse(f"{err.message}\n", status=err.status, content_type="text/plain; charset=utf-8")

@@ -149,6 +149,10 @@ ALL_RESOURCES_COUNT_AHEAD_PAGES = env.int("ALL_RESOURCES_COUNT_AHEAD_PAGES", def
 
 # Bearer tokens of the token endpoint (seconds).
 ACCESS_TOKEN_SECONDS = env.int("ACCESS_TOKEN_SECONDS", default=3600)
+# Refresh tokens (password grant only, as Entra ID): 90 days. The RSA keys that sign tokens rotate every
+# SIGNING_KEY_DAYS (accounts.keys); a retired key stays published until its last token has expired.
+REFRESH_TOKEN_SECONDS = env.int("REFRESH_TOKEN_SECONDS", default=90 * 86400)
+SIGNING_KEY_DAYS = env.int("SIGNING_KEY_DAYS", default=30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -247,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
     "queue-heartbeats": {
         "task": "portal.health.publish_heartbeats",
         "schedule": HEARTBEAT_SECONDS,
+        "options": {"in_beat": True},
+    },
+    "signing-keys": {  # rotate the token signing key when due, delete retired ones (accounts.keys)
+        "task": "accounts.keys.maintain",
+        "schedule": crontab(minute=29, hour=2),
         "options": {"in_beat": True},
     },
     "scrub-replicas": {

@@ -48,7 +48,7 @@ def as_bytes(response) -> tuple:
 
 
 def bearer(user) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 @pytest.mark.parametrize("kind", ["gallery", "definition", "version", "managed image", "snapshot"])

@@ -66,7 +66,9 @@ def assert_locked_page(client, response):
 def assert_locked_token(response):
     assert response.status_code == 429
     assert response["Retry-After"] == "900"
-    assert response.json() == {"error": "temporarily_unavailable", "error_description": LOCKED_MESSAGE}
+    body = response.json()
+    assert body["error"] == "temporarily_unavailable" and body["error_codes"] == [50053]
+    assert body["error_description"].startswith(f"AADSTS50053: {LOCKED_MESSAGE} Trace ID: ")
 
 
 def test_the_limit_of_wrong_passwords_locks_the_sign_in_page_even_for_the_right_password(client, user):

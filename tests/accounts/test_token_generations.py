@@ -16,19 +16,20 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+import jwt
 import pytest
 from django.contrib.auth.models import Group
-from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
-from accounts import directory, tokens
+from accounts import directory, keys, tokens
 from accounts.activity import Caller
 from accounts.models import ClientSecret, ServicePrincipal, User
 from accounts.services import create_user
 
 SYSTEM = Caller.system()
 ARM_SUBSCRIPTIONS = "/subscriptions?api-version=2022-12-01"
+BASE = "http://testserver"  # the test client's host: the public base, so the issuer and the audience
 
 
 @pytest.fixture
@@ -152,15 +153,16 @@ def test_other_changes_to_a_user_keep_the_tokens(api, user):
 
 
 def test_a_token_of_an_older_generation_is_refused_with_a_clear_message(api, user):
-    token = tokens.issue(user)["access_token"]
-    claims = signing.loads(token, salt=tokens.SALT)
+    token = tokens.issue(user, base=BASE)["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["gen"] == user.credential_generation
     user.end_tokens()  # what the admin's "End bearer tokens" does
     assert user.credential_generation == claims["gen"] + 1
     assert_refused(api.get(ARM_SUBSCRIPTIONS, **bearer(token)), "have changed", "request a new token")
-    assert works(api, tokens.issue(user)["access_token"])
-    unnumbered = signing.dumps({"oid": claims["oid"], "iat": claims["iat"]}, salt=tokens.SALT, compress=True)
-    assert_refused(api.get(ARM_SUBSCRIPTIONS, **bearer(unnumbered)))
+    assert works(api, tokens.issue(user, base=BASE)["access_token"])
+    kid, key = keys.signing_key()
+    unnumbered = jwt.encode({k: v for k, v in claims.items() if k != "gen"}, key, "RS256", {"kid": kid})
+    assert_refused(api.get(ARM_SUBSCRIPTIONS, **bearer(unnumbered)), "'gen'")
 
 
 # --- Client secrets -------------------------------------------------------------------------------------
@@ -244,14 +246,10 @@ def test_a_token_of_a_principal_who_became_an_operator_is_refused(api, user):
 # --- Where a bearer token is accepted -------------------------------------------------------------------
 
 
-def test_a_bearer_request_never_reaches_the_admin(api, operator):
+def test_a_bearer_request_never_reaches_the_admin(api, operator, tenant):
     """Even a token of an operator (signed with the real key, as by someone who has it) opens nothing in
     /admin/, and its CSRF exemption does not carry over: no group is created."""
-    token = signing.dumps(
-        {"oid": str(operator.object_id), "gen": operator.credential_generation, "iat": 0},
-        salt=tokens.SALT,
-        compress=True,
-    )
+    token, _ = tokens.access_token(operator, tenant, base=BASE, audience=f"{BASE}/")
     for method, path, form in [
         ("get", "/admin/", None),
         ("get", "/admin/auth/group/", None),
@@ -265,17 +263,17 @@ def test_a_bearer_request_never_reaches_the_admin(api, operator):
 def test_a_session_in_the_admin_with_a_bearer_header_is_refused_too(api, operator, user):
     api.force_login(operator)
     assert api.get("/admin/").status_code == 200
-    assert_refused(api.get("/admin/", **bearer(tokens.issue(user)["access_token"])), "API")
+    assert_refused(api.get("/admin/", **bearer(tokens.issue(user, base=BASE)["access_token"])), "API")
 
 
 @pytest.mark.parametrize("path", ["/", "/galleries/", "/activity/", "/directory/", "/subscriptions/"])
 def test_pages_do_not_take_bearer_tokens(api, user, path):
-    r = api.get(path, **bearer(tokens.issue(user)["access_token"]))
+    r = api.get(path, **bearer(tokens.issue(user, base=BASE)["access_token"]))
     assert_refused(r, "API")
 
 
 def test_the_api_and_the_uploads_take_bearer_tokens(api, user, rg):
-    token = tokens.issue(user)["access_token"]
+    token = tokens.issue(user, base=BASE)["access_token"]
     assert api.get(ARM_SUBSCRIPTIONS, **bearer(token)).status_code == 200
     assert api.get("/uploads/999999999", **bearer(token)).status_code == 404  # signed in: no such upload
     r = api.post(

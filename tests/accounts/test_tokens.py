@@ -10,14 +10,14 @@ import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
+import jwt
 import pytest
-from django.core import signing
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from accounts import directory, sharing, tokens
+from accounts import directory, keys, sharing, tokens
 from accounts.activity import Caller
 from accounts.models import ClientSecret, ServicePrincipal
 from accounts.services import create_tenant
@@ -83,10 +83,20 @@ def probe(client, token):
 
 
 def assert_oauth_error(response, status, code, *words):
+    """Entra's error shape: error, error_description (AADSTS<n>: ...), error_codes, timestamp, trace and
+    correlation ids."""
     assert response.status_code == status, response.content
     body = response.json()
-    assert set(body) == {"error", "error_description"}, body
+    assert set(body) == {
+        "error",
+        "error_description",
+        "error_codes",
+        "timestamp",
+        "trace_id",
+        "correlation_id",
+    }
     assert body["error"] == code, body
+    assert body["error_description"].startswith(f"AADSTS{body['error_codes'][0]}: "), body
     for w in words:
         assert w.lower() in body["error_description"].lower(), (w, body)
     return body
@@ -102,14 +112,17 @@ def assert_token_refused(response, *words):
         assert w.lower() in error["message"].lower(), (w, error)
 
 
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
 def signed_at(claims: dict, seconds_ago: int) -> str:
-    """A token signed like ``tokens.issue`` does, but as if ``seconds_ago`` seconds ago."""
-
-    class Earlier(signing.TimestampSigner):
-        def timestamp(self):
-            return signing.b62_encode(int(time.time()) - seconds_ago)
-
-    return Earlier(salt=tokens.SALT).sign_object(claims, compress=True)
+    """``claims`` signed with the portal's current key, as if issued ``seconds_ago`` seconds ago."""
+    kid, key = keys.signing_key()
+    life = claims["exp"] - claims["iat"]
+    now = int(time.time()) - seconds_ago
+    moved = {**claims, "iat": now, "nbf": now, "exp": now + life}
+    return jwt.encode(moved, key, algorithm="RS256", headers={"kid": kid})
 
 
 # --- Client credentials ---------------------------------------------------------------------------------
@@ -125,10 +138,18 @@ def test_a_service_principal_uploads_with_its_bearer_token_and_no_csrf_token_as_
     r = post_token(api, grant_type="client_credentials", client_id=str(app.client_id), client_secret=secret)
     assert r.status_code == 200, r.content
     body = r.json()
-    assert set(body) == {"token_type", "expires_in", "expires_on", "access_token"}
-    assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == tokens.lifetime() == 3600
-    assert int(before) + 3600 <= body["expires_on"] <= time.time() + 3600
+    assert set(body) == {
+        "token_type",
+        "expires_in",
+        "ext_expires_in",
+        "expires_on",
+        "not_before",
+        "resource",
+        "access_token",
+    }
+    assert body["token_type"] == "Bearer" and body["resource"] == "http://testserver/"
+    assert body["expires_in"] == str(tokens.lifetime()) == "3600"  # strings, as Entra's v1 endpoint sends
+    assert int(before) + 3600 <= int(body["expires_on"]) <= time.time() + 3600
     assert r["Cache-Control"] == "no-store"
 
     r = start_upload(api, rg, body["access_token"])
@@ -161,8 +182,8 @@ def test_a_bearer_token_wins_over_the_session_of_the_same_client(api, user, app,
 
 def test_the_tenant_path_and_http_basic_client_authentication_work_too(api, app, secret, sp, tenant):
     for path in (f"/{tenant.primary_domain}/oauth2/v2.0/token", f"/{tenant.tenant_id}/oauth2/v2.0/token"):
-        token = sp_token(api, app, secret, path=path)
-        assert signing.loads(token, salt=tokens.SALT)["oid"] == str(sp.object_id)
+        token = sp_token(api, app, secret, path=path, scope="http://testserver/.default")
+        assert claims_of(token)["oid"] == str(sp.object_id)
     basic = base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
     r = api.post(
         "/oauth2/token",
@@ -181,7 +202,7 @@ def test_a_wrong_secret_is_refused(api, app, secret):
         r = post_token(
             api, grant_type="client_credentials", client_id=str(app.client_id), client_secret=wrong
         )
-        assert_oauth_error(r, 401, "invalid_client", "secret is wrong")
+        assert_oauth_error(r, 401, "invalid_client", "AADSTS7000215", "Invalid client secret")
         assert "access_token" not in r.json()
 
 
@@ -189,37 +210,39 @@ def test_an_expired_secret_is_refused_saying_it_expired(api, app, secret):
     # Setting up time: the secret's expiry moves into the past (no service sets a past expiry).
     ClientSecret.objects.filter(app=app).update(expires_at=timezone.now() - timedelta(seconds=1))
     r = post_token(api, grant_type="client_credentials", client_id=str(app.client_id), client_secret=secret)
-    assert_oauth_error(r, 401, "invalid_client", "expired")
+    assert_oauth_error(r, 401, "invalid_client", "AADSTS7000222", "expired")
 
 
-def test_an_expired_token_is_refused_and_the_age_is_what_counts(api, app, secret, sp):
-    token = sp_token(api, app, secret)
-    claims = signing.loads(token, salt=tokens.SALT)
-    old = signed_at(claims, seconds_ago=2 * 3600)
-    assert_token_refused(probe(api, old), "expired")
-    with override_settings(ACCESS_TOKEN_SECONDS=3 * 3600):
-        assert probe(api, old).status_code == 404  # the same token, younger than this lifetime
+def test_an_expired_token_is_refused_and_its_exp_is_what_counts(api, app, secret, sp):
+    claims = claims_of(sp_token(api, app, secret))
+    assert probe(api, signed_at(claims, seconds_ago=3600 - 60)).status_code == 404  # a minute left
+    assert_token_refused(probe(api, signed_at(claims, seconds_ago=3600 + 60)), "expired")
     with override_settings(ACCESS_TOKEN_SECONDS=60):
         r = post_token(
             api, grant_type="client_credentials", client_id=str(app.client_id), client_secret=secret
         )
-        assert r.json()["expires_in"] == 60
+        assert r.json()["expires_in"] == "60"
+        claims = claims_of(r.json()["access_token"])
+        assert claims["exp"] - claims["iat"] == 60
         assert probe(api, r.json()["access_token"]).status_code == 404
-        assert_token_refused(probe(api, signed_at(claims, seconds_ago=61)), "expired")
+        assert_token_refused(probe(api, signed_at(claims, seconds_ago=61 + tokens.LEEWAY)), "expired")
 
 
-def test_garbage_and_foreign_tokens_are_refused_in_the_arm_shape(api, app, secret, sp):
-    claims = signing.loads(sp_token(api, app, secret), salt=tokens.SALT)
-    forged = [
-        "",
-        "not-a-token",
-        "é:ü:ß",
-        signing.dumps(claims, salt="another.purpose", compress=True),  # signed for something else
-        signing.dumps({"oid": "not-a-uuid", "iat": claims["iat"]}, salt=tokens.SALT),
-        signing.dumps(["a", "list"], salt=tokens.SALT),
-    ]
-    for token in forged:
-        assert_token_refused(probe(api, token), "not valid")
+def test_garbage_tokens_are_refused_in_the_arm_shape(api, app, secret, sp):
+    claims = claims_of(sp_token(api, app, secret))
+    kid, key = keys.signing_key()
+    forged = {
+        "": "not a JSON Web Token",
+        "not-a-token": "not a JSON Web Token",
+        "é:ü:ß": "not a JSON Web Token",
+        jwt.encode(
+            {**claims, "oid": "not-a-uuid"}, key, algorithm="RS256", headers={"kid": kid}
+        ): "not valid",
+        jwt.encode({k: v for k, v in claims.items() if k != "tid"}, key, "RS256", {"kid": kid}): "'tid'",
+        jwt.encode({**claims, "gen": "0"}, key, algorithm="RS256", headers={"kid": kid}): "not valid",
+    }
+    for token, words in forged.items():
+        assert_token_refused(probe(api, token), words)
     # A page, too, refuses a bad bearer token rather than ignoring it.
     assert_token_refused(api.get("/", HTTP_AUTHORIZATION="Bearer nope"))
 
@@ -230,7 +253,8 @@ def test_withdrawing_the_consent_ends_the_tokens_of_that_tenants_service_princip
     directory.consent(SYSTEM, fabrikam, str(app.client_id))
     token = sp_token(api, app, secret, tenant="fabrikam.test")
     fab_sp = ServicePrincipal.objects.get(app=app, tenant=fabrikam)
-    assert signing.loads(token, salt=tokens.SALT)["oid"] == str(fab_sp.user.object_id)
+    assert claims_of(token)["oid"] == str(fab_sp.user.object_id)
+    assert claims_of(token)["tid"] == str(fabrikam.tenant_id)
     assert probe(api, token).status_code == 404
     directory.withdraw_consent(SYSTEM, fab_sp)
     assert_token_refused(probe(api, token), "no longer exists")
@@ -241,7 +265,7 @@ def test_withdrawing_the_consent_ends_the_tokens_of_that_tenants_service_princip
         client_secret=secret,
         tenant="fabrikam.test",
     )
-    assert_oauth_error(r, 400, "unauthorized_client", "consented")
+    assert_oauth_error(r, 400, "unauthorized_client", "AADSTS700016", "consented")
 
 
 def test_deleting_the_app_ends_the_tokens_of_its_service_principals(api, app, secret, fabrikam):
@@ -277,11 +301,12 @@ def test_a_tenant_without_consent_gets_no_token(api, app, secret, fabrikam, tena
         r = post_token(
             api,
             f"/{asked}/oauth2/v2.0/token",
+            scope="http://testserver/.default",
             grant_type="client_credentials",
             client_id=str(app.client_id),
             client_secret=secret,
         )
-        assert_oauth_error(r, 400, "unauthorized_client", "consented")
+        assert_oauth_error(r, 400, "unauthorized_client", "AADSTS700016", "consented")
 
 
 def test_deleting_the_only_secret_stops_the_tokens_it_minted_and_a_new_secret_does_not_revive_them(
@@ -319,11 +344,11 @@ def test_people_get_tokens_with_username_and_password(api, user, rg):
     r = post_token(api, grant_type="password", username="alice@contoso.test", password="Alice-Test-Pass-1")
     assert r.status_code == 200, r.content
     token = r.json()["access_token"]
-    assert signing.loads(token, salt=tokens.SALT)["oid"] == str(user.object_id)
+    assert claims_of(token)["oid"] == str(user.object_id)
     r = start_upload(api, rg, token)
     assert r.status_code == 201, r.content
     r = post_token(api, grant_type="password", username="alice@contoso.test", password="Wrong-Pass-1")
-    assert_oauth_error(r, 400, "invalid_grant", "username or password is wrong")
+    assert_oauth_error(r, 400, "invalid_grant", "AADSTS50126", "invalid username or password")
 
 
 def test_a_service_principal_cannot_use_the_password_grant(api, app, secret, sp):
@@ -336,20 +361,32 @@ def test_a_service_principal_cannot_use_the_password_grant(api, app, secret, sp)
 # --- Signed, not stored ---------------------------------------------------------------------------------
 
 
-def test_tokens_are_signed_not_stored(api, app, secret, sp):
+def test_tokens_are_signed_not_stored(api, app, secret, sp, tenant):
+    keys.signing_key()  # the very first signature creates the signing key; after that nothing is written
     with CaptureQueriesContext(connection) as issuing:
         token = sp_token(api, app, secret)
     with CaptureQueriesContext(connection) as using:
         assert probe(api, token).status_code == 404
     for q in [*issuing.captured_queries, *using.captured_queries]:
         assert q["sql"].lstrip().split()[0].upper() == "SELECT", q["sql"]
-    claims = signing.loads(token, salt=tokens.SALT)
+    claims = claims_of(token)
     secret_id = app.secrets.get().pk
     assert claims == {
-        "oid": str(sp.object_id),
-        "gen": sp.credential_generation,
+        "aud": "http://testserver/",
+        "iss": f"http://testserver/{tenant.tenant_id}/",
         "iat": claims["iat"],
-        "sid": secret_id,
+        "nbf": claims["iat"],
+        "exp": claims["iat"] + 3600,
+        "idtyp": "app",
+        "oid": str(sp.object_id),
+        "sub": str(sp.object_id),
+        "tid": str(tenant.tenant_id),
+        "uti": claims["uti"],
+        "ver": "1.0",
+        "appid": str(app.client_id),
+        "appidacr": "1",
+        "gen": sp.credential_generation,
+        "csid": secret_id,
     }
 
 
@@ -358,11 +395,11 @@ def test_tokens_are_signed_not_stored(api, app, secret, sp):
 
 BAD_REQUESTS = [
     ({"grant_type": "client_credentials", "client_secret": "x"}, 400, "invalid_request", "client_id"),
-    ({"grant_type": "client_credentials", "client_id": "{cid}"}, 400, "invalid_request", "client_secret"),
+    ({"grant_type": "client_credentials", "client_id": "{cid}"}, 401, "invalid_client", "'client_secret'"),
     (
         {"grant_type": "client_credentials", "client_id": "not-a-guid", "client_secret": "x"},
-        401,
-        "invalid_client",
+        400,
+        "unauthorized_client",
         "GUID",
     ),
     (
@@ -371,9 +408,9 @@ BAD_REQUESTS = [
             "client_id": "00000000-0000-0000-0000-000000000000",
             "client_secret": "x",
         },
-        401,
-        "invalid_client",
-        "No app",
+        400,
+        "unauthorized_client",
+        "was not found in the directory",
     ),
     (
         {
@@ -386,8 +423,8 @@ BAD_REQUESTS = [
         "invalid_request",
         "nowhere.test",
     ),
-    ({"grant_type": "password", "username": "alice@contoso.test"}, 400, "invalid_request", "required"),
-    ({"grant_type": "password", "password": "x"}, 400, "invalid_request", "required"),
+    ({"grant_type": "password", "username": "alice@contoso.test"}, 400, "invalid_request", "'password'"),
+    ({"grant_type": "password", "password": "x"}, 400, "invalid_request", "'username'"),
     ({"grant_type": "authorization_code", "code": "x"}, 400, "unsupported_grant_type", "client_credentials"),
     ({}, 400, "invalid_request", "grant_type"),
     # NUL characters: PostgreSQL cannot even compare them, so they are refused before any lookup.

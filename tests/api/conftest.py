@@ -52,5 +52,5 @@ def sdk(live_server):
     from accounts import tokens
 
     return lambda user, subscription: compute_client(
-        live_server.url, tokens.issue(user)["access_token"], subscription.guid
+        live_server.url, tokens.issue(user, base=live_server.url)["access_token"], subscription.guid
     )

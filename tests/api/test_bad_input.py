@@ -27,7 +27,7 @@ def limit(name: str) -> int:
 
 @pytest.fixture
 def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def galleries_url(subscription) -> str:

@@ -100,7 +100,7 @@ def app_client(live_server, world, subscription):
     r = token_for(live_server, world, "contoso.test")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] > 0
+    assert body["token_type"] == "Bearer" and int(body["expires_in"]) > 0
     return compute_client(live_server.url, body["access_token"], subscription.guid)
 
 

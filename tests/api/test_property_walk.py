@@ -197,7 +197,7 @@ def _same(path: str, sent, got) -> bool:
 
 @pytest.fixture
 def walk(client, user, caller, subscription, rg, gallery, definition, image, make_blob):
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
     os_snapshot = services.create_snapshot(caller, rg, "os-snap", blob=make_blob(), os_type="Linux")
     data_snapshot = services.create_snapshot(caller, rg, "data-snap", blob=make_blob(virtual_mib=1))
     galleries = (

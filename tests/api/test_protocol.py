@@ -18,7 +18,7 @@ OLDEST = min(arm_versions.GALLERY_API_VERSIONS)
 
 @pytest.fixture
 def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def base(subscription, rg="images") -> str:
@@ -141,7 +141,7 @@ def test_someone_elses_operation_is_not_found(client, bearer, user, subscription
         **bearer,
     )
     other = create_user(user.home_tenant, "bob@contoso.test", "Bob-Pass-1")
-    theirs = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(other)['access_token']}"}
+    theirs = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(other, base='http://testserver')['access_token']}"}
     arm_error(
         client.get(created["Azure-AsyncOperation"].removeprefix("http://testserver"), **theirs),
         404,
@@ -175,7 +175,9 @@ def test_paging_neither_repeats_nor_skips_while_others_insert(
 def test_another_tenants_caller_gets_404_for_everything(client, subscription, rg, caller):
     services.create_gallery(caller, rg, "g1")
     stranger = create_user(create_tenant("Fabrikam", "fabrikam.test"), "eve@fabrikam.test", "Eve-Pass-1")
-    theirs = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(stranger)['access_token']}"}
+    theirs = {
+        "HTTP_AUTHORIZATION": f"Bearer {tokens.issue(stranger, base='http://testserver')['access_token']}"
+    }
     arm_error(client.get(f"{base(subscription)}/g1?api-version={NEWEST}", **theirs), 404, "ResourceNotFound")
     arm_error(client.get(f"{base(subscription)}?api-version={NEWEST}", **theirs), 404, "SubscriptionNotFound")
     arm_error(
@@ -290,7 +292,7 @@ def test_a_refused_deletion_is_in_the_activity_log_and_leaves_no_operation(
     gallery = services.create_gallery(caller, rg, "g1")
     bob = create_user(user.home_tenant, "bob@contoso.test", "Bob-Pass-1")
     sharing.assign_role(caller, gallery, bob, "reader")
-    theirs = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(bob)['access_token']}"}
+    theirs = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(bob, base='http://testserver')['access_token']}"}
     arm_error(
         client.delete(f"{base(subscription)}/g1?api-version={NEWEST}", **theirs), 403, "AuthorizationFailed"
     )

@@ -17,7 +17,7 @@ RESOURCES = max(arm_versions.RESOURCES_API_VERSIONS)
 
 @pytest.fixture
 def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def test_managed_images_and_snapshots_through_the_sdk(sdk, user, subscription, rg, caller, image, make_blob):

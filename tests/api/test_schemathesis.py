@@ -54,6 +54,8 @@ from galleries.api.schema import EXAMPLE
 
 MAX_EXAMPLES = 30
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)
+#: The host schemathesis' in-process WSGI calls carry (werkzeug's test client): the tokens' issuer and audience.
+WSGI_BASE = "http://localhost"
 
 #: The bad-input corpus of issue 12: each of these once made some endpoint answer 500.
 CORPUS = [
@@ -136,13 +138,14 @@ def arm_api(db, client, user, subscription, rg, gallery, definition, image, make
     assert names == tuple(EXAMPLE[k] for k in ("rg", "gallery", "image", "version", "name")), (
         "the schema's examples name the resources of tests/conftest.py"
     )
-    token = tokens.issue(user)["access_token"]
+    token = tokens.issue(user, base=WSGI_BASE)["access_token"]
     # A long-running operation of this user, for the operation-status endpoint.
     response = client.patch(
         f"{gallery.arm_id}?api-version={NEWEST}",
         {"tags": {"set-by": "test"}},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_HOST="localhost",  # the host the schemathesis calls carry, for which the token is
     )
     assert response.status_code == 200, response.content
     operation = response["Azure-AsyncOperation"].split("?")[0].rsplit("/", 1)[1]
@@ -261,7 +264,7 @@ def test_no_server_errors_and_every_refusal_in_the_arm_shape(case):
 def test_the_shape_check_refuses_a_refusal_that_is_not_arm_shaped(db, user):
     """``arm_error_shape`` bites: the portal's own 404 page (HTML) fails it, an API 404 passes."""
     app = Client(InProcessWSGI())
-    token = tokens.issue(user)["access_token"]
+    token = tokens.issue(user, base=WSGI_BASE)["access_token"]
     page = app.get("/no-such-page/")
     assert page.status_code == 404
     with pytest.raises(AssertionError, match="not application/json"):
@@ -409,7 +412,7 @@ def api_operations(client, user, subscription, rg, gallery, definition, image, m
                 p["schema"]["enum"] for p in operation["parameters"] if p["name"] == "api-version"
             )
             operations.append((method.upper(), path, max(versions)))
-    token = tokens.issue(user)["access_token"]
+    token = tokens.issue(user, base="http://testserver")["access_token"]
     return sorted(operations), names, {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 

@@ -636,6 +636,19 @@ def test_every_resource_url_is_covered():
     }
     # Directory-wide lists (each tested in its own file: anonymous → login, a stranger sees nothing).
     not_resources = {"home", "healthz", "login", "logout", "token", "tenant-token", "switch-directory"}
+    # The identity endpoints (tests/accounts/test_identity.py) and the cloud metadata (tests/cli, helper TLS).
+    not_resources |= {
+        "tenant-token-v1",
+        "authorize",
+        "authorize-v1",
+        "openid-configuration",
+        "openid-configuration-v1",
+        "jwks",
+        "jwks-v1",
+        "userrealm",
+        "managed-identity-token",
+        "metadata-endpoints",
+    }
     not_resources |= {
         "activity",
         "subscriptions",
