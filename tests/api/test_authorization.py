@@ -19,7 +19,7 @@ READER = ROLE_BY_KEY["reader"].guid
 
 
 def bearer(user) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def authz(live_server):
             credential=UnusedCredential(),
             subscription_id=str(subscription.guid),
             base_url=live_server.url,
-            authentication_policy=BearerPolicy(tokens.issue(user)["access_token"]),
+            authentication_policy=BearerPolicy(tokens.issue(user, base=live_server.url)["access_token"]),
             retry_total=0,
         )
 

@@ -87,7 +87,7 @@ def test_az_body_is_what_the_installed_cli_sends(tmp_path):
 @pytest.fixture
 def call(client, user, subscription, rg, gallery):
     """call(method, name, body=None, api_version=NEWEST) → response, on a definition of Gallery1."""
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
     base = (
         f"/subscriptions/{subscription.guid}/resourceGroups/{rg.name}/providers/Microsoft.Compute/galleries/"
         f"{gallery.name}/images"

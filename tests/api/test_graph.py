@@ -12,12 +12,21 @@ from accounts.activity import Caller
 from accounts.services import create_tenant, create_user
 
 G = "/graph/v1.0"
+BASE = "http://testserver"  # the test client's host: tokens name it as issuer and audience
 
 
 @pytest.fixture
 def graph(client, user):
     def call(method, path, body=None, as_=None):
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(as_ or user)['access_token']}"}
+        who = as_ or user
+        token, _ = tokens.access_token(
+            who,
+            who.home_tenant,
+            base=BASE,
+            audience=tokens.audiences(BASE)["graph"],
+            client_id=tokens.AZ_CLI_CLIENT_ID,
+        )
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
         if body is not None:
             r = getattr(client, method)(G + path, body, content_type="application/json", **headers)
         else:

@@ -22,7 +22,7 @@ RG = "images"
 
 @pytest.fixture
 def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def _url(subscription, tail: str) -> str:

@@ -27,7 +27,7 @@ COMPUTE_V = max(arm_versions.IMAGE_API_VERSIONS)
 
 @pytest.fixture
 def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user)['access_token']}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def _sub(subscription) -> str:
@@ -96,7 +96,9 @@ def test_creating_needs_write_on_the_subscription_and_deleting_delete_on_the_gro
 ):
     reader = create_user(user.home_tenant, "rita@contoso.test", "Rita-Pass-1")
     grant_as_system(subscription, reader, "reader")
-    theirs = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(reader)['access_token']}"}
+    theirs = {
+        "HTTP_AUTHORIZATION": f"Bearer {tokens.issue(reader, base='http://testserver')['access_token']}"
+    }
     r = _json(
         client,
         "put",
@@ -117,7 +119,9 @@ def test_creating_needs_write_on_the_subscription_and_deleting_delete_on_the_gro
     )
     assert ResourceGroup.objects.filter(name="images").exists() and not ArmOperation.objects.exists()
     stranger = create_user(user.home_tenant, "sam@contoso.test", "Sam-Pass-1")
-    nobody = {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(stranger)['access_token']}"}
+    nobody = {
+        "HTTP_AUTHORIZATION": f"Bearer {tokens.issue(stranger, base='http://testserver')['access_token']}"
+    }
     arm_error(
         client.delete(f"{_sub(subscription)}/resourcegroups/images?api-version={V}", **nobody),
         404,
@@ -224,7 +228,7 @@ def test_the_sdk_drives_resource_groups(live_server, user, subscription, rg):
         credential=UnusedCredential(),
         subscription_id=str(subscription.guid),
         base_url=live_server.url,
-        authentication_policy=BearerPolicy(tokens.issue(user)["access_token"]),
+        authentication_policy=BearerPolicy(tokens.issue(user, base=live_server.url)["access_token"]),
         polling_interval=0,
         retry_total=0,
     )
