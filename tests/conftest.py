@@ -424,3 +424,43 @@ def https_portal(transactional_db, settings):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+@pytest.fixture
+def tls_live_server(transactional_db, monkeypatch):
+    """pytest-django's live server (in this process: the test's settings apply) speaking HTTPS with the
+    certificate of ``portal.core.tls``: what azure-identity and the SDKs' bearer policy require (they refuse
+    tokens over plain http). Clients in this process trust the local CA through ``REQUESTS_CA_BUNDLE``, as
+    ``make run`` tells users to. Yields ``HttpsPortal(url, ca_bundle, False)`` (nothing on port 443)."""
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from pytest_django.live_server_helper import LiveServer
+
+    certificate = tls.ensure()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(certificate.cert), str(certificate.key))
+
+    class TlsServer(ThreadedWSGIServer):
+        def server_bind(self):
+            super().server_bind()
+            self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+        def setup_environ(self):  # the scheme Django sees: https (wsgiref's guess_scheme reads HTTPS)
+            super().setup_environ()
+            self.base_environ["HTTPS"] = "on"
+
+        def finish_request(self, request, client_address):  # the handshake in the request's own thread
+            request.do_handshake()
+            super().finish_request(request, client_address)
+
+        def handle_error(self, request, client_address):
+            if not isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
+                super().handle_error(request, client_address)
+
+    server = LiveServer("127.0.0.1:0", start=False)
+    server.thread.server_class = TlsServer
+    server.start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate.ca))
+    try:
+        yield HttpsPortal(f"https://localhost:{server.thread.port}", str(certificate.ca), False)
+    finally:
+        server.stop()

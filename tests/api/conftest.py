@@ -1,56 +1,69 @@
-"""The API tests drive the server with the real ``azure-mgmt-compute`` SDK, unchanged: a
-``ComputeManagementClient`` pointed at pytest-django's live server on loopback. Two things differ from
-a client of Azure, both client settings the SDK offers: an authentication policy that sends the
-portal's bearer token over plain HTTP (the SDK's own policy refuses tokens without TLS), and a zero
-polling interval for long-running operations."""
+"""The API tests drive the server with the real Azure SDKs, unchanged: a ``ComputeManagementClient`` with an
+``azure-identity`` ``ClientSecretCredential`` whose authority is the portal (``sdk``), against pytest-django's
+live server speaking HTTPS with the local CA (``tls_live_server``), as a platform team's pipeline would. One
+client setting differs from a client of Azure: a zero polling interval for long-running operations."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from azure.core.credentials import AccessToken
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.identity import ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
+
+from accounts import directory
+from accounts.activity import Caller
+from accounts.models import ServicePrincipal
+from accounts.sharing import grant_as_system
 
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
 
-class BearerPolicy(SansIOHTTPPolicy):
-    """Adds ``Authorization: Bearer <token>`` to every request."""
-
-    def __init__(self, token: str):
-        super().__init__()
-        self.token = token
-
-    def on_request(self, request):
-        request.http_request.headers["Authorization"] = f"Bearer {self.token}"
-
-
-class UnusedCredential:
-    """The client wants a credential; ``BearerPolicy`` is what authenticates."""
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken("unused", 2**31 - 1)
-
-
-def compute_client(base_url: str, token: str, subscription_guid) -> ComputeManagementClient:
-    return ComputeManagementClient(
-        credential=UnusedCredential(),
-        subscription_id=str(subscription_guid),
-        base_url=base_url,
-        authentication_policy=BearerPolicy(token),
+def identity_client(
+    server, tenant: str, client_id, secret: str, subscription_guid, client_class=ComputeManagementClient
+):
+    """A management client of ``client_class`` signed in as the app ``client_id`` in ``tenant`` (GUID or
+    domain) by azure-identity's ``ClientSecretCredential`` with the portal (``server``) as authority."""
+    credential = ClientSecretCredential(
+        str(tenant), str(client_id), secret, authority=server.url, disable_instance_discovery=True
+    )
+    return client_class(
+        credential,
+        str(subscription_guid),
+        base_url=server.url,
+        credential_scopes=[f"{server.url}/.default"],
         polling_interval=0,
         retry_total=0,
     )
 
 
 @pytest.fixture
-def sdk(live_server):
-    """``sdk(user, subscription)`` → a ComputeManagementClient acting as ``user`` (a person or a
-    service principal) with a token from the portal's token service."""
-    from accounts import tokens
+def pipeline(tls_live_server):
+    """``pipeline(subscription, role="owner", client_class=ComputeManagementClient)`` → a management client
+    acting as a new app's service principal ("Pipeline N") of the subscription's tenant, given ``role`` on the
+    subscription; signed in by ``ClientSecretCredential`` at the portal's token endpoint, no custom policy.
+    ``client.principal`` is the service principal's user."""
+    made = []
 
-    return lambda user, subscription: compute_client(
-        live_server.url, tokens.issue(user, base=live_server.url)["access_token"], subscription.guid
-    )
+    def make(subscription, role: str = "owner", client_class=ComputeManagementClient):
+        tenant = subscription.tenant
+        app = directory.register_app(Caller.system(), tenant, f"Pipeline {len(made) + 1}")
+        secret = directory.add_client_secret(Caller.system(), app, "sdk tests")[1]
+        principal = ServicePrincipal.objects.get(app=app, tenant=tenant).user
+        grant_as_system(subscription, principal, role)
+        client = identity_client(
+            tls_live_server, tenant.tenant_id, app.client_id, secret, subscription.guid, client_class
+        )
+        client.principal = principal
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def sdk(pipeline):
+    """``sdk(subscription, role="owner")`` → a ``ComputeManagementClient`` of ``pipeline``."""
+    return lambda subscription, role="owner": pipeline(subscription, role)

@@ -11,30 +11,20 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
-from accounts import tokens
 from accounts.services import create_user
-
-from .conftest import BearerPolicy, UnusedCredential
 
 
 @pytest.fixture
-def authz(live_server):
-    def make(user, subscription) -> AuthorizationManagementClient:
-        return AuthorizationManagementClient(
-            credential=UnusedCredential(),
-            subscription_id=str(subscription.guid),
-            base_url=live_server.url,
-            authentication_policy=BearerPolicy(tokens.issue(user, base=live_server.url)["access_token"]),
-            retry_total=0,
-        )
-
-    return make
+def authz(pipeline):
+    """``authz(subscription)`` → an AuthorizationManagementClient of a pipeline service principal that owns
+    the subscription (azure-identity's ClientSecretCredential, no custom policy)."""
+    return lambda subscription: pipeline(subscription, "owner", AuthorizationManagementClient)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_assignments_through_the_sdk_at_three_scopes(authz, user, tenant, subscription, rg, gallery):
     bob = create_user(tenant, "bob@contoso.test", "Bob-Test-Pass-1", "Bob")
-    client = authz(user, subscription)
+    client = authz(subscription)
     sub_scope = f"/subscriptions/{subscription.guid}"
     (reader,) = client.role_definitions.list(sub_scope, filter="roleName eq 'Reader'")
     assert reader.role_name == "Reader" and reader.role_type == "BuiltInRole"

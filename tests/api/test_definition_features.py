@@ -181,7 +181,7 @@ def test_features_cannot_change(call):
 
 
 def test_the_sdk_creates_a_trusted_launch_supported_definition(sdk, user, subscription, rg, gallery):
-    client = sdk(user, subscription)
+    client = sdk(subscription)
     body = m.GalleryImage(
         location="westeurope",
         os_type="Linux",

@@ -129,7 +129,7 @@ def test_a_failed_operation_answers_its_error_on_the_result_url(client, bearer, 
 def test_every_final_state_rule_ends_on_the_resource(sdk, user, subscription, rg, final_state):
     """``az sig create`` (aaz ``GalleriesCreateOrUpdate``) polls with final-state-via location; the SDK
     with none (original URI for a PUT)."""
-    client = sdk(user, subscription)
+    client = sdk(subscription)
     options = {"final-state-via": final_state} if final_state else None
 
     def polling():

@@ -19,8 +19,6 @@ from galleries import services
 from galleries.api import arm_versions
 from galleries.models import ArmOperation, Blob, Gallery, GalleryImageVersion, UsageCounter
 
-from .conftest import BearerPolicy, UnusedCredential
-
 V = "2025-04-01"
 COMPUTE_V = max(arm_versions.IMAGE_API_VERSIONS)
 
@@ -223,15 +221,8 @@ def test_a_deletion_refused_inside_fails_the_operation(client, bearer, subscript
     assert ResourceGroup.objects.filter(pk=rg.pk).exists()
 
 
-def test_the_sdk_drives_resource_groups(live_server, user, subscription, rg):
-    client = ResourceManagementClient(
-        credential=UnusedCredential(),
-        subscription_id=str(subscription.guid),
-        base_url=live_server.url,
-        authentication_policy=BearerPolicy(tokens.issue(user, base=live_server.url)["access_token"]),
-        polling_interval=0,
-        retry_total=0,
-    )
+def test_the_sdk_drives_resource_groups(pipeline, user, subscription, rg):
+    client = pipeline(subscription, "owner", ResourceManagementClient)
     group = client.resource_groups.create_or_update(
         "sdk", rm.ResourceGroup(location="eastus", tags={"a": "1"})
     )

@@ -22,7 +22,7 @@ def bearer(user):
 
 def test_managed_images_and_snapshots_through_the_sdk(sdk, user, subscription, rg, caller, image, make_blob):
     snap = services.create_snapshot(caller, rg, "data0", blob=make_blob(virtual_mib=1))
-    client = sdk(user, subscription)
+    client = sdk(subscription)
     got = client.images.get("images", image.name)
     assert got.id.lower() == image.arm_id.lower() and got.storage_profile.os_disk.os_type == "Linux"
     assert got.storage_profile.os_disk.disk_size_gb == 1 and got.hyper_v_generation == "V1"

@@ -45,7 +45,7 @@ def _definition_body(sku: str = "22_04") -> m.GalleryImage:
 
 def test_the_whole_lifecycle_through_the_sdk(sdk, user, subscription, rg, image, worker, settings):
     settings.ARM_PAGE_SIZE = 2
-    client = sdk(user, subscription)
+    client = sdk(subscription)
 
     gallery = client.galleries.begin_create_or_update(
         RG, "SdkGallery", m.Gallery(location="westeurope", description="From the SDK")
@@ -174,7 +174,7 @@ def test_a_failed_replication_fails_the_operation_with_the_region_and_its_error(
         regions=["westeurope", "eastus"],
         env={"REGION_STORAGE_ROOTS": f"eastus={east_root}", "REPLICATION_MAX_ATTEMPTS": 1},
     )
-    client = sdk(user, subscription)
+    client = sdk(subscription)
     poller = client.gallery_image_versions.begin_create_or_update(
         RG,
         gallery.name,
