@@ -164,6 +164,7 @@ def path_for(name: str, route: str, w: World) -> tuple[str, User | None]:
         "scope": f"subscriptions/{w.subscription.guid}",  # Microsoft.Authorization at any scope
         "role_id": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
         "key": str(w.owner.object_id),  # Microsoft Graph objects
+        "namespace": "Microsoft.Compute",  # resource providers
     }
     if route.startswith("^"):  # a regular expression route: its named groups become <name>
         route = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", r"<\1>", route)
