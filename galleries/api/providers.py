@@ -190,3 +190,35 @@ class Usages(ArmView):
                 ]
             }
         )
+
+
+def location_body(subscription: Subscription, region: Region) -> dict:
+    """``Subscriptions - List Locations`` (Microsoft.Resources, 2022-12-01): what this deployment knows of a
+    region — no coordinates or geography groups, which it has not got (left out, not made up)."""
+    body = {
+        "id": f"/subscriptions/{subscription.guid}/locations/{region.name}",
+        "name": region.name,
+        "type": "Region",
+        "displayName": region.display_name,
+        "regionalDisplayName": region.display_name,
+        "metadata": {
+            "regionType": "Physical",
+            "regionCategory": "Recommended" if region.is_source else "Other",
+        },
+    }
+    if region.has_zones:
+        body["availabilityZoneMappings"] = [
+            {"logicalZone": zone, "physicalZone": f"{region.name}-az{zone}"} for zone in region.zones
+        ]
+    return body
+
+
+class Locations(ArmView):
+    """``GET /subscriptions/{id}/locations`` (``az account list-locations``): the regions of the catalogue."""
+
+    api_versions = RESOURCES_VERSIONS
+
+    def get(self, request, sub):
+        subscription = subscription_or_404(request.user, sub)
+        regions = Region.objects.order_by("name")
+        return Response({"value": [location_body(subscription, r) for r in regions]})

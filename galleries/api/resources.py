@@ -19,7 +19,7 @@ from django.db.models import Q
 from rest_framework.response import Response
 
 from accounts import access
-from accounts.models import Resource, Subscription
+from accounts.models import Resource, ResourceGroup, Subscription
 from galleries import services
 from galleries.models import GalleryImageVersion, ManagedImage, Snapshot
 from portal.core import limits
@@ -111,6 +111,9 @@ class _Resources(ArmView):
     api_versions = RESOURCES_VERSIONS
 
     def listing(self, request, qs):
+        # The resources *in* the scope, as ARM lists them: never the subscriptions and resource groups
+        # themselves (those are listed by their own paths).
+        qs = qs.exclude(type__in=(Subscription.ARM_TYPE, ResourceGroup.ARM_TYPE))
         qs = filters.apply(qs, request.query_params.get("$filter"))
         expand = expand_of(request.query_params.get("$expand"))
         body = page(request, qs.select_related("location"), lambda r: r)

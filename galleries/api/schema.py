@@ -503,6 +503,13 @@ _simple(
     "Provider",
     "post",
 )
+_simple(
+    prov.Locations,
+    "Subscriptions_ListLocations",
+    "The regions of the catalogue",
+    "Subscriptions",
+    "LocationList",
+)
 _simple(prov.Usages, "Usage_List", "The gallery limits in a region and their use", "Usages", "UsageList")
 
 extend_schema(exclude=True)(ApiNotFound)

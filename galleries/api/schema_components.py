@@ -505,6 +505,28 @@ SCHEMAS.update(
             required=["id", "namespace", "resourceTypes"],
         ),
         "ProviderList": _obj({"value": {"type": "array", "items": ref("Provider")}}, required=["value"]),
+        "Location": _obj(
+            {
+                "id": _string("/subscriptions/<subscriptionId>/locations/<name>."),
+                "name": _string(),
+                "type": _string(enum=["Region"]),
+                "displayName": _string(),
+                "regionalDisplayName": _string(),
+                "metadata": _obj(
+                    {
+                        "regionType": _string(enum=["Physical"]),
+                        "regionCategory": _string(enum=["Recommended", "Other"]),
+                    }
+                ),
+                "availabilityZoneMappings": {
+                    "type": "array",
+                    "items": _obj({"logicalZone": _string(), "physicalZone": _string()}),
+                    "description": "Regions with availability zones only.",
+                },
+            },
+            required=["id", "name", "type", "displayName"],
+        ),
+        "LocationList": _obj({"value": {"type": "array", "items": ref("Location")}}, required=["value"]),
         "UsageList": _obj(
             {
                 "value": {

@@ -62,6 +62,7 @@ urlpatterns = [
         name="arm-operation-result",
     ),
     path("tenants", prov.Tenants.as_view(), name="arm-tenants"),
+    path(f"{SUB}/locations", prov.Locations.as_view(), name="arm-locations"),
     path(f"{SUB}/providers", prov.Providers.as_view(), name="arm-providers-sub"),
     path(f"{SUB}/providers/<str:namespace>", prov.ProviderItem.as_view(), name="arm-provider-sub"),
     path(

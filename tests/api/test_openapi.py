@@ -109,6 +109,7 @@ def test_the_schema_lists_every_arm_route_and_none_of_the_portals_pages(document
 UNPAGED = {
     "/providers",
     "/subscriptions/{sub}/providers",
+    "/subscriptions/{sub}/locations",  # LocationListResult: value only, as ARM
     "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/usages",
 }
 

@@ -5,6 +5,8 @@ and ``$expand`` on the resource listings; tenants, providers and compute usages.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -17,7 +19,7 @@ from accounts.services import create_user
 from accounts.sharing import grant_as_system
 from galleries import services
 from galleries.api import arm_versions
-from galleries.models import ArmOperation, Blob, Gallery, GalleryImageVersion, UsageCounter
+from galleries.models import ArmOperation, Blob, Gallery, GalleryImageVersion, Region, UsageCounter
 
 V = "2025-04-01"
 COMPUTE_V = max(arm_versions.IMAGE_API_VERSIONS)
@@ -411,3 +413,18 @@ def test_tenants_providers_and_usages(client, bearer, user, caller, subscription
         400,
         "InvalidParameter",
     )
+
+
+def test_subscription_locations_are_the_region_catalogue(client, bearer, subscription):
+    """``az account list-locations``: Subscriptions - List Locations, every region with its zones."""
+    r = client.get(f"/subscriptions/{subscription.guid}/locations?api-version=2022-12-01", **bearer)
+    assert r.status_code == 200
+    by_name = {loc["name"]: loc for loc in r.json()["value"]}
+    west = by_name["westeurope"]
+    assert west["id"] == f"/subscriptions/{subscription.guid}/locations/westeurope"
+    assert west["type"] == "Region" and west["displayName"] == "West Europe"
+    assert [z["logicalZone"] for z in west["availabilityZoneMappings"]] == ["1", "2", "3"]
+    assert "availabilityZoneMappings" not in by_name["australiasoutheast"]  # no zones there
+    assert set(by_name) == set(Region.objects.values_list("name", flat=True))
+    other = client.get(f"/subscriptions/{uuid.uuid4()}/locations?api-version=2022-12-01", **bearer)
+    assert other.status_code == 404 and other.json()["error"]["code"] == "SubscriptionNotFound"

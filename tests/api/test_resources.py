@@ -79,7 +79,12 @@ def test_resource_listings_filter_by_type_and_cross_subscriptions(
         f"/providers/Microsoft.Resources/resources?api-version={RESOURCES}", **bearer
     ).json()["value"]
     names = {r["name"] for r in everything}
-    assert {"images", "apps", "Gallery1", "AppsGallery", "myImage1"} <= names and "Secret" not in names
+    assert {"Gallery1", "AppsGallery", "myImage1"} <= names and "Secret" not in names
+    # The resources in the scopes, as ARM lists them: not the resource groups (nor subscriptions) themselves.
+    assert not {r["type"] for r in everything} & {
+        "Microsoft.Resources/resourceGroups",
+        "Microsoft.Resources/subscriptions",
+    }
     galleries = client.get(
         f"/providers/Microsoft.Resources/resources?api-version={RESOURCES}&$filter=resourceType eq 'microsoft.compute/galleries'",
         **bearer,

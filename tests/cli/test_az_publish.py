@@ -44,6 +44,9 @@ def test_a_platform_team_publishes_and_shares_with_the_az_cli(
     assert [a["id"] for a in accounts] == [str(subscription.guid)]
     assert accounts[0]["tenantId"] == str(tenant.tenant_id)
 
+    locations = {loc["name"]: loc for loc in az("account", "list-locations")}
+    assert locations["westeurope"]["displayName"] == "West Europe"
+
     # Resource groups (Microsoft.Resources).
     group = az("group", "create", "-n", "scratch", "-l", "westeurope", "--tags", "team=platform")
     assert group["name"] == "scratch" and group["properties"]["provisioningState"] == "Succeeded"

@@ -538,6 +538,11 @@ class TestArmProvidersOfSubscription(ArmEndpoint):
     route = "/subscriptions/{sub}/providers"
 
 
+class TestArmLocations(ArmEndpoint):
+    api_version = "2022-12-01"
+    route = "/subscriptions/{sub}/locations"
+
+
 class TestArmProviderOfSubscription(ArmEndpoint):
     api_version = "2025-04-01"
     route = "/subscriptions/{sub}/providers/Microsoft.Compute"
@@ -629,6 +634,7 @@ def test_every_resource_url_is_covered():
         "arm-resources-rg",
         "arm-operation-result",
         "arm-providers-sub",
+        "arm-locations",
         "arm-provider-sub",
         "arm-provider-register",
         "arm-usages",
