@@ -31,6 +31,15 @@ def missing(name: str) -> TokenError:
     )
 
 
+def app_not_found(client_id: str, directory: str, why: str) -> TokenError:
+    """AADSTS700016: no such app, or none consented into the directory; ``why`` ends the sentence."""
+    return TokenError(
+        "unauthorized_client",
+        700016,
+        f"Application with identifier '{client_id}' was not found in the directory '{directory}'{why}",
+    )
+
+
 def resolve_tenant(name: str) -> Tenant | None:
     """The tenant an authority path names (its GUID or primary domain); ``None`` for ``common`` and
     ``organizations`` (the principal's home tenant)."""
@@ -196,11 +205,10 @@ def client_credentials(req: Request) -> tuple[User, dict]:
     tenant = req.tenant or app.home_tenant
     sp = ServicePrincipal.objects.filter(app=app, tenant=tenant).select_related("user").first()
     if sp is None or not sp.user.is_active:
-        raise TokenError(
-            "unauthorized_client",
-            700016,
-            f"Application with identifier '{client_id}' was not found in the directory '{tenant.primary_domain}'. "
-            f"Its administrator has not consented to the app '{app.display_name}' (or withdrew the consent).",
+        raise app_not_found(
+            client_id,
+            tenant.primary_domain,
+            f". Its administrator has not consented to the app '{app.display_name}' (or withdrew the consent).",
         )
     return answer(req, sp.user, tenant, str(app.client_id), secret=used)
 
@@ -210,12 +218,7 @@ def _app(client_id: str, tenant: Tenant | None) -> AppRegistration:
     app = AppRegistration.objects.filter(client_id=cid).select_related("home_tenant").first() if cid else None
     if app is None:
         where = tenant.primary_domain if tenant else "any directory here"
-        raise TokenError(
-            "unauthorized_client",
-            700016,
-            f"Application with identifier '{client_id}' was not found in the directory '{where}' "
-            "(client_id must be an app's client id, a GUID).",
-        )
+        raise app_not_found(client_id, where, " (client_id must be an app's client id, a GUID).")
     return app
 
 
@@ -248,11 +251,7 @@ def _public_client(req: Request, tenant: Tenant) -> str:
         return client_id
     app = _app(client_id, tenant)
     if not ServicePrincipal.objects.filter(app=app, tenant=tenant).exists():
-        raise TokenError(
-            "unauthorized_client",
-            700016,
-            f"Application with identifier '{client_id}' was not found in the directory '{tenant.primary_domain}'.",
-        )
+        raise app_not_found(client_id, tenant.primary_domain, ".")
     if req.get("client_secret"):
         _secret(app, req.get("client_secret"))
     return str(app.client_id)

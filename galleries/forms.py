@@ -235,6 +235,10 @@ class DefinitionEditForm(forms.Form):
         return {"true": True, "false": False}.get(raw, raw or None)  # else: the service refuses
 
 
+#: An image definition's identifier and OS: first on the create form, never changed afterwards.
+DEFINITION_IDENTITY = ("publisher", "offer", "sku", "os_type", "os_state", "hyper_v_generation")
+
+
 class DefinitionForm(DefaultsForm, DefinitionEditForm):
     name = text("Name", help_text=NAME_HINT)
     publisher = text("Publisher")
@@ -261,16 +265,7 @@ class DefinitionForm(DefaultsForm, DefinitionEditForm):
     plan_publisher = text("Plan publisher")
     plan_product = text("Plan product")
 
-    field_order = [
-        "name",
-        "publisher",
-        "offer",
-        "sku",
-        "os_type",
-        "os_state",
-        "hyper_v_generation",
-        "security_type",
-    ]
+    field_order = ["name", *DEFINITION_IDENTITY, "security_type"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -250,14 +250,20 @@ FILTERS = {
 }
 
 
+#: For each kind: (its objects in a tenant, their JSON).
+KINDS = {
+    "users": (users_of, user_json),
+    "servicePrincipals": (service_principals_of, sp_json),
+    "groups": (groups_of, group_json),
+}
+
+
 class Collection(GraphView):
     kind = ""
     query_params = frozenset({"$filter"})
 
     def rows(self):
-        return {"users": users_of, "servicePrincipals": service_principals_of, "groups": groups_of}[
-            self.kind
-        ](self.tenant)
+        return KINDS[self.kind][0](self.tenant)
 
     def get(self, request):
         rows = self.rows()
@@ -270,7 +276,7 @@ class Collection(GraphView):
                         f"Unsupported query: '{op}' on the property '{prop[:40]}' of {self.kind}."
                     )
                 rows = rows.filter(build(value))
-        render = {"users": user_json, "servicePrincipals": sp_json, "groups": group_json}[self.kind]
+        render = KINDS[self.kind][1]
         return Response(
             {"@odata.context": self.context(self.kind), "value": [render(r) for r in rows.order_by("pk")]}
         )
@@ -288,31 +294,43 @@ class Groups(Collection):
     kind = "groups"
 
 
-class UserItem(GraphView):
+class Item(GraphView):
+    """One object of ``kind`` by its id (``id_field``), 404 ``Request_ResourceNotFound`` if the tenant has none."""
+
+    kind = ""
+    id_field = "object_id"
+
+    def where(self, key: str) -> Q:
+        return _id_q(self.id_field, key)
+
     def get(self, request, key: str):
-        key = key[2:-2] if key.startswith("('") and key.endswith("')") else key
+        rows, render = KINDS[self.kind]
+        found = rows(self.tenant).filter(self.where(key)).first()
+        if found is None:
+            raise not_found(key)
+        return Response({"@odata.context": self.context(f"{self.kind}/$entity"), **render(found)})
+
+
+class UserItem(Item):
+    """A user by object id or user principal name (also as ``('name')``)."""
+
+    kind = "users"
+
+    def where(self, key: str) -> Q:
         oid = _uuid(key)
-        where = Q(object_id=oid) if oid else Q(username__iexact=key)
-        u = users_of(self.tenant).filter(where).first()
-        if u is None:
-            raise not_found(key)
-        return Response({"@odata.context": self.context("users/$entity"), **user_json(u)})
+        return Q(object_id=oid) if oid else Q(username__iexact=key)
 
-
-class ServicePrincipalItem(GraphView):
     def get(self, request, key: str):
-        sp = service_principals_of(self.tenant).filter(_id_q("user__object_id", key)).first()
-        if sp is None:
-            raise not_found(key)
-        return Response({"@odata.context": self.context("servicePrincipals/$entity"), **sp_json(sp)})
+        return super().get(request, key[2:-2] if key.startswith("('") and key.endswith("')") else key)
 
 
-class GroupItem(GraphView):
-    def get(self, request, key: str):
-        g = groups_of(self.tenant).filter(_id_q("object_id", key)).first()
-        if g is None:
-            raise not_found(key)
-        return Response({"@odata.context": self.context("groups/$entity"), **group_json(g)})
+class ServicePrincipalItem(Item):
+    kind = "servicePrincipals"
+    id_field = "user__object_id"
+
+
+class GroupItem(Item):
+    kind = "groups"
 
 
 class Me(GraphView):

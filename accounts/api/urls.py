@@ -12,42 +12,50 @@ from . import graph
 SCOPE = r"(?P<scope>subscriptions/[^/]+(?:/[^/]+)*?)"
 AUTHZ = "providers/Microsoft\\.Authorization"
 
+
+def _authz_routes(scope: str, kind: str, listing, item, key: str, name: str, suffix: str = "") -> list:
+    """A Microsoft.Authorization collection at ``scope`` and its item by ``key``, named ``{name}s`` and
+    ``{name}`` (with ``suffix``)."""
+    base = rf"^{scope}{AUTHZ}/{kind}"
+    return [
+        re_path(rf"{base}$", listing.as_view(), name=f"{name}s{suffix}"),
+        re_path(rf"{base}/(?P<{key}>[^/]+)$", item.as_view(), name=f"{name}{suffix}"),
+    ]
+
+
+def _graph_routes(kind: str, listing, item, name: str) -> list:
+    """A Graph collection and its item by ``key``, named ``graph-{name}s`` and ``graph-{name}``."""
+    return [
+        path(f"graph/v1.0/{kind}", listing.as_view(), name=f"graph-{name}s"),
+        path(f"graph/v1.0/{kind}/<str:key>", item.as_view(), name=f"graph-{name}"),
+    ]
+
+
+DEFINITIONS = (
+    "roleDefinitions",
+    authz.RoleDefinitions,
+    authz.RoleDefinitionItem,
+    "role_id",
+    "arm-role-definition",
+)
+
 urlpatterns = [
-    re_path(
-        rf"^{AUTHZ}/roleDefinitions$", authz.RoleDefinitions.as_view(), name="arm-role-definitions-tenant"
-    ),
-    re_path(
-        rf"^{AUTHZ}/roleDefinitions/(?P<role_id>[^/]+)$",
-        authz.RoleDefinitionItem.as_view(),
-        name="arm-role-definition-tenant",
-    ),
-    re_path(
-        rf"^{SCOPE}/{AUTHZ}/roleDefinitions$", authz.RoleDefinitions.as_view(), name="arm-role-definitions"
-    ),
-    re_path(
-        rf"^{SCOPE}/{AUTHZ}/roleDefinitions/(?P<role_id>[^/]+)$",
-        authz.RoleDefinitionItem.as_view(),
-        name="arm-role-definition",
-    ),
-    re_path(
-        rf"^{SCOPE}/{AUTHZ}/roleAssignments$", authz.RoleAssignments.as_view(), name="arm-role-assignments"
-    ),
-    re_path(
-        rf"^{SCOPE}/{AUTHZ}/roleAssignments/(?P<name>[^/]+)$",
-        authz.RoleAssignmentItem.as_view(),
-        name="arm-role-assignment",
+    *_authz_routes("", *DEFINITIONS, suffix="-tenant"),
+    *_authz_routes(f"{SCOPE}/", *DEFINITIONS),
+    *_authz_routes(
+        f"{SCOPE}/",
+        "roleAssignments",
+        authz.RoleAssignments,
+        authz.RoleAssignmentItem,
+        "name",
+        "arm-role-assignment",
     ),
     # Microsoft Graph (no api-version; its own error shape).
-    path("graph/v1.0/users", graph.Users.as_view(), name="graph-users"),
-    path("graph/v1.0/users/<str:key>", graph.UserItem.as_view(), name="graph-user"),
-    path("graph/v1.0/servicePrincipals", graph.ServicePrincipals.as_view(), name="graph-service-principals"),
-    path(
-        "graph/v1.0/servicePrincipals/<str:key>",
-        graph.ServicePrincipalItem.as_view(),
-        name="graph-service-principal",
+    *_graph_routes("users", graph.Users, graph.UserItem, "user"),
+    *_graph_routes(
+        "servicePrincipals", graph.ServicePrincipals, graph.ServicePrincipalItem, "service-principal"
     ),
-    path("graph/v1.0/groups", graph.Groups.as_view(), name="graph-groups"),
-    path("graph/v1.0/groups/<str:key>", graph.GroupItem.as_view(), name="graph-group"),
+    *_graph_routes("groups", graph.Groups, graph.GroupItem, "group"),
     path("graph/v1.0/me", graph.Me.as_view(), name="graph-me"),
     path(
         "graph/v1.0/directoryObjects/getByIds", graph.DirectoryObjectsByIds.as_view(), name="graph-get-by-ids"

@@ -15,6 +15,9 @@ All Resources (F14) is in the portal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.db.models import Q
 from rest_framework.response import Response
 
@@ -155,20 +158,57 @@ class ResourceGroupResources(_Resources):
 # --- Managed images and snapshots -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DiskSource:
+    """What differs between managed images and snapshots: the model, its path segment and api-versions,
+    what a row needs loaded, its ARM JSON and its delete service."""
+
+    model: type
+    kind: str
+    api_versions: tuple[str, ...]
+    related: tuple[str, ...]
+    prefetch: tuple[str, ...]
+    render: Callable
+    remove: Callable
+
+
+IMAGES = DiskSource(
+    ManagedImage,
+    "images",
+    tuple(arm_versions.IMAGE_API_VERSIONS),
+    ("location", "os_disk", "created_by", "modified_by"),
+    ("data_disks__disk",),
+    arm.managed_image,
+    services.delete_managed_image,
+)
+SNAPSHOTS = DiskSource(
+    Snapshot,
+    "snapshots",
+    tuple(arm_versions.SNAPSHOT_API_VERSIONS),
+    ("location", "disk", "created_by", "modified_by"),
+    (),
+    arm.snapshot,
+    services.delete_snapshot,
+)
+
+
 class _Source(ArmView):
     """A managed image or a snapshot: GET, DELETE (a long-running operation, done at once)."""
 
-    model = None
-    kind = ""
+    source: DiskSource
 
     def queryset(self):
-        raise NotImplementedError
+        return self.source.model.objects.select_related(*self.source.related).prefetch_related(
+            *self.source.prefetch
+        )
 
     def render(self, obj):
-        raise NotImplementedError
+        return self.source.render(obj, self.api_version)
 
     def arm_id(self, sub, rg, name) -> str:
-        return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/{self.kind}/{name}"
+        return (
+            f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/{self.source.kind}/{name}"
+        )
 
     def find(self, sub, rg, name):
         return access.get_readable(
@@ -179,7 +219,7 @@ class _Source(ArmView):
         obj = self.find(sub, rg, name)
         if obj is None:
             raise ServiceError.not_found(
-                f"The Resource '{self.model.ARM_TYPE}/{name}' under resource group '{rg}' was not found."
+                f"The Resource '{self.resource_type}/{name}' under resource group '{rg}' was not found."
             )
         return Response(self.render(obj))
 
@@ -187,42 +227,20 @@ class _Source(ArmView):
         obj = self.find(sub, rg, name)
         if obj is None:
             return Response(status=204)
-        op = operations.deleting(request, obj, lambda: self.remove(obj))
+        op = operations.deleting(request, obj, lambda: self.source.remove(self.caller, obj))
         return Response(status=202, headers=operations.headers(request, op))
 
 
 class ImageItem(_Source):
-    api_versions = tuple(arm_versions.IMAGE_API_VERSIONS)
-    model = ManagedImage
+    source = IMAGES
+    api_versions = IMAGES.api_versions
     resource_type = ManagedImage.ARM_TYPE
-    kind = "images"
-
-    def queryset(self):
-        return ManagedImage.objects.select_related(
-            "location", "os_disk", "created_by", "modified_by"
-        ).prefetch_related("data_disks__disk")
-
-    def render(self, obj):
-        return arm.managed_image(obj, self.api_version)
-
-    def remove(self, obj):
-        services.delete_managed_image(self.caller, obj)
 
 
 class SnapshotItem(_Source):
-    api_versions = tuple(arm_versions.SNAPSHOT_API_VERSIONS)
-    model = Snapshot
+    source = SNAPSHOTS
+    api_versions = SNAPSHOTS.api_versions
     resource_type = Snapshot.ARM_TYPE
-    kind = "snapshots"
-
-    def queryset(self):
-        return Snapshot.objects.select_related("location", "disk", "created_by", "modified_by")
-
-    def render(self, obj):
-        return arm.snapshot(obj, self.api_version)
-
-    def remove(self, obj):
-        services.delete_snapshot(self.caller, obj)
 
 
 class _SourceList(ArmView):

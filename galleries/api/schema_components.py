@@ -160,6 +160,28 @@ _TARGET_REGION = _obj(
     required=["name"],
 )
 
+
+def _definition_properties(*, fixed: str, generation: str, features: str, identifier: dict) -> dict:
+    """An image definition's properties, for a PUT or a PATCH: they differ only in what they say of the
+    ones that cannot change (``fixed`` for the OS type and state)."""
+    return {
+        "description": DESCRIPTION,
+        "eula": EULA,
+        "privacyStatementUri": URI,
+        "releaseNoteUri": URI,
+        "osType": _string(fixed, enum=_values(OsType)),
+        "osState": _string(fixed, enum=_values(OsState)),
+        "hyperVGeneration": _string(generation, enum=_values(HyperVGeneration)),
+        "features": {"type": "array", "items": ref("GalleryImageFeature"), "description": features},
+        "endOfLifeDate": DATE_TIME,
+        "identifier": identifier,
+        "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
+        "disallowed": _obj({"diskTypes": {"type": "array", "items": _string(enum=_values(DiskType))}}),
+        "purchasePlan": _obj({"name": PLAN, "publisher": PLAN, "product": PLAN}),
+        "provisioningState": _string(enum=["Succeeded"], readOnly=True),
+    }
+
+
 SCHEMAS: dict[str, dict] = {
     "ErrorDetail": _obj(
         {
@@ -224,46 +246,20 @@ SCHEMAS: dict[str, dict] = {
         ),
     ),
     "GalleryImageProperties": _obj(
-        {
-            "description": DESCRIPTION,
-            "eula": EULA,
-            "privacyStatementUri": URI,
-            "releaseNoteUri": URI,
-            "osType": _string("Cannot change.", enum=_values(OsType)),
-            "osState": _string("Cannot change.", enum=_values(OsState)),
-            "hyperVGeneration": _string(
-                "api-version 2019-07-01 and later; cannot change.", enum=_values(HyperVGeneration)
-            ),
-            "features": {
-                "type": "array",
-                "items": ref("GalleryImageFeature"),
-                "description": "api-version 2020-09-30 and later; cannot change.",
-            },
-            "endOfLifeDate": DATE_TIME,
-            "identifier": ref("GalleryImageIdentifier"),
-            "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
-            "disallowed": _obj({"diskTypes": {"type": "array", "items": _string(enum=_values(DiskType))}}),
-            "purchasePlan": _obj({"name": PLAN, "publisher": PLAN, "product": PLAN}),
-            "provisioningState": _string(enum=["Succeeded"], readOnly=True),
-        },
+        _definition_properties(
+            fixed="Cannot change.",
+            generation="api-version 2019-07-01 and later; cannot change.",
+            features="api-version 2020-09-30 and later; cannot change.",
+            identifier=ref("GalleryImageIdentifier"),
+        ),
         required=["osType", "osState", "identifier"],
     ),
     "GalleryImagePropertiesUpdate": _obj(
-        {
-            "description": DESCRIPTION,
-            "eula": EULA,
-            "privacyStatementUri": URI,
-            "releaseNoteUri": URI,
-            "osType": _string("Must equal the current value.", enum=_values(OsType)),
-            "osState": _string("Must equal the current value.", enum=_values(OsState)),
-            "hyperVGeneration": _string("Must equal the current value.", enum=_values(HyperVGeneration)),
-            "features": {
-                "type": "array",
-                "items": ref("GalleryImageFeature"),
-                "description": "Must equal the current features.",
-            },
-            "endOfLifeDate": DATE_TIME,
-            "identifier": _obj(
+        _definition_properties(
+            fixed="Must equal the current value.",
+            generation="Must equal the current value.",
+            features="Must equal the current features.",
+            identifier=_obj(
                 {
                     "publisher": _text(limits.PUBLISHER),
                     "offer": _text(limits.OFFER),
@@ -271,11 +267,7 @@ SCHEMAS: dict[str, dict] = {
                 },
                 description="Must equal the current identifier.",
             ),
-            "recommended": _obj({"vCPUs": _RANGE, "memory": _RANGE}),
-            "disallowed": _obj({"diskTypes": {"type": "array", "items": _string(enum=_values(DiskType))}}),
-            "purchasePlan": _obj({"name": PLAN, "publisher": PLAN, "product": PLAN}),
-            "provisioningState": _string(enum=["Succeeded"], readOnly=True),
-        }
+        )
     ),
     **_resource(
         "GalleryImage",

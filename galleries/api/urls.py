@@ -13,41 +13,39 @@ from . import views as api
 
 SUB = "subscriptions/<str:sub>"
 RG = f"{SUB}/resourceGroups/<str:rg>"
-GALLERY = f"{RG}/providers/Microsoft.Compute/galleries/<str:gallery>"
+COMPUTE = "providers/Microsoft.Compute"
+GALLERY = f"{RG}/{COMPUTE}/galleries/<str:gallery>"
 IMAGE = f"{GALLERY}/images/<str:image>"
+LOCATION = f"{SUB}/{COMPUTE}/locations/<str:location>"
 
 
 def _disk_source_routes(kind: str, item, listing, name: str) -> list:
     """A managed image's or snapshot's routes: the item, then the lists of a resource group and of a
     subscription."""
     return [
-        path(f"{RG}/providers/Microsoft.Compute/{kind}/<str:name>", item.as_view(), name=f"arm-{name}"),
-        path(f"{RG}/providers/Microsoft.Compute/{kind}", listing.as_view(), name=f"arm-{name}s-rg"),
-        path(f"{SUB}/providers/Microsoft.Compute/{kind}", listing.as_view(), name=f"arm-{name}s-sub"),
+        path(f"{RG}/{COMPUTE}/{kind}/<str:name>", item.as_view(), name=f"arm-{name}"),
+        path(f"{RG}/{COMPUTE}/{kind}", listing.as_view(), name=f"arm-{name}s-rg"),
+        path(f"{SUB}/{COMPUTE}/{kind}", listing.as_view(), name=f"arm-{name}s-sub"),
+    ]
+
+
+def _provider_routes(prefix: str, suffix: str) -> list:
+    """The resource providers and one by namespace, of a subscription (``prefix`` ``{SUB}/``) or the tenant."""
+    return [
+        path(f"{prefix}providers", prov.Providers.as_view(), name=f"arm-providers{suffix}"),
+        path(f"{prefix}providers/<str:namespace>", prov.ProviderItem.as_view(), name=f"arm-provider{suffix}"),
     ]
 
 
 urlpatterns = [
-    path(
-        f"{SUB}/providers/Microsoft.Compute/galleries",
-        api.SubscriptionGalleries.as_view(),
-        name="arm-galleries-sub",
-    ),
-    path(
-        f"{RG}/providers/Microsoft.Compute/galleries",
-        api.ResourceGroupGalleries.as_view(),
-        name="arm-galleries-rg",
-    ),
+    path(f"{SUB}/{COMPUTE}/galleries", api.SubscriptionGalleries.as_view(), name="arm-galleries-sub"),
+    path(f"{RG}/{COMPUTE}/galleries", api.ResourceGroupGalleries.as_view(), name="arm-galleries-rg"),
     path(GALLERY, api.GalleryItem.as_view(), name="arm-gallery"),
     path(f"{GALLERY}/images", api.GalleryDefinitions.as_view(), name="arm-definitions"),
     path(IMAGE, api.DefinitionItem.as_view(), name="arm-definition"),
     path(f"{IMAGE}/versions", api.DefinitionVersions.as_view(), name="arm-versions"),
     path(f"{IMAGE}/versions/<str:version>", api.VersionItem.as_view(), name="arm-version"),
-    path(
-        f"{SUB}/providers/Microsoft.Compute/locations/<str:location>/operations/<str:operation>",
-        api.OperationStatus.as_view(),
-        name="arm-operation",
-    ),
+    path(f"{LOCATION}/operations/<str:operation>", api.OperationStatus.as_view(), name="arm-operation"),
     # Managed images and snapshots.
     *_disk_source_routes("images", res.ImageItem, res.Images, "image"),
     *_disk_source_routes("snapshots", res.SnapshotItem, res.Snapshots, "snapshot"),
@@ -63,20 +61,14 @@ urlpatterns = [
     ),
     path("tenants", prov.Tenants.as_view(), name="arm-tenants"),
     path(f"{SUB}/locations", prov.Locations.as_view(), name="arm-locations"),
-    path(f"{SUB}/providers", prov.Providers.as_view(), name="arm-providers-sub"),
-    path(f"{SUB}/providers/<str:namespace>", prov.ProviderItem.as_view(), name="arm-provider-sub"),
+    *_provider_routes(f"{SUB}/", "-sub"),
     path(
         f"{SUB}/providers/<str:namespace>/register",
         prov.ProviderRegister.as_view(),
         name="arm-provider-register",
     ),
-    path("providers", prov.Providers.as_view(), name="arm-providers"),
-    path("providers/<str:namespace>", prov.ProviderItem.as_view(), name="arm-provider"),
-    path(
-        f"{SUB}/providers/Microsoft.Compute/locations/<str:location>/usages",
-        prov.Usages.as_view(),
-        name="arm-usages",
-    ),
+    *_provider_routes("", ""),
+    path(f"{LOCATION}/usages", prov.Usages.as_view(), name="arm-usages"),
     path(f"{SUB}/resources", res.SubscriptionResources.as_view(), name="arm-resources-sub"),
     path(f"{RG}/resources", res.ResourceGroupResources.as_view(), name="arm-resources-rg"),
     path("providers/Microsoft.Resources/resources", res.AllResources.as_view(), name="arm-resources"),

@@ -354,12 +354,7 @@ DEFINITION_FIELDS = {
 }
 #: Shown read-only on the edit page; sent to the service only if a request forges them.
 DEFINITION_IMMUTABLE = (
-    "publisher",
-    "offer",
-    "sku",
-    "os_type",
-    "os_state",
-    "hyper_v_generation",
+    *forms.DEFINITION_IDENTITY,
     "eula",
     "privacy_statement_uri",
     "plan_name",
