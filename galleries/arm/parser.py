@@ -45,7 +45,10 @@ class _ToTuples(Transformer):
         return ("lit", str(token)[1:-1].replace("''", "'"))
 
     def integer(self, token):
-        return ("lit", int(token))
+        value = int(token)
+        if not -(2**63) <= value < 2**63:
+            raise ExpressionError(f"The integer '{token}' is outside the 64-bit range.")
+        return ("lit", value)
 
     def prop(self, target, name):
         return ("get", target, ("lit", str(name)))
