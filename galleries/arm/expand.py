@@ -188,8 +188,9 @@ def _expand(template, supplied, scope, api_versions, reference, outer: Context |
     for item in live:
         _dependencies(item, instances, ids)
     order, batches = _order(live)
-    plan = Plan(scope, [], batches, values, secure, template.get("outputs") or {}, ctx)
     resolve_name = _name_resolver(ids)
+    plan_ctx = Context(**{**ctx.__dict__, "resolve_name": resolve_name})
+    plan = Plan(scope, [], batches, values, secure, template.get("outputs") or {}, plan_ctx)
     for item in order:
         body_ctx = Context(
             **{
@@ -315,7 +316,7 @@ def _instances(
             if (
                 not isinstance(batch_size, int)
                 or isinstance(batch_size, bool)
-                or batch_size < 0
+                or batch_size < (1 if mode == "serial" else 0)
                 or batch_size > 800
             ):
                 raise invalid_template(
@@ -402,7 +403,13 @@ def _index(instances: list) -> dict:
     """Every key a dependsOn entry may use -> the instances it names: full id, name, type/name, copy loop."""
     ids: dict = {}
     for item in instances:
-        for key in (item.id, item.name, f"{item.type}/{item.name}"):
+        keys = [item.id, item.name, f"{item.type}/{item.name}"]
+        if item.type.lower() == "microsoft.resources/resourcegroups":
+            # resourceId()/subscriptionResourceId() spell a resource group with its provider segment
+            keys.append(
+                item.id.replace("/resourceGroups/", "/providers/Microsoft.Resources/resourceGroups/", 1)
+            )
+        for key in keys:
             ids.setdefault(key.lower(), []).append(item)
         if item.copy:
             ids.setdefault(item.copy.lower(), []).append(item)
