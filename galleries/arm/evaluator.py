@@ -51,11 +51,30 @@ class Context:
     lambdas: dict = field(default_factory=dict)
     template: dict = field(default_factory=dict)
 
-    def with_copy(self, name: str | None, index: int) -> Context:
+    def with_copy(self, name: str | None, index: int, unnamed: bool = True) -> Context:
+        """Enter a loop. Property and variable iterations are ``unnamed=False``: inside them
+        ``copyIndex()`` without a name still means the resource's loop, the iteration needs its name
+        (learn.microsoft.com/azure/azure-resource-manager/templates/copy-properties)."""
         indexes = dict(self.copy_indexes)
         indexes[name] = index
-        indexes[None] = index
+        if unnamed:
+            indexes[None] = index
         return replace(self, copy_indexes=indexes)
+
+
+@dataclass(frozen=True)
+class Lambda:
+    names: tuple
+    body: tuple
+    ctx: Context
+
+    def __call__(self, *values):
+        if len(values) != len(self.names):
+            raise ExpressionError(
+                f"The lambda expects {len(self.names)} parameter(s), but {len(values)} were provided."
+            )
+        lambdas = {**self.ctx.lambdas, **{n.lower(): v for n, v in zip(self.names, values, strict=True)}}
+        return evaluate(self.body, Context(**{**self.ctx.__dict__, "lambdas": lambdas}))
 
 
 FUNCTIONS: dict[str, Callable] = {}
@@ -107,12 +126,17 @@ def evaluate_string(text: str, ctx: Context, path: str = "") -> Any:
     if not is_expression(text):
         return unescape(text) if isinstance(text, str) else text
     try:
-        return evaluate(parse(text[1:-1]), ctx)
+        value = evaluate(parse(text[1:-1]), ctx)
+        if isinstance(value, Lambda):
+            raise ExpressionError(
+                "A lambda can only be given to a function that takes one (filter, map, reduce, sort)."
+            )
+        return value
     except ExpressionError as exc:
         raise invalid_template(str(exc), path, text) from None
     except (ServiceError, NeedsReference):
         raise
-    except (TypeError, ValueError, OverflowError, ArithmeticError, RecursionError) as exc:
+    except (TypeError, ValueError, LookupError, ArithmeticError, RecursionError) as exc:
         raise invalid_template(
             f"The template language expression could not be evaluated: {exc}.", path, text
         ) from None
@@ -151,7 +175,8 @@ def copy_iterations(loops: list, ctx: Context, path: str) -> dict:
         name = evaluate_value(loop["name"], ctx, f"{here}.name")
         count = copy_count(evaluate_value(loop.get("count", 0), ctx, f"{here}.count"), f"{here}.count")
         out[name] = [
-            evaluate_value(loop["input"], ctx.with_copy(name, n), f"{here}.input", True) for n in range(count)
+            evaluate_value(loop["input"], ctx.with_copy(name, n, unnamed=False), f"{here}.input", True)
+            for n in range(count)
         ]
     return out
 

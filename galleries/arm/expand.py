@@ -45,8 +45,16 @@ RESOURCE_KEYS = {
 }  # fmt: skip
 BODY_KEYS = ("location", "tags", "properties", "sku", "kind", "identity", "zones", "plan", "managedBy")
 DEPLOYMENTS = "microsoft.resources/deployments"
-OUTPUT_TYPES = {"string": "String", "securestring": "String", "int": "Integer", "bool": "Boolean", "object": "Object",
-                "secureobject": "Object", "array": "Array"}  # fmt: skip
+# ARM's output types (TemplateOutputType) and the JSON type each value must have
+OUTPUT_TYPES = {
+    "string": ("String", "String"),
+    "securestring": ("SecureString", "String"),
+    "int": ("Int", "Integer"),
+    "bool": ("Bool", "Boolean"),
+    "object": ("Object", "Object"),
+    "secureobject": ("SecureObject", "Object"),
+    "array": ("Array", "Array"),
+}
 
 ApiVersions = Callable[[str], Collection[str] | None]
 Reference = Callable[[str, str | None, bool], Any]
@@ -137,13 +145,17 @@ class Plan:
                 ]
             else:
                 value = evaluate_value(output.get("value"), ctx, f"{path}.value")
-            if type_name(value) != OUTPUT_TYPES[kind]:
+            arm_type, json_type = OUTPUT_TYPES[kind]
+            if type_name(value) != json_type:
                 raise invalid_template(
-                    f"The template output '{name}' is not valid: expected a value of type '{OUTPUT_TYPES[kind]}', "
+                    f"The template output '{name}' is not valid: expected a value of type '{json_type}', "
                     f"but received a value of type '{type_name(value)}'.",
                     path,
                 )
-            out[name] = {"type": OUTPUT_TYPES[kind], "value": value}
+            # secure outputs are not returned: their value is not kept in the deployment
+            out[name] = (
+                {"type": arm_type} if arm_type.startswith("Secure") else {"type": arm_type, "value": value}
+            )
         return out
 
 
@@ -242,7 +254,9 @@ def _variables(declared: dict, ctx: Context) -> Callable[[str], Any]:
                 path = f"variables.copy[{loops.index(entry)}]"
                 count = copy_count(evaluate_value(entry["count"], ctx, f"{path}.count"), f"{path}.count")
                 value = [
-                    evaluate_value(entry["input"], ctx.with_copy(entry["name"], i), f"{path}.input", True)
+                    evaluate_value(
+                        entry["input"], ctx.with_copy(entry["name"], i, unnamed=False), f"{path}.input", True
+                    )
                     for i in range(count)
                 ]
             else:

@@ -6,10 +6,8 @@ learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from galleries.arm.errors import ExpressionError
-from galleries.arm.evaluator import LAZY, Context, NeedsReference, evaluate
+from galleries.arm.evaluator import LAZY, Context, Lambda, NeedsReference, evaluate
 from galleries.arm.functions import expect, fn, type_name
 
 AZURE_CLOUD = {
@@ -53,21 +51,6 @@ def _if(ctx: Context, *args):
         )
     condition = expect(evaluate(args[0], ctx), (bool,), "if")
     return evaluate(args[1] if condition else args[2], ctx)
-
-
-@dataclass(frozen=True)
-class Lambda:
-    names: tuple
-    body: tuple
-    ctx: Context
-
-    def __call__(self, *values):
-        if len(values) != len(self.names):
-            raise ExpressionError(
-                f"The lambda expects {len(self.names)} parameter(s), but {len(values)} were provided."
-            )
-        lambdas = {**self.ctx.lambdas, **{n.lower(): v for n, v in zip(self.names, values, strict=True)}}
-        return evaluate(self.body, Context(**{**self.ctx.__dict__, "lambdas": lambdas}))
 
 
 def _lambda(ctx: Context, *args):

@@ -164,8 +164,10 @@ def declared(**kwargs):
 )
 def test_parameter_types(declaration, value):
     plan = expand(declared(**declaration), {"p": {"value": value}}, SCOPE)
-    assert plan.outputs()["o"]["value"] == value
-    assert ("p" in plan.secure_parameters) == declaration["type"].lower().startswith("secure")
+    secure = declaration["type"].lower().startswith("secure")
+    assert plan.parameters["p"] == value
+    assert plan.outputs()["o"].get("value") == (None if secure else value)
+    assert ("p" in plan.secure_parameters) == secure
 
 
 def test_parameter_of_the_wrong_type_is_refused():
@@ -464,12 +466,31 @@ def test_outputs_with_copy_condition_and_types():
             "names": {"type": "array", "copy": {"count": 2, "input": "[concat('n', copyIndex())]"}},
             "skipped": {"type": "string", "condition": "[false()]", "value": "x"},
             "n": {"type": "int", "value": 3},
+            "flag": {"type": "bool", "value": True},
+            "secret": {"type": "securestring", "value": "hidden"},
         }
     )
     assert expand(tmpl, None, SCOPE).outputs() == {
         "names": {"type": "Array", "value": ["n0", "n1"]},
-        "n": {"type": "Integer", "value": 3},
+        "n": {"type": "Int", "value": 3},
+        "flag": {"type": "Bool", "value": True},
+        "secret": {"type": "SecureString"},
     }
+
+
+def test_property_iteration_needs_its_name_for_copy_index():
+    props = {
+        "copy": [
+            {"name": "regions", "count": 2, "input": {"i": "[copyIndex('regions')]", "r": "[copyIndex()]"}}
+        ]
+    }
+    plan = expand(
+        template([gallery("[concat('g', copyIndex())]", copy={"name": "gs", "count": 2}, properties=props)]),
+        None,
+        SCOPE,
+    )
+    assert plan.resources[1].properties == {"regions": [{"i": 0, "r": 1}, {"i": 1, "r": 1}]}
+    refused(template([gallery(properties=props)]))  # no resource loop: copyIndex() has nothing to count
 
 
 def test_output_of_the_wrong_type_is_refused():

@@ -437,6 +437,12 @@ def test_reference_where_not_allowed_is_refused():
     )
 
 
+def test_a_lambda_outside_filter_map_reduce_sort_is_refused():
+    assert "A lambda can only be given" in refused("[lambda('x', 1)]").message
+    refused("[map(createArray(1), 'not a lambda')]")
+    refused("[lambdaVariables('nope')]")
+
+
 def test_list_functions_are_refused():
     refused("[listKeys('x', '2020-01-01')]")
 
