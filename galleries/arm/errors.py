@@ -1,22 +1,38 @@
-"""ARM's ``InvalidTemplate`` refusal, carrying the JSON path and the expression it is about."""
+"""ARM's ``InvalidTemplate`` refusal, carrying the JSON path and the expression it is about.
+
+ARM words it "Deployment template validation failed: 'The template resource 'x' at line '11' and
+column '23' is not valid: The template function 'variables' is not expected at this location. Please
+see https://aka.ms/arm-template-expressions for usage details.'" (as az prints it); the engine
+tracks JSON paths, not lines, so it says "at 'resources[0].name'" and names the expression.
+"""
 
 from __future__ import annotations
 
 from portal.core.errors import ServiceError
 
 INVALID_TEMPLATE = "InvalidTemplate"
+EXPRESSIONS_LINK = "https://aka.ms/arm-template-expressions"
+PARAMETERS_LINK = "https://aka.ms/arm-syntax-parameters"
+PARAMETER_FILE_LINK = "https://aka.ms/arm-create-parameter-file"
 
 
-def invalid_template(message: str, path: str | None = None, expression: str | None = None) -> ServiceError:
-    """ARM's wording: "Deployment template validation failed: '<what> is not valid: <why>'"; the path
-    (``resources[0].name``) is the error's ``target``."""
-    where = f"The template expression '{expression}' at '{path}' is not valid: " if expression else ""
-    if not expression and path:
-        where = f"The template value at '{path}' is not valid: "
+def invalid_template(
+    message: str,
+    path: str | None = None,
+    expression: str | None = None,
+    link: str = EXPRESSIONS_LINK,
+    statement: bool = False,
+) -> ServiceError:
+    """``statement``: the message is already a whole sentence naming what is wrong (parameters)."""
+    subject = expression or path
+    if statement or not subject:
+        body = message
+    else:
+        where = f" at '{path}'" if path else ""
+        body = f"The template resource '{subject}'{where} is not valid: {message}"
     return ServiceError(
         INVALID_TEMPLATE,
-        f"Deployment template validation failed: '{where}{message} "
-        "Please see https://aka.ms/arm-functions for usage details.'",
+        f"Deployment template validation failed: '{body} Please see {link} for usage details.'",
         target=path,
     )
 

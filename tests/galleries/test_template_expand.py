@@ -125,7 +125,12 @@ def test_quickstart_sig_image_version_create():
 
 def test_quickstart_without_its_required_parameter_is_refused():
     tmpl, _ = load("sig-create")
-    assert "The value for the template parameter 'galleryName' is not provided." in refused(tmpl, {}).message
+    error = refused(tmpl, {})
+    assert error.message == (
+        "Deployment template validation failed: 'The value for the template parameter 'galleryName' at "
+        "'parameters.galleryName' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.'"
+    )
+    assert error.target == "parameters.galleryName"
 
 
 # --- api versions --------------------------------------------------------------------------------------

@@ -269,7 +269,10 @@ def test_index_out_of_bounds():
 
 def test_unknown_function_is_invalid_template_with_path_and_expression():
     error = refused("[foo('x')]")
-    assert "The template function 'foo' is not found." in error.message
+    assert error.message == (
+        "Deployment template validation failed: 'The template resource '[foo('x')]' at 'outputs.x.value' is not valid: "
+        "The template function 'foo' is not found. Please see https://aka.ms/arm-template-expressions for usage details.'"
+    )
     assert error.as_arm()["error"]["target"] == "outputs.x.value"
 
 
