@@ -42,6 +42,7 @@ TEMPLATE_KEYS = {
 RESOURCE_KEYS = {
     "type", "apiVersion", "name", "location", "tags", "properties", "dependsOn", "condition", "copy", "resources",
     "sku", "kind", "identity", "zones", "plan", "comments", "metadata", "managedBy", "resourceGroup", "subscriptionId",
+    "scope",
 }  # fmt: skip
 BODY_KEYS = ("location", "tags", "properties", "sku", "kind", "identity", "zones", "plan", "managedBy")
 DEPLOYMENTS = "microsoft.resources/deployments"
@@ -72,6 +73,7 @@ class PlannedResource:
     body: dict | None = None  # location, tags, properties, sku... evaluated; None while deferred
     nested: Plan | None = None
     copy: str | None = None
+    extends: str | None = None  # an extension resource's target (scope) id
     _raw: dict = field(default_factory=dict, repr=False)
     _ctx: Context | None = field(default=None, repr=False)
 
@@ -214,7 +216,7 @@ def _expand(template, supplied, scope, api_versions, reference, outer: Context |
         )
         planned = PlannedResource(
             item.id, item.type, item.name, item.api_version, item.path, sorted(item.deps), item.batch,
-            copy=item.copy, _raw=item.raw, _ctx=body_ctx,
+            copy=item.copy, extends=item.extends, _raw=item.raw, _ctx=body_ctx,
         )  # fmt: skip
         if item.type.lower() == DEPLOYMENTS:
             planned.body, planned.nested = _nested(item, body_ctx, api_versions, reference)
@@ -284,6 +286,7 @@ class _Instance:
     mode: str = "parallel"
     batch_size: int = 0
     parent: _Instance | None = None
+    extends: str | None = None  # the resource an extension resource (role assignment) applies to
     deps: set = field(default_factory=set)
     batch: int = 0
 
@@ -370,10 +373,16 @@ def _instance(raw: dict, ctx: Context, path: str, parent: _Instance | None, api_
             "length one greater than its resource name.",
             f"{path}.name",
         )
+    resource_type, name, extends = _extension(raw, resource_type, name, ctx, path)
     if resource_type.lower() != DEPLOYMENTS and api_versions is not None:
         _check_api_version(resource_type, api_version, api_versions, f"{path}.apiVersion")
     scope = ctx.scope
-    if resource_type.lower() == "microsoft.resources/resourcegroups":
+    if extends:
+        try:
+            resource_id = build_id(extends, resource_type, name.split("/"))
+        except ExpressionError as exc:
+            raise invalid_template(str(exc), f"{path}.type") from None
+    elif resource_type.lower() == "microsoft.resources/resourcegroups":
         if scope.resource_group:
             raise invalid_template(
                 "Resource groups can only be deployed at subscription scope.", f"{path}.type"
@@ -384,7 +393,44 @@ def _instance(raw: dict, ctx: Context, path: str, parent: _Instance | None, api_
             resource_id = build_id(scope.id, resource_type, name.split("/"))
         except ExpressionError as exc:
             raise invalid_template(str(exc), f"{path}.type") from None
-    return _Instance(resource_type, name, resource_id, api_version, path, raw, ctx, enabled, parent=parent)
+    return _Instance(
+        resource_type, name, resource_id, api_version, path, raw, ctx, enabled, parent=parent, extends=extends
+    )
+
+
+def _extension(
+    raw: dict, resource_type: str, name: str, ctx: Context, path: str
+) -> tuple[str, str, str | None]:
+    """An extension resource (a role assignment on a gallery, say): with ``scope`` (a resource id, or
+    ``Microsoft.Compute/galleries/g`` relative to the deployment's scope), or in the older form
+    ``Microsoft.Compute/galleries/providers/roleAssignments`` named ``g/Microsoft.Authorization/<guid>``
+    (learn.microsoft.com/azure/azure-resource-manager/templates/scope-extension-resources).
+    Answers the extension's own type and name and the id it extends."""
+    segments = resource_type.split("/")
+    lowered = [s.lower() for s in segments]
+    if "scope" in raw:
+        target = evaluate_value(raw["scope"], ctx, f"{path}.scope")
+        if not isinstance(target, str):
+            target = ""
+        if target.startswith("/"):
+            return resource_type, name, target.rstrip("/")
+        parts = target.split("/")
+        if len(parts) < 3 or len(parts) % 2 == 0 or "." not in parts[0]:
+            raise invalid_template(
+                f"The scope '{target}' must be a resource id or a resource type and name such as "
+                "'Microsoft.Compute/galleries/myGallery'.",
+                f"{path}.scope",
+            )
+        return resource_type, name, f"{ctx.scope.id}/providers/{target}"
+    if "providers" in lowered[2:]:
+        k = lowered.index("providers", 2)
+        names = name.split("/")
+        try:
+            base = build_id(ctx.scope.id, "/".join(segments[:k]), names[: k - 1])
+        except ExpressionError as exc:
+            raise invalid_template(str(exc), f"{path}.type") from None
+        return f"{names[k - 1]}/{'/'.join(segments[k + 1 :])}", "/".join(names[k:]), base
+    return resource_type, name, None
 
 
 def _check_api_version(resource_type: str, api_version: str, api_versions: ApiVersions, path: str) -> None:
@@ -454,6 +500,8 @@ def _dependencies(item: _Instance, instances: list, ids: dict) -> None:
             item.deps.update(d.id for d in found if d.enabled and d is not item)
     if item.parent is not None and item.parent.enabled:
         item.deps.add(item.parent.id)
+    if item.extends:
+        item.deps.update(d.id for d in ids.get(item.extends.lower(), []) if d.enabled)
     parent_id = item.id.rsplit("/", 2)[0]
     for other in ids.get(parent_id.lower(), []):
         if other.enabled and other.id.lower() == parent_id.lower():

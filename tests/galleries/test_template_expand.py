@@ -578,6 +578,43 @@ def test_subscription_scope_resource_group_and_nested_deployment_into_it():
     )
 
 
+ROLE = "Microsoft.Authorization/roleAssignments"
+
+
+def role_assignment(**extra):
+    return {
+        "type": ROLE,
+        "apiVersion": "2022-04-01",
+        "name": "[guid(resourceGroup().id, 'reader')]",
+        "properties": {"roleDefinitionId": "x", "principalId": "p"},
+        **extra,
+    }
+
+
+def test_role_assignment_at_the_resource_group():
+    (assignment,) = expand(template([role_assignment()]), None, SCOPE).resources
+    assert assignment.type == ROLE and assignment.extends is None
+    assert assignment.id == f"{RG}/providers/{ROLE}/" + assignment.name
+
+
+def test_role_assignment_on_a_gallery_with_scope():
+    for scope in ("Microsoft.Compute/galleries/g", "[resourceId('Microsoft.Compute/galleries', 'g')]"):
+        plan = expand(template([role_assignment(scope=scope), gallery()]), None, SCOPE)
+        gallery_, assignment = plan.resources
+        assert assignment.extends == gallery_.id and assignment.depends_on == [gallery_.id]
+        assert assignment.id == f"{GALLERY}/g/providers/{ROLE}/{assignment.name}"
+    refused(template([role_assignment(scope="galleries")]))
+
+
+def test_role_assignment_on_a_gallery_in_the_older_nested_form():
+    resource = role_assignment(
+        type="Microsoft.Compute/galleries/providers/roleAssignments", name="g/Microsoft.Authorization/abc"
+    )
+    (assignment,) = expand(template([resource]), None, SCOPE).resources
+    assert (assignment.type, assignment.name) == (ROLE, "abc")
+    assert assignment.id == f"{GALLERY}/g/providers/{ROLE}/abc" and assignment.extends == f"{GALLERY}/g"
+
+
 def test_resource_groups_at_resource_group_scope_are_refused():
     refused(
         template([{"type": "Microsoft.Resources/resourceGroups", "apiVersion": "2021-04-01", "name": "x"}])
