@@ -15,6 +15,8 @@ from typing import Any
 import galleries.arm.functions_date  # noqa: F401  (registers the date functions)
 from galleries.arm.errors import ExpressionError, invalid_template
 from galleries.arm.evaluator import (
+    FUNCTIONS,
+    LAZY,
     Context,
     NeedsReference,
     Scope,
@@ -171,7 +173,27 @@ def expand(
     """Expand a template into a plan. ``api_versions(type)`` answers the api-versions accepted for a
     resource type (None: the type is not served); ``reference(id, api_version, full)`` reads a resource
     that exists before this deployment."""
+    _precheck(template, "")
     return _expand(template, supplied_values(parameters), scope, api_versions, reference, None)
+
+
+def _precheck(value: Any, path: str) -> None:
+    """Parse every expression of the template up front, outputs and resources whose condition is
+    false included: a syntax error or an unknown function is refused before anything is deployed."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _precheck(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _precheck(item, f"{path}[{i}]")
+    elif is_expression(value):
+        try:
+            tree = parse(value[1:-1])
+        except ExpressionError as exc:
+            raise invalid_template(str(exc), path, value) from None
+        for call in calls(tree):
+            if call[1].lower() not in FUNCTIONS and call[1].lower() not in LAZY:
+                raise invalid_template(f"The template function '{call[1]}' is not found.", path, value)
 
 
 def _expand(template, supplied, scope, api_versions, reference, outer: Context | None) -> Plan:
@@ -268,6 +290,9 @@ def _variables(declared: dict, ctx: Context) -> Callable[[str], Any]:
         cache[key] = value
         return value
 
+    ctx.variables = variable
+    for name in names:  # ARM evaluates every variable, used or not: a broken one fails the deployment
+        variable(name)
     return variable
 
 

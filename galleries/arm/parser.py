@@ -92,11 +92,11 @@ def _short(exc: Exception) -> str:
     return first[0] if first else type(exc).__name__
 
 
-def calls(tree: tuple, name: str):
-    """Every call of ``name`` (case-insensitive) in a parsed tree, outermost first."""
+def calls(tree: tuple, name: str | None = None):
+    """Every call of ``name`` (case-insensitive; every call when None) in a parsed tree, outermost first."""
     kind = tree[0]
     if kind == "call":
-        if tree[1].lower() == name:
+        if name is None or tree[1].lower() == name:
             yield tree
         for arg in tree[2]:
             yield from calls(arg, name)

@@ -285,6 +285,19 @@ def test_variables_reference_each_other_and_copy():
     ]
 
 
+def test_every_variable_is_evaluated_used_or_not():
+    error = refused(template(variables={"unused": "[div(1, 0)]"}))
+    assert error.target == "variables.unused"
+
+
+def test_expressions_are_checked_before_anything_is_deployed():
+    # an unknown function in an output (evaluated only after the deployment) and in a resource
+    # whose condition is false are refused by expand() already
+    assert "'nope'" in refused(template(outputs={"o": {"type": "string", "value": "[nope()]"}})).message
+    error = refused(template([gallery(condition="[false()]", properties={"x": "[concat('a',]"})]))
+    assert error.target == "resources[0].properties.x"
+
+
 def test_circular_variables_are_refused():
     tmpl = template(
         variables={"a": "[variables('b')]", "b": "[variables('a')]"},
