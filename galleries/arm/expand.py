@@ -101,7 +101,10 @@ class PlannedResource:
         if self.body is not None:
             return self.body
         ctx = Context(**{**self._ctx.__dict__, "reference": reference, "deployed": lambda _id: True})
-        return _evaluate_body(self._raw, ctx, self.path)
+        try:
+            return _evaluate_body(self._raw, ctx, self.path)
+        except NeedsReference as need:
+            raise _no_reader(need, self.path) from None
 
 
 @dataclass
@@ -119,6 +122,12 @@ class Plan:
 
     def outputs(self, reference: Reference | None = None) -> dict:
         """Evaluate ``outputs`` after the deployment, in ARM's ``{"name": {"type", "value"}}`` shape."""
+        try:
+            return self._outputs_now(reference)
+        except NeedsReference as need:
+            raise _no_reader(need, "outputs") from None
+
+    def _outputs_now(self, reference: Reference | None) -> dict:
         ctx = Context(**{**self._ctx.__dict__, "reference": reference, "deployed": lambda _id: True})
         out = {}
         for name, output in self._outputs.items():
@@ -161,6 +170,12 @@ class Plan:
                 {"type": arm_type} if arm_type.startswith("Secure") else {"type": arm_type, "value": value}
             )
         return out
+
+
+def _no_reader(need: NeedsReference, path: str) -> ServiceError:
+    return invalid_template(
+        f"reference('{need.resource_id}') needs a reader of deployed resources, and none was given.", path
+    )
 
 
 def expand(

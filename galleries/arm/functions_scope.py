@@ -312,7 +312,7 @@ def _reference(ctx, target, api_version=None, full=None):
     elif ctx.deployed is None or not ctx.deployed(resource_id):
         raise NeedsReference(resource_id)
     if ctx.reference is None:
-        raise _not_here("reference")
+        raise NeedsReference(resource_id)  # no reader yet: evaluated when the caller supplies one
     is_full = isinstance(full, str) and full.lower() == "full"
     return ctx.reference(resource_id, api_version, is_full)
 

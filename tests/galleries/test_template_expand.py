@@ -471,6 +471,20 @@ def test_reference_implies_order_and_defers_the_properties():
     assert plan.outputs(reference)["o"]["value"] == "first"
 
 
+def test_reference_of_an_existing_resource_reads_it_now_or_waits_for_a_reader():
+    existing = f"{GALLERY}/old"
+    tmpl = template([gallery("g", properties={"description": f"[reference('{existing}').description]"})])
+    plan = expand(
+        tmpl, None, SCOPE, reference=lambda rid, api, full: {"description": "from " + rid.rsplit("/", 1)[1]}
+    )
+    assert plan.resources[0].properties == {"description": "from old"} and plan.resources[0].depends_on == []
+    later = expand(tmpl, None, SCOPE).resources[0]
+    assert later.deferred
+    assert later.resolve(lambda rid, api, full: {"description": "x"})["properties"] == {"description": "x"}
+    with pytest.raises(ServiceError, match="needs a reader"):
+        later.resolve(None)
+
+
 def test_reference_in_a_name_is_refused():
     assert "not expected at this location" in refused(template([gallery("[reference('x').name]")])).message
 

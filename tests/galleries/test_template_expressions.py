@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galleries.arm.evaluator import Context, Scope, evaluate_string
+from galleries.arm.evaluator import Context, NeedsReference, Scope, evaluate_string
 from galleries.arm.expand import expand  # noqa: F401  (registers every function)
 from galleries.arm.hashing import GUID_NAMESPACE, unique_string
 from portal.core.errors import ServiceError
@@ -431,6 +431,9 @@ def test_reference_reads_existing_resources_through_the_callback():
     assert seen == [(gallery, None, False), (gallery, "2022-03-03", True)]
     with pytest.raises(ServiceError, match="is not defined in the template"):
         evaluate_string("[reference('unknown')]", ctx, "x")
+    reader_later = Context(scope=SCOPE, resolve_name=lambda _name: None)
+    with pytest.raises(NeedsReference):
+        evaluate_string(f"[reference('{gallery}')]", reader_later, "x")
 
 
 def test_reference_where_not_allowed_is_refused():
