@@ -108,20 +108,32 @@ def _concat(ctx, *args):
     return "".join(to_string(a) for a in args)
 
 
-_FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?::([^}]*))?\}")
+_FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?:,(-?\d+))?(?::([^}]*))?\}|[{}]")
 
 
 @fn("format", min_args=1)
 def _format(ctx, template, *args):
+    """.NET composite formatting: ``{index[,alignment][:format]}``, ``{{``/``}}`` for braces."""
     _str(template, "format")
 
     def item(match):
         if match.group(0) in ("{{", "}}"):
             return match.group(0)[0]
+        if match.group(1) is None:
+            raise ExpressionError(
+                "The template language function 'format' was given a format string that is not valid."
+            )
         index = int(match.group(1))
         if index >= len(args):
             raise ExpressionError(f"The template language function 'format' has no argument {index}.")
-        return _dotnet_number(args[index], match.group(2)) if match.group(2) else to_string(args[index])
+        spec = match.group(3)
+        text = _dotnet_number(args[index], spec) if spec else to_string(args[index])
+        width = int(match.group(2) or 0)
+        if abs(width) > 1000:
+            raise ExpressionError(
+                "The alignment given to the template language function 'format' is too large."
+            )
+        return text.ljust(-width) if width < 0 else text.rjust(width)
 
     return _FORMAT_ITEM.sub(item, template)
 
@@ -170,14 +182,10 @@ def _substring(ctx, s, start, length=None):
     if length is None:
         length = len(s) - start
     _int(length, "substring", 3)
-    if start < 0 or start > len(s):
+    if start < 0 or length < 0 or start + length > len(s):
         raise ExpressionError(
-            f"The index parameter '{start}' of the template language function 'substring' is out of range."
-        )
-    if length < 0 or start + length > len(s):
-        raise ExpressionError(
-            f"The length parameter '{length}' of the template language function 'substring' is out of range: "
-            "the start index plus the length must not exceed the length of the string."
+            "The index and length parameters must refer to a location within the string. The index parameter: "
+            f"'{start}', the length parameter: '{length}', the length of the string parameter: '{len(s)}'."
         )
     return s[start : start + length]
 

@@ -192,7 +192,7 @@ def _subscription(ctx):
 
 @fn("tenant", max_args=0)
 def _tenant(ctx):
-    return {"tenantId": ctx.scope.tenant_id}
+    return {"id": f"/tenants/{ctx.scope.tenant_id}", "tenantId": ctx.scope.tenant_id}
 
 
 @fn("deployment", max_args=0)

@@ -294,8 +294,21 @@ def test_integer_overflow_and_division_by_zero_are_refused():
     refused("[add(99999999999999999999, 1)]")
 
 
-def test_substring_out_of_range_is_refused():
-    refused("[substring('abc', 2, 5)]")
+def test_substring_out_of_range_is_refused_with_the_documented_message():
+    assert (
+        "The index and length parameters must refer to a location within the string. The index parameter: '0', "
+        "the length parameter: '11', the length of the string parameter: '10'."
+        in refused("[substring('helloworld', 0, 11)]").message
+    )
+    refused("[substring('abc', -1, 1)]")
+
+
+def test_format_alignment_braces_and_bad_format_strings():
+    assert ev("[format('[{0,5}|{1,-3}|{{x}}]', 'ab', 1)]") == "[   ab|1  |{x}]"
+    assert ev("[format('{0:D3}-{0:X}', 255)]") == "255-FF"
+    refused("[format('{x}', 1)]")
+    refused("[format('{1}', 1)]")
+    refused("[format('{0:Q}', 1)]")
 
 
 def test_comparing_mixed_types_is_refused():
@@ -369,6 +382,10 @@ def test_subscription():
 
 def test_deployment_and_environment():
     assert ev("[deployment().name]") == "dep1"
+    assert ev("[tenant()]") == {
+        "id": "/tenants/11111111-1111-1111-1111-111111111111",
+        "tenantId": "11111111-1111-1111-1111-111111111111",
+    }
     assert ev("[environment().name]") == "AzureCloud"
     assert ev("[environment().authentication.loginEndpoint]").startswith("https://")
 
