@@ -5,12 +5,13 @@ as the expected values, plus hypothesis properties of the evaluator."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galleries.arm.evaluator import Context, NeedsReference, Scope, evaluate_string
+from galleries.arm.evaluator import FUNCTIONS, LAZY, Context, NeedsReference, Scope, evaluate_string
 from galleries.arm.expand import expand  # noqa: F401  (registers every function)
 from galleries.arm.hashing import GUID_NAMESPACE, unique_string
 from portal.core.errors import ServiceError
@@ -466,8 +467,27 @@ def test_a_lambda_outside_filter_map_reduce_sort_is_refused():
     refused("[lambdaVariables('nope')]")
 
 
-def test_list_functions_are_refused():
-    refused("[listKeys('x', '2020-01-01')]")
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "[listKeys('x', '2020-01-01')]",
+        "[listSecrets('x', '2020-01-01')]",
+        "[listAccountSas('x', '2020-01-01', json('{}'))]",
+        "[pickZones('Microsoft.Compute', 'virtualMachines', 'westus2')]",
+        "[providers('Microsoft.Compute')]",
+        "[resourceGroups('x')]",
+        "[managementGroup()]",
+        "[managementGroupResourceId('Microsoft.Authorization/policyDefinitions', 'p')]",
+    ],
+)
+def test_functions_this_service_does_not_serve_are_refused(expression):
+    refused(expression)
+
+
+def test_every_function_has_a_test():
+    sources = "".join(p.read_text().lower() for p in Path(__file__).parent.glob("test_template_*.py"))
+    missing = [name for name in sorted({*FUNCTIONS, *LAZY}) if f"{name}(" not in sources]
+    assert missing == []
 
 
 # --- properties (hypothesis) --------------------------------------------------------------------------
