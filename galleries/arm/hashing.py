@@ -3,8 +3,9 @@
 ``uniqueString``: the arguments joined with ``-``, UTF-8, hashed with the 64-bit MurmurHash variant of
 Microsoft.PowerPlatform.ResourceStack, and the top 65 bits written as 13 lowercase RFC 4648 base32
 characters. Written from the algorithm as public reimplementations describe it (e.g. the
-Bicep/ARM-compatible ``uniquestring.sh``); the test vectors they publish are checked in
-tests/galleries/test_template_expressions.py. It has not been compared with live ARM here.
+Bicep/ARM-compatible ``uniquestring.sh``); the test vectors they publish, and one a public C# test
+labels as read from ARM's own output, are checked in tests/galleries/test_template_expressions.py.
+It has not been compared with live ARM here.
 
 ``guid``: an RFC 4122 version-5 UUID (SHA-1) of the arguments joined with ``-``, under the namespace
 ``11fb06fb-712d-4ddd-98c7-e71bbd588830`` (learn.microsoft.com, Bicep string functions, ``guid``).

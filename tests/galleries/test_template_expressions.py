@@ -326,6 +326,14 @@ UNIQUE = [
     (["abc"], "cgtzqvhu4i23s"),
     (["/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-rg"], "bmg7c6xu4tw46"),
     (["foo", "bar", "baz"], "xzi4ioaxtmth4"),
+    # from a public C# test (Modm.Tests ArmFunctionsTests) that labels the value as read from ARM's output
+    (
+        [
+            "/subscriptions/31e9f9a0-9fd2-4294-a0a3-0101246d9700/resourceGroups/rg-modm201-20230913120256"
+            "/providers/Microsoft.Compute/virtualMachines/bobjacmodm201"
+        ],
+        "yvjxno3je5on2",
+    ),
 ]
 
 
