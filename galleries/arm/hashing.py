@@ -8,7 +8,9 @@ labels as read from ARM's own output, are checked in tests/galleries/test_templa
 It has not been compared with live ARM here.
 
 ``guid``: an RFC 4122 version-5 UUID (SHA-1) of the arguments joined with ``-``, under the namespace
-``11fb06fb-712d-4ddd-98c7-e71bbd588830`` (learn.microsoft.com, Bicep string functions, ``guid``).
+``11fb06fb-712d-4ddd-98c7-e71bbd588830``, as the public reimplementations agree (Terraform
+``uuidv5(...)`` stand-ins for ARM's ``guid()``, PowerShell and Python ports); not compared with live
+ARM here.
 """
 
 from __future__ import annotations
