@@ -27,6 +27,7 @@ from accounts.services import RESOURCE_GROUP_NAME
 from portal.core.arm import API_VERSION, ApiNotFound
 
 from .. import services
+from . import export
 from . import providers as prov
 from . import resource_groups as groups
 from . import resources as res
@@ -460,18 +461,52 @@ extend_schema_view(
 extend_schema_view(
     get=extend_schema(
         operation_id="ResourceGroupOperationResults_Get",
-        summary="The result of a resource group's deletion",
-        description="202 (with Location and Retry-After) while it runs, 200 once the group is gone, or the "
-        "error that stopped it. Only the principal that started it may read it.",
+        summary="The result of a resource group's deletion or export",
+        description="A deletion: 202 (with Location and Retry-After) while it runs, 200 once the group is gone, "
+        "or the error that stopped it. An export (the Location of exportTemplate): 200 with the "
+        "ResourceGroupExportResult. Only the principal that started it may read it.",
         tags=[_RG],
-        parameters=[api_version_parameter(groups.OperationResults)],
+        parameters=[api_version_parameter(export.ExportOperationResults)],
         responses={
-            200: OpenApiResponse(description="Done."),
+            200: OpenApiResponse(
+                response=ref("ResourceGroupExportResult"),
+                description="Done (a deletion's answer has no body).",
+            ),
             202: OpenApiResponse(description="Still running."),
             **_errors(*READ_ERRORS),
         },
     )
-)(groups.OperationResults)
+)(export.ExportOperationResults)
+extend_schema_view(
+    post=extend_schema(
+        operation_id="ResourceGroups_ExportTemplate",
+        summary="Capture a resource group as a template",
+        description="The galleries, image definitions, image versions, managed images and snapshots of the group "
+        "the caller may read, as an ARM template. From api-version 2019-08-01: 202 with Location (the result, "
+        "200 ResourceGroupExportResult); before: 200 with the result. Types the API does not serve are named "
+        "in error (ExportTemplateCompletedWithErrors).",
+        tags=[_RG],
+        parameters=[
+            api_version_parameter(export.ExportTemplate),
+            *[
+                OpenApiParameter(n, t, OpenApiParameter.HEADER, description=d, response=[202])
+                for n, (t, d) in {
+                    "Location": (
+                        {"type": "string", "format": "uri"},
+                        "The export's result URL (/subscriptions/{sub}/operationresults/{id}).",
+                    ),
+                    "Retry-After": (int, "Seconds to wait (0)."),
+                }.items()
+            ],
+        ],
+        request={"application/json": ref("ExportTemplateRequest")},
+        responses={
+            200: OpenApiResponse(response=ref("ResourceGroupExportResult"), description="The export."),
+            202: OpenApiResponse(description="Accepted: follow Location."),
+            **_errors(*READ_ERRORS),
+        },
+    )
+)(export.ExportTemplate)
 
 
 def _simple(view, operation_id: str, summary: str, tag: str, component: str, method: str = "get"):

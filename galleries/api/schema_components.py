@@ -444,6 +444,34 @@ SCHEMAS.update(
             },
             required=["location"],
         ),
+        "ExportTemplateRequest": _obj(
+            {
+                "resources": {
+                    "type": "array",
+                    "items": _string(),
+                    "minItems": 1,
+                    "description": 'The ids of the resources to export, or ["*"] for every resource the caller '
+                    "may read in the group.",
+                },
+                "options": _string(
+                    "Comma-separated: IncludeParameterDefaultValue, IncludeComments, "
+                    "SkipResourceNameParameterization, SkipAllParameterization."
+                ),
+                "outputFormat": _string("Only Json (Bicep is not implemented).", enum=["Json"]),
+            },
+            required=["resources"],
+        ),
+        "ResourceGroupExportResult": _obj(
+            {
+                "template": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "The template (deploymentTemplate 2019-04-01 schema).",
+                },
+                "error": ref("ErrorDetail"),
+            },
+            required=["template"],
+        ),
         "ResourceGroupPatchable": _obj(
             {
                 "id": _string(readOnly=True),

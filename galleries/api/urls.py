@@ -6,6 +6,7 @@ from django.urls import path, re_path
 
 from portal.core.arm import ApiNotFound
 
+from . import export
 from . import providers as prov
 from . import resource_groups as groups
 from . import resources as res
@@ -54,9 +55,10 @@ urlpatterns = [
     path(SUB, res.SubscriptionItem.as_view(), name="arm-subscription"),
     path(f"{SUB}/resourceGroups", groups.ResourceGroups.as_view(), name="arm-resource-groups"),
     path(RG, groups.ResourceGroupItem.as_view(), name="arm-resource-group"),
+    path(f"{RG}/exportTemplate", export.ExportTemplate.as_view(), name="arm-resource-group-export"),
     path(
         f"{SUB}/operationresults/<str:operation>",
-        groups.OperationResults.as_view(),
+        export.ExportOperationResults.as_view(),
         name="arm-operation-result",
     ),
     path("tenants", prov.Tenants.as_view(), name="arm-tenants"),

@@ -252,6 +252,7 @@ CANONICAL_SEGMENTS = {
         "usages",
         "operationresults",
         "register",
+        "exportTemplate",
     )
 }
 
