@@ -13,7 +13,11 @@ resource group the user may not read is a 404, and each list and count shows onl
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 from django.db.models import Sum
+from django.http import HttpResponse
 from django.urls import path, reverse
 
 from accounts import access
@@ -21,10 +25,12 @@ from accounts import administration as admin
 from accounts.models import Resource, ResourceGroup, Subscription
 from accounts.roles import Action
 from accounts.views import current_directory
+from galleries.api import export
 from galleries.frame import command, row
 from galleries.models import UsageCounter
 from galleries.views.base import GalleriesView, in_directory
 from portal.core import generic
+from portal.core.errors import ServiceError
 from portal.core.queries import per_row
 
 from . import reports
@@ -229,6 +235,9 @@ class ResourceGroupView(GalleriesView, generic.ObjectView):
     template_name = T + "resource_group_detail.html"
     partial_template = "portal/components/_table.html"
 
+    def commands(self, request, rg):
+        return [command("Export template", reverse("resource-group-export", args=[rg.pk]), "export-template")]
+
     def get_extra_context(self, request, rg):
         filterset, table = GroupResources(group=rg).build_table(request)
         return {
@@ -245,10 +254,70 @@ class ResourceGroupView(GalleriesView, generic.ObjectView):
         return super().render(request, context, status, template)
 
 
+class ResourceGroupExport(GalleriesView, generic.ObjectView):
+    """ "Export template": the group as an ARM template — what the API's ``exportTemplate`` answers, from
+    the same function (``galleries.api.export.export_group``: only what the user may read), with the
+    options as checkboxes, the JSON shown and a Download of it."""
+
+    queryset = ResourceGroup.objects.select_related("location", "subscription", "tenant")
+    template_name = T + "resource_group_export.html"
+
+    @staticmethod
+    def options(request) -> frozenset[str]:
+        return export.parse_options(",".join(request.GET.getlist("options")))
+
+    crumb = "Export template"
+
+    def download_url(self, rg) -> str:
+        query = urlencode([("options", o) for o in sorted(self.chosen)])
+        return reverse("resource-group-export-download", args=[rg.pk]) + (f"?{query}" if query else "")
+
+    def commands(self, request, rg):
+        return [command("Download", self.download_url(rg), "download-template")]
+
+    def get(self, request, pk):
+        try:
+            self.chosen = self.options(request)
+        except ServiceError as exc:
+            return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+        return super().get(request, pk)
+
+    def get_extra_context(self, request, rg):
+        result = export.export_group(request.user, rg, export.Request(None, self.chosen))
+        return {
+            "group": rg,
+            "template_json": json.dumps(result["template"], indent=2),
+            "export_error": result.get("error"),
+            "option_choices": [(name, name in self.chosen) for name in export.OPTIONS.values()],
+        }
+
+
+class ResourceGroupExportDownload(ResourceGroupExport):
+    """The template of ``ResourceGroupExport`` as a file: ``<group>-template.json``."""
+
+    def get_extra_context(self, request, rg):
+        return {}
+
+    def render(self, request, context, status=200, template=None):
+        rg = context["object"]
+        result = export.export_group(request.user, rg, export.Request(None, self.chosen))
+        response = HttpResponse(
+            json.dumps(result["template"], indent=2) + "\n", content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{rg.name}-template.json"'
+        return response
+
+
 urlpatterns = [
     path("subscriptions/", SubscriptionList.as_view(), name="subscriptions"),
     path("subscriptions/<int:pk>/", SubscriptionView.as_view(), name="subscription-detail"),
     path("subscriptions/<int:pk>/cost/", SubscriptionCost.as_view(), name="subscription-cost"),
     path("resource-groups/", ResourceGroupList.as_view(), name="resource-groups"),
     path("resource-groups/<int:pk>/", ResourceGroupView.as_view(), name="resource-group-detail"),
+    path("resource-groups/<int:pk>/export/", ResourceGroupExport.as_view(), name="resource-group-export"),
+    path(
+        "resource-groups/<int:pk>/export/template.json",
+        ResourceGroupExportDownload.as_view(),
+        name="resource-group-export-download",
+    ),
 ]

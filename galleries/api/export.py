@@ -37,7 +37,15 @@ from portal.core import arm as core_arm
 from portal.core import limits
 from portal.core.errors import ServiceError
 
-from ..models import Gallery, GalleryImage, GalleryImageVersion, ManagedImage, Snapshot, TargetRegion, VersionDisk
+from ..models import (
+    Gallery,
+    GalleryImage,
+    GalleryImageVersion,
+    ManagedImage,
+    Snapshot,
+    TargetRegion,
+    VersionDisk,
+)
 from . import arm, arm_versions
 from .resource_groups import RESOURCES_VERSIONS, OperationResults
 from .views import ArmView, resource_group_or_404
@@ -147,14 +155,16 @@ def parse_request(data) -> Request:
     if resources == ["*"]:
         return Request(None, options)
     if not resources:
-        raise ServiceError.invalid("resources", "'resources' is empty: give [\"*\"] or the resource ids to export.")
+        raise ServiceError.invalid(
+            "resources", "'resources' is empty: give [\"*\"] or the resource ids to export."
+        )
     ids = []
     for i, value in enumerate(resources):
         if not isinstance(value, str) or not _ID.match(value):
             raise ServiceError.invalid(
                 f"resources[{i}]",
                 f"'resources[{i}]' must be a resource id (/subscriptions/…/resourceGroups/…/providers/…), or the "
-                "list must be [\"*\"].",
+                'list must be ["*"].',
             )
         ids.append(value)
     return Request(tuple(ids), options)
@@ -164,8 +174,10 @@ def parse_request(data) -> Request:
 
 
 def _readable(user, group: ResourceGroup):
-    return Resource.objects.restrict(user).filter(resource_group_id=group.pk).exclude(
-        type=ResourceGroup.ARM_TYPE
+    return (
+        Resource.objects.restrict(user)
+        .filter(resource_group_id=group.pk)
+        .exclude(type=ResourceGroup.ARM_TYPE)
     )
 
 
@@ -272,16 +284,22 @@ class _Template:
     def names(self, arm_type: str, names: list[str]) -> list[str]:
         """The name segments of a resource as expressions' arguments: the top-level name as its
         parameter, unless names are not parameterized; the child names quoted."""
-        skip = self.request.has("SkipResourceNameParameterization") or self.request.has("SkipAllParameterization")
+        skip = self.request.has("SkipResourceNameParameterization") or self.request.has(
+            "SkipAllParameterization"
+        )
         top_type = arm_type.split("/")[0] + "/" + arm_type.split("/")[1]
         if skip:
             first = _quote(names[0])
         else:
-            first = f"parameters({_quote(self.parameter(parameter_name(top_type, names[0], 'name'), names[0]))})"
+            first = (
+                f"parameters({_quote(self.parameter(parameter_name(top_type, names[0], 'name'), names[0]))})"
+            )
         return [first, *(_quote(n) for n in names[1:])]
 
     def name(self, arm_type: str, names: list[str]) -> str:
-        if self.request.has("SkipResourceNameParameterization") or self.request.has("SkipAllParameterization"):
+        if self.request.has("SkipResourceNameParameterization") or self.request.has(
+            "SkipAllParameterization"
+        ):
             return "/".join(names)
         args = self.names(arm_type, names)
         if len(args) == 1:
@@ -429,7 +447,8 @@ class ExportTemplate(ArmView):
             return Response(export_group(request.user, group, wanted))
         select(request.user, group, wanted)  # refuse a bad id now, not at the result URL
         location = core_arm.absolute(
-            request, f"/subscriptions/{group.subscription.guid}/operationresults/{_token(request.user, group, wanted)}"
+            request,
+            f"/subscriptions/{group.subscription.guid}/operationresults/{_token(request.user, group, wanted)}",
         )
         return Response(status=202, headers={"Location": location, "Retry-After": "0"})
 

@@ -110,7 +110,9 @@ def test_the_template_of_a_group(client, bearer, subscription, group, gallery, d
     assert g["location"] == "westeurope" and g["tags"] == {"team": "platform"}
     assert g["properties"] == {"description": "test gallery"}  # identifier.uniqueName is read-only
     assert d["name"] == "[concat(parameters('galleries_Gallery1_name'), '/myImage1')]"
-    assert d["dependsOn"] == ["[resourceId('Microsoft.Compute/galleries', parameters('galleries_Gallery1_name'))]"]
+    assert d["dependsOn"] == [
+        "[resourceId('Microsoft.Compute/galleries', parameters('galleries_Gallery1_name'))]"
+    ]
     assert v["name"] == "[concat(parameters('galleries_Gallery1_name'), '/myImage1/1.0.0')]"
     image_ref = "[resourceId('Microsoft.Compute/images', parameters('images_base_name'))]"
     assert v["dependsOn"] == [
@@ -132,7 +134,9 @@ def test_the_template_of_a_group(client, bearer, subscription, group, gallery, d
     del got["safetyProfile"]["reportedForPolicyViolation"]
     got["storageProfile"]["source"]["id"] = image_ref
     assert v["properties"] == got
-    assert {t["name"]: t["regionalReplicaCount"] for t in v["properties"]["publishingProfile"]["targetRegions"]} == {
+    assert {
+        t["name"]: t["regionalReplicaCount"] for t in v["properties"]["publishingProfile"]["targetRegions"]
+    } == {
         "West Europe": 1,
         "North Europe": 2,
     }
@@ -153,9 +157,17 @@ def test_the_sdk_exports_as_the_az_cli_does(pipeline, subscription, group):
         result = client.resource_groups.begin_export_template("images", request).result()
         assert result.error is None
         template = result.template
-        assert template["parameters"]["galleries_Gallery1_name"] == {"defaultValue": "Gallery1", "type": "String"}
-        assert {r["type"] for r in template["resources"]} == set(export.API_VERSION) - {"Microsoft.Compute/snapshots"}
-        assert all(r["comments"].startswith("Generalized from resource: '/subscriptions/") for r in template["resources"])
+        assert template["parameters"]["galleries_Gallery1_name"] == {
+            "defaultValue": "Gallery1",
+            "type": "String",
+        }
+        assert {r["type"] for r in template["resources"]} == set(export.API_VERSION) - {
+            "Microsoft.Compute/snapshots"
+        }
+        assert all(
+            r["comments"].startswith("Generalized from resource: '/subscriptions/")
+            for r in template["resources"]
+        )
 
 
 def test_the_options(client, bearer, subscription, group, image):
@@ -235,7 +247,10 @@ def test_only_what_the_caller_may_read_is_exported(client, user, subscription, g
     erin = create_user(tenant, "erin@contoso.test", "Erin-Pass-12", "Erin")
     for rg in ("images", "absent"):
         r = post(client, bearer_of(erin), subscription, {"resources": ["*"]}, rg=rg)
-        assert r.status_code == 404 and r.json()["error"]["code"] in ("ResourceGroupNotFound", "SubscriptionNotFound")
+        assert r.status_code == 404 and r.json()["error"]["code"] in (
+            "ResourceGroupNotFound",
+            "SubscriptionNotFound",
+        )
     other = create_resource_group(Caller.system(), subscription, "empty", "westeurope")
     grant_as_system(other, erin, "reader")
     t = export_of(client, bearer_of(erin), subscription, {"resources": ["*"]}, rg="empty")["template"]
@@ -284,7 +299,9 @@ def test_bad_requests_are_refused_by_name(client, bearer, subscription, group, b
     assert words in error["message"], error
 
 
-def test_types_the_api_does_not_serve_are_named_in_the_error(client, bearer, caller, subscription, group, image):
+def test_types_the_api_does_not_serve_are_named_in_the_error(
+    client, bearer, caller, subscription, group, image
+):
     profile = deployments.OsProfile("web01", "azureuser", "Str0ng-Passw0rd!", "")
     deployments.create_deployment(caller, image, group, "vm1", os_profile=profile)
     result = export_of(client, bearer, subscription, {"resources": ["*"]})
@@ -323,9 +340,9 @@ def test_every_exported_body_is_one_the_api_accepts(client, bearer, subscription
     """What the export writes can be sent back: each resource's properties, resolved, pass the API's own
     readers (galleries.api.arm) without a refusal — nothing read-only or unknown is exported."""
     services.create_snapshot(caller, group, "data0", blob=make_blob(virtual_mib=1))
-    t = export_of(client, bearer, subscription, {"resources": ["*"], "options": "IncludeParameterDefaultValue"})[
-        "template"
-    ]
+    t = export_of(
+        client, bearer, subscription, {"resources": ["*"], "options": "IncludeParameterDefaultValue"}
+    )["template"]
     names = {k: v["defaultValue"] for k, v in t["parameters"].items()}
     names["__rg__"] = group.arm_id
     readers = {
@@ -341,7 +358,9 @@ def test_every_exported_body_is_one_the_api_accepts(client, bearer, subscription
             parsed = readers[resource["type"]](_resolved(body, names), partial=False)
             assert parsed["location"] == "westeurope"
         if resource["type"] == "Microsoft.Compute/galleries/images/versions":
-            assert parsed["source"].lower() == f"{group.arm_id}/providers/Microsoft.Compute/images/base".lower()
+            assert (
+                parsed["source"].lower() == f"{group.arm_id}/providers/Microsoft.Compute/images/base".lower()
+            )
     assert seen == set(export.API_VERSION)
     snap = by_type(t)["Microsoft.Compute/snapshots"]
     assert snap["sku"] == {"name": "Standard_LRS", "tier": "Standard"}

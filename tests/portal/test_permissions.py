@@ -107,6 +107,16 @@ class TestVersionPage(EndpointPermissions):
         return f"/versions/{w.version.pk}/"
 
 
+class TestResourceGroupExportPage(EndpointPermissions):
+    def path(self, w):
+        return f"/resource-groups/{w.rg.pk}/export/?options=IncludeComments"
+
+
+class TestResourceGroupExportDownload(EndpointPermissions):
+    def path(self, w):
+        return f"/resource-groups/{w.rg.pk}/export/template.json"
+
+
 class TestReplicationPoll(EndpointPermissions):
     headers = HTMX
     ok = (200, 286)
@@ -543,6 +553,18 @@ class TestArmLocations(ArmEndpoint):
     route = "/subscriptions/{sub}/locations"
 
 
+class TestArmResourceGroupExport(ArmEndpoint):
+    """Reading is enough to export (the export is a read); the result URL is the asker's only."""
+
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/exportTemplate"
+    method = "post"
+    ok = (202,)
+
+    def body(self, w):
+        return {"resources": ["*"]}
+
+
 class TestArmProviderOfSubscription(ArmEndpoint):
     api_version = "2025-04-01"
     route = "/subscriptions/{sub}/providers/Microsoft.Compute"
@@ -577,6 +599,8 @@ def test_every_resource_url_is_covered():
         "subscription-lifecycle",  # tests/galleries/test_lifecycle_page.py
         "subscription-lifecycle-apply",
         "resource-group-detail",
+        "resource-group-export",
+        "resource-group-export-download",
         "deployment-create",
         "deployment-detail",
         "deployment-capture",
@@ -635,6 +659,7 @@ def test_every_resource_url_is_covered():
         "arm-operation-result",
         "arm-providers-sub",
         "arm-locations",
+        "arm-resource-group-export",
         "arm-provider-sub",
         "arm-provider-register",
         "arm-usages",
