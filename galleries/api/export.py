@@ -351,9 +351,8 @@ def build(rendered: list[tuple], request: Request) -> dict:
     exported = {resource.arm_key: resource.arm_id for resource, _ in rendered}
     resources = []
     for resource, shape in sorted(rendered, key=_order):
-        arm_type, names = _segments(resource.arm_id)
         arm_type = resource.type  # the type as the API spells it
-        name = template.name(arm_type, names)
+        name = template.name(arm_type, _segments(resource.arm_id)[1])
         depends: list[str] = []
         # The parents in the template, nearest first (Azure lists every ancestor it exports).
         parts = resource.arm_id.split("/")
