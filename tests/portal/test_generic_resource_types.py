@@ -106,6 +106,8 @@ def test_every_page_under_subscriptions_and_resource_groups_is_generic():
         "subscription-cost",
         "resource-groups",
         "resource-group-detail",
+        "resource-group-export",  # a resource group's template (issue 15): an ObjectView
+        "resource-group-export-download",  # the same view, answering the file
     }
     for name, (route, p) in pages.items():
         assert issubclass(_view_class(p), generic.ObjectView | generic.ObjectListView), (name, route)
