@@ -6,7 +6,6 @@ refusal and the access filter."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -18,6 +17,8 @@ from accounts.services import create_resource_group, create_user
 from accounts.sharing import grant_as_system
 from galleries import deployments, services
 from galleries.api import arm, arm_versions, export
+from galleries.arm.evaluator import Scope
+from galleries.arm.expand import expand, flatten
 from galleries.models import GalleryImageVersion
 from galleries.services import TargetRegionSpec
 
@@ -321,47 +322,47 @@ def test_types_the_api_does_not_serve_are_named_in_the_error(
     }
 
 
-def _resolved(value, names: dict):
-    """The template's expressions as a deployment would resolve them (parameters at their defaults)."""
-    if isinstance(value, dict):
-        return {k: _resolved(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolved(v, names) for v in value]
-    if isinstance(value, str) and value.startswith("[resourceId("):
-        kind, *args = re.findall(r"'([^']*)'", value.replace("parameters(", ""))
-        args = [names.get(a, a) for a in args]
-        namespace, *types = kind.split("/")
-        tail = "/".join(f"{t}/{n}" for t, n in zip(types, args, strict=True))
-        return f"{names['__rg__']}/providers/{namespace}/{tail}"
-    return value
-
-
 def test_every_exported_body_is_one_the_api_accepts(client, bearer, subscription, group, caller, make_blob):
-    """What the export writes can be sent back: each resource's properties, resolved, pass the API's own
-    readers (galleries.api.arm) without a refusal — nothing read-only or unknown is exported."""
+    """What the export writes can be deployed: the template engine (``galleries.arm``) expands it into
+    another group with other names, in dependency order, and each body passes the API's own readers
+    (``galleries.api.arm``) without a refusal — nothing read-only or unknown is exported."""
     services.create_snapshot(caller, group, "data0", blob=make_blob(virtual_mib=1))
-    t = export_of(
-        client, bearer, subscription, {"resources": ["*"], "options": "IncludeParameterDefaultValue"}
-    )["template"]
-    names = {k: v["defaultValue"] for k, v in t["parameters"].items()}
-    names["__rg__"] = group.arm_id
+    t = export_of(client, bearer, subscription, {"resources": ["*"]})["template"]
+    assert set(t["parameters"]) == {"galleries_Gallery1_name", "images_base_name", "snapshots_data0_name"}
+    names = {"galleries_Gallery1_name": "Gallery2", "images_base_name": "base2", "snapshots_data0_name": "d2"}
+    scope = Scope(str(subscription.guid), resource_group="copy", location="westeurope", deployment_name="rt")
+    plan = expand(
+        t,
+        {k: {"value": v} for k, v in names.items()},
+        scope,
+        api_versions=lambda type_: {export.API_VERSION[type_]} if type_ in export.API_VERSION else None,
+    )
+    copy = f"/subscriptions/{subscription.guid}/resourceGroups/copy/providers/Microsoft.Compute"
+    ids = {r.id: r for r in flatten(plan)}
+    assert set(ids) == {
+        f"{copy}/galleries/Gallery2",
+        f"{copy}/galleries/Gallery2/images/myImage1",
+        f"{copy}/galleries/Gallery2/images/myImage1/versions/1.0.0",
+        f"{copy}/images/base2",
+        f"{copy}/snapshots/d2",
+    }
+    version = ids[f"{copy}/galleries/Gallery2/images/myImage1/versions/1.0.0"]
+    assert set(version.depends_on) == {
+        f"{copy}/galleries/Gallery2/images/myImage1",
+        f"{copy}/galleries/Gallery2",
+        f"{copy}/images/base2",
+    }
     readers = {
         "Microsoft.Compute/galleries": arm.gallery_in,
         "Microsoft.Compute/galleries/images": arm.definition_in,
         "Microsoft.Compute/galleries/images/versions": arm.version_in,
     }
-    seen = set()
-    for resource in t["resources"]:
-        seen.add(resource["type"])
-        body = {k: resource[k] for k in ("location", "tags", "properties") if k in resource}
-        if resource["type"] in readers:
-            parsed = readers[resource["type"]](_resolved(body, names), partial=False)
+    assert ids[f"{copy}/galleries/Gallery2"].body["tags"] == {"team": "platform"}
+    for resource in ids.values():
+        if resource.type in readers:
+            parsed = readers[resource.type](resource.body, partial=False)
             assert parsed["location"] == "westeurope"
-        if resource["type"] == "Microsoft.Compute/galleries/images/versions":
-            assert (
-                parsed["source"].lower() == f"{group.arm_id}/providers/Microsoft.Compute/images/base".lower()
-            )
-    assert seen == set(export.API_VERSION)
-    snap = by_type(t)["Microsoft.Compute/snapshots"]
+    assert arm.version_in(version.body, partial=False)["source"] == f"{copy}/images/base2"
+    snap = next(r for r in t["resources"] if r["type"] == "Microsoft.Compute/snapshots")
     assert snap["sku"] == {"name": "Standard_LRS", "tier": "Standard"}
     assert not {"timeCreated", "diskSizeBytes", "provisioningState"} & set(snap["properties"])
