@@ -460,3 +460,4 @@ class UsageCounter(models.Model):
 from .models_api import *  # noqa: E402,F401,F403
 from .models_deploy import *  # noqa: E402,F401,F403
 from .models_lifecycle import *  # noqa: E402,F401,F403
+from .models_templates import *  # noqa: E402,F401,F403

@@ -511,6 +511,15 @@ def _envelope_done(body: Body, props: Body, out: dict, *read_only: str) -> dict:
     return out
 
 
+def _integer_text(value):
+    """A whole number sent as JSON text ("64") is the number, as Azure's JSON reader takes it: the
+    quickstart ``sig-image-definition-create`` sends ``"recommended": {"vCPUs": {"min": "1"}}`` and
+    deploys on Azure. Anything else goes to the service's rule unchanged."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.strip().isascii():
+        return int(value)
+    return value
+
+
 def gallery_in(data, partial: bool) -> dict:
     body, props, out = _envelope_in(data, partial)
     if props.has("description"):
@@ -551,9 +560,9 @@ def definition_in(data, partial: bool) -> dict:
             resource_range = recommended.obj(key)
             if resource_range is not None:
                 if resource_range.has("min"):
-                    out[low] = resource_range.get("min")
+                    out[low] = _integer_text(resource_range.get("min"))
                 if resource_range.has("max"):
-                    out[high] = resource_range.get("max")
+                    out[high] = _integer_text(resource_range.get("max"))
                 resource_range.refuse_unknown()
         recommended.refuse_unknown()
     disallowed = props.obj("disallowed")

@@ -6,6 +6,7 @@ from django.urls import path, re_path
 
 from portal.core.arm import ApiNotFound
 
+from . import deployments as deploy
 from . import export
 from . import providers as prov
 from . import resource_groups as groups
@@ -18,6 +19,7 @@ COMPUTE = "providers/Microsoft.Compute"
 GALLERY = f"{RG}/{COMPUTE}/galleries/<str:gallery>"
 IMAGE = f"{GALLERY}/images/<str:image>"
 LOCATION = f"{SUB}/{COMPUTE}/locations/<str:location>"
+DEPLOYMENTS = f"{RG}/providers/Microsoft.Resources/deployments"
 
 
 def _disk_source_routes(kind: str, item, listing, name: str) -> list:
@@ -55,6 +57,29 @@ urlpatterns = [
     path(SUB, res.SubscriptionItem.as_view(), name="arm-subscription"),
     path(f"{SUB}/resourceGroups", groups.ResourceGroups.as_view(), name="arm-resource-groups"),
     path(RG, groups.ResourceGroupItem.as_view(), name="arm-resource-group"),
+    path(DEPLOYMENTS, deploy.DeploymentList.as_view(), name="arm-deployments"),
+    path(f"{DEPLOYMENTS}/<str:name>", deploy.DeploymentItem.as_view(), name="arm-deployment"),
+    path(
+        f"{DEPLOYMENTS}/<str:name>/validate",
+        deploy.DeploymentValidate.as_view(),
+        name="arm-deployment-validate",
+    ),
+    path(
+        f"{DEPLOYMENTS}/<str:name>/operationStatuses/<str:operation>",
+        deploy.DeploymentOperationStatus.as_view(),
+        name="arm-deployment-operation-status",
+    ),
+    # DeploymentOperations_* have no providers/Microsoft.Resources segment (resources.json, as the SDK sends).
+    path(
+        f"{RG}/deployments/<str:name>/operations",
+        deploy.DeploymentOperations.as_view(),
+        name="arm-deployment-operations",
+    ),
+    path(
+        f"{RG}/deployments/<str:name>/operations/<str:operation>",
+        deploy.DeploymentOperationItem.as_view(),
+        name="arm-deployment-operation",
+    ),
     path(f"{RG}/exportTemplate", export.ExportTemplate.as_view(), name="arm-resource-group-export"),
     path(
         f"{SUB}/operationresults/<str:operation>",

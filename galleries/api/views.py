@@ -136,18 +136,19 @@ class _Item(ArmView):
         return Response(self.render(obj))
 
     def put(self, request, **kw):
+        obj, created = self.apply(request.data, **kw)
+        kind = ArmOperation.Kind.CREATE if created else ArmOperation.Kind.UPDATE
+        return _accepted(request, kind, obj, 201 if created else 200, self.render(self.reload(obj, **kw)))
+
+    def apply(self, data, **kw) -> tuple:
+        """A PUT's work, without the HTTP: parse the body, create or update through the service layer.
+        Answers ``(resource, created)``. Template deployments call it too (``galleries.api.deployments``)."""
         obj = self.find(**kw)
-        changes = self.parse(request.data, partial=False)
+        changes = self.parse(data, partial=False)
         if obj is None:
-            created = self.create(changes, **kw)
-            return _accepted(
-                request, ArmOperation.Kind.CREATE, created, 201, self.render(self.reload(created, **kw))
-            )
+            return self.create(changes, **kw), True
         changes.setdefault("tags", {})  # PUT replaces the tags
-        updated = self.update(obj, changes)
-        return _accepted(
-            request, ArmOperation.Kind.UPDATE, updated, 200, self.render(self.reload(updated, **kw))
-        )
+        return self.update(obj, changes), False
 
     def patch(self, request, **kw):
         obj = self.find(**kw)

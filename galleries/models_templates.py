@@ -1,0 +1,47 @@
+"""Template deployments (F20, issue 15): the record of one ``Microsoft.Resources/deployments`` at
+resource-group scope. The rules live in ``galleries.api.deployments``; these are only the rows."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import ResourceGroup, User
+
+__all__ = ["TemplateDeployment"]
+
+
+class TemplateDeployment(models.Model):
+    """A deployment of an ARM template into a resource group: what was sent, how it went, and one
+    operation per resource (``operations``: ``[{"id", "type", "name", "status", "error", "timestamp"}]``)."""
+
+    class State(models.TextChoices):
+        ACCEPTED = "Accepted"
+        RUNNING = "Running"
+        SUCCEEDED = "Succeeded"
+        FAILED = "Failed"
+        CANCELED = "Canceled"
+
+    name = models.CharField(max_length=64)
+    operation_id = models.CharField(max_length=32, default="", help_text="Of its Azure-AsyncOperation URL.")
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="deployments")
+    principal = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    template = models.JSONField(default=dict)
+    parameters = models.JSONField(default=dict, help_text="As sent, secure parameters removed.")
+    mode = models.CharField(max_length=16, default="Incremental")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACCEPTED)
+    error = models.JSONField(null=True, blank=True)
+    outputs = models.JSONField(default=dict)
+    operations = models.JSONField(default=list)
+    dependencies = models.JSONField(default=list)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["resource_group", "name"], name="uniq_template_deployment_name")
+        ]
+        ordering = ["started_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
