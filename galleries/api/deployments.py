@@ -241,10 +241,11 @@ def _find(group: ResourceGroup, name: str) -> TemplateDeployment:
 
 
 class DeploymentItem(_Deployments):
-    def get(self, request, sub, rg, name):
-        return Response(body(_find(self.group(sub, rg), name)))
+    def get(self, request, sub, rg, deployment):
+        return Response(body(_find(self.group(sub, rg), deployment)))
 
-    def put(self, request, sub, rg, name):
+    def put(self, request, sub, rg, deployment):
+        name = deployment
         group = self.group(sub, rg)
         access.require(request.user, Action.WRITE, group, DEPLOYMENT_TYPE)
         spec = read_body(request.data)
@@ -254,12 +255,12 @@ class DeploymentItem(_Deployments):
         )
         if running.exists():
             raise ServiceError.conflict(f"The deployment '{name}' is still running.")
-        TemplateDeployment.objects.filter(resource_group=group, name__iexact=name).delete()
+        replaced, _ = TemplateDeployment.objects.filter(resource_group=group, name__iexact=name).delete()
         try:
             with transaction.atomic():
                 d = TemplateDeployment.objects.create(
                     name=name,
-                    operation_id=uuid.uuid4().hex,
+                    operation_id=str(uuid.uuid4()),
                     resource_group=group,
                     principal=request.user,
                     template=spec["template"],
@@ -276,7 +277,7 @@ class DeploymentItem(_Deployments):
             f"{request.build_absolute_uri(request.path)}/operationStatuses/{d.operation_id}"
             f"?api-version={self.api_version}"
         )
-        return Response(body(d), status=201, headers={"Azure-AsyncOperation": status})
+        return Response(body(d), status=200 if replaced else 201, headers={"Azure-AsyncOperation": status})
 
     def execute(self, d: TemplateDeployment, plan: Plan) -> None:
         """Run the plan's batches through each type's PUT code; stop after a batch with a failure."""
@@ -324,7 +325,8 @@ class DeploymentItem(_Deployments):
         d.finished_at = timezone.now()
         d.save()
 
-    def delete(self, request, sub, rg, name):
+    def delete(self, request, sub, rg, deployment):
+        name = deployment
         group = self.group(sub, rg)
         d = TemplateDeployment.objects.filter(resource_group=group, name__iexact=name).first()
         if d is None:
@@ -345,7 +347,8 @@ class DeploymentList(_Deployments):
 
 
 class DeploymentValidate(_Deployments):
-    def post(self, request, sub, rg, name):
+    def post(self, request, sub, rg, deployment):
+        name = deployment
         group = self.group(sub, rg)
         access.require(request.user, Action.WRITE, group, DEPLOYMENT_TYPE)
         spec = read_body(request.data)
@@ -384,25 +387,26 @@ def _operation(d: TemplateDeployment, op: dict) -> dict:
 class DeploymentOperations(_Deployments):
     """DeploymentOperations_ListByResourceGroup: one operation per resource, with its status and error."""
 
-    def get(self, request, sub, rg, name):
-        d = _find(self.group(sub, rg), name)
+    def get(self, request, sub, rg, deployment):
+        d = _find(self.group(sub, rg), deployment)
         return Response({"value": [_operation(d, op) for op in d.operations]})
 
 
 class DeploymentOperationItem(_Deployments):
-    def get(self, request, sub, rg, name, operation):
-        d = _find(self.group(sub, rg), name)
-        op = next((op for op in d.operations if op["operationId"].lower() == operation.lower()), None)
+    def get(self, request, sub, rg, deployment, deployment_operation):
+        d = _find(self.group(sub, rg), deployment)
+        wanted = deployment_operation.lower()
+        op = next((op for op in d.operations if op["operationId"].lower() == wanted), None)
         if op is None:
-            raise ServiceError.not_found(f"Deployment operation '{operation}' could not be found.")
+            raise ServiceError.not_found(f"Deployment operation '{deployment_operation}' could not be found.")
         return Response(_operation(d, op))
 
 
 class DeploymentOperationStatus(_Deployments):
     """The deployment's ``Azure-AsyncOperation``: ``{"status"}``, and the error once Failed."""
 
-    def get(self, request, sub, rg, name, operation):
-        d = _find(self.group(sub, rg), name)
+    def get(self, request, sub, rg, deployment, operation):
+        d = _find(self.group(sub, rg), deployment)
         if d.operation_id != operation.lower():
             raise ServiceError.not_found(f"The operation '{operation}' could not be found.")
         out = {"status": d.state}

@@ -27,7 +27,7 @@ from accounts.services import RESOURCE_GROUP_NAME
 from portal.core.arm import API_VERSION, ApiNotFound
 
 from .. import services
-from . import export
+from . import export, schema_deployments
 from . import providers as prov
 from . import resource_groups as groups
 from . import resources as res
@@ -545,6 +545,8 @@ _simple(
     "Subscriptions",
     "LocationList",
 )
+schema_deployments.describe(_errors, api_version_parameter, PAGING)
+PATH_PARAMETERS.update(schema_deployments.PATH_PARAMETERS)
 _simple(prov.Usages, "Usage_List", "The gallery limits in a region and their use", "Usages", "UsageList")
 
 extend_schema(exclude=True)(ApiNotFound)

@@ -58,25 +58,25 @@ urlpatterns = [
     path(f"{SUB}/resourceGroups", groups.ResourceGroups.as_view(), name="arm-resource-groups"),
     path(RG, groups.ResourceGroupItem.as_view(), name="arm-resource-group"),
     path(DEPLOYMENTS, deploy.DeploymentList.as_view(), name="arm-deployments"),
-    path(f"{DEPLOYMENTS}/<str:name>", deploy.DeploymentItem.as_view(), name="arm-deployment"),
+    path(f"{DEPLOYMENTS}/<str:deployment>", deploy.DeploymentItem.as_view(), name="arm-deployment"),
     path(
-        f"{DEPLOYMENTS}/<str:name>/validate",
+        f"{DEPLOYMENTS}/<str:deployment>/validate",
         deploy.DeploymentValidate.as_view(),
         name="arm-deployment-validate",
     ),
     path(
-        f"{DEPLOYMENTS}/<str:name>/operationStatuses/<str:operation>",
+        f"{DEPLOYMENTS}/<str:deployment>/operationStatuses/<str:operation>",
         deploy.DeploymentOperationStatus.as_view(),
         name="arm-deployment-operation-status",
     ),
     # DeploymentOperations_* have no providers/Microsoft.Resources segment (resources.json, as the SDK sends).
     path(
-        f"{RG}/deployments/<str:name>/operations",
+        f"{RG}/deployments/<str:deployment>/operations",
         deploy.DeploymentOperations.as_view(),
         name="arm-deployment-operations",
     ),
     path(
-        f"{RG}/deployments/<str:name>/operations/<str:operation>",
+        f"{RG}/deployments/<str:deployment>/operations/<str:deployment_operation>",
         deploy.DeploymentOperationItem.as_view(),
         name="arm-deployment-operation",
     ),

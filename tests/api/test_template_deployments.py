@@ -14,6 +14,7 @@ from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 from azure.mgmt.resource.deployments import models as rm
 
 from accounts import tokens
+from accounts.models import ActivityLogEntry
 from accounts.services import create_user
 from accounts.sharing import grant_as_system
 from galleries.models import Gallery, GalleryImage, TemplateDeployment
@@ -142,7 +143,7 @@ def test_quickstarts_deploy_unchanged_through_the_sdk(pipeline, subscription, rg
     assert Gallery.objects.filter(name="qs").exists()  # deleting the record leaves the resources
 
 
-def test_outputs_and_dependencies(client, bearer, subscription, rg):
+def test_outputs_and_dependencies(client, bearer, user, subscription, rg):
     tpl = {
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",
@@ -184,6 +185,13 @@ def test_outputs_and_dependencies(client, bearer, subscription, rg):
     assert props["parameters"]["secret"] == {"type": "SecureString"}  # secure values are not kept
     assert GalleryImage.objects.get(name="def").description == "first"
     assert props["dependencies"][0]["dependsOn"][0]["resourceName"] == "g1"
+    gallery = Gallery.objects.get(name="g1")
+    entry = ActivityLogEntry.objects.get(resource_arm_id=gallery.arm_id, operation__endswith="/write")
+    assert (entry.principal, entry.source, entry.status) == (user, "api", "Succeeded")
+    again = _put(client, _url(subscription, rg, "/d1"), _deploy_body(tpl, name="g1"), bearer)
+    assert again.status_code == 200, again.content  # a deployed name: the record is replaced
+    assert again.json()["properties"]["provisioningState"] == "Succeeded"
+    assert TemplateDeployment.objects.count() == 1
 
 
 def test_a_bad_template_is_refused_before_anything_exists(client, bearer, subscription, rg):
