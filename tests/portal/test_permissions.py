@@ -20,7 +20,7 @@ from accounts.models import Resource
 from accounts.services import create_tenant, create_user
 from accounts.sharing import grant_as_system
 from galleries import services, vhd
-from galleries.models import Blob
+from galleries.models import Blob, TemplateDeployment
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -763,3 +763,79 @@ def test_uploads_of_an_unreadable_resource_group_look_missing(client, world):
     client.force_login(world.stranger)
     assert not Blob.objects.filter(resource_group__in=Resource.objects.restrict(world.stranger)).exists()
     assert Caller(world.stranger).actor == world.stranger
+
+
+# --- Template deployments (galleries.api.deployments) ------------------------------------------------------
+
+
+class _ArmDeployment(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/dep"
+
+    def path(self, w):
+        if not TemplateDeployment.objects.filter(name="dep").exists():
+            TemplateDeployment.objects.create(
+                name="dep", resource_group=w.rg, principal=w.owner, state="Succeeded"
+            )
+        return super().path(w)
+
+
+def _gallery_template() -> dict:
+    return {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": "Microsoft.Compute/galleries",
+                "apiVersion": "2019-12-01",
+                "name": "deployed",
+                "location": "[resourceGroup().location]",
+                "properties": {"description": "by a template"},
+            }
+        ],
+    }
+
+
+class TestArmDeployment(_ArmDeployment):
+    pass
+
+
+class TestArmDeploymentsOfResourceGroup(_ArmDeployment):
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments"
+
+
+class TestArmDeploymentOperations(_ArmDeployment):
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/deployments/dep/operations"
+
+
+class TestArmDeploymentPut(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/new"
+    method = "put"
+    write = True
+    ok = (201,)
+
+    def body(self, w):
+        return {"properties": {"mode": "Incremental", "template": _gallery_template()}}
+
+
+class TestArmDeploymentValidate(TestArmDeploymentPut):
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/new/validate"
+    method = "post"
+    ok = (200,)
+
+
+class TestArmDeploymentDelete(_ArmDeployment):
+    method = "delete"
+    write = True
+    ok = (204,)
+
+    @pytest.mark.parametrize("who", ["stranger", "foreigner"])
+    def test_a_principal_without_a_role_gets_404(self, client, world, who):
+        """The deployment's group is not readable: ResourceGroupNotFound, as for any path under it; the
+        record stays."""
+        client.force_login(getattr(world, who))
+        path = self.path(world)
+        assert client.delete(path).status_code == 404
+        client.force_login(world.owner)
+        assert client.get(path).status_code == 200
