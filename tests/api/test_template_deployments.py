@@ -225,11 +225,18 @@ def test_unimplemented_properties_are_refused(client, bearer, subscription, rg, 
 
 def test_an_image_version_is_not_deployable_yet(client, bearer, subscription, rg):
     tpl = template("sig-image-version-create")
-    response = _put(
-        client, _url(subscription, rg, "/v"), {"properties": {"template": tpl, "parameters": {}}}, bearer
-    )
-    assert response.status_code == 400, response.content
-    assert response.json()["error"]["code"] in {"InvalidTemplate", "InvalidResourceType"}
+    params = {
+        "existingManagedImageID": f"{rg.arm_id}/providers/Microsoft.Compute/images/base",
+        "existingGalleryName": "g",
+        "existingGalleryImageDefinitionName": "d",
+        "galleryImageVersionName": "1.0.0",
+    }
+    response = _put(client, _url(subscription, rg, "/v"), _deploy_body(tpl, **params), bearer)
+    # The engine's InvalidResourceType (ServiceError maps the code to 404), before anything exists.
+    assert response.status_code == 404, response.content
+    error = response.json()["error"]
+    assert error["code"] == "InvalidResourceType" and "versions" in error["message"], error
+    assert error["target"] == "resources[0].apiVersion"
     assert not TemplateDeployment.objects.exists()
 
 
