@@ -638,6 +638,12 @@ def test_every_resource_url_is_covered():
         "access:remove",
         "access:check",
         "arm-galleries-sub",
+        "arm-deployments",  # TestArmDeployment*
+        "arm-deployment",
+        "arm-deployment-validate",
+        "arm-deployment-operations",
+        "arm-deployment-operation",
+        "arm-deployment-operation-status",
         "arm-galleries-rg",
         "arm-gallery",
         "arm-definitions",
@@ -775,7 +781,22 @@ class _ArmDeployment(ArmEndpoint):
     def path(self, w):
         if not TemplateDeployment.objects.filter(name="dep").exists():
             TemplateDeployment.objects.create(
-                name="dep", resource_group=w.rg, principal=w.owner, state="Succeeded"
+                name="dep",
+                operation_id=OPERATION,
+                resource_group=w.rg,
+                principal=w.owner,
+                state="Succeeded",
+                operations=[
+                    {
+                        "id": w.version.gallery.arm_id,
+                        "type": "Microsoft.Compute/galleries",
+                        "name": w.version.gallery.name,
+                        "status": "Succeeded",
+                        "error": None,
+                        "timestamp": "2026-01-01T00:00:00Z",
+                        "operationId": "0123456789ABCDEF",
+                    }
+                ],
             )
         return super().path(w)
 
@@ -796,8 +817,22 @@ def _gallery_template() -> dict:
     }
 
 
+OPERATION = "11111111-2222-3333-4444-555555555555"
+
+
 class TestArmDeployment(_ArmDeployment):
     pass
+
+
+class TestArmDeploymentOperation(_ArmDeployment):
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/deployments/dep/operations/0123456789ABCDEF"
+
+
+class TestArmDeploymentOperationStatus(_ArmDeployment):
+    route = (
+        "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/dep/operationStatuses/"
+        + OPERATION
+    )
 
 
 class TestArmDeploymentsOfResourceGroup(_ArmDeployment):
