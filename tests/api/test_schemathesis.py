@@ -403,6 +403,8 @@ def api_operations(client, user, subscription, rg, gallery, definition, image, m
         "location": "westeurope",
         "operation": EXAMPLE["operation"],
         "namespace": EXAMPLE["namespace"],
+        "deployment": EXAMPLE["deployment"],
+        "deployment_operation": EXAMPLE["deployment_operation"],
     }
     description = client.get("/api/openapi.json").json()
     operations = []
