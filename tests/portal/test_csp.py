@@ -165,6 +165,8 @@ def path_for(name: str, route: str, w: World) -> tuple[str, User | None]:
         "role_id": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
         "key": str(w.owner.object_id),  # Microsoft Graph objects
         "namespace": "Microsoft.Compute",  # resource providers
+        "deployment": "d1",  # Microsoft.Resources/deployments
+        "deployment_operation": "1",
     }
     if route.startswith("^"):  # a regular expression route: its named groups become <name>
         route = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", r"<\1>", route)
