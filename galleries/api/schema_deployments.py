@@ -155,61 +155,24 @@ def describe(errors, api_version_parameter, paging) -> None:
             _ERRORS_WRITE,
         ),
     )(deploy.DeploymentItem)
-    extend_schema_view(
-        get=_op(
-            "Deployments_ListByResourceGroup",
-            "List the deployments of a resource group",
-            deploy.DeploymentList,
-            {200: OpenApiResponse(response=ref("DeploymentListResult"), description="A page.")},
-            _ERRORS_READ,
-            extra=paging,
-        )
-    )(deploy.DeploymentList)
-    extend_schema_view(
-        post=_op(
-            "Deployments_Validate",
-            "Validate a template against a resource group",
-            deploy.DeploymentValidate,
-            {
-                200: OpenApiResponse(
-                    response=ref("DeploymentExtended"), description="Valid: validatedResources."
-                )
-            },
-            _ERRORS_WRITE,
-            body,
-        )
-    )(deploy.DeploymentValidate)
-    extend_schema_view(
-        get=_op(
-            "DeploymentOperations_ListByResourceGroup",
-            "List a deployment's operations (one per resource)",
-            deploy.DeploymentOperations,
-            {
-                200: OpenApiResponse(
-                    response=ref("DeploymentOperationsListResult"), description="The operations."
-                )
-            },
-            _ERRORS_READ,
-        )
-    )(deploy.DeploymentOperations)
-    extend_schema_view(
-        get=_op(
-            "DeploymentOperations_GetAtResourceGroupScope",
-            "Get one operation of a deployment",
-            deploy.DeploymentOperationItem,
-            {200: OpenApiResponse(response=ref("DeploymentOperation"), description="The operation.")},
-            _ERRORS_READ,
-        )
-    )(deploy.DeploymentOperationItem)
-    extend_schema_view(
-        get=_op(
-            "Deployments_OperationStatus",
-            "The status of a deployment (its Azure-AsyncOperation)",
-            deploy.DeploymentOperationStatus,
-            {200: OpenApiResponse(response=ref("DeploymentOperationStatus"), description="The status.")},
-            _ERRORS_READ,
-        )
-    )(deploy.DeploymentOperationStatus)
+    # The views with one operation each: (method, view, operationId, summary, response, its text, codes, extra).
+    single = (
+        ("get", deploy.DeploymentList, "Deployments_ListByResourceGroup", "List the deployments of a resource group",
+         "DeploymentListResult", "A page.", _ERRORS_READ, {"extra": paging}),
+        ("post", deploy.DeploymentValidate, "Deployments_Validate", "Validate a template against a resource group",
+         "DeploymentExtended", "Valid: validatedResources.", _ERRORS_WRITE, {"request": body}),
+        ("get", deploy.DeploymentOperations, "DeploymentOperations_ListByResourceGroup",
+         "List a deployment's operations (one per resource)", "DeploymentOperationsListResult", "The operations.",
+         _ERRORS_READ, {}),
+        ("get", deploy.DeploymentOperationItem, "DeploymentOperations_GetAtResourceGroupScope",
+         "Get one operation of a deployment", "DeploymentOperation", "The operation.", _ERRORS_READ, {}),
+        ("get", deploy.DeploymentOperationStatus, "Deployments_OperationStatus",
+         "The status of a deployment (its Azure-AsyncOperation)", "DeploymentOperationStatus", "The status.",
+         _ERRORS_READ, {}),
+    )  # fmt: skip
+    for method, view, operation_id, summary, component, text, codes, extra in single:
+        answer = {200: OpenApiResponse(response=ref(component), description=text)}
+        extend_schema_view(**{method: _op(operation_id, summary, view, answer, codes, **extra)})(view)
 
 
 __all__ = ["PATH_PARAMETERS", "describe"]

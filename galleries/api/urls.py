@@ -20,6 +20,8 @@ GALLERY = f"{RG}/{COMPUTE}/galleries/<str:gallery>"
 IMAGE = f"{GALLERY}/images/<str:image>"
 LOCATION = f"{SUB}/{COMPUTE}/locations/<str:location>"
 DEPLOYMENTS = f"{RG}/providers/Microsoft.Resources/deployments"
+DEPLOYMENT = f"{DEPLOYMENTS}/<str:deployment>"
+OPERATIONS = f"{RG}/deployments/<str:deployment>/operations"
 
 
 def _disk_source_routes(kind: str, item, listing, name: str) -> list:
@@ -58,25 +60,17 @@ urlpatterns = [
     path(f"{SUB}/resourceGroups", groups.ResourceGroups.as_view(), name="arm-resource-groups"),
     path(RG, groups.ResourceGroupItem.as_view(), name="arm-resource-group"),
     path(DEPLOYMENTS, deploy.DeploymentList.as_view(), name="arm-deployments"),
-    path(f"{DEPLOYMENTS}/<str:deployment>", deploy.DeploymentItem.as_view(), name="arm-deployment"),
+    path(DEPLOYMENT, deploy.DeploymentItem.as_view(), name="arm-deployment"),
+    path(f"{DEPLOYMENT}/validate", deploy.DeploymentValidate.as_view(), name="arm-deployment-validate"),
     path(
-        f"{DEPLOYMENTS}/<str:deployment>/validate",
-        deploy.DeploymentValidate.as_view(),
-        name="arm-deployment-validate",
-    ),
-    path(
-        f"{DEPLOYMENTS}/<str:deployment>/operationStatuses/<str:operation>",
+        f"{DEPLOYMENT}/operationStatuses/<str:operation>",
         deploy.DeploymentOperationStatus.as_view(),
         name="arm-deployment-operation-status",
     ),
     # DeploymentOperations_* have no providers/Microsoft.Resources segment (resources.json, as the SDK sends).
+    path(OPERATIONS, deploy.DeploymentOperations.as_view(), name="arm-deployment-operations"),
     path(
-        f"{RG}/deployments/<str:deployment>/operations",
-        deploy.DeploymentOperations.as_view(),
-        name="arm-deployment-operations",
-    ),
-    path(
-        f"{RG}/deployments/<str:deployment>/operations/<str:deployment_operation>",
+        f"{OPERATIONS}/<str:deployment_operation>",
         deploy.DeploymentOperationItem.as_view(),
         name="arm-deployment-operation",
     ),
