@@ -34,7 +34,7 @@ from portal.core.arm import page
 from portal.core.errors import ServiceError
 
 from ..arm.evaluator import Scope
-from ..arm.expand import Plan, expand
+from ..arm.expand import Plan, arm_type, expand
 from ..models import Gallery, GalleryImage, TemplateDeployment
 from .arm import iso
 from .resource_groups import RESOURCES_VERSIONS
@@ -146,22 +146,10 @@ def _public_parameters(plan: Plan, supplied: dict) -> dict:
     for name, value in plan.parameters.items():
         secure = name in plan.secure_parameters
         declared = next((k for k in supplied if k.lower() == name.lower()), name)
-        out[declared] = {"type": "SecureString" if secure else _type_name(value)}
+        out[declared] = {"type": arm_type(value, secure)}
         if not secure:
             out[declared]["value"] = value
     return out
-
-
-def _type_name(value) -> str:
-    if isinstance(value, bool):
-        return "Bool"
-    if isinstance(value, int):
-        return "Int"
-    if isinstance(value, dict):
-        return "Object"
-    if isinstance(value, list):
-        return "Array"
-    return "String"
 
 
 def _dependencies(plan: Plan) -> list:

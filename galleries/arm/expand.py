@@ -59,6 +59,17 @@ OUTPUT_TYPES = {
     "array": ("Array", "Array"),
 }
 
+#: A value's ARM type name as deployments show parameters and outputs (Int, Bool, String, Object, Array).
+_ARM_TYPE_OF = {json: arm for arm, json in OUTPUT_TYPES.values() if not arm.startswith("Secure")}
+
+
+def arm_type(value, secure: bool = False) -> str:
+    """``value``'s type as ARM names it in a deployment's parameters and outputs (``SecureString`` /
+    ``SecureObject`` for a secure one)."""
+    name = _ARM_TYPE_OF.get(type_name(value), "Object")
+    return ("SecureObject" if name == "Object" else "SecureString") if secure else name
+
+
 ApiVersions = Callable[[str], Collection[str] | None]
 Reference = Callable[[str, str | None, bool], Any]
 
