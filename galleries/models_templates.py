@@ -23,7 +23,7 @@ class TemplateDeployment(models.Model):
         CANCELED = "Canceled"
 
     name = models.CharField(max_length=64)
-    operation_id = models.CharField(max_length=32, default="", help_text="Of its Azure-AsyncOperation URL.")
+    operation_id = models.CharField(max_length=36, default="", help_text="Of its Azure-AsyncOperation URL.")
     resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="deployments")
     principal = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     template = models.JSONField(default=dict)

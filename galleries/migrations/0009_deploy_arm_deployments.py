@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=64)),
-                ('operation_id', models.CharField(default='', help_text='Of its Azure-AsyncOperation URL.', max_length=32)),
+                ('operation_id', models.CharField(default='', help_text='Of its Azure-AsyncOperation URL.', max_length=36)),
                 ('template', models.JSONField(default=dict)),
                 ('parameters', models.JSONField(default=dict, help_text='As sent, secure parameters removed.')),
                 ('mode', models.CharField(default='Incremental', max_length=16)),
