@@ -319,6 +319,11 @@ class VersionDisk(models.Model):
     )
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
+    host_caching = models.CharField(
+        max_length=16,
+        default="None",
+        help_text="ARM's hostCaching: the caching a VM's disk made from this one gets (None, ReadOnly, ReadWrite).",
+    )
 
     class Meta:
         ordering = ["version", models.F("lun").asc(nulls_first=True)]

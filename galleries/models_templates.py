@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import ResourceGroup, User
+from accounts.models import ResourceGroup, Subscription, User
 
 __all__ = ["TemplateDeployment"]
 
@@ -24,7 +24,18 @@ class TemplateDeployment(models.Model):
 
     name = models.CharField(max_length=64)
     operation_id = models.CharField(max_length=36, default="", help_text="Of its Azure-AsyncOperation URL.")
-    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="deployments")
+    subscription = models.ForeignKey(
+        Subscription, null=True, on_delete=models.CASCADE, related_name="template_deployments"
+    )
+    resource_group = models.ForeignKey(
+        ResourceGroup,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deployments",
+        help_text="Empty for a deployment at subscription scope.",
+    )
+    location = models.CharField(max_length=64, blank=True, help_text="A subscription-scope deployment's.")
     principal = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     template = models.JSONField(default=dict)
     parameters = models.JSONField(default=dict, help_text="As sent, secure parameters removed.")
@@ -34,12 +45,24 @@ class TemplateDeployment(models.Model):
     outputs = models.JSONField(default=dict)
     operations = models.JSONField(default=list)
     dependencies = models.JSONField(default=list)
+    values = models.TextField(
+        blank=True,
+        default="",
+        help_text="While it runs: every parameter's value, secure ones included, encrypted (Fernet); "
+        "cleared when it ends.",
+    )
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["resource_group", "name"], name="uniq_template_deployment_name")
+            models.UniqueConstraint(fields=["resource_group", "name"], name="uniq_template_deployment_name"),
+            models.UniqueConstraint(
+                fields=["subscription", "name"],
+                condition=models.Q(resource_group__isnull=True),
+                name="uniq_subscription_deployment_name",
+            ),
         ]
         ordering = ["started_at", "pk"]
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.activity import Caller
 
 from . import deployments, lifecycle, replication, services
-from .api import operations
+from .api import deploying, operations
 from .models import Blob, LifecycleRun, Region, Replica
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,13 @@ def purge_operations() -> int:
 def advance_group_deletions() -> int:
     """Carry on the resource group deletions whose replicas the region workers have removed meanwhile."""
     return operations.advance_group_deletions()
+
+
+@shared_task(name="galleries.tasks.advance_template_deployments", ignore_result=True)
+def advance_template_deployments() -> int:
+    """Carry on the template deployments nobody is polling (an image version's replication finished
+    meanwhile); returns how many still run."""
+    return deploying.advance_all()
 
 
 @shared_task(name="galleries.deployments.admit_waiting_deployments", ignore_result=True)

@@ -45,13 +45,15 @@ SCHEMAS.update(
                         },
                         "mode": {
                             "type": "string",
-                            "enum": ["Incremental"],
-                            "description": "Complete is refused.",
+                            "enum": ["Incremental", "Complete"],
+                            "description": "Complete (resource-group scope only) deletes what the group holds "
+                            "and the template does not name.",
                         },
                     },
-                }
+                },
             },
         },
+        "DeploymentExportResult": {"type": "object", "properties": {"template": _ANY}},
         "DeploymentExtended": {
             "type": "object",
             "properties": {
@@ -111,6 +113,23 @@ SCHEMAS.update(
 def describe(errors, api_version_parameter, paging) -> None:
     """Attach the descriptions to the views; ``galleries.api.schema`` calls it with its two helpers
     (``_errors``: the CloudError responses of some codes; ``api_version_parameter(view)``; ``PAGING``)."""
+    for at_subscription in (False, True):
+        _describe_scope(errors, api_version_parameter, paging, at_subscription)
+
+
+def _describe_scope(errors, api_version_parameter, paging, at_subscription: bool) -> None:
+    """One scope's views: the resource group's, or their subscription-scope twins (operation ids with
+    ``AtSubscriptionScope``, as resources.json names them)."""
+
+    def cls(view):
+        return deploy.AT_SUBSCRIPTION[view] if at_subscription else view
+
+    def name(operation_id: str, rg_name: str | None = None) -> str:
+        if not at_subscription:
+            return rg_name or operation_id
+        return f"{operation_id}AtSubscriptionScope"
+
+    where = "a subscription" if at_subscription else "a resource group"
 
     def _op(operation_id, summary, view, responses, codes, request=None, description="", extra=()):
         return extend_schema(
@@ -123,19 +142,23 @@ def describe(errors, api_version_parameter, paging) -> None:
             responses={**responses, **errors(*codes)},
         )
 
+    item = cls(deploy.DeploymentItem)
     one = OpenApiResponse(response=ref("DeploymentExtended"), description="The deployment.")
-    body = {"application/json": ref("DeploymentRequest")}
+    body = {
+        "application/json": ref("SubscriptionDeploymentRequest" if at_subscription else "DeploymentRequest")
+    }
     extend_schema_view(
-        get=_op("Deployments_Get", "Get a deployment", deploy.DeploymentItem, {200: one}, _ERRORS_READ),
+        get=_op(name("Deployments_Get"), "Get a deployment", item, {200: one}, _ERRORS_READ),
         put=_op(
-            "Deployments_CreateOrUpdate",
-            "Deploy a template to a resource group",
-            deploy.DeploymentItem,
+            name("Deployments_CreateOrUpdate"),
+            f"Deploy a template to {where}",
+            item,
             {200: one, 201: one},
             _ERRORS_WRITE,
             body,
-            "Write on the group needed; a bad template is 400 InvalidTemplate before anything is created. "
-            "The resources are deployed within the request; Azure-AsyncOperation answers the final status. "
+            f"Write on {where} needed; a bad template is 400 InvalidTemplate before anything is created. "
+            "The deployment starts within the request and carries on until its resources (an image "
+            "version's replication included) are done; Azure-AsyncOperation answers its status. "
             "201 for a new name, 200 for a name deployed before (its record is replaced).",
             extra=[
                 OpenApiParameter(
@@ -148,31 +171,50 @@ def describe(errors, api_version_parameter, paging) -> None:
             ],
         ),
         delete=_op(
-            "Deployments_Delete",
+            name("Deployments_Delete"),
             "Delete a deployment's record (its resources stay)",
-            deploy.DeploymentItem,
+            item,
             {204: OpenApiResponse(description="Deleted, or not there.")},
             _ERRORS_WRITE,
         ),
-    )(deploy.DeploymentItem)
+    )(item)
     # The views with one operation each: (method, view, operationId, summary, response, its text, codes, extra).
     single = (
-        ("get", deploy.DeploymentList, "Deployments_ListByResourceGroup", "List the deployments of a resource group",
-         "DeploymentListResult", "A page.", _ERRORS_READ, {"extra": paging}),
-        ("post", deploy.DeploymentValidate, "Deployments_Validate", "Validate a template against a resource group",
+        ("get", deploy.DeploymentList, name("Deployments_List", "Deployments_ListByResourceGroup"),
+         f"List the deployments of {where}", "DeploymentListResult", "A page.", _ERRORS_READ, {"extra": paging}),
+        ("post", deploy.DeploymentValidate, name("Deployments_Validate"), f"Validate a template against {where}",
          "DeploymentExtended", "Valid: validatedResources.", _ERRORS_WRITE, {"request": body}),
-        ("get", deploy.DeploymentOperations, "DeploymentOperations_ListByResourceGroup",
+        ("post", deploy.DeploymentCancel, name("Deployments_Cancel"),
+         "Cancel a running deployment (what is deployed stays)", None, "Canceled.", _ERRORS_WRITE, {}),
+        ("post", deploy.DeploymentExportTemplate, name("Deployments_ExportTemplate"),
+         "The template a deployment ran", "DeploymentExportResult", "The template.", _ERRORS_READ, {}),
+        ("get", deploy.DeploymentOperations,
+         name("DeploymentOperations_List", "DeploymentOperations_ListByResourceGroup"),
          "List a deployment's operations (one per resource)", "DeploymentOperationsListResult", "The operations.",
          _ERRORS_READ, {}),
-        ("get", deploy.DeploymentOperationItem, "DeploymentOperations_GetAtResourceGroupScope",
+        ("get", deploy.DeploymentOperationItem,
+         name("DeploymentOperations_Get", "DeploymentOperations_GetAtResourceGroupScope"),
          "Get one operation of a deployment", "DeploymentOperation", "The operation.", _ERRORS_READ, {}),
-        ("get", deploy.DeploymentOperationStatus, "Deployments_OperationStatus",
+        ("get", deploy.DeploymentOperationStatus, name("Deployments_OperationStatus"),
          "The status of a deployment (its Azure-AsyncOperation)", "DeploymentOperationStatus", "The status.",
          _ERRORS_READ, {}),
     )  # fmt: skip
     for method, view, operation_id, summary, component, text, codes, extra in single:
-        answer = {200: OpenApiResponse(response=ref(component), description=text)}
+        view = cls(view)
+        if component is None:
+            answer = {204: OpenApiResponse(description=text)}
+        else:
+            answer = {200: OpenApiResponse(response=ref(component), description=text)}
         extend_schema_view(**{method: _op(operation_id, summary, view, answer, codes, **extra)})(view)
 
+
+SCHEMAS["SubscriptionDeploymentRequest"] = {
+    **SCHEMAS["DeploymentRequest"],
+    "required": ["properties", "location"],
+    "properties": {
+        **SCHEMAS["DeploymentRequest"]["properties"],
+        "location": {"type": "string", "description": "Where the deployment's data is kept."},
+    },
+}
 
 __all__ = ["PATH_PARAMETERS", "describe"]

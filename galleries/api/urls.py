@@ -19,9 +19,6 @@ COMPUTE = "providers/Microsoft.Compute"
 GALLERY = f"{RG}/{COMPUTE}/galleries/<str:gallery>"
 IMAGE = f"{GALLERY}/images/<str:image>"
 LOCATION = f"{SUB}/{COMPUTE}/locations/<str:location>"
-DEPLOYMENTS = f"{RG}/providers/Microsoft.Resources/deployments"
-DEPLOYMENT = f"{DEPLOYMENTS}/<str:deployment>"
-OPERATIONS = f"{RG}/deployments/<str:deployment>/operations"
 
 
 def _disk_source_routes(kind: str, item, listing, name: str) -> list:
@@ -42,6 +39,49 @@ def _provider_routes(prefix: str, suffix: str) -> list:
     ]
 
 
+def _deployment_routes(scope: str, suffix: str) -> list:
+    """``Microsoft.Resources/deployments`` of a resource group (``scope`` ``RG``) or a subscription."""
+    deployments = f"{scope}/providers/Microsoft.Resources/deployments"
+    deployment = f"{deployments}/<str:deployment>"
+    # DeploymentOperations_ListByResourceGroup has no providers/Microsoft.Resources segment; the
+    # subscription-scope list has it (resources.json, as the SDK sends them).
+    operations = (
+        f"{RG}/deployments/<str:deployment>/operations" if scope == RG else f"{deployment}/operations"
+    )
+
+    def view(cls):
+        return (cls if scope == RG else deploy.AT_SUBSCRIPTION[cls]).as_view()
+
+    return [
+        path(deployments, view(deploy.DeploymentList), name=f"arm-deployments{suffix}"),
+        path(deployment, view(deploy.DeploymentItem), name=f"arm-deployment{suffix}"),
+        path(
+            f"{deployment}/validate",
+            view(deploy.DeploymentValidate),
+            name=f"arm-deployment-validate{suffix}",
+        ),
+        path(
+            f"{deployment}/cancel", view(deploy.DeploymentCancel), name=f"arm-deployment-cancel{suffix}"
+        ),
+        path(
+            f"{deployment}/exportTemplate",
+            view(deploy.DeploymentExportTemplate),
+            name=f"arm-deployment-export{suffix}",
+        ),
+        path(
+            f"{deployment}/operationStatuses/<str:operation>",
+            view(deploy.DeploymentOperationStatus),
+            name=f"arm-deployment-operation-status{suffix}",
+        ),
+        path(operations, view(deploy.DeploymentOperations), name=f"arm-deployment-operations{suffix}"),
+        path(
+            f"{operations}/<str:deployment_operation>",
+            view(deploy.DeploymentOperationItem),
+            name=f"arm-deployment-operation{suffix}",
+        ),
+    ]
+
+
 urlpatterns = [
     path(f"{SUB}/{COMPUTE}/galleries", api.SubscriptionGalleries.as_view(), name="arm-galleries-sub"),
     path(f"{RG}/{COMPUTE}/galleries", api.ResourceGroupGalleries.as_view(), name="arm-galleries-rg"),
@@ -59,21 +99,8 @@ urlpatterns = [
     path(SUB, res.SubscriptionItem.as_view(), name="arm-subscription"),
     path(f"{SUB}/resourceGroups", groups.ResourceGroups.as_view(), name="arm-resource-groups"),
     path(RG, groups.ResourceGroupItem.as_view(), name="arm-resource-group"),
-    path(DEPLOYMENTS, deploy.DeploymentList.as_view(), name="arm-deployments"),
-    path(DEPLOYMENT, deploy.DeploymentItem.as_view(), name="arm-deployment"),
-    path(f"{DEPLOYMENT}/validate", deploy.DeploymentValidate.as_view(), name="arm-deployment-validate"),
-    path(
-        f"{DEPLOYMENT}/operationStatuses/<str:operation>",
-        deploy.DeploymentOperationStatus.as_view(),
-        name="arm-deployment-operation-status",
-    ),
-    # DeploymentOperations_* have no providers/Microsoft.Resources segment (resources.json, as the SDK sends).
-    path(OPERATIONS, deploy.DeploymentOperations.as_view(), name="arm-deployment-operations"),
-    path(
-        f"{OPERATIONS}/<str:deployment_operation>",
-        deploy.DeploymentOperationItem.as_view(),
-        name="arm-deployment-operation",
-    ),
+    *_deployment_routes(RG, ""),
+    *_deployment_routes(SUB, "-sub"),
     path(f"{RG}/exportTemplate", export.ExportTemplate.as_view(), name="arm-resource-group-export"),
     path(
         f"{SUB}/operationresults/<str:operation>",

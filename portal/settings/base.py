@@ -286,6 +286,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "galleries.tasks.advance_group_deletions",
         "schedule": 15.0,
     },
+    "advance-template-deployments": {
+        "task": "galleries.tasks.advance_template_deployments",
+        "schedule": 15.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -113,6 +113,7 @@ UNPAGED = {
     "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/usages",
     # one operation per resource of one deployment, all at once (no nextLink)
     "/subscriptions/{sub}/resourceGroups/{rg}/deployments/{deployment}/operations",
+    "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/{deployment}/operations",
 }
 
 
@@ -172,8 +173,9 @@ def test_every_operation_documents_api_version_bearer_auth_and_arm_errors(docume
                 envelope = {"id", "name", "type", "location", "tags", "properties", "systemData"}
                 if path.endswith("/resourceGroups/{rg}"):  # ARM's ResourceGroup: managedBy, no systemData
                     envelope = envelope - {"systemData"} | {"managedBy"}
-                if "/Microsoft.Resources/deployments/" in path:  # Deployment: properties only, at this scope
-                    envelope = {"properties"}
+                if "/Microsoft.Resources/deployments/" in path:  # Deployment: properties (and a location
+                    # at subscription scope, where ARM requires one)
+                    envelope = {"properties"} if "/resourceGroups/" in path else {"properties", "location"}
                 assert set(body["properties"]) == envelope, where
                 assert body["additionalProperties"] is False, where
             if method == "get" and "content" in responses.get("200", {}):

@@ -211,7 +211,7 @@ def test_a_bad_template_is_refused_before_anything_exists(client, bearer, subscr
     "properties, target",
     [
         ({"templateLink": {"uri": "https://x"}}, "properties.templateLink"),
-        ({"template": {}, "mode": "Complete"}, "properties.mode"),
+        ({"template": {}, "mode": "Replace"}, "properties.mode"),
         ({"template": {}, "debugSetting": {}}, "properties.debugSetting"),
         ({"template": "x"}, "properties.template"),
         ({"template": {}, "parameters": []}, "properties.parameters"),
