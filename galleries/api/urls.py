@@ -60,9 +60,7 @@ def _deployment_routes(scope: str, suffix: str) -> list:
             view(deploy.DeploymentValidate),
             name=f"arm-deployment-validate{suffix}",
         ),
-        path(
-            f"{deployment}/cancel", view(deploy.DeploymentCancel), name=f"arm-deployment-cancel{suffix}"
-        ),
+        path(f"{deployment}/cancel", view(deploy.DeploymentCancel), name=f"arm-deployment-cancel{suffix}"),
         path(
             f"{deployment}/exportTemplate",
             view(deploy.DeploymentExportTemplate),
