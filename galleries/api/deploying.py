@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ from ..models import Gallery, GalleryImage, GalleryImageVersion, TemplateDeploym
 from .arm import iso
 from .views import VERSIONS, DefinitionItem, GalleryItem, VersionItem
 
+log = logging.getLogger(__name__)
 DEPLOYMENT_TYPE = "Microsoft.Resources/deployments"
 State = TemplateDeployment.State
 RUNNING_STATES = (State.ACCEPTED, State.RUNNING)
@@ -572,10 +574,15 @@ def advance(
 
 
 def advance_all() -> int:
-    """The beat task's work: advance every running deployment; answers how many are still running."""
+    """The beat task's work: advance every running deployment; answers how many are still running. One
+    deployment's unexpected error is logged and does not stop the others."""
     running = 0
     for d in TemplateDeployment.objects.filter(state__in=RUNNING_STATES).order_by("pk"):
-        if advance(d).state in RUNNING_STATES:
+        try:
+            d = advance(d)
+        except Exception:  # noqa: BLE001 — logged with its traceback; the next beat tries again
+            log.exception("Advancing template deployment %s failed", d.pk)
+        if d.state in RUNNING_STATES:
             running += 1
     return running
 
