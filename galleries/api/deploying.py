@@ -30,7 +30,6 @@ import base64
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -48,6 +47,7 @@ from ..arm.evaluator import Scope
 from ..arm.expand import Plan, PlannedResource, arm_type, expand, flatten
 from ..models import Gallery, GalleryImage, GalleryImageVersion, TemplateDeployment
 from .arm import iso
+from .deploying_handlers import SCOPE_HANDLERS, Outcome, check_scopes
 from .views import VERSIONS, DefinitionItem, GalleryItem, VersionItem
 
 DEPLOYMENT_TYPE = "Microsoft.Resources/deployments"
@@ -91,14 +91,6 @@ def type_of(resource_id: str) -> str:
     if len(parts) < 8 or parts[4].lower() != "providers":
         return ""
     return "/".join([parts[5], *parts[6:-1:2]])
-
-
-@dataclass
-class Outcome:
-    """What a handler's ``apply`` or ``status`` answers: ``Succeeded``, ``Running`` or ``Failed``."""
-
-    status: str
-    error: dict | None = None
 
 
 class GalleryHandler:
@@ -157,6 +149,7 @@ HANDLERS: dict = {
     Gallery.ARM_TYPE.lower(): GalleryHandler(GalleryItem),
     GalleryImage.ARM_TYPE.lower(): GalleryHandler(DefinitionItem),
     GalleryImageVersion.ARM_TYPE.lower(): GalleryHandler(VersionItem, long_running=True),
+    **SCOPE_HANDLERS,  # resource groups, role assignments (deploying_handlers)
 }
 
 
@@ -199,8 +192,14 @@ class Runner:
     def plan(
         self, target: ResourceGroup | Subscription, name: str, spec: dict, location: str | None = None
     ) -> Plan:
-        return expand(
-            spec["template"], spec["parameters"], scope_of(target, name, location), _api_versions, self.reader
+        return check_scopes(
+            expand(
+                spec["template"],
+                spec["parameters"],
+                scope_of(target, name, location),
+                _api_versions,
+                self.reader,
+            )
         )
 
 
