@@ -47,7 +47,7 @@ from ..arm.evaluator import Scope
 from ..arm.expand import Plan, PlannedResource, arm_type, expand, flatten
 from ..models import Gallery, GalleryImage, GalleryImageVersion, TemplateDeployment
 from .arm import iso
-from .deploying_handlers import SCOPE_HANDLERS, Outcome, check_scopes
+from .deploying_handlers import SCOPE_HANDLERS, Outcome, check_scopes, scope_type
 from .views import VERSIONS, DefinitionItem, GalleryItem, VersionItem
 
 DEPLOYMENT_TYPE = "Microsoft.Resources/deployments"
@@ -86,7 +86,10 @@ def _kw(resource_id: str) -> dict:
 
 
 def type_of(resource_id: str) -> str:
-    """The ARM type of a resource id under a resource group (``Microsoft.Compute/galleries/images``)."""
+    """The ARM type of a resource id under a resource group (``Microsoft.Compute/galleries/images``),
+    of a resource group or of a role assignment."""
+    if scope_type(resource_id):
+        return scope_type(resource_id)
     parts = resource_id.strip("/").split("/")
     if len(parts) < 8 or parts[4].lower() != "providers":
         return ""

@@ -45,6 +45,25 @@ class Outcome:
     error: dict | None = None
 
 
+def scope_type(resource_id: str) -> str:
+    """The type of a resource group's id (``/subscriptions/s/resourceGroups/x``, or as
+    ``subscriptionResourceId()`` spells it with ``providers/Microsoft.Resources``) or of a role
+    assignment's; ``""`` for any other id."""
+    lowered = resource_id.lower()
+    if _ASSIGNMENTS in lowered:
+        return ASSIGNMENT_TYPE
+    parts = lowered.strip("/").split("/")
+    if len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
+        return ResourceGroup.ARM_TYPE
+    if parts[:1] == ["subscriptions"] and parts[2:5] == [
+        "providers",
+        "microsoft.resources",
+        "resourcegroups",
+    ]:
+        return ResourceGroup.ARM_TYPE if len(parts) == 6 else ""
+    return ""
+
+
 def _request(runner, data=None):
     """The runner's request stand-in (who, from where) carrying ``data`` as the body of a PUT."""
     request = copy.copy(runner.request)
@@ -76,7 +95,7 @@ class ResourceGroupHandler:
     @staticmethod
     def _names(resource_id: str) -> tuple[str, str]:
         parts = resource_id.strip("/").split("/")
-        return parts[1], parts[3]
+        return parts[1], parts[-1]
 
     def read(self, runner, resource_id: str, api_version: str | None) -> dict | None:
         view = _view(ResourceGroupItem, runner)

@@ -154,10 +154,24 @@ def test_a_copy_loop_creates_groups_with_tags_through_the_sdk(pipeline, subscrip
 def test_a_group_and_a_nested_deployment_create_a_gallery_in_it(pipeline, subscription):
     client = _client(pipeline, subscription)
     tpl = _tpl(_group("fresh"), _nested_gallery("fresh", "made"))
+    tpl["outputs"] = {
+        "where": {
+            "type": "string",
+            "value": "[reference(subscriptionResourceId('Microsoft.Resources/resourceGroups', 'fresh'), '2022-09-01', 'Full').location]",
+        },
+        "state": {
+            "type": "string",
+            "value": "[reference(resourceId('Microsoft.Resources/resourceGroups', 'fresh')).provisioningState]",
+        },
+    }
     done = client.deployments.begin_create_or_update_at_subscription_scope(
         "fresh", {"location": "westeurope", "properties": {"mode": "Incremental", "template": tpl}}
     ).result()
     assert done.properties.provisioning_state == "Succeeded", done.properties.error
+    assert done.properties.outputs == {
+        "where": {"type": "String", "value": "westeurope"},
+        "state": {"type": "String", "value": "Succeeded"},
+    }
     gallery = Gallery.objects.get(name="made")
     assert gallery.resource_group.name == "fresh"
     assert gallery.arm_id == (
@@ -263,9 +277,16 @@ def test_a_role_assignment_at_the_deployment_scope(client, bearer, subscription,
             },
         }
     )
+    tpl["outputs"] = {
+        "principal": {
+            "type": "string",
+            "value": "[reference(subscriptionResourceId('Microsoft.Authorization/roleAssignments', guid(subscription().id, 'carol')), '2022-04-01').principalId]",
+        }
+    }
     response = _put(client, _sub_url(subscription, "/carol"), _body(tpl), bearer)
     assert response.status_code == 201, response.content
     assert response.json()["properties"]["provisioningState"] == "Succeeded", response.json()
+    assert response.json()["properties"]["outputs"]["principal"]["value"] == str(colleague.object_id)
     a = UserRoleAssignment.objects.get(user=colleague)
     assert a.content_object_id == subscription.pk and a.permission.codename == "role_reader"
 
