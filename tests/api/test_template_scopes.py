@@ -188,6 +188,15 @@ def test_a_group_and_a_nested_deployment_create_a_gallery_in_it(pipeline, subscr
         gallery.arm_id.lower(),
     }
     assert all(o.properties.provisioning_state == "Succeeded" for o in ops.values())
+    checked = client.deployments.begin_validate_at_subscription_scope(
+        "again", {"location": "westeurope", "properties": {"mode": "Incremental", "template": tpl}}
+    ).result()
+    assert checked.properties.provisioning_state == "Succeeded"
+    # the template's own resources (the group and the nested deployment), as validate lists them here
+    assert {r.id.lower() for r in checked.properties.validated_resources} == {
+        k.lower() for k in ops if k.lower() != gallery.arm_id.lower()
+    }
+    assert not TemplateDeployment.objects.filter(name="again").exists()
 
 
 def test_a_role_assignment_on_a_gallery_lets_the_principal_read_it(
