@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -49,6 +48,7 @@ from ..arm.evaluator import Scope
 from ..arm.expand import Plan, PlannedResource, arm_type, expand, flatten
 from ..models import Gallery, GalleryImage, GalleryImageVersion, TemplateDeployment
 from .arm import iso
+from .deploying_handlers import SCOPE_HANDLERS, Outcome, check_scopes, scope_type
 from .views import VERSIONS, DefinitionItem, GalleryItem, VersionItem
 
 log = logging.getLogger(__name__)
@@ -88,19 +88,14 @@ def _kw(resource_id: str) -> dict:
 
 
 def type_of(resource_id: str) -> str:
-    """The ARM type of a resource id under a resource group (``Microsoft.Compute/galleries/images``)."""
+    """The ARM type of a resource id under a resource group (``Microsoft.Compute/galleries/images``),
+    of a resource group or of a role assignment."""
+    if scope_type(resource_id):
+        return scope_type(resource_id)
     parts = resource_id.strip("/").split("/")
     if len(parts) < 8 or parts[4].lower() != "providers":
         return ""
     return "/".join([parts[5], *parts[6:-1:2]])
-
-
-@dataclass
-class Outcome:
-    """What a handler's ``apply`` or ``status`` answers: ``Succeeded``, ``Running`` or ``Failed``."""
-
-    status: str
-    error: dict | None = None
 
 
 class GalleryHandler:
@@ -159,6 +154,7 @@ HANDLERS: dict = {
     Gallery.ARM_TYPE.lower(): GalleryHandler(GalleryItem),
     GalleryImage.ARM_TYPE.lower(): GalleryHandler(DefinitionItem),
     GalleryImageVersion.ARM_TYPE.lower(): GalleryHandler(VersionItem, long_running=True),
+    **SCOPE_HANDLERS,  # resource groups, role assignments (deploying_handlers)
 }
 
 
@@ -201,8 +197,14 @@ class Runner:
     def plan(
         self, target: ResourceGroup | Subscription, name: str, spec: dict, location: str | None = None
     ) -> Plan:
-        return expand(
-            spec["template"], spec["parameters"], scope_of(target, name, location), _api_versions, self.reader
+        return check_scopes(
+            expand(
+                spec["template"],
+                spec["parameters"],
+                scope_of(target, name, location),
+                _api_versions,
+                self.reader,
+            )
         )
 
 
@@ -544,7 +546,7 @@ def advance(
         return d
     with transaction.atomic():
         d = (
-            TemplateDeployment.objects.select_for_update()
+            TemplateDeployment.objects.select_for_update(of=("self",))
             .select_related("resource_group", "subscription")
             .get(pk=d.pk)
         )

@@ -644,6 +644,16 @@ def test_every_resource_url_is_covered():
         "arm-deployment-operations",
         "arm-deployment-operation",
         "arm-deployment-operation-status",
+        "arm-deployment-cancel",
+        "arm-deployment-export",
+        "arm-deployments-sub",  # TestArmSubscriptionDeployment*
+        "arm-deployment-sub",
+        "arm-deployment-validate-sub",
+        "arm-deployment-cancel-sub",
+        "arm-deployment-export-sub",
+        "arm-deployment-operations-sub",
+        "arm-deployment-operation-sub",
+        "arm-deployment-operation-status-sub",
         "arm-galleries-rg",
         "arm-gallery",
         "arm-definitions",
@@ -869,6 +879,148 @@ class TestArmDeploymentDelete(_ArmDeployment):
     def test_a_principal_without_a_role_gets_404(self, client, world, who):
         """The deployment's group is not readable: ResourceGroupNotFound, as for any path under it; the
         record stays."""
+        client.force_login(getattr(world, who))
+        path = self.path(world)
+        assert client.delete(path).status_code == 404
+        client.force_login(world.owner)
+        assert client.get(path).status_code == 200
+
+
+class _RunningDeployment(_ArmDeployment):
+    """Cancel needs a running deployment (a finished one is 409 for the owner)."""
+
+    def path(self, w):
+        path = super().path(w)
+        TemplateDeployment.objects.filter(name="dep").update(state="Running")
+        return path
+
+
+class TestArmDeploymentCancel(_RunningDeployment):
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/dep/cancel"
+    method = "post"
+    write = True
+    ok = (204,)
+
+
+class TestArmDeploymentExport(_ArmDeployment):
+    """exportTemplate is a read of the deployment's record."""
+
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/dep/exportTemplate"
+    method = "post"
+
+
+# Subscription scope (``…/subscriptions/{sub}/providers/Microsoft.Resources/deployments``): the scope is the
+# subscription, readable by its Reader, written by its Owner; a stranger's answer is SubscriptionNotFound.
+
+SUB_DEPLOYMENTS = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments"
+
+
+class _ArmSubDeployment(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = SUB_DEPLOYMENTS + "/dep"
+    state = "Succeeded"
+
+    def path(self, w):
+        if not TemplateDeployment.objects.filter(name="dep").exists():
+            TemplateDeployment.objects.create(
+                name="dep",
+                operation_id=OPERATION,
+                subscription=w.subscription,
+                resource_group=None,
+                location="westeurope",
+                principal=w.owner,
+                state=self.state,
+                operations=[
+                    {
+                        "id": w.rg.arm_id,
+                        "type": "Microsoft.Resources/resourceGroups",
+                        "name": w.rg.name,
+                        "status": "Succeeded",
+                        "error": None,
+                        "timestamp": "2026-01-01T00:00:00Z",
+                        "operationId": "0123456789ABCDEF",
+                    }
+                ],
+            )
+        return super().path(w)
+
+
+def _group_template() -> dict:
+    return {
+        "$schema": "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": "Microsoft.Resources/resourceGroups",
+                "apiVersion": "2022-09-01",
+                "name": "deployed",
+                "location": "westeurope",
+            }
+        ],
+    }
+
+
+class TestArmSubscriptionDeployment(_ArmSubDeployment):
+    pass
+
+
+class TestArmSubscriptionDeployments(_ArmSubDeployment):
+    route = SUB_DEPLOYMENTS
+
+
+class TestArmSubscriptionDeploymentOperations(_ArmSubDeployment):
+    route = SUB_DEPLOYMENTS + "/dep/operations"
+
+
+class TestArmSubscriptionDeploymentOperation(_ArmSubDeployment):
+    route = SUB_DEPLOYMENTS + "/dep/operations/0123456789ABCDEF"
+
+
+class TestArmSubscriptionDeploymentOperationStatus(_ArmSubDeployment):
+    route = SUB_DEPLOYMENTS + "/dep/operationStatuses/" + OPERATION
+
+
+class TestArmSubscriptionDeploymentExport(_ArmSubDeployment):
+    route = SUB_DEPLOYMENTS + "/dep/exportTemplate"
+    method = "post"
+
+
+class TestArmSubscriptionDeploymentCancel(_ArmSubDeployment):
+    route = SUB_DEPLOYMENTS + "/dep/cancel"
+    state = "Running"
+    method = "post"
+    write = True
+    ok = (204,)
+
+
+class TestArmSubscriptionDeploymentPut(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = SUB_DEPLOYMENTS + "/new"
+    method = "put"
+    write = True
+    ok = (201,)
+
+    def body(self, w):
+        return {
+            "location": "westeurope",
+            "properties": {"mode": "Incremental", "template": _group_template()},
+        }
+
+
+class TestArmSubscriptionDeploymentValidate(TestArmSubscriptionDeploymentPut):
+    route = SUB_DEPLOYMENTS + "/new/validate"
+    method = "post"
+    ok = (200,)
+
+
+class TestArmSubscriptionDeploymentDelete(_ArmSubDeployment):
+    method = "delete"
+    write = True
+    ok = (204,)
+
+    @pytest.mark.parametrize("who", ["stranger", "foreigner"])
+    def test_a_principal_without_a_role_gets_404(self, client, world, who):
+        """The subscription is not readable: SubscriptionNotFound; the record stays."""
         client.force_login(getattr(world, who))
         path = self.path(world)
         assert client.delete(path).status_code == 404
