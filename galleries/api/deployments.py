@@ -99,10 +99,14 @@ class DeploymentCancel(_Deployments):
 
 
 class DeploymentExportTemplate(_Deployments):
-    """Deployments_ExportTemplate: the template the deployment ran, as sent."""
+    """Deployments_ExportTemplate: the template the deployment ran, as sent. An action, not a read
+    (``Microsoft.Resources/deployments/exportTemplate/action``, which Azure's Reader — ``*/read`` — has not):
+    write on the scope needed, as for the deployment itself."""
 
     def post(self, request, sub, deployment, rg=None):
-        d = deploying.find(self.target(sub, rg), deployment)
+        target = self.target(sub, rg)
+        d = deploying.find(target, deployment)
+        access.require(request.user, Action.WRITE, target, DEPLOYMENT_TYPE)
         return Response({"template": d.template})
 
 

@@ -903,10 +903,13 @@ class TestArmDeploymentCancel(_RunningDeployment):
 
 
 class TestArmDeploymentExport(_ArmDeployment):
-    """exportTemplate is a read of the deployment's record."""
+    """exportTemplate is an action (Microsoft.Resources/deployments/exportTemplate/action), not a read: Azure's
+    Reader (``*/read``) may not; write on the group needed."""
 
     route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/dep/exportTemplate"
     method = "post"
+    write = True
+    ok = (200,)
 
 
 # Subscription scope (``…/subscriptions/{sub}/providers/Microsoft.Resources/deployments``): the scope is the
@@ -983,6 +986,8 @@ class TestArmSubscriptionDeploymentOperationStatus(_ArmSubDeployment):
 class TestArmSubscriptionDeploymentExport(_ArmSubDeployment):
     route = SUB_DEPLOYMENTS + "/dep/exportTemplate"
     method = "post"
+    write = True
+    ok = (200,)
 
 
 class TestArmSubscriptionDeploymentCancel(_ArmSubDeployment):
