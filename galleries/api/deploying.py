@@ -614,7 +614,7 @@ class _Run:
                 return
         failed = [op for op in self.d.operations if op["status"] == "Failed"]
         if failed:
-            details = [{"target": op["id"], **(op["error"] or {})} for op in failed]
+            details = [_failure(op) for op in failed]
             _finish(
                 self.d,
                 State.FAILED,
@@ -734,6 +734,16 @@ class _Run:
                 if not GalleryImageVersion.objects.filter(arm_key=op["id"].lower()).exists():
                     op["status"] = "Succeeded"
         return "Succeeded"
+
+
+def _failure(op: dict) -> dict:
+    """One detail of ``DeploymentFailed``: the resource's id as the target, the service's error as the
+    code and message, and that error whole (with its own target, the property) as the inner detail."""
+    error = op["error"] or {"code": "ResourceDeploymentFailure", "message": "The resource operation failed."}
+    out = {"code": error.get("code"), "target": op["id"], "message": error.get("message")}
+    if error.get("target") or error.get("details"):
+        out["details"] = [error]
+    return out
 
 
 def _status_name(status: int) -> str:

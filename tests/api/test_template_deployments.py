@@ -264,7 +264,10 @@ def test_a_failing_resource_fails_the_deployment_and_leaves_the_earlier_ones(
     assert props["provisioningState"] == "Failed"
     assert props["error"]["code"] == "DeploymentFailed"
     [detail] = props["error"]["details"]
-    assert "osType" in (detail.get("target") or "") + detail["message"]
+    # ARM's shape: the failed resource's id as the target, the service's error (naming the property) inside.
+    assert detail["target"].endswith("/galleries/kept/images/def"), detail
+    [inner] = detail["details"]
+    assert "osType" in (inner.get("target") or "") + inner["message"], inner
     assert Gallery.objects.filter(name="kept").exists() and not GalleryImage.objects.exists()
     ops_url = f"/subscriptions/{subscription.guid}/resourcegroups/{rg.name}/deployments/f/operations?api-version={V}"
     ops = client.get(ops_url, **bearer).json()["value"]
