@@ -568,8 +568,9 @@ def advance(
     if d.state not in RUNNING_STATES:
         return d
     with transaction.atomic():
+        # Only this row: PostgreSQL cannot lock the nullable side of the resource group's outer join.
         d = (
-            TemplateDeployment.objects.select_for_update()
+            TemplateDeployment.objects.select_for_update(of=("self",))
             .select_related("resource_group", "subscription")
             .get(pk=d.pk)
         )
