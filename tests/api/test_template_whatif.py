@@ -124,7 +124,7 @@ def test_tags_a_put_would_clear_are_a_delete(client, user, subscription, rg):
     bearer = _bearer(user)
     body = _deploy_body(template("sig-create"), galleryName="qs")
     response = _put(client, _url(subscription, rg, "/w/whatIf"), body, bearer, "post")
-    assert response.status_code == 202, response.content
+    assert response.status_code == 202, response.json()
     assert response["Retry-After"]
     result = client.get(response["Location"], **bearer)
     assert result.status_code == 200, result.content
@@ -211,3 +211,97 @@ def test_subscription_scope_flattens_nested_deployments(deployments, subscriptio
         (f"{rg.arm_id}/providers/Microsoft.Compute/galleries/sub", "Create")
     ]
     assert not Gallery.objects.exists()
+
+
+def _post_what_if(client, bearer, subscription, rg, tpl, **params) -> list[dict]:
+    response = _put(client, _url(subscription, rg, "/w/whatIf"), _deploy_body(tpl, **params), bearer, "post")
+    assert response.status_code == 202, response.json()
+    result = client.get(response["Location"], **bearer)
+    assert result.status_code == 200 and result.json()["status"] == "Succeeded", result.content
+    return result.json()["properties"]["changes"]
+
+
+_IDENTITY = {"publisher": "p", "offer": "o", "sku": "s", "os_type": "Linux", "os_state": "Generalized"}
+
+
+def _definition(gallery: str, name: str, **properties) -> dict:
+    return {
+        "type": "Microsoft.Compute/galleries/images",
+        "apiVersion": "2022-03-03",
+        "name": f"{gallery}/{name}",
+        "location": "[resourceGroup().location]",
+        "properties": {
+            "osType": "Linux",
+            "osState": "Generalized",
+            "identifier": {"publisher": "p", "offer": "o", "sku": "s"},
+            **properties,
+        },
+    }
+
+
+def test_reference_of_what_the_deployment_has_yet_to_make_is_deploy(client, user, subscription, rg):
+    bearer = _bearer(user)
+    g1 = services.create_gallery(Caller.system(), rg, "g1")
+    services.create_definition(Caller.system(), g1, "def", **_IDENTITY)
+    g2 = "resourceId('Microsoft.Compute/galleries', 'g2')"
+    tpl = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": "Microsoft.Compute/galleries",
+                "apiVersion": "2022-03-03",
+                "name": "g2",
+                "location": "[resourceGroup().location]",
+                "properties": {"description": "second"},
+            },
+            {
+                **_definition("g1", "def", description=f"[reference({g2}).description]"),
+                "dependsOn": [f"[{g2}]"],
+            },
+            {
+                **_definition("g1", "new", description=f"[reference({g2}).description]"),
+                "dependsOn": [f"[{g2}]"],
+            },
+        ],
+    }
+    changes = _post_what_if(client, bearer, subscription, rg, tpl)
+    assert [(c["resourceId"].rsplit("/", 1)[1], c["changeType"]) for c in changes] == [
+        ("g2", "Create"),
+        ("def", "Deploy"),  # its description is the new gallery's: not known before it exists
+        ("new", "Create"),
+    ]
+    assert changes[1]["before"]["name"] == "def" and "after" not in changes[1]
+    assert changes[2]["after"]["id"].endswith("/images/new")
+
+
+def test_a_property_the_resource_lacks_is_a_create_in_the_delta(client, user, subscription, rg):
+    bearer = _bearer(user)
+    g1 = services.create_gallery(Caller.system(), rg, "g1")
+    services.create_definition(Caller.system(), g1, "def", **_IDENTITY)
+    tpl = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            _definition(
+                "g1",
+                "def",
+                eula="Use it well",
+                osState="generalized",  # the API matches enums without case
+                provisioningState="Failed",  # read-only: never a change
+                recommended={"vCPUs": {"min": 2}},
+            )
+        ],
+    }
+    [change] = _post_what_if(client, bearer, subscription, rg, tpl)
+    assert change["changeType"] == "Modify"
+    delta = {d["path"]: d for d in change["delta"]}
+    assert set(delta) == {"properties.eula", "properties.recommended"}  # the definition has neither
+    assert delta["properties.recommended"]["after"] == {"vCPUs": {"min": 2}}
+    assert delta["properties.eula"] == {
+        "path": "properties.eula",
+        "propertyChangeType": "Create",
+        "after": "Use it well",
+    }
+    assert change["after"]["properties"]["eula"] == "Use it well"
+    assert change["after"]["properties"]["provisioningState"] == "Succeeded"
