@@ -125,7 +125,8 @@ def _change(runner: deploying.Runner, resource: PlannedResource) -> dict:
         return {"resourceId": resource.id, "changeType": "Deploy", "before": before}
     view = handler.view(runner, resource.api_version)
     wanted = {k: v for k, v in body.items() if k not in _NOT_COMPARED}
-    wanted.setdefault("tags", {})  # a PUT replaces the tags
+    if wanted.get("tags") is None:
+        wanted["tags"] = {}  # a PUT replaces the tags
     delta, after = _compare("", before, wanted, _Same(view))
     change = {"resourceId": resource.id, "changeType": "Modify" if delta else "NoChange", "before": before}
     change["after"] = after
@@ -165,12 +166,31 @@ class _Same:
             return True
         if before is None and wanted in ("", [], {}):
             return True  # the API renders an empty value as absent
+        if isinstance(wanted, list) and _within(before, wanted, path):
+            return True  # each element asks only for what the element has (the service fills in the rest)
         try:
             now = self.view.parse(_wrap(path, before), partial=True)
             then = self.view.parse(_wrap(path, wanted), partial=True)
         except ServiceError:
             return False  # a value the PUT would refuse: shown as a change (the deployment fails there)
         return _canon(now) == _canon(then)
+
+
+def _within(before, wanted, path: str) -> bool:
+    """Is every value ``wanted`` sets (a list's elements' keys included) what ``before`` has?"""
+    if isinstance(wanted, dict):
+        return isinstance(before, dict) and all(
+            v is None or _within(before.get(k), v, k) for k, v in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(before, list)
+            and len(before) == len(wanted)
+            and all(_within(b, w, path) for b, w in zip(before, wanted, strict=True))
+        )
+    if isinstance(wanted, str) and isinstance(before, int) and not isinstance(before, bool):
+        return wanted.strip() == str(before)  # a whole number sent as text, as the parsers read it
+    return _plain(before, path) == _plain(wanted, path)
 
 
 def _wrap(path: str, value) -> dict:

@@ -278,7 +278,9 @@ def test_reference_of_what_the_deployment_has_yet_to_make_is_deploy(client, user
 def test_a_property_the_resource_lacks_is_a_create_in_the_delta(client, user, subscription, rg):
     bearer = _bearer(user)
     g1 = services.create_gallery(Caller.system(), rg, "g1")
-    services.create_definition(Caller.system(), g1, "def", **_IDENTITY)
+    services.create_definition(
+        Caller.system(), g1, "def", **_IDENTITY, disallowed_disk_types=["Standard_LRS", "Premium_LRS"]
+    )
     tpl = {
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",
@@ -290,6 +292,7 @@ def test_a_property_the_resource_lacks_is_a_create_in_the_delta(client, user, su
                 osState="generalized",  # the API matches enums without case
                 provisioningState="Failed",  # read-only: never a change
                 recommended={"vCPUs": {"min": 2}},
+                disallowed={"diskTypes": ["standard_lrs", "Premium_LRS"]},  # a list, without case
             )
         ],
     }
