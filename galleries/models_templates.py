@@ -1,5 +1,6 @@
 """Template deployments (F20, issue 15): the record of one ``Microsoft.Resources/deployments`` at
-resource-group scope. The rules live in ``galleries.api.deployments``; these are only the rows."""
+resource-group or subscription scope, and the kept result of a what-if. The rules live in
+``galleries.api.deploying`` and ``galleries.api.whatif``; these are only the rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import ResourceGroup, Subscription, User
 
-__all__ = ["TemplateDeployment"]
+__all__ = ["TemplateDeployment", "WhatIfResult"]
 
 
 class TemplateDeployment(models.Model):
@@ -68,3 +69,17 @@ class TemplateDeployment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WhatIfResult(models.Model):
+    """A what-if's ``WhatIfOperationResult``, computed within its POST and kept for its ``Location``
+    (the one who asked reads it there; it expires after ``galleries.api.whatif.RESULT_MAX_AGE``)."""
+
+    id = models.UUIDField(primary_key=True)
+    principal = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    deployment_id = models.CharField(max_length=1024, help_text="The what-if's deployment id, lower-case.")
+    result = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return str(self.id)

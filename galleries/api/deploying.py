@@ -235,9 +235,10 @@ def _tenant(subscription: Subscription) -> str:
 # --- the body of a PUT, validate or what-if ---------------------------------------------------------------
 
 
-def read_body(data, subscription_scope: bool = False) -> dict:
+def read_body(data, subscription_scope: bool = False, what_if: bool = False) -> dict:
     """The deployment's ``properties`` (and ``location`` at subscription scope), checked: what this API
-    does not implement is refused, naming the property."""
+    does not implement is refused, naming the property. ``what_if``: also ``properties.whatIfSettings``
+    (``DeploymentWhatIfProperties``), read into ``result_format``."""
     if not isinstance(data, dict):
         raise ServiceError.invalid("body", "The request body must be a JSON object.")
     allowed_top = {"properties", "location"} if subscription_scope else {"properties"}
@@ -256,11 +257,12 @@ def read_body(data, subscription_scope: bool = False) -> dict:
         raise ServiceError.invalid(
             f"properties.{key}", f"'{key}' is not supported here: send the template and parameters inline."
         )
+    known = _PROPERTIES | {"whatIfSettings"} if what_if else _PROPERTIES
     for key in props:
-        if key not in _PROPERTIES:
+        if key not in known:
             raise ServiceError.invalid(
                 f"properties.{key}",
-                f"The property '{key}' is not supported on a deployment here ({', '.join(sorted(_PROPERTIES))}).",
+                f"The property '{key}' is not supported on a deployment here ({', '.join(sorted(known))}).",
             )
     if not isinstance(props.get("template"), dict):
         raise ServiceError.invalid("properties.template", "The template is required (an object).")
@@ -285,12 +287,37 @@ def read_body(data, subscription_scope: bool = False) -> dict:
         raise ServiceError.invalid(
             "location", "A subscription-scope deployment needs a 'location' (where its data is kept)."
         )
-    return {
+    spec = {
         "template": props["template"],
         "parameters": parameters,
         "mode": modes[mode.lower()],
         "location": location,
     }
+    if what_if:
+        spec["result_format"] = _result_format(props.get("whatIfSettings"))
+    return spec
+
+
+def _result_format(settings_) -> str:
+    """``whatIfSettings.resultFormat`` (``WhatIfResultFormat``, matched without case as the SDK's enum)."""
+    formats = {"fullresourcepayloads": "FullResourcePayloads", "resourceidonly": "ResourceIdOnly"}
+    if settings_ is None:
+        return formats["fullresourcepayloads"]
+    if not isinstance(settings_, dict):
+        raise ServiceError.invalid("properties.whatIfSettings", "The what-if settings must be an object.")
+    for key in settings_:
+        if key != "resultFormat":
+            raise ServiceError.invalid(
+                f"properties.whatIfSettings.{key}",
+                f"The what-if setting '{key}' is not supported here (resultFormat).",
+            )
+    value = settings_.get("resultFormat") or "FullResourcePayloads"
+    if not isinstance(value, str) or value.lower() not in formats:
+        raise ServiceError.invalid(
+            "properties.whatIfSettings.resultFormat",
+            f"The result format '{value}' is not one of: {', '.join(formats.values())}.",
+        )
+    return formats[value.lower()]
 
 
 # --- what is shown ---------------------------------------------------------------------------------------
@@ -545,6 +572,7 @@ def advance(
     if d.state not in RUNNING_STATES:
         return d
     with transaction.atomic():
+        # Only this row: PostgreSQL cannot lock the nullable side of the resource group's outer join.
         d = (
             TemplateDeployment.objects.select_for_update(of=("self",))
             .select_related("resource_group", "subscription")
@@ -697,8 +725,8 @@ class _Run:
         ):
             for obj in model.objects.filter(resource_group_id=group.pk).order_by("-pk"):
                 key = obj.arm_key
-                if key in named or any(n.startswith(key + "/") for n in named):
-                    continue  # in the template, or the parent of something that is
+                if named_or_parent(key, named):
+                    continue
                 op = self.ops.get(key)
                 if op is None:
                     op = {
@@ -744,6 +772,12 @@ def _failure(op: dict) -> dict:
     if error.get("target") or error.get("details"):
         out["details"] = [error]
     return out
+
+
+def named_or_parent(key: str, named: set) -> bool:
+    """Complete mode keeps a resource of the group (lower-case id ``key``) that the template names, or
+    that is the parent of one it names."""
+    return key in named or any(n.startswith(key + "/") for n in named)
 
 
 def _status_name(status: int) -> str:

@@ -1,7 +1,7 @@
 """``Microsoft.Resources/deployments`` at resource-group and subscription scope (F20, issue 15), as the
 spec's "Deployments" operations (``specification/resources/resource-manager/Microsoft.Resources/stable/
 2025-04-01/resources.json``: Deployments_CreateOrUpdate[AtSubscriptionScope], _Get, _List, _Delete,
-_Validate, _Cancel, _ExportTemplate, DeploymentOperations_List/_Get).
+_Validate, _Cancel, _ExportTemplate, _WhatIf[AtSubscriptionScope], DeploymentOperations_List/_Get).
 
 Thin: the work is ``galleries.api.deploying`` (start, advance, cancel, validate, the shapes). A PUT
 answers 201 (200 when the name was deployed before) with the deployment as far as it got and
@@ -20,7 +20,7 @@ from portal.core.arm import page
 from portal.core.errors import ServiceError
 
 from ..models import TemplateDeployment
-from . import deploying
+from . import deploying, whatif
 from .resource_groups import RESOURCES_VERSIONS
 from .views import ArmView, resource_group_or_404, subscription_or_404
 
@@ -88,6 +88,27 @@ class DeploymentList(_Deployments):
 class DeploymentValidate(_Deployments):
     def post(self, request, sub, deployment, rg=None):
         return Response(deploying.validate(request.user, self.target(sub, rg), deployment, request.data))
+
+
+class DeploymentWhatIf(_Deployments):
+    """Deployments_WhatIf: a long-running POST (``final-state-via: location``). The result is computed
+    now (``whatif.what_if``) and kept; 202 with ``Location`` (its result URL) and ``Retry-After``, as
+    Azure answers."""
+
+    def post(self, request, sub, deployment, rg=None):
+        target = self.target(sub, rg)
+        result = whatif.what_if(request.user, target, deployment, request.data)
+        operation = whatif.keep(request.user, target, deployment, result)
+        base = self.request.build_absolute_uri(f"/{deploying.deployment_id(target, deployment).lstrip('/')}")
+        location = f"{base}/whatIfResults/{operation}?api-version={self.api_version}"
+        return Response(status=202, headers={"Location": location, "Retry-After": RETRY_AFTER})
+
+
+class DeploymentWhatIfResult(_Deployments):
+    """A what-if's Location: its ``WhatIfOperationResult`` (200), for the principal who asked."""
+
+    def get(self, request, sub, deployment, operation, rg=None):
+        return Response(whatif.kept(request.user, self.target(sub, rg), deployment, operation))
 
 
 class DeploymentCancel(_Deployments):
@@ -160,6 +181,14 @@ class SubscriptionDeploymentCancel(DeploymentCancel):
     pass
 
 
+class SubscriptionDeploymentWhatIf(DeploymentWhatIf):
+    pass
+
+
+class SubscriptionDeploymentWhatIfResult(DeploymentWhatIfResult):
+    pass
+
+
 class SubscriptionDeploymentExportTemplate(DeploymentExportTemplate):
     pass
 
@@ -182,6 +211,8 @@ AT_SUBSCRIPTION = {
     DeploymentList: SubscriptionDeploymentList,
     DeploymentValidate: SubscriptionDeploymentValidate,
     DeploymentCancel: SubscriptionDeploymentCancel,
+    DeploymentWhatIf: SubscriptionDeploymentWhatIf,
+    DeploymentWhatIfResult: SubscriptionDeploymentWhatIfResult,
     DeploymentExportTemplate: SubscriptionDeploymentExportTemplate,
     DeploymentOperations: SubscriptionDeploymentOperations,
     DeploymentOperationItem: SubscriptionDeploymentOperationItem,

@@ -54,6 +54,46 @@ SCHEMAS.update(
             },
         },
         "DeploymentExportResult": {"type": "object", "properties": {"template": _ANY}},
+        "WhatIfPropertyChange": {
+            "type": "object",
+            "required": ["path", "propertyChangeType"],
+            "properties": {
+                "path": {"type": "string"},
+                "propertyChangeType": {
+                    "type": "string",
+                    "enum": ["Create", "Delete", "Modify", "Array", "NoEffect"],
+                },
+                "before": {},
+                "after": {},
+                "children": {"type": "array", "items": ref("WhatIfPropertyChange")},
+            },
+        },
+        "WhatIfChange": {
+            "type": "object",
+            "required": ["resourceId", "changeType"],
+            "properties": {
+                "resourceId": {"type": "string"},
+                "changeType": {
+                    "type": "string",
+                    "enum": ["Create", "Delete", "Ignore", "Deploy", "NoChange", "Modify", "Unsupported"],
+                },
+                "unsupportedReason": {"type": "string"},
+                "before": _ANY,
+                "after": _ANY,
+                "delta": {"type": "array", "items": ref("WhatIfPropertyChange")},
+            },
+        },
+        "WhatIfOperationResult": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string"},
+                "properties": {
+                    "type": "object",
+                    "properties": {"changes": {"type": "array", "items": ref("WhatIfChange")}},
+                },
+                "error": ref("ErrorDetail"),
+            },
+        },
         "DeploymentExtended": {
             "type": "object",
             "properties": {
@@ -178,6 +218,44 @@ def _describe_scope(errors, api_version_parameter, paging, at_subscription: bool
             _ERRORS_WRITE,
         ),
     )(item)
+    what_if = cls(deploy.DeploymentWhatIf)
+    extend_schema_view(
+        post=_op(
+            name("Deployments_WhatIf"),
+            f"What deploying a template to {where} would change",
+            what_if,
+            {
+                202: OpenApiResponse(
+                    description="Accepted: the result is at Location (final-state-via location)."
+                )
+            },
+            _ERRORS_WRITE,
+            {
+                "application/json": ref(
+                    "SubscriptionDeploymentWhatIf" if at_subscription else "DeploymentWhatIf"
+                )
+            },
+            f"Write on {where} needed; the checks of a PUT, nothing created. Each resource of the "
+            "template (nested deployments flattened) is compared with what GET answers now: Create, "
+            "NoChange, Modify (with the delta of each property the template sets), Deploy (its body needs "
+            "reference() of what is not made yet), and in Complete mode Delete for what the group holds "
+            "and the template does not name. properties.whatIfSettings.resultFormat: FullResourcePayloads "
+            "(default) or ResourceIdOnly.",
+            extra=[
+                OpenApiParameter(
+                    name,
+                    {"type": "string", "format": "uri"} if name == "Location" else {"type": "string"},
+                    OpenApiParameter.HEADER,
+                    description=text,
+                    response=[202],
+                )
+                for name, text in (
+                    ("Location", "The what-if's result (WhatIfOperationResult)."),
+                    ("Retry-After", "Seconds to wait before asking for the result."),
+                )
+            ],
+        )
+    )(what_if)
     # The views with one operation each: (method, view, operationId, summary, response, its text, codes, extra).
     single = (
         ("get", deploy.DeploymentList, name("Deployments_List", "Deployments_ListByResourceGroup"),
@@ -195,6 +273,9 @@ def _describe_scope(errors, api_version_parameter, paging, at_subscription: bool
         ("get", deploy.DeploymentOperationItem,
          name("DeploymentOperations_Get", "DeploymentOperations_GetAtResourceGroupScope"),
          "Get one operation of a deployment", "DeploymentOperation", "The operation.", _ERRORS_READ, {}),
+        ("get", deploy.DeploymentWhatIfResult, name("Deployments_WhatIfResult"),
+         "The result of a what-if (its Location), for the principal who asked; kept an hour",
+         "WhatIfOperationResult", "The what-if's result.", _ERRORS_READ, {}),
         ("get", deploy.DeploymentOperationStatus, name("Deployments_OperationStatus"),
          "The status of a deployment (its Azure-AsyncOperation)", "DeploymentOperationStatus", "The status.",
          _ERRORS_READ, {}),
@@ -216,5 +297,27 @@ SCHEMAS["SubscriptionDeploymentRequest"] = {
         "location": {"type": "string", "description": "Where the deployment's data is kept."},
     },
 }
+
+_WHAT_IF_SETTINGS = {
+    "whatIfSettings": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "resultFormat": {"type": "string", "enum": ["FullResourcePayloads", "ResourceIdOnly"]},
+        },
+    }
+}
+for _request, _what_if in (
+    ("DeploymentRequest", "DeploymentWhatIf"),
+    ("SubscriptionDeploymentRequest", "SubscriptionDeploymentWhatIf"),
+):
+    _props = SCHEMAS[_request]["properties"]["properties"]
+    SCHEMAS[_what_if] = {
+        **SCHEMAS[_request],
+        "properties": {
+            **SCHEMAS[_request]["properties"],
+            "properties": {**_props, "properties": {**_props["properties"], **_WHAT_IF_SETTINGS}},
+        },
+    }
 
 __all__ = ["PATH_PARAMETERS", "describe"]

@@ -61,6 +61,12 @@ def _deployment_routes(scope: str, suffix: str) -> list:
             name=f"arm-deployment-validate{suffix}",
         ),
         path(f"{deployment}/cancel", view(deploy.DeploymentCancel), name=f"arm-deployment-cancel{suffix}"),
+        path(f"{deployment}/whatIf", view(deploy.DeploymentWhatIf), name=f"arm-deployment-whatif{suffix}"),
+        path(
+            f"{deployment}/whatIfResults/<str:operation>",
+            view(deploy.DeploymentWhatIfResult),
+            name=f"arm-deployment-whatif-result{suffix}",
+        ),
         path(
             f"{deployment}/exportTemplate",
             view(deploy.DeploymentExportTemplate),

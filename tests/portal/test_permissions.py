@@ -20,6 +20,7 @@ from accounts.models import Resource
 from accounts.services import create_tenant, create_user
 from accounts.sharing import grant_as_system
 from galleries import services, vhd
+from galleries.api import whatif
 from galleries.models import Blob, TemplateDeployment
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -654,6 +655,10 @@ def test_every_resource_url_is_covered():
         "arm-deployment-operations-sub",
         "arm-deployment-operation-sub",
         "arm-deployment-operation-status-sub",
+        "arm-deployment-whatif",
+        "arm-deployment-whatif-result",
+        "arm-deployment-whatif-sub",
+        "arm-deployment-whatif-result-sub",
         "arm-galleries-rg",
         "arm-gallery",
         "arm-definitions",
@@ -868,6 +873,54 @@ class TestArmDeploymentValidate(TestArmDeploymentPut):
     route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/new/validate"
     method = "post"
     ok = (200,)
+
+
+class TestArmDeploymentWhatIf(TestArmDeploymentPut):
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/new/whatIf"
+    method = "post"
+    ok = (202,)
+
+
+class TestArmDeploymentWhatIfResult(ArmEndpoint):
+    """A what-if's Location: the group's 404 for who may not read it; for a reader of the group (not the
+    one who asked) the 404 of an unknown operation; the owner who asked reads it."""
+
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/new/whatIfResults/"
+    ok = (200,)
+
+    def path(self, w):
+        body = {"properties": {"mode": "Incremental", "template": _gallery_template()}}
+        operation = whatif.keep(w.owner, w.rg, "new", whatif.what_if(w.owner, w.rg, "new", body))
+        return super().path(w).replace("/?", f"/{operation}?")
+
+    def test_a_reader(self, client, world):
+        client.force_login(world.reader)
+        response = self.call(client, world)
+        assert response.status_code == 404, response.content[:300]
+
+
+class TestArmSubscriptionDeploymentWhatIf(TestArmDeploymentWhatIf):
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/new/whatIf"
+
+    def body(self, w):
+        return {
+            "location": "westeurope",
+            "properties": {"mode": "Incremental", "template": {"resources": []}},
+        }
+
+
+class TestArmSubscriptionDeploymentWhatIfResult(TestArmDeploymentWhatIfResult):
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/new/whatIfResults/"
+
+    def path(self, w):
+        body = {
+            "location": "westeurope",
+            "properties": {"mode": "Incremental", "template": {"resources": []}},
+        }
+        target = w.subscription
+        operation = whatif.keep(w.owner, target, "new", whatif.what_if(w.owner, target, "new", body))
+        return ArmEndpoint.path(self, w).replace("/?", f"/{operation}?")
 
 
 class TestArmDeploymentDelete(_ArmDeployment):
