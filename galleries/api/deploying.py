@@ -541,8 +541,8 @@ def advance(
     if d.state not in RUNNING_STATES:
         return d
     with transaction.atomic():
-        d = (
-            TemplateDeployment.objects.select_for_update()
+        d = (  # of=self: the group is the nullable side of an outer join, which PostgreSQL will not lock
+            TemplateDeployment.objects.select_for_update(of=("self",))
             .select_related("resource_group", "subscription")
             .get(pk=d.pk)
         )

@@ -644,6 +644,16 @@ def test_every_resource_url_is_covered():
         "arm-deployment-operations",
         "arm-deployment-operation",
         "arm-deployment-operation-status",
+        "arm-deployment-cancel",
+        "arm-deployment-export",
+        "arm-deployments-sub",  # TestArmSubscriptionDeployment*
+        "arm-deployment-sub",
+        "arm-deployment-validate-sub",
+        "arm-deployment-operations-sub",
+        "arm-deployment-operation-sub",
+        "arm-deployment-operation-status-sub",
+        "arm-deployment-cancel-sub",
+        "arm-deployment-export-sub",
         "arm-galleries-rg",
         "arm-gallery",
         "arm-definitions",
@@ -874,3 +884,112 @@ class TestArmDeploymentDelete(_ArmDeployment):
         assert client.delete(path).status_code == 404
         client.force_login(world.owner)
         assert client.get(path).status_code == 200
+
+
+class TestArmDeploymentExportTemplate(_ArmDeployment):
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/dep/exportTemplate"
+    method = "post"  # reading: a Reader gets the template, as a GET of the deployment shows it
+
+
+class TestArmDeploymentCancel(ArmEndpoint):
+    """Cancel needs write on the group; the owner's cancel of a running deployment is 204."""
+
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/run/cancel"
+    method = "post"
+    write = True
+    ok = (204,)
+
+    def path(self, w):
+        if not TemplateDeployment.objects.filter(name="run").exists():
+            TemplateDeployment.objects.create(
+                name="run",
+                operation_id=OPERATION,
+                subscription=w.subscription,
+                resource_group=w.rg,
+                principal=w.owner,
+                state="Running",
+                template=_gallery_template(),
+            )
+        return super().path(w)
+
+
+# --- Template deployments at subscription scope -------------------------------------------------------------
+
+
+class _ArmSubscriptionDeployment(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/sdep"
+    state = "Succeeded"
+
+    def path(self, w):
+        if not TemplateDeployment.objects.filter(name="sdep").exists():
+            TemplateDeployment.objects.create(
+                name="sdep",
+                operation_id=OPERATION,
+                subscription=w.subscription,
+                location="westeurope",
+                principal=w.owner,
+                state=self.state,
+                template=_gallery_template(),
+                operations=[
+                    {
+                        "id": w.version.gallery.arm_id,
+                        "type": "Microsoft.Compute/galleries",
+                        "name": w.version.gallery.name,
+                        "status": "Succeeded",
+                        "error": None,
+                        "timestamp": "2026-01-01T00:00:00Z",
+                        "operationId": "0123456789ABCDEF",
+                    }
+                ],
+            )
+        return super().path(w)
+
+
+class TestArmSubscriptionDeployment(_ArmSubscriptionDeployment):
+    pass
+
+
+class TestArmSubscriptionDeployments(_ArmSubscriptionDeployment):
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments"
+
+
+class TestArmSubscriptionDeploymentOperations(_ArmSubscriptionDeployment):
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/sdep/operations"
+
+
+class TestArmSubscriptionDeploymentOperation(_ArmSubscriptionDeployment):
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/sdep/operations/0123456789ABCDEF"
+
+
+class TestArmSubscriptionDeploymentOperationStatus(_ArmSubscriptionDeployment):
+    route = (
+        "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/sdep/operationStatuses/" + OPERATION
+    )
+
+
+class TestArmSubscriptionDeploymentExportTemplate(_ArmSubscriptionDeployment):
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/sdep/exportTemplate"
+    method = "post"
+
+
+class TestArmSubscriptionDeploymentCancel(_ArmSubscriptionDeployment):
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/sdep/cancel"
+    state = "Running"
+    method = "post"
+    write = True
+    ok = (204,)
+
+
+class TestArmSubscriptionDeploymentValidate(ArmEndpoint):
+    api_version = "2025-04-01"
+    route = "/subscriptions/{sub}/providers/Microsoft.Resources/deployments/new/validate"
+    method = "post"
+    write = True
+
+    def body(self, w):
+        return {
+            "location": "westeurope",
+            "properties": {"mode": "Incremental", "template": {"resources": []}},
+        }
