@@ -34,6 +34,15 @@ class StorageAccountType(models.TextChoices):
     PREMIUM_LRS = "Premium_LRS"
 
 
+class HostCaching(models.TextChoices):
+    """ARM's ``HostCaching`` of a gallery image's disk (``GalleryDiskImage.hostCaching``): the caching of
+    the disk a VM made from the image gets."""
+
+    NONE = "None"
+    READ_ONLY = "ReadOnly"
+    READ_WRITE = "ReadWrite"
+
+
 class DiskType(models.TextChoices):
     """Managed disk SKUs a definition may disallow (F6) and a deployment may ask for (F10)."""
 

@@ -12,6 +12,7 @@ from accounts.models import Resource, ResourceGroup, Subscription, User, resourc
 
 from .choices import (  # noqa: F401  (re-exported)
     DiskType,
+    HostCaching,
     HyperVGeneration,
     OsState,
     OsType,

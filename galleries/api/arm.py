@@ -4,8 +4,7 @@ services validate them and name the property (``target``) in ARM's terms when th
 
 Read-only properties (``provisioningState``, ``identifier.uniqueName``, ``replicationStatus``,
 ``publishedDate``, ``storageProfile.osDiskImage.sizeInGB``, …) are ignored on input; a property this
-API does not know is refused with the path of it, rather than silently dropped, and so is a value
-this API reads but cannot honour (``only()``: a disk's ``hostCaching`` other than ``None``). Nothing is
+API does not know is refused with the path of it, rather than silently dropped. Nothing is
 accepted and ignored (F24; ``tests/api/test_property_walk.py`` walks every property of the SDK).
 Request bodies arrive here already read by ``portal.core.inputs.parse_json``; dates go through
 ``inputs.parse_datetime``.
@@ -137,8 +136,8 @@ def definition(d: GalleryImage, api_version: str) -> dict:
     return envelope(d, props, api_version)
 
 
-def _disk_image(size_bytes: int) -> dict:
-    return {"sizeInGB": _gb(size_bytes), "hostCaching": "None"}
+def _disk_image(size_bytes: int, host_caching: str) -> dict:
+    return {"sizeInGB": _gb(size_bytes), "hostCaching": host_caching}
 
 
 @dataclass(slots=True)
@@ -153,6 +152,10 @@ class RegionRow:
     state: str
     last_error: str
     percent: int
+
+
+#: A version's disks as ``version`` shows them (``VersionDisk`` columns).
+DISK_COLUMNS = ("lun", "size_bytes", "source_arm_id", "host_caching")
 
 
 #: The columns of ``RegionRow`` as a ``values_list`` reads them (then ``region_rows``).
@@ -291,7 +294,7 @@ def version(
     replication: bool = False,
 ) -> dict:
     """``regions``: ``region_rows`` of the version's target regions; ``disks``: (lun, size in bytes,
-    source id), the OS disk's lun None. A version published from snapshots shows each disk's snapshot
+    source id, host caching), the OS disk's lun None (``DISK_COLUMNS``). A version published from snapshots shows each disk's snapshot
     as its ``source`` (as it was given); other versions' disks came with their source."""
     shown = [t for t in regions if not t.removing]
     targets = []
@@ -315,17 +318,17 @@ def version(
         api_version, "properties.storageProfile.osDiskImage.source"
     )
 
-    def disk_image(size: int, source_id: str) -> dict:
-        shown = _disk_image(size)
+    def disk_image(size: int, source_id: str, caching: str) -> dict:
+        shown = _disk_image(size, caching)
         if per_disk and source_id:
             shown["source"] = {"id": source_id}
         return shown
 
-    os_disk = next((disk_image(size, src) for lun, size, src in disks if lun is None), None)
-    data_disks = sorted((lun, size, src) for lun, size, src in disks if lun is not None)
+    os_disk = next((disk_image(*rest) for lun, *rest in disks if lun is None), None)
+    data_disks = sorted((d for d in disks if d[0] is not None), key=lambda d: d[0])
     storage = {
         "osDiskImage": os_disk,
-        "dataDiskImages": [{"lun": lun, **disk_image(size, src)} for lun, size, src in data_disks],
+        "dataDiskImages": [{"lun": lun, **disk_image(*rest)} for lun, *rest in data_disks],
     }
     props = {"publishingProfile": publishing, "provisioningState": v.provisioning_state}
     if knows(api_version, "properties.safetyProfile"):
@@ -406,11 +409,6 @@ def snapshot(s: Snapshot, api_version: str) -> dict:
 
 # --- Input ----------------------------------------------------------------------------------------------
 
-NO_HOST_CACHING = (
-    "the portal's image disks have no host caching ('None', as GET shows); ReadOnly and ReadWrite are not "
-    "implemented."
-)
-
 
 class Body:
     """A request body read with the path of each value, so that a wrong type is refused by name."""
@@ -466,27 +464,6 @@ class Body:
 def date(value, target: str) -> datetime | None:
     """The one date-time reader (``portal.core.inputs.parse_datetime``): ISO 8601, UTC when no offset."""
     return inputs.parse_datetime(value, target)
-
-
-def only(body: Body, key: str, accepted, why: str) -> None:
-    """A property the portal does not implement, accepted only with the value that asks for what the
-    portal does anyway (and returns); any other value is refused naming it, never silently dropped."""
-    body.used.add(key)
-    if not body.has(key):
-        return
-    value = body.data[key]
-    same = (
-        value.lower() == accepted.lower()
-        if isinstance(value, str) and isinstance(accepted, str)
-        else (type(value) is type(accepted) and value == accepted)
-    )
-    if not same:
-        target = body._at(key)
-        raise ServiceError.invalid(target, f"'{target}' can only be {json_literal(accepted)} here: {why}")
-
-
-def json_literal(value) -> str:
-    return "true" if value is True else "false" if value is False else f"'{value}'"
 
 
 def _envelope_in(data, partial: bool) -> tuple[Body, Body, dict]:
@@ -634,7 +611,8 @@ def version_in(data, partial: bool) -> dict:
         os_disk = storage.obj("osDiskImage")
         if os_disk is not None:
             os_disk.ignore("sizeInGB")
-            only(os_disk, "hostCaching", "None", NO_HOST_CACHING)
+            if os_disk.has("hostCaching"):
+                out["os_host_caching"] = os_disk.get("hostCaching")
             src = os_disk.obj("source")
             if src is not None:
                 if src.has("id"):
@@ -649,17 +627,19 @@ def version_in(data, partial: bool) -> dict:
                 src.refuse_unknown()  # a VHD (uri, storageAccountId) is not a source this portal takes
             os_disk.refuse_unknown()
         if storage.has("dataDiskImages"):
-            data_disks = []
+            data_disks, cachings = [], []
             for i, entry in enumerate(storage.get("dataDiskImages", list)):
                 d = Body(entry, f"properties.storageProfile.dataDiskImages[{i}]")
                 d.ignore("sizeInGB")
-                only(d, "hostCaching", "None", NO_HOST_CACHING)
                 lun = d.get("lun")  # as a GET returns it, with or without a source of its own
+                cachings.append((lun, d.get("hostCaching")))
                 # Without a source of its own: the data disk of the version's source.
                 data_disks.append((lun, _source_id(d)))
                 d.refuse_unknown()
             if data_disks:
                 out["data_disk_snapshots"] = data_disks
+            if any(c is not None for _, c in cachings):  # by position, as dataDiskImages[i]
+                out["data_host_caching"] = cachings
         storage.refuse_unknown()
     safety = props.obj("safetyProfile")
     if safety is not None:

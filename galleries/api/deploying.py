@@ -572,8 +572,7 @@ def advance(
     if d.state not in RUNNING_STATES:
         return d
     with transaction.atomic():
-        # Only this row: PostgreSQL cannot lock the nullable side of the resource group's outer join.
-        d = (
+        d = (  # of=self: the group is the nullable side of an outer join, which PostgreSQL will not lock
             TemplateDeployment.objects.select_for_update(of=("self",))
             .select_related("resource_group", "subscription")
             .get(pk=d.pk)
@@ -687,21 +686,22 @@ class _Run:
             self.record(op, handler.status(self.runner, resource.id))
         return op["status"]
 
-    def op(self, resource: PlannedResource, action: str = "Create") -> dict:
-        op = self.ops.get(resource.id.lower())
-        if op is None:
-            op = {
-                "id": resource.id,
-                "type": resource.type,
-                "name": resource.name,
-                "action": action,
-                "status": "Running",
-                "error": None,
-                "timestamp": iso(timezone.now()),
-                "operationId": uuid.uuid4().hex[:16].upper(),
-            }
-            self.ops[resource.id.lower()] = op
-            self.d.operations.append(op)
+    def op(self, resource: PlannedResource) -> dict:
+        return self.ops.get(resource.id.lower()) or self.new_op(resource.id, resource.type, resource.name)
+
+    def new_op(self, resource_id: str, resource_type: str, name: str, action: str = "Create") -> dict:
+        op = {
+            "id": resource_id,
+            "type": resource_type,
+            "name": name,
+            "action": action,
+            "status": "Running",
+            "error": None,
+            "timestamp": iso(timezone.now()),
+            "operationId": uuid.uuid4().hex[:16].upper(),
+        }
+        self.ops[resource_id.lower()] = op
+        self.d.operations.append(op)
         return op
 
     def record(self, op: dict, outcome: Outcome) -> None:
@@ -712,55 +712,47 @@ class _Run:
         op["timestamp"] = iso(timezone.now())
 
     def complete(self, plan: Plan) -> str:
-        """Complete mode: delete what the group holds and the template does not name (Running while a
-        deleted version's replicas are being removed)."""
+        """Complete mode: delete what the group holds and the template does not name, versions first,
+        then definitions, then galleries, each one more operation (``Delete``). Running while a deleted
+        version's replicas are being removed (its row goes when the region workers are done); a refused
+        deletion fails its operation (and so the deployment)."""
         named = {r.id.lower() for r in flatten(plan)}
         group = self.d.resource_group
-        pending = False
         caller = self.runner.caller
         for model, delete in (
             (GalleryImageVersion, services.delete_version),
             (GalleryImage, services.delete_definition),
             (Gallery, services.delete_gallery),
         ):
+            pending = False
             for obj in model.objects.filter(resource_group_id=group.pk).order_by("-pk"):
                 key = obj.arm_key
                 if named_or_parent(key, named):
-                    continue
-                op = self.ops.get(key)
-                if op is None:
-                    op = {
-                        "id": obj.arm_id,
-                        "type": model.ARM_TYPE,
-                        "name": obj.arm_id.split("/providers/", 1)[1].split("/", 2)[-1],
-                        "action": "Delete",
-                        "status": "Running",
-                        "error": None,
-                        "timestamp": iso(timezone.now()),
-                        "operationId": uuid.uuid4().hex[:16].upper(),
-                    }
-                    self.ops[key] = op
-                    self.d.operations.append(op)
+                    continue  # in the template, or the parent of something that is
+                op = self.ops.get(key) or self.new_op(
+                    obj.arm_id, model.ARM_TYPE, _name_of(obj.arm_id), "Delete"
+                )
                 if op["status"] != "Running":
                     continue
                 if model is GalleryImageVersion and obj.provisioning_state == _PS.DELETING:
-                    pending = True
+                    pending = True  # its replicas are being removed
                     continue
                 try:
                     delete(caller, obj)
                 except ServiceError as exc:
-                    op["status"], op["error"] = "Failed", exc.as_arm()["error"]
+                    self.record(op, Outcome("Failed", exc.as_arm()["error"]))
+                    op["statusCode"] = _status_name(exc.status)
                     continue
-                if model is GalleryImageVersion and model.objects.filter(pk=obj.pk).exists():
+                if model.objects.filter(pk=obj.pk).exists():
                     pending = True
                 else:
-                    op["status"] = "Succeeded"
+                    self.record(op, Outcome("Succeeded"))
             if pending:
                 return "Running"
-        for op in self.d.operations:
+        for op in self.d.operations:  # versions whose replicas the workers removed since the last advance
             if op.get("action") == "Delete" and op["status"] == "Running":
                 if not GalleryImageVersion.objects.filter(arm_key=op["id"].lower()).exists():
-                    op["status"] = "Succeeded"
+                    self.record(op, Outcome("Succeeded"))
         return "Succeeded"
 
 
@@ -778,6 +770,12 @@ def named_or_parent(key: str, named: set) -> bool:
     """Complete mode keeps a resource of the group (lower-case id ``key``) that the template names, or
     that is the parent of one it names."""
     return key in named or any(n.startswith(key + "/") for n in named)
+
+
+def _name_of(resource_id: str) -> str:
+    """ARM's ``resourceName`` of a resource id: its names joined by ``/`` (``g2/d2/1.0.0``)."""
+    parts = resource_id.strip("/").split("/providers/", 1)[1].split("/")
+    return "/".join(parts[2::2])
 
 
 def _status_name(status: int) -> str:

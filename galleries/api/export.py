@@ -216,7 +216,7 @@ def _rendered(user, group: ResourceGroup, wanted: set[int] | None) -> tuple[list
         Prefetch("disks", queryset=VersionDisk.objects.order_by("pk")),
     )
     for v in scoped(versions):
-        disks = [(d.lun, d.size_bytes, d.source_arm_id) for d in v.disks.all()]
+        disks = [(d.lun, d.size_bytes, d.source_arm_id, d.host_caching) for d in v.disks.all()]
         shape = arm.version(v, API_VERSION[v.ARM_TYPE], arm.region_rows(v.target_regions.all()), disks)
         out.append((v, shape))
     images = ManagedImage.objects.select_related(*related, "os_disk").prefetch_related("data_disks__disk")

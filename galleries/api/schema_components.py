@@ -72,7 +72,9 @@ EULA = _text(limits.EULA)
 URI = _text(limits.URI, "An http(s) URI.")
 PLAN = _text(limits.PURCHASE_PLAN)
 _HOST_CACHING = _string(
-    "Always None: host caching (ReadOnly, ReadWrite) is not implemented and refused.", enum=["None"]
+    "The caching of the disk of a VM created from the image (Azure's HostCaching); None when not given. "
+    "Set at creation, it cannot change afterwards.",
+    enum=["None", "ReadOnly", "ReadWrite"],
 )
 
 # --- Components -----------------------------------------------------------------------------------------

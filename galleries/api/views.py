@@ -106,7 +106,7 @@ _REGIONS_BY_ID = Prepared(
 _DISKS_BY_ID = Prepared(
     lambda arm_key: VersionDisk.objects.filter(version__arm_key=arm_key)
     .order_by("pk")
-    .values_list("lun", "size_bytes", "source_arm_id")
+    .values_list(*arm.DISK_COLUMNS)
 )
 
 
@@ -358,7 +358,7 @@ class DefinitionVersions(_Collection):
         return access.restrict(_versions_with_rows(), self.request.user).filter(parent_id=parent.pk)
 
     def render(self, obj):
-        disks = [(d.lun, d.size_bytes, d.source_arm_id) for d in obj.disks.all()]
+        disks = [(d.lun, d.size_bytes, d.source_arm_id, d.host_caching) for d in obj.disks.all()]
         return arm.version(obj, self.api_version, arm.region_rows(obj.target_regions.all()), disks)
 
 

@@ -16,6 +16,7 @@ from .. import replication, vhd
 from ..models import (
     GalleryImage,
     GalleryImageVersion,
+    HostCaching,
     ManagedImage,
     Region,
     Replica,
@@ -52,6 +53,8 @@ VERSION_PATHS = {
     "storage_account_type": f"{PP}.storageAccountType",
     "source": "properties.storageProfile.source.id",
     "data_disk_snapshots": "properties.storageProfile.dataDiskImages",
+    "os_host_caching": "properties.storageProfile.osDiskImage.hostCaching",
+    "data_host_caching": "properties.storageProfile.dataDiskImages",
     "allow_deletion_of_replicated_locations": "properties.safetyProfile.allowDeletionOfReplicatedLocations",
     "block_deletion_before_end_of_life": "properties.safetyProfile.blockDeletionBeforeEndOfLife",
     "location": "location",
@@ -95,6 +98,32 @@ def check_safety_profile(
             raise ServiceError.invalid(VERSION_PATHS[key], f"'{VERSION_PATHS[key]}' is true or false.")
         if value is not portal_does:
             raise ServiceError.invalid(VERSION_PATHS[key], f"'{VERSION_PATHS[key]}': {why}.")
+
+
+def _caching_target(i: int) -> str:
+    return f"{VERSION_PATHS['data_host_caching']}[{i}].hostCaching"
+
+
+def check_host_caching(disks: list[dict], os_host_caching, data_host_caching) -> dict:
+    """Each disk's ``hostCaching`` (ARM's HostCaching: None, ReadOnly or ReadWrite; "None" when not
+    given): ``{lun: value}``, the OS disk's lun None. ``data_host_caching``: (lun, value) by the position
+    of the entry in ``dataDiskImages`` (a value None: not given)."""
+    out = {d["lun"]: HostCaching.NONE.value for d in disks}
+    if os_host_caching is not None:
+        out[None] = check_choice(
+            os_host_caching, HostCaching, VERSION_PATHS["os_host_caching"], "host caching"
+        )
+    for i, (lun, value) in enumerate(data_host_caching or []):
+        if value is None:
+            continue
+        value = check_choice(value, HostCaching, _caching_target(i), "host caching")
+        if lun not in out or lun is None:
+            raise ServiceError.invalid(
+                f"{VERSION_PATHS['data_host_caching']}[{i}].lun",
+                f"The version has no data disk at LUN {lun} to set the host caching of.",
+            )
+        out[lun] = value
+    return out
 
 
 def parse_version_name(name: str) -> tuple[int, int, int]:
@@ -252,13 +281,17 @@ def create_version(
     exclude_from_latest: bool = False,
     end_of_life_date: datetime | None = None,
     data_disk_snapshots=None,
+    os_host_caching: str | None = None,
+    data_host_caching=None,
     tags=None,
     allow_deletion_of_replicated_locations: bool | None = None,
     block_deletion_before_end_of_life: bool | None = None,
 ) -> GalleryImageVersion:
     """Create a version and its target-region rows (replication starts from them).
     ``data_disk_snapshots``: (lun, snapshot) pairs; a pair with no snapshot names a data disk the
-    source already has (as a GET shows it), and that LUN must be one of the source's."""
+    source already has (as a GET shows it), and that LUN must be one of the source's.
+    ``os_host_caching`` and ``data_host_caching`` ((lun, value) pairs): each disk's ``hostCaching``
+    (``check_host_caching``), kept as given and never changed."""
     arm_id = f"{definition.arm_id}/versions/{name}"
     with change(caller, arm_op(GalleryImageVersion, "write"), scope=definition, arm_id=arm_id) as ch:
         major, minor, patch = parse_version_name(name)
@@ -309,6 +342,7 @@ def create_version(
                     f"The source '{source.name}' has no data disk at LUN {lun}; name a data-disk snapshot as this "
                     "entry's source.id, or leave the entry out.",
                 )
+        caching = check_host_caching(disks, os_host_caching, data_host_caching)
         if name_taken(definition, GalleryImageVersion.ARM_TYPE, name):
             raise ServiceError.conflict(
                 f"The image definition '{definition.name}' already has a version {name}.", "name"
@@ -346,6 +380,7 @@ def create_version(
                 source_arm_id=d["arm"],
                 size_bytes=d["disk"].size_bytes,
                 sha256=d["disk"].sha256,
+                host_caching=caching[d["lun"]],
             )
             for d in disks
         )
@@ -363,6 +398,7 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
                 f"Version {version.name} is being deleted; it cannot change any more."
             )
         for key, value in immutable_changes(changes, VERSION_PATHS, VERSION_MUTABLE, "an image version"):
+            target = VERSION_PATHS[key]
             if key == "location":
                 same = resolve_region(value).pk == version.location_id
             elif key == "source":
@@ -371,6 +407,18 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
                 ).lower() == version.source_arm_id.lower()
             elif key == "storage_account_type":
                 same = str(value).lower() == version.storage_account_type.lower()
+            elif key == "os_host_caching":
+                current = version.disks.filter(lun=None).values_list("host_caching", flat=True).first()
+                same = str(value).lower() == (current or "").lower()
+            elif key == "data_host_caching":
+                current = dict(version.disks.exclude(lun=None).values_list("lun", "host_caching"))
+                changed = [
+                    i
+                    for i, (lun, v) in enumerate(value)
+                    if v is not None and str(v).lower() != current.get(lun, "").lower()
+                ]
+                same = not changed
+                target = _caching_target(changed[0]) if changed else target
             else:  # data_disk_snapshots: entries without a source of their own name a disk by LUN
                 current = {d.lun: d.source_arm_id.lower() for d in version.disks.exclude(lun=None)}
                 given = [
@@ -382,8 +430,8 @@ def update_version(caller: Caller, version: GalleryImageVersion, **changes) -> G
                 )
             if not same:
                 raise ServiceError.immutable(
-                    VERSION_PATHS[key],
-                    f"The property '{VERSION_PATHS[key]}' of an image version cannot change after creation; only target "
+                    target,
+                    f"The property '{target}' of an image version cannot change after creation; only target "
                     "regions, replica counts, exclude-from-latest and the end-of-life date can.",
                 )
         if "replica_count" in changes:

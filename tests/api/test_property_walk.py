@@ -172,7 +172,7 @@ VALUES: dict[str, object] = {
     "properties.publishingProfile.excludeFromLatest": True,
     "properties.publishingProfile.endOfLifeDate": FUTURE,
     "properties.publishingProfile.storageAccountType": "Premium_LRS",
-    "properties.storageProfile.osDiskImage.hostCaching": "None",
+    "properties.storageProfile.osDiskImage.hostCaching": "ReadOnly",
     "properties.safetyProfile.allowDeletionOfReplicatedLocations": True,
     "properties.safetyProfile.blockDeletionBeforeEndOfLife": False,
 }

@@ -1,7 +1,9 @@
 """Template deployments (F20, issue 15 part 1): ``Microsoft.Resources/deployments`` at resource-group
 scope, through the Django test client and azure-mgmt-resource. Azure's quickstart templates (in
 ``tests/fixtures/templates/``) deploy unchanged; refusals come before anything exists; a failing
-resource fails the deployment with one detail per failed resource and leaves the earlier ones."""
+resource fails the deployment with one detail per failed resource and leaves the earlier ones. Image
+versions (replication by a real worker), Complete mode, cancel and exportTemplate:
+``test_template_deployment_versions.py``."""
 
 from __future__ import annotations
 
@@ -221,23 +223,6 @@ def test_unimplemented_properties_are_refused(client, bearer, subscription, rg, 
     response = _put(client, _url(subscription, rg, "/x"), {"properties": properties}, bearer)
     assert response.status_code == 400, response.content
     assert response.json()["error"]["target"] == target
-
-
-def test_an_image_version_is_not_deployable_yet(client, bearer, subscription, rg):
-    tpl = template("sig-image-version-create")
-    params = {
-        "existingManagedImageID": f"{rg.arm_id}/providers/Microsoft.Compute/images/base",
-        "existingGalleryName": "g",
-        "existingGalleryImageDefinitionName": "d",
-        "galleryImageVersionName": "1.0.0",
-    }
-    response = _put(client, _url(subscription, rg, "/v"), _deploy_body(tpl, **params), bearer)
-    # The engine's InvalidResourceType (ServiceError maps the code to 404), before anything exists.
-    assert response.status_code == 404, response.content
-    error = response.json()["error"]
-    assert error["code"] == "InvalidResourceType" and "versions" in error["message"], error
-    assert error["target"] == "resources[0].apiVersion"
-    assert not TemplateDeployment.objects.exists()
 
 
 def test_a_failing_resource_fails_the_deployment_and_leaves_the_earlier_ones(

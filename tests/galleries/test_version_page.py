@@ -117,3 +117,11 @@ def test_the_etag_differs_for_a_reader_who_may_not_retry(client, user, caller, m
     client.force_login(reader)
     answer = client.get(url, HTTP_IF_NONE_MATCH=owner_tag, **HTMX)
     assert answer.status_code == 200 and "Retry failed regions" not in answer.content.decode()
+
+
+def test_the_disks_table_shows_each_disks_host_caching(client, user, make_version, make_image):
+    v = make_version(source=make_image("withdata", data_luns=(1,)), os_host_caching="ReadWrite")
+    client.force_login(user)
+    page = client.get(f"/versions/{v.pk}/").content.decode()
+    assert "<th>Host caching</th>" in page
+    assert "<td>ReadWrite</td>" in page and "<td>None</td>" in page  # the data disk: not given
