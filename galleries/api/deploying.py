@@ -542,7 +542,7 @@ def advance(
         return d
     with transaction.atomic():
         d = (
-            TemplateDeployment.objects.select_for_update()
+            TemplateDeployment.objects.select_for_update(of=("self",))  # PostgreSQL: not the outer joins
             .select_related("resource_group", "subscription")
             .get(pk=d.pk)
         )
