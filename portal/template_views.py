@@ -45,8 +45,9 @@ GROUPS = ResourceGroup.objects.select_related("location", "subscription", "tenan
 PARAMETER_TARGET = re.compile(r"^(?:properties\.)?parameters\.([^.\[]+)")
 
 
-class GroupPage(GalleriesView, generic.ResourceView):
-    """A page of a resource group: its breadcrumbs (Subscription › group › ``crumb``) and header."""
+class GroupPage(GalleriesView, generic.ObjectView):
+    """A page of a resource group: its breadcrumbs (Subscription › group › ``crumb``) and header; the
+    group is the object (``ObjectView``'s one fetch: 404 unreadable, 403 without ``action``)."""
 
     queryset = GROUPS
     crumb = ""
@@ -247,7 +248,7 @@ class GroupDeployments(GalleriesView, generic.ObjectListView):
         return self.queryset.filter(resource_group=self.group)
 
 
-class DeploymentHistory(GroupPage, generic.ObjectView):
+class DeploymentHistory(GroupPage):
     """ "Deployments" of a resource group: every template deployment, newest first."""
 
     template_name = T + "history.html"
@@ -290,6 +291,12 @@ class DeploymentDetail(GroupPage):
                 "Deployments", reverse("resource-group-deployments", args=[rg.pk]), "deployments", "secondary"
             )
         ]
+
+    def get_frame(self, request, rg):
+        frame = super().get_frame(request, rg)
+        history = {"label": "Deployments", "url": reverse("resource-group-deployments", args=[rg.pk])}
+        frame["breadcrumbs"].insert(-1, history)
+        return frame
 
     def get(self, request, pk, deployment):
         rg = self.object

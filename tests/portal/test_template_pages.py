@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from accounts.services import create_user
 from accounts.sharing import grant_as_system
 from galleries.models import Gallery, TemplateDeployment
+from portal import template_views
 from portal.template_forms import ParametersForm
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "fixtures" / "templates"
@@ -309,3 +311,55 @@ def test_gallery_export(client, user, gallery, make_version):
     download = client.get(f"/galleries/{gallery.pk}/export/template.json")
     assert download["Content-Disposition"] == 'attachment; filename="Gallery1-template.json"'
     assert json.loads(download.content) == template
+
+
+def test_what_if_changes_render_as_a_diff(client, user, rg, monkeypatch):
+    """The page's rendering of ARM's WhatIfOperationResult (the shape galleries.api.whatif answers),
+    independent of that module: a Create, and a Modify with its delta rows (nested ones as paths)."""
+    result = {
+        "status": "Succeeded",
+        "properties": {
+            "changes": [
+                {
+                    "resourceId": f"{rg.arm_id}/providers/Microsoft.Compute/galleries/new",
+                    "changeType": "Create",
+                },
+                {
+                    "resourceId": f"{rg.arm_id}/providers/Microsoft.Compute/galleries/old",
+                    "changeType": "Modify",
+                    "delta": [
+                        {
+                            "path": "properties",
+                            "propertyChangeType": "Modify",
+                            "children": [
+                                {
+                                    "path": "description",
+                                    "propertyChangeType": "Modify",
+                                    "before": "was",
+                                    "after": "now",
+                                }
+                            ],
+                        },
+                        {"path": "tags.env", "propertyChangeType": "Create", "after": "prod"},
+                    ],
+                },
+            ]
+        },
+    }
+    calls = []
+    monkeypatch.setattr(
+        template_views, "whatif", SimpleNamespace(what_if=lambda *a: calls.append(a) or result)
+    )
+    client.force_login(user)
+    r = post_parameters(client, rg, SIG_CREATE, "whatif", galleryName="old")
+    assert r.status_code == 200
+    assert calls[0][0] == user and calls[0][1] == rg and calls[0][2] == "d1"
+    assert calls[0][3]["properties"]["parameters"] == {"galleryName": {"value": "old"}}
+    page = text(r)
+    assert '<span class="tag change-create">Create</span>' in page
+    assert '<span class="tag change-modify">Modify</span>' in page
+    assert (
+        "<td><code>properties.description</code></td><td>Modify</td><td><del>was</del></td><td><ins>now</ins></td>"
+        in page
+    )
+    assert "<code>tags.env</code>" in page and "<ins>prod</ins>" in page
