@@ -25,9 +25,9 @@ from accounts import administration as admin
 from accounts.models import Resource, ResourceGroup, Subscription
 from accounts.roles import Action
 from accounts.views import current_directory
-from galleries.api import export
-from galleries.frame import command, row
-from galleries.models import UsageCounter
+from galleries.api import deploying, export
+from galleries.frame import FRAME_RELATED, command, row
+from galleries.models import Gallery, GalleryImage, GalleryImageVersion, UsageCounter
 from galleries.views.base import GalleriesView, in_directory
 from portal.core import generic
 from portal.core.errors import ServiceError
@@ -236,7 +236,19 @@ class ResourceGroupView(GalleriesView, generic.ObjectView):
     partial_template = "portal/components/_table.html"
 
     def commands(self, request, rg):
-        return [command("Export template", reverse("resource-group-export", args=[rg.pk]), "export-template")]
+        out = []
+        if self.allowed(request.user, Action.WRITE, rg, deploying.DEPLOYMENT_TYPE):  # as the page checks
+            url = reverse("resource-group-deploy", args=[rg.pk])
+            out.append(command("Deploy a custom template", url, "deploy-template"))
+        out.append(
+            command("Export template", reverse("resource-group-export", args=[rg.pk]), "export-template")
+        )
+        out.append(
+            command(
+                "Deployments", reverse("resource-group-deployments", args=[rg.pk]), "deployments", "secondary"
+            )
+        )
+        return out
 
     def get_extra_context(self, request, rg):
         filterset, table = GroupResources(group=rg).build_table(request)
@@ -308,6 +320,51 @@ class ResourceGroupExportDownload(ResourceGroupExport):
         return response
 
 
+class GalleryExport(ResourceGroupExport):
+    """ "Export template" of a gallery: the gallery with its definitions and versions the user may read,
+    through the same function and page as a group's (``export.Request`` naming their resource ids)."""
+
+    queryset = Gallery.objects.select_related(*FRAME_RELATED)
+
+    def download_url(self, gallery) -> str:
+        query = urlencode([("options", o) for o in sorted(self.chosen)])
+        return reverse("gallery-export-download", args=[gallery.pk]) + (f"?{query}" if query else "")
+
+    def result(self, request, gallery) -> dict:
+        ids = [gallery.arm_id]
+        for model in (GalleryImage, GalleryImageVersion):
+            rows = access.restrict(model.objects.filter(gallery=gallery), request.user)
+            ids += [arm_id for arm_id in rows.order_by("pk").values_list("arm_id", flat=True)]
+        return export.export_group(
+            request.user, gallery.resource_group, export.Request(tuple(ids), self.chosen)
+        )
+
+    def get_extra_context(self, request, gallery):
+        result = self.result(request, gallery)
+        return {
+            "group": gallery,
+            "template_json": json.dumps(result["template"], indent=2),
+            "export_error": result.get("error"),
+            "option_choices": [(name, name in self.chosen) for name in export.OPTIONS.values()],
+        }
+
+
+class GalleryExportDownload(GalleryExport):
+    """The template of ``GalleryExport`` as a file: ``<gallery>-template.json``."""
+
+    def get_extra_context(self, request, gallery):
+        return {}
+
+    def render(self, request, context, status=200, template=None):
+        gallery = context["object"]
+        result = self.result(request, gallery)
+        response = HttpResponse(
+            json.dumps(result["template"], indent=2) + "\n", content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{gallery.name}-template.json"'
+        return response
+
+
 urlpatterns = [
     path("subscriptions/", SubscriptionList.as_view(), name="subscriptions"),
     path("subscriptions/<int:pk>/", SubscriptionView.as_view(), name="subscription-detail"),
@@ -319,5 +376,11 @@ urlpatterns = [
         "resource-groups/<int:pk>/export/template.json",
         ResourceGroupExportDownload.as_view(),
         name="resource-group-export-download",
+    ),
+    path("galleries/<int:pk>/export/", GalleryExport.as_view(), name="gallery-export"),
+    path(
+        "galleries/<int:pk>/export/template.json",
+        GalleryExportDownload.as_view(),
+        name="gallery-export-download",
     ),
 ]

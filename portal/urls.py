@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("portal.metadata")),
     path("", include("portal.reports")),
     path("", include("portal.resource_views")),
+    path("", include("portal.template_views")),
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
     path("", include("accounts.api.urls")),

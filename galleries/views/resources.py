@@ -246,15 +246,20 @@ class GalleryView(GalleriesView, generic.ObjectView):
     delete_url_name = "gallery-delete"
 
     def commands(self, request, gallery):
+        out = []
         if self.allowed(request.user, Action.WRITE, gallery, DEFINITION_TYPE):
-            return [
+            out.append(
                 command(
                     "+ Add image definition",
                     reverse("definition-create", args=[gallery.pk]),
                     "add-definition",
                 )
-            ]
-        return []
+            )
+        # the page is the shell's (portal.resource_views.GalleryExport): the group's export page, for this gallery
+        out.append(
+            command("Export template", reverse("gallery-export", args=[gallery.pk]), "export-template")
+        )
+        return out
 
     def essentials(self, gallery):
         return [

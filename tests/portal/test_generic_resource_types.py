@@ -108,6 +108,9 @@ def test_every_page_under_subscriptions_and_resource_groups_is_generic():
         "resource-group-detail",
         "resource-group-export",  # a resource group's template (issue 15): an ObjectView
         "resource-group-export-download",  # the same view, answering the file
+        "resource-group-deploy",  # Deploy a custom template (issue 15): an ObjectView that also posts
+        "resource-group-deployments",  # its history and a deployment's page (portal/template_views.py)
+        "resource-group-deployment",
     }
     for name, (route, p) in pages.items():
         assert issubclass(_view_class(p), generic.ObjectView | generic.ObjectListView), (name, route)

@@ -12,6 +12,7 @@ The directory pages are tenant-admin pages, not resource pages; their tests live
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -116,6 +117,56 @@ class TestResourceGroupExportPage(EndpointPermissions):
 class TestResourceGroupExportDownload(EndpointPermissions):
     def path(self, w):
         return f"/resource-groups/{w.rg.pk}/export/template.json"
+
+
+class TestResourceGroupDeployPage(EndpointPermissions):
+    write = True
+
+    def path(self, w):
+        return f"/resource-groups/{w.rg.pk}/deploy/"
+
+
+class TestResourceGroupDeployPost(EndpointPermissions):
+    """Deploy (step 2): the owner's deployment starts (a redirect to its page); nothing else is created."""
+
+    method = "post"
+    write = True
+    ok = (302,)
+
+    def path(self, w):
+        return f"/resource-groups/{w.rg.pk}/deploy/"
+
+    def body(self, w):
+        template = {"$schema": "x", "contentVersion": "1.0.0.0", "resources": []}
+        return {
+            "step": "parameters",
+            "action": "deploy",
+            "template": json.dumps(template),
+            "deployment_name": "p1",
+        }
+
+
+class TestResourceGroupDeploymentHistory(EndpointPermissions):
+    def path(self, w):
+        return f"/resource-groups/{w.rg.pk}/deployments/"
+
+
+class TestResourceGroupDeploymentPage(EndpointPermissions):
+    def path(self, w):
+        TemplateDeployment.objects.get_or_create(
+            name="d0", resource_group=w.rg, defaults={"subscription": w.subscription, "state": "Succeeded"}
+        )
+        return f"/resource-groups/{w.rg.pk}/deployments/d0/"
+
+
+class TestGalleryExportPage(EndpointPermissions):
+    def path(self, w):
+        return f"/galleries/{w.version.gallery_id}/export/"
+
+
+class TestGalleryExportDownload(EndpointPermissions):
+    def path(self, w):
+        return f"/galleries/{w.version.gallery_id}/export/template.json"
 
 
 class TestReplicationPoll(EndpointPermissions):
@@ -602,6 +653,11 @@ def test_every_resource_url_is_covered():
         "resource-group-detail",
         "resource-group-export",
         "resource-group-export-download",
+        "resource-group-deploy",  # TestResourceGroupDeploy*
+        "resource-group-deployments",
+        "resource-group-deployment",
+        "gallery-export",
+        "gallery-export-download",
         "deployment-create",
         "deployment-detail",
         "deployment-capture",
