@@ -28,6 +28,7 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
+import json5
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime as _django_parse_datetime
@@ -102,8 +103,16 @@ def json_depth(raw: bytes) -> int:
     return deepest
 
 
-def parse_json(raw: bytes | str, *, max_depth: int = limits.JSON_DEPTH, limit: int = limits.REQUEST_BODY):
-    """The one JSON reader for request bodies. An empty body is ``None``."""
+def parse_json(
+    raw: bytes | str,
+    *,
+    max_depth: int = limits.JSON_DEPTH,
+    limit: int = limits.REQUEST_BODY,
+    jsonc: bool = False,
+):
+    """The one JSON reader for request bodies. An empty body is ``None``. ``jsonc``: a body that is not
+    JSON may be JSONC as ARM's deserializer reads it (comments, unquoted property names, trailing
+    commas; read by ``json5``) — what the az CLI sends for a deployment (see ``ArmJSONCParser``)."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if len(raw) > limit:
@@ -122,10 +131,25 @@ def parse_json(raw: bytes | str, *, max_depth: int = limits.JSON_DEPTH, limit: i
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as err:
-        where = f" at line {err.lineno}, column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
-        raise invalid_content(f"The request body is not valid JSON{where}.") from None
+        data = _jsonc(text) if jsonc else _NOT_JSON
+        if data is _NOT_JSON:
+            where = (
+                f" at line {err.lineno}, column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
+            )
+            raise invalid_content(f"The request body is not valid JSON{where}.") from None
     check_strings(data)
     return data
+
+
+_NOT_JSON = object()
+
+
+def _jsonc(text: str):
+    """``text`` read as JSONC (json5), or ``_NOT_JSON``."""
+    try:
+        return json5.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _path(parent: str, key) -> str:
