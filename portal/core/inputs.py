@@ -28,7 +28,6 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-import json5
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime as _django_parse_datetime
@@ -84,7 +83,9 @@ def read_body(stream, meta, limit: int = limits.REQUEST_BODY) -> bytes:
     return data
 
 
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: A string, or an unterminated one to the end; possessive, so the scan stays linear ('"\\"\\…' made the
+#: backtracking form quadratic: 80 KB took 20 s).
+_STRINGS = re.compile(rb'"(?:[^"\\]++|\\.?)*+(?:"|\Z)', re.DOTALL)
 _NOT_BRACKETS = re.compile(rb"[^\[\]{}]")
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
@@ -112,7 +113,7 @@ def parse_json(
 ):
     """The one JSON reader for request bodies. An empty body is ``None``. ``jsonc``: a body that is not
     JSON may be JSONC as ARM's deserializer reads it (comments, unquoted property names, trailing
-    commas; read by ``json5``) — what the az CLI sends for a deployment (see ``ArmJSONCParser``)."""
+    commas) — what the az CLI sends for a deployment (see ``ArmJSONCParser``)."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if len(raw) > limit:
@@ -142,12 +143,36 @@ def parse_json(
 
 
 _NOT_JSON = object()
+#: JSONC's extras over JSON, each found once in a linear scan (strings first, so nothing inside one is
+#: touched): comments (dropped), unquoted property names (quoted), trailing commas (dropped). Possessive
+#: quantifiers, and an unterminated string or comment running to the end: no backtracking, so no input
+#: makes the scan quadratic.
+_JSONC = re.compile(
+    r"""(?P<string>"(?:[^"\\]++|\\.?)*+(?:"|\Z))
+    |(?P<comment>//[^\n]*+|/\*.*?(?:\*/|\Z))
+    |(?P<key>(?<![\w$.])[A-Za-z_$][\w$]*+)(?=\s*+:)
+    |,(?=(?:\s++|//[^\n]*+|/\*.*?(?:\*/|\Z))*+[}\]])""",
+    re.DOTALL | re.VERBOSE,
+)
+
+
+def _jsonc_part(match: re.Match) -> str:
+    if match.group("string") is not None:
+        return match.group("string")
+    comment = match.group("comment")
+    if comment is not None:  # an unterminated /* runs to the end (one scan) and stays: not JSON
+        return " " if comment.startswith("//") or (len(comment) >= 4 and comment.endswith("*/")) else comment
+    if match.group("key") is not None:
+        return f'"{match.group("key")}"'
+    return ""  # a trailing comma
 
 
 def _jsonc(text: str):
-    """``text`` read as JSONC (json5), or ``_NOT_JSON``."""
+    """``text`` read as JSONC — JSON with comments, unquoted property names and trailing commas, as
+    ARM's deserializer reads it — or ``_NOT_JSON``. A regular-expression rewrite then ``json.loads``,
+    both linear: a 4 MB body is read in well under a second."""
     try:
-        return json5.loads(text)
+        return json.loads(_JSONC.sub(_jsonc_part, text))
     except (ValueError, RecursionError):
         return _NOT_JSON
 
