@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from accounts import access
 from accounts.roles import Action
-from portal.core.arm import page
+from portal.core.arm import ArmJSONCParser, page
 from portal.core.errors import ServiceError
 
 from ..models import TemplateDeployment
@@ -32,6 +32,7 @@ RETRY_AFTER = "1"
 class _Deployments(ArmView):
     api_versions = RESOURCES_VERSIONS
     resource_type = DEPLOYMENT_TYPE
+    parser_classes = [ArmJSONCParser]  # the az CLI sends the template as JSONC
 
     def target(self, sub, rg=None):
         """The deployment's scope, readable by the caller (404 otherwise): a resource group or a

@@ -200,10 +200,15 @@ def _wrap(path: str, value) -> dict:
     return out
 
 
+#: Keys whose values may be a region, which the API matches by name or display name (``westeurope`` is
+#: ``West Europe``): a location, and a target region's ``name`` (no other name may hold a space).
+_REGIONS = {"location", "name"}
+
+
 def _plain(value, path: str = ""):
     leaf = path.rsplit(".", 1)[-1]
     if isinstance(value, str) and leaf in _CASELESS:
-        return value.casefold().replace(" ", "") if leaf == "location" else value.casefold()
+        return value.casefold().replace(" ", "") if leaf in _REGIONS else value.casefold()
     return value
 
 
@@ -216,7 +221,7 @@ def _canon(value, key: str = ""):
     if isinstance(value, list | tuple):
         return [_canon(v, key) for v in value]
     if isinstance(value, str) and key in _CASELESS:
-        return value.casefold().replace(" ", "") if key == "location" else value.casefold()
+        return value.casefold().replace(" ", "") if key in _REGIONS else value.casefold()
     return value
 
 

@@ -134,6 +134,18 @@ class ArmJSONParser(BaseParser):
         return inputs.parse_json(inputs.read_body(stream, meta))
 
 
+class ArmJSONCParser(ArmJSONParser):
+    """``ArmJSONParser`` that also reads JSONC: a deployment's body as the az CLI sends it. Its
+    ``JsonCTemplatePolicy`` (azure-cli's ``command_modules/resource/custom.py``) splices the template file
+    verbatim into the body after an unquoted ``template:`` key — "not an ordinary JSON format, but it is a
+    JSONC format that service can deserialize" — comments and all; ARM's deserializer reads it."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        meta = request.META if request is not None else {}
+        return inputs.parse_json(inputs.read_body(stream, meta), jsonc=True)
+
+
 class ArmView(APIView):
     """Base of every API endpoint: authentication, api-version, ARM errors, JSON only.
 
@@ -259,7 +271,10 @@ CANONICAL_SEGMENTS = {
 
 class ArmPathMiddleware:
     """``/SUBSCRIPTIONS/x/ResourceGroups/y/providers/microsoft.compute/...`` resolves like the canonical
-    spelling. Only the literal segments' case changes; names are looked up case-insensitively anyway."""
+    spelling. Only the literal segments' case changes; names are looked up case-insensitively anyway.
+    A trailing slash is dropped: Azure's spec writes some paths with one (resources.json's
+    ``Deployments_ListByResourceGroup``: ``…/providers/Microsoft.Resources/deployments/``, which the az
+    CLI sends) and ARM answers either spelling."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -268,6 +283,6 @@ class ArmPathMiddleware:
         path = request.path_info
         head = path[:15].lower()
         if head == "/subscriptions/" or head.startswith("/providers/") or path.lower() == "/subscriptions":
-            parts = path.split("/")
+            parts = path.removesuffix("/").split("/") if len(path) > 1 else path.split("/")
             request.path_info = "/".join(CANONICAL_SEGMENTS.get(p.lower(), p) for p in parts)
         return self.get_response(request)

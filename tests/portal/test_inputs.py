@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -78,6 +79,34 @@ def test_well_formed_unicode_and_empty_bodies_pass(inputs):
     assert inputs.parse_json(b"  \n") is None
     refused(lambda: inputs.parse_json(b"\xff\xfe"), "InvalidRequestContent", None, "UTF-8")
     refused(lambda: inputs.parse_json(b"{nope"), "InvalidRequestContent", None, "not valid JSON")
+
+
+def test_jsonc_is_read_only_when_asked(inputs):
+    """A deployment's body as the az CLI sends it: comments, an unquoted property name, trailing commas
+    (nothing inside a string is touched); other bodies stay strict JSON."""
+    text = '{"properties": {"mode": "Incremental"}, template: {// c\n"u": "http://x/*y*/, }", /* b */ "a": [1,],},}'
+    assert inputs.parse_json(text.encode(), jsonc=True) == {
+        "properties": {"mode": "Incremental"},
+        "template": {"u": "http://x/*y*/, }", "a": [1]},
+    }
+    refused(lambda: inputs.parse_json(text.encode()), "InvalidRequestContent", None, "not valid JSON")
+    for bad in (b'{"a": 1 /* open', b'{"a": "open', b"{a b: 1}", b'{"a": 1,,}'):
+        refused(lambda bad=bad: inputs.parse_json(bad, jsonc=True), "InvalidRequestContent", None, "line 1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'"\\' * 1_300_000, b'"' * 4_000_000, b"/* " * 1_300_000, b", /*" * 1_000_000, b"a " * 2_000_000],
+    ids=["escaped-quotes", "quotes", "open-comments", "commas-and-comments", "words"],
+)
+def test_no_body_makes_the_reader_quadratic(inputs, limits, body):
+    """Unterminated strings and comments: the depth check and the JSONC rewrite scan once (the
+    backtracking string pattern took 20 s for 80 KB of '"\\'); each of these 4 MB bodies is refused
+    in well under a second on a laptop — the bound here is generous for a loaded CI machine."""
+    assert len(body) <= limits.REQUEST_BODY
+    started = time.monotonic()
+    refused(lambda: inputs.parse_json(body, jsonc=True), "InvalidRequestContent")
+    assert time.monotonic() - started < 10
 
 
 def test_a_body_over_the_limit_is_413_whether_or_not_it_declared_its_length(inputs, limits):
