@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.parsers import BaseParser
@@ -272,9 +273,11 @@ CANONICAL_SEGMENTS = {
 class ArmPathMiddleware:
     """``/SUBSCRIPTIONS/x/ResourceGroups/y/providers/microsoft.compute/...`` resolves like the canonical
     spelling. Only the literal segments' case changes; names are looked up case-insensitively anyway.
-    A trailing slash is dropped: Azure's spec writes some paths with one (resources.json's
+    A trailing slash is dropped when the path with it is no route (or only the API's catch-all,
+    ``ApiNotFound``): Azure's spec writes some paths with one (resources.json's
     ``Deployments_ListByResourceGroup``: ``…/providers/Microsoft.Resources/deployments/``, which the az
-    CLI sends) and ARM answers either spelling."""
+    CLI sends) and ARM answers either spelling; the portal's own pages under ``/subscriptions/<pk>/…/``
+    keep theirs. Only paths ending in a slash pay for that lookup."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -283,6 +286,17 @@ class ArmPathMiddleware:
         path = request.path_info
         head = path[:15].lower()
         if head == "/subscriptions/" or head.startswith("/providers/") or path.lower() == "/subscriptions":
-            parts = path.removesuffix("/").split("/") if len(path) > 1 else path.split("/")
-            request.path_info = "/".join(CANONICAL_SEGMENTS.get(p.lower(), p) for p in parts)
+            path = "/".join(CANONICAL_SEGMENTS.get(p.lower(), p) for p in path.split("/"))
+            if len(path) > 1 and path.endswith("/") and _api_only(path, request):
+                path = path.removesuffix("/")
+            request.path_info = path
         return self.get_response(request)
+
+
+def _api_only(path: str, request) -> bool:
+    """Is ``path`` no route but the API's catch-all (``ApiNotFound``)?"""
+    try:
+        match = resolve(path, getattr(request, "urlconf", None))
+    except Resolver404:
+        return True
+    return getattr(match.func, "view_class", None) is ApiNotFound
