@@ -87,51 +87,52 @@ def _read(call) -> dict | None:
         raise
 
 
-class ResourceGroupHandler:
-    """``Microsoft.Resources/resourceGroups`` at subscription scope: the API's resource-group PUT/GET."""
+class _ViewHandler:
+    """A type deployed through one API item view's PUT and read through its GET, done within the call
+    (``status`` is always Succeeded); ``args`` gives the view's arguments from the resource id."""
 
-    api_versions = RESOURCES_VERSIONS
+    view_class = None
 
     @staticmethod
-    def _names(resource_id: str) -> tuple[str, str]:
-        parts = resource_id.strip("/").split("/")
-        return parts[1], parts[-1]
+    def args(resource_id: str) -> tuple[str, str]:
+        raise NotImplementedError
 
     def read(self, runner, resource_id: str, api_version: str | None) -> dict | None:
-        view = _view(ResourceGroupItem, runner)
-        return _read(lambda: view.get(view.request, *self._names(resource_id)))
+        view = _view(self.view_class, runner)
+        return _read(lambda: view.get(view.request, *self.args(resource_id)))
 
     def apply(self, runner, resource, body: dict) -> Outcome:
-        view = _view(ResourceGroupItem, runner, body)
-        view.put(view.request, *self._names(resource.id))
+        view = _view(self.view_class, runner, body)
+        view.put(view.request, *self.args(resource.id))
         return Outcome("Succeeded")
 
     def status(self, runner, resource_id: str) -> Outcome:
         return Outcome("Succeeded")
 
 
-class RoleAssignmentHandler:
+class ResourceGroupHandler(_ViewHandler):
+    """``Microsoft.Resources/resourceGroups`` at subscription scope: the API's resource-group PUT/GET."""
+
+    api_versions = RESOURCES_VERSIONS
+    view_class = ResourceGroupItem
+
+    @staticmethod
+    def args(resource_id: str) -> tuple[str, str]:
+        parts = resource_id.strip("/").split("/")
+        return parts[1], parts[-1]
+
+
+class RoleAssignmentHandler(_ViewHandler):
     """``Microsoft.Authorization/roleAssignments``: the API's role-assignment PUT/GET at the scope the
     assignment extends (its id up to ``/providers/Microsoft.Authorization/roleAssignments/``)."""
 
     api_versions = ASSIGNMENTS_VERSIONS
+    view_class = RoleAssignmentItem
 
     @staticmethod
-    def _split(resource_id: str) -> tuple[str, str]:
+    def args(resource_id: str) -> tuple[str, str]:
         at = resource_id.lower().rfind(_ASSIGNMENTS)
         return resource_id[:at].strip("/"), resource_id[at + len(_ASSIGNMENTS) :]
-
-    def read(self, runner, resource_id: str, api_version: str | None) -> dict | None:
-        view = _view(RoleAssignmentItem, runner)
-        return _read(lambda: view.get(view.request, *self._split(resource_id)))
-
-    def apply(self, runner, resource, body: dict) -> Outcome:
-        view = _view(RoleAssignmentItem, runner, body)
-        view.put(view.request, *self._split(resource.id))
-        return Outcome("Succeeded")
-
-    def status(self, runner, resource_id: str) -> Outcome:
-        return Outcome("Succeeded")
 
 
 #: Registered in ``deploying.HANDLERS`` next to the galleries' types.
