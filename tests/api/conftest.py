@@ -11,7 +11,7 @@ import pytest
 from azure.identity import ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
 
-from accounts import directory
+from accounts import directory, tokens
 from accounts.activity import Caller
 from accounts.models import ServicePrincipal
 from accounts.sharing import grant_as_system
@@ -67,3 +67,14 @@ def pipeline(tls_live_server):
 def sdk(pipeline):
     """``sdk(subscription, role="owner")`` → a ``ComputeManagementClient`` of ``pipeline``."""
     return lambda subscription, role="owner": pipeline(subscription, role)
+
+
+def bearer_for(user) -> dict:
+    """Django test-client headers carrying a resource-manager bearer token of ``user``."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
+
+
+@pytest.fixture
+def bearer(user):
+    """The signed-in ``user``'s bearer headers (modules with another ``bearer`` override it)."""
+    return bearer_for(user)

@@ -7,19 +7,17 @@ import uuid
 
 import pytest
 
-from accounts import directory, sharing, tokens
+from accounts import directory, sharing
 from accounts.activity import Caller
 from accounts.models import ActivityLogEntry, UserRoleAssignment
 from accounts.roles import ROLE_BY_KEY
 from accounts.services import create_tenant, create_user
 
+from .conftest import bearer_for as bearer
+
 V = "api-version=2022-04-01"
 AUTHZ = "/providers/Microsoft.Authorization"
 READER = ROLE_BY_KEY["reader"].guid
-
-
-def bearer(user) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import pytest
 from django.test import Client
 
-from accounts import tokens
 from accounts.models import ActivityLogEntry
 from galleries.api import arm_versions
 from galleries.models import Gallery, GalleryImage
@@ -23,11 +22,6 @@ def limit(name: str) -> int:
     from portal.core import limits
 
     return getattr(limits, name)
-
-
-@pytest.fixture
-def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def galleries_url(subscription) -> str:

@@ -11,7 +11,6 @@ import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources import models as rm
 
-from accounts import tokens
 from accounts.activity import Caller
 from accounts.services import create_resource_group, create_user
 from accounts.sharing import grant_as_system
@@ -22,18 +21,11 @@ from galleries.arm.expand import expand, flatten
 from galleries.models import GalleryImageVersion
 from galleries.services import TargetRegionSpec
 
+from .conftest import bearer_for as bearer_of
+
 V = "2025-04-01"
 GALLERY_V = max(arm_versions.GALLERY_API_VERSIONS)
 IMAGE_V = max(arm_versions.IMAGE_API_VERSIONS)
-
-
-def bearer_of(user) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
-
-
-@pytest.fixture
-def bearer(user):
-    return bearer_of(user)
 
 
 @pytest.fixture

@@ -8,16 +8,10 @@ from __future__ import annotations
 import pytest
 from azure.mgmt.compute import models as m
 
-from accounts import tokens
 from galleries.api import arm_versions
 from galleries.models import VersionDisk
 
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)
-
-
-@pytest.fixture
-def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 @pytest.fixture

@@ -12,17 +12,11 @@ import pytest
 from azure.mgmt.compute import models as m
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
-from accounts import tokens
 from galleries.api import arm_versions
 from galleries.models import GalleryImageVersion
 
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)
 RG = "images"
-
-
-@pytest.fixture
-def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def _url(subscription, tail: str) -> str:

@@ -5,8 +5,6 @@ the caller may not read."""
 
 from __future__ import annotations
 
-import pytest
-
 from accounts import tokens
 from accounts.services import create_tenant, create_user
 from galleries import services
@@ -14,11 +12,6 @@ from galleries.api import arm_versions
 
 NEWEST = max(arm_versions.GALLERY_API_VERSIONS)
 OLDEST = min(arm_versions.GALLERY_API_VERSIONS)
-
-
-@pytest.fixture
-def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def base(subscription, rg="images") -> str:

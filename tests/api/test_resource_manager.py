@@ -25,11 +25,6 @@ V = "2025-04-01"
 COMPUTE_V = max(arm_versions.IMAGE_API_VERSIONS)
 
 
-@pytest.fixture
-def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
-
-
 def _sub(subscription) -> str:
     return f"/subscriptions/{subscription.guid}"
 

@@ -6,18 +6,12 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from accounts import tokens
 from accounts.activity import Caller
 from accounts.services import create_resource_group, create_subscription, create_tenant, create_user
 from galleries import services
 from galleries.api import arm_versions
 
 RESOURCES = max(arm_versions.RESOURCES_API_VERSIONS)
-
-
-@pytest.fixture
-def bearer(user):
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
 
 
 def test_managed_images_and_snapshots_through_the_sdk(sdk, user, subscription, rg, caller, image, make_blob):

@@ -12,7 +12,6 @@ from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 from azure.mgmt.resource.deployments import models as rm
 from conftest import wait_for
 
-from accounts import tokens
 from accounts.activity import Caller
 from accounts.models import UserRoleAssignment
 from accounts.services import create_user
@@ -29,29 +28,11 @@ from galleries.models import (
 from galleries.services import TargetRegionSpec as T
 from galleries.tasks import advance_template_deployments
 
-from .test_template_deployments import V, template
+from .conftest import bearer_for as _bearer
+from .test_template_deployments import V, _url, template
+from .test_template_deployments import _put as _send
 
 PS = GalleryImageVersion.ProvisioningState
-
-
-def _bearer(user) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
-
-
-@pytest.fixture
-def bearer(user):
-    return _bearer(user)
-
-
-def _url(subscription, rg, tail="") -> str:
-    return (
-        f"/subscriptions/{subscription.guid}/resourcegroups/{rg.name}/providers/Microsoft.Resources/"
-        f"deployments{tail}?api-version={V}"
-    )
-
-
-def _send(client, url, body, bearer, method="put"):
-    return getattr(client, method)(url, body, content_type="application/json", **bearer)
 
 
 def _body(tpl: dict, mode="Incremental", **params) -> dict:

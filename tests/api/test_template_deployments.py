@@ -15,11 +15,12 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 from azure.mgmt.resource.deployments import models as rm
 
-from accounts import tokens
 from accounts.models import ActivityLogEntry
 from accounts.services import create_user
 from accounts.sharing import grant_as_system
 from galleries.models import Gallery, GalleryImage, TemplateDeployment
+
+from .conftest import bearer_for as _bearer
 
 V = "2025-04-01"
 TEMPLATES = Path(__file__).resolve().parent.parent / "fixtures" / "templates"
@@ -27,15 +28,6 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "fixtures" / "templates"
 
 def template(name: str) -> dict:
     return json.loads((TEMPLATES / name / "azuredeploy.json").read_text())
-
-
-def _bearer(user) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
-
-
-@pytest.fixture
-def bearer(user):
-    return _bearer(user)
 
 
 def _url(subscription, rg, tail="") -> str:

@@ -9,25 +9,17 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
-from accounts import tokens
 from accounts.models import ActivityLogEntry, ResourceGroup, UserRoleAssignment
 from accounts.roles import role
 from accounts.services import create_user
 from accounts.sharing import grant_as_system
 from galleries.models import Gallery, TemplateDeployment
 
+from .conftest import bearer_for as _bearer
+
 V = "2025-04-01"
 SCHEMA = "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#"
 READER = role("reader").guid
-
-
-def _bearer(user) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {tokens.issue(user, base='http://testserver')['access_token']}"}
-
-
-@pytest.fixture
-def bearer(user):
-    return _bearer(user)
 
 
 def _sub_url(subscription, tail="") -> str:
