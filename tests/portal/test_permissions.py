@@ -845,30 +845,39 @@ def test_uploads_of_an_unreadable_resource_group_look_missing(client, world):
 # --- Template deployments (galleries.api.deployments) ------------------------------------------------------
 
 
+def _deployment_row(w, state: str, group=None) -> None:
+    """The record ``dep`` at ``group`` (at the subscription when None), with one Succeeded operation."""
+    if TemplateDeployment.objects.filter(name="dep").exists():
+        return
+    target = w.version.gallery if group is not None else w.rg
+    TemplateDeployment.objects.create(
+        name="dep",
+        operation_id=OPERATION,
+        subscription=w.subscription,
+        resource_group=group,
+        location="" if group is not None else "westeurope",
+        principal=w.owner,
+        state=state,
+        operations=[
+            {
+                "id": target.arm_id,
+                "type": target.ARM_TYPE,
+                "name": target.name,
+                "status": "Succeeded",
+                "error": None,
+                "timestamp": "2026-01-01T00:00:00Z",
+                "operationId": "0123456789ABCDEF",
+            }
+        ],
+    )
+
+
 class _ArmDeployment(ArmEndpoint):
     api_version = "2025-04-01"
     route = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/dep"
 
     def path(self, w):
-        if not TemplateDeployment.objects.filter(name="dep").exists():
-            TemplateDeployment.objects.create(
-                name="dep",
-                operation_id=OPERATION,
-                resource_group=w.rg,
-                principal=w.owner,
-                state="Succeeded",
-                operations=[
-                    {
-                        "id": w.version.gallery.arm_id,
-                        "type": "Microsoft.Compute/galleries",
-                        "name": w.version.gallery.name,
-                        "status": "Succeeded",
-                        "error": None,
-                        "timestamp": "2026-01-01T00:00:00Z",
-                        "operationId": "0123456789ABCDEF",
-                    }
-                ],
-            )
+        _deployment_row(w, "Succeeded", w.rg)
         return super().path(w)
 
 
@@ -1033,27 +1042,7 @@ class _ArmSubDeployment(ArmEndpoint):
     state = "Succeeded"
 
     def path(self, w):
-        if not TemplateDeployment.objects.filter(name="dep").exists():
-            TemplateDeployment.objects.create(
-                name="dep",
-                operation_id=OPERATION,
-                subscription=w.subscription,
-                resource_group=None,
-                location="westeurope",
-                principal=w.owner,
-                state=self.state,
-                operations=[
-                    {
-                        "id": w.rg.arm_id,
-                        "type": "Microsoft.Resources/resourceGroups",
-                        "name": w.rg.name,
-                        "status": "Succeeded",
-                        "error": None,
-                        "timestamp": "2026-01-01T00:00:00Z",
-                        "operationId": "0123456789ABCDEF",
-                    }
-                ],
-            )
+        _deployment_row(w, self.state)
         return super().path(w)
 
 
