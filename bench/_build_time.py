@@ -96,7 +96,7 @@ def timed(access, n: int, method: str) -> None:
     for name, (pw, pc, rows) in sorted(spent.items(), key=lambda x: -x[1][0]):
         print(f"  {name:<36} {rows:>9,} rows {pw:8.1f} s wall {pc:8.1f} s CPU")
     inside = sum(v[0] for v in spent.values())
-    print(f"  {'the rest':<36} {'':>14} {wall - inside:8.1f} s wall")
+    print(f"  {'outside those (COPY: phases above)':<36} {'':>14} {wall - inside:8.1f} s wall")
     w, c = time.perf_counter(), time.process_time()
     access.analyze(False)
     print(f"VACUUM ANALYZE: {time.perf_counter() - w:.1f} s wall")
@@ -149,7 +149,9 @@ def snapshot() -> dict:
 
 def verify(access, n: int) -> None:
     if connection.vendor != "postgresql":
-        raise SystemExit("--verify compares the PostgreSQL COPY builder with bulk_create: set DATABASE_URL")
+        raise SystemExit(
+            "--verify compares the PostgreSQL COPY builder with bulk_create: set DATABASE_URL to a PostgreSQL database"
+        )
     states = {}
     for method in ("orm", "copy"):
         access.prepare_database(False)

@@ -7,8 +7,9 @@ versions, managed images and snapshots) and one principal holding 1,000 role ass
 scopes (subscriptions, resource groups, galleries, definitions, versions) with mixed roles, spread
 evenly over direct assignments and 20 groups the principal is a member of. Resource rows are
 bulk-inserted with the ARM ids, ancestor columns, tenant, type and ``hidden`` flag the services would
-write (``accounts.services.new_resource``), plus their typed child rows; assignments are bulk-inserted
-guardian rows on the roles' permissions.
+write (``accounts.services.new_resource``), plus their typed child rows — ``bulk_create`` on SQLite, the
+same rows by ``COPY`` on PostgreSQL (``bench/_copy_build.py``; ``bench/_build_time.py --verify`` compares
+the two); assignments are bulk-inserted guardian rows on the roles' permissions.
 
 For each size it times the home page's first page (50 rows, hidden types included, ordered by
 ``Lower("name"), "id"``, with the count for "1–50 of N"), built exactly as ``portal.views.home``
@@ -34,7 +35,7 @@ with ``--alternatives`` and ``--indexes``), in a throw-away SQLite database unle
 set; any failure exits non-zero.
 
 ``--reuse`` keeps the database and reuses tenants built with the same parameters (building 100,000
-resources takes 15–30 s). ``--explain`` prints the queries and their plans (SQLite ``EXPLAIN QUERY
+resources takes 15–30 s on SQLite, a few seconds on PostgreSQL). ``--explain`` prints the queries and their plans (SQLite ``EXPLAIN QUERY
 PLAN``, PostgreSQL ``EXPLAIN (ANALYZE, BUFFERS)``). Experiments (copies, the project's code is not
 changed), each checked against the same reference:
 
