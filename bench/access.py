@@ -7,8 +7,9 @@ versions, managed images and snapshots) and one principal holding 1,000 role ass
 scopes (subscriptions, resource groups, galleries, definitions, versions) with mixed roles, spread
 evenly over direct assignments and 20 groups the principal is a member of. Resource rows are
 bulk-inserted with the ARM ids, ancestor columns, tenant, type and ``hidden`` flag the services would
-write (``accounts.services.new_resource``), plus their typed child rows; assignments are bulk-inserted
-guardian rows on the roles' permissions.
+write (``accounts.services.new_resource``), plus their typed child rows — ``bulk_create`` on SQLite, the
+same rows by ``COPY`` on PostgreSQL (``bench/_copy_build.py``; ``bench/_build_time.py --verify`` compares
+the two); assignments are bulk-inserted guardian rows on the roles' permissions.
 
 For each size it times the home page's first page (50 rows, hidden types included, ordered by
 ``Lower("name"), "id"``, with the count for "1–50 of N"), built exactly as ``portal.views.home``
@@ -34,7 +35,7 @@ with ``--alternatives`` and ``--indexes``), in a throw-away SQLite database unle
 set; any failure exits non-zero.
 
 ``--reuse`` keeps the database and reuses tenants built with the same parameters (building 100,000
-resources takes 15–30 s). ``--explain`` prints the queries and their plans (SQLite ``EXPLAIN QUERY
+resources takes 15–30 s on SQLite, a few seconds on PostgreSQL). ``--explain`` prints the queries and their plans (SQLite ``EXPLAIN QUERY
 PLAN``, PostgreSQL ``EXPLAIN (ANALYZE, BUFFERS)``). Experiments (copies, the project's code is not
 changed), each checked against the same reference:
 
@@ -71,6 +72,7 @@ from django.db.models import F  # noqa: E402
 from django.db.models.functions import Lower  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench import _copy_build  # noqa: E402
 from bench._access_alternatives import ALTERNATIVES, INDEXES, alternative  # noqa: E402
 
 PAGE_SIZE = 50  # portal.views.PAGE_SIZE
@@ -138,27 +140,177 @@ def shape(n: int, subs: int) -> dict:
     }
 
 
-def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed: int):
-    """One tenant with ``n`` resources and a principal with ``n_assignments`` assignments."""
-    from accounts.models import (
-        GroupRoleAssignment,
-        Resource,
-        ResourceGroup,
+def build_orm(label, tenant, owner, region, disk, guids, s) -> dict:
+    """The resources of ``build`` by ``bulk_create`` of model objects (the first builder; SQLite's):
+    returns the scopes by type (ids), the counts and the leaves."""
+    from accounts.models import Resource, ResourceGroup, Subscription, sort_name_for
+    from accounts.services import ancestor_ids
+    from galleries.models import Gallery, GalleryImage, GalleryImageVersion, ManagedImage, Snapshot
+
+    def rows(objs):
+        return Resource.objects.bulk_create(objs, batch_size=1000)
+
+    def resource(parent, arm_type, arm_id, name, hidden=False, location=region, display_name=""):
+        ancestors = ancestor_ids(parent)  # what accounts.services.new_resource writes
+        return Resource(
+            type=arm_type,
+            arm_id=arm_id,
+            arm_key=arm_id.lower(),
+            name=name,
+            sort_name=sort_name_for(arm_type, name, arm_id, display_name),
+            location=location,
+            tags={},
+            hidden=hidden,
+            tenant=tenant,
+            parent=parent,
+            created_by=owner,
+            modified_by=owner,
+            **ancestors,
+        )
+
+    sub_rows = rows(
+        [
+            resource(
+                None,
+                SUB,
+                f"/subscriptions/{g}",
+                str(g),
+                location=None,
+                display_name=f"Bench {label} {i:02d}",
+            )
+            for i, g in enumerate(guids)
+        ]
+    )
+    insert_children(
         Subscription,
-        UserRoleAssignment,
-        sort_name_for,
+        [
+            Subscription(resource_id=r.pk, guid=g, display_name=f"Bench {label} {i:02d}")
+            for i, (r, g) in enumerate(zip(sub_rows, guids, strict=True))
+        ],
     )
-    from accounts.roles import ROLE_BY_KEY
-    from accounts.services import ancestor_ids, create_group, create_tenant, create_user
-    from galleries.models import (
+    rg_rows = rows(
+        [
+            resource(sub, RG, f"{sub.arm_id}/resourceGroups/{name}", name)
+            for sub in sub_rows
+            for name in (f"RG-Images-{j:03d}" for j in range(s["rg_per_sub"]))
+        ]
+    )
+    insert_children(ResourceGroup, [ResourceGroup(resource_id=r.pk) for r in rg_rows])
+    gal_rows = rows(
+        [
+            resource(rg, GAL, f"{rg.arm_id}/providers/Microsoft.Compute/galleries/{name}", name)
+            for k, rg in enumerate(rg_rows)
+            for name in [f"Gallery{k:04d}"]
+        ]
+    )
+    guid_of = {r.pk: g for r, g in zip(sub_rows, guids, strict=True)}
+    insert_children(
         Gallery,
-        GalleryImage,
-        GalleryImageVersion,
-        ManagedImage,
-        Region,
-        Snapshot,
-        StoredDisk,
+        [
+            Gallery(resource_id=r.pk, unique_name=f"{guid_of[r.subscription_id]}-{r.name.upper()}")
+            for r in gal_rows
+        ],
     )
+    def_rows = rows(
+        [
+            resource(gal, DEF, f"{gal.arm_id}/images/{name}", name, hidden=True)
+            for gal in gal_rows
+            for name in (f"Ubuntu-Server-{j:02d}" for j in range(s["defs_per_gallery"]))
+        ]
+    )
+    insert_children(
+        GalleryImage,
+        [
+            GalleryImage(
+                resource_id=r.pk,
+                publisher="Bench",
+                offer="Ubuntu",
+                sku=r.name,
+                os_type="Linux",
+                os_state="Generalized",
+                identifier_key=GalleryImage.make_identifier_key(r.gallery_id, "Bench", "Ubuntu", r.name),
+            )
+            for r in def_rows
+        ],
+    )
+    leaf_rows = rows(
+        [
+            resource(
+                rg_rows[i % len(rg_rows)],
+                IMG if i % 2 == 0 else SNAP,
+                f"{rg_rows[i % len(rg_rows)].arm_id}/providers/Microsoft.Compute/"
+                + (f"images/img-Web-{i:05d}" if i % 2 == 0 else f"snapshots/snap-Db-{i:05d}"),
+                f"img-Web-{i:05d}" if i % 2 == 0 else f"snap-Db-{i:05d}",
+            )
+            for i in range(s["leaves"])
+        ]
+    )
+    insert_children(
+        ManagedImage,
+        [
+            ManagedImage(resource_id=r.pk, os_type="Linux", os_disk=disk, source_uri="")
+            for r in leaf_rows
+            if r.type == IMG
+        ],
+    )
+    insert_children(
+        Snapshot,
+        [
+            Snapshot(resource_id=r.pk, os_type="Linux", disk=disk, source_uri="")
+            for r in leaf_rows
+            if r.type == SNAP
+        ],
+    )
+    ver_rows = []
+    for start in range(0, len(def_rows), 500):  # keeps the objects in memory bounded
+        chunk = rows(
+            [
+                resource(d, VER, f"{d.arm_id}/versions/1.0.{p}", f"1.0.{p}", hidden=True)
+                for d in def_rows[start : start + 500]
+                for p in range(s["versions_per_def"])
+            ]
+        )
+        insert_children(
+            GalleryImageVersion,
+            [
+                GalleryImageVersion(
+                    resource_id=r.pk,
+                    major=1,
+                    minor=0,
+                    patch=int(r.name.rsplit(".", 1)[1]),
+                    provisioning_state="Succeeded",
+                    source_arm_id=r.arm_id.split("/providers/")[0]
+                    + "/providers/Microsoft.Compute/images/src",
+                )
+                for r in chunk
+            ],
+        )
+        ver_rows.extend(r.pk for r in chunk)
+    return {
+        "scopes": {
+            SUB: [r.pk for r in sub_rows],
+            RG: [r.pk for r in rg_rows],
+            GAL: [r.pk for r in gal_rows],
+            DEF: [r.pk for r in def_rows],
+            VER: ver_rows,
+        },
+        "counts": {"resource groups": len(rg_rows), "galleries": len(gal_rows), "definitions": len(def_rows)},
+        "leaves": len(leaf_rows),
+        "seconds": {},
+    }
+
+
+def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed: int, method: str = ""):
+    """One tenant with ``n`` resources and a principal with ``n_assignments`` assignments. The resource
+    rows are written by ``method``: "orm" (``bulk_create`` of model objects, below) or "copy"
+    (``bench/_copy_build.py``: the same rows by PostgreSQL ``COPY``, indexes built after the load); by
+    default "copy" on PostgreSQL, "orm" on SQLite."""
+    from accounts.models import GroupRoleAssignment, Resource, UserRoleAssignment
+    from accounts.roles import ROLE_BY_KEY
+    from accounts.services import create_group, create_tenant, create_user
+    from galleries.models import Region, StoredDisk
+
+    method = method or ("copy" if connection.vendor == "postgresql" else "orm")
 
     domain = f"{label}-r{n}-s{subs}-a{n_assignments}-g{n_groups}-x{seed}.bench.test"
     rnd = random.Random(domain)  # the same data for the same parameters
@@ -174,146 +326,11 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
         )
         s = shape(n, subs)
 
-        def rows(objs):
-            return Resource.objects.bulk_create(objs, batch_size=1000)
-
-        def resource(parent, arm_type, arm_id, name, hidden=False, location=region, display_name=""):
-            ancestors = ancestor_ids(parent)  # what accounts.services.new_resource writes
-            return Resource(
-                type=arm_type,
-                arm_id=arm_id,
-                arm_key=arm_id.lower(),
-                name=name,
-                sort_name=sort_name_for(arm_type, name, arm_id, display_name),
-                location=location,
-                tags={},
-                hidden=hidden,
-                tenant=tenant,
-                parent=parent,
-                created_by=owner,
-                modified_by=owner,
-                **ancestors,
-            )
-
         guids = [uuid.UUID(int=rnd.getrandbits(128), version=4) for _ in range(subs)]
-        sub_rows = rows(
-            [
-                resource(
-                    None,
-                    SUB,
-                    f"/subscriptions/{g}",
-                    str(g),
-                    location=None,
-                    display_name=f"Bench {label} {i:02d}",
-                )
-                for i, g in enumerate(guids)
-            ]
-        )
-        insert_children(
-            Subscription,
-            [
-                Subscription(resource_id=r.pk, guid=g, display_name=f"Bench {label} {i:02d}")
-                for i, (r, g) in enumerate(zip(sub_rows, guids, strict=True))
-            ],
-        )
-        rg_rows = rows(
-            [
-                resource(sub, RG, f"{sub.arm_id}/resourceGroups/{name}", name)
-                for sub in sub_rows
-                for name in (f"RG-Images-{j:03d}" for j in range(s["rg_per_sub"]))
-            ]
-        )
-        insert_children(ResourceGroup, [ResourceGroup(resource_id=r.pk) for r in rg_rows])
-        gal_rows = rows(
-            [
-                resource(rg, GAL, f"{rg.arm_id}/providers/Microsoft.Compute/galleries/{name}", name)
-                for k, rg in enumerate(rg_rows)
-                for name in [f"Gallery{k:04d}"]
-            ]
-        )
-        guid_of = {r.pk: g for r, g in zip(sub_rows, guids, strict=True)}
-        insert_children(
-            Gallery,
-            [
-                Gallery(resource_id=r.pk, unique_name=f"{guid_of[r.subscription_id]}-{r.name.upper()}")
-                for r in gal_rows
-            ],
-        )
-        def_rows = rows(
-            [
-                resource(gal, DEF, f"{gal.arm_id}/images/{name}", name, hidden=True)
-                for gal in gal_rows
-                for name in (f"Ubuntu-Server-{j:02d}" for j in range(s["defs_per_gallery"]))
-            ]
-        )
-        insert_children(
-            GalleryImage,
-            [
-                GalleryImage(
-                    resource_id=r.pk,
-                    publisher="Bench",
-                    offer="Ubuntu",
-                    sku=r.name,
-                    os_type="Linux",
-                    os_state="Generalized",
-                    identifier_key=GalleryImage.make_identifier_key(r.gallery_id, "Bench", "Ubuntu", r.name),
-                )
-                for r in def_rows
-            ],
-        )
-        leaf_rows = rows(
-            [
-                resource(
-                    rg_rows[i % len(rg_rows)],
-                    IMG if i % 2 == 0 else SNAP,
-                    f"{rg_rows[i % len(rg_rows)].arm_id}/providers/Microsoft.Compute/"
-                    + (f"images/img-Web-{i:05d}" if i % 2 == 0 else f"snapshots/snap-Db-{i:05d}"),
-                    f"img-Web-{i:05d}" if i % 2 == 0 else f"snap-Db-{i:05d}",
-                )
-                for i in range(s["leaves"])
-            ]
-        )
-        insert_children(
-            ManagedImage,
-            [
-                ManagedImage(resource_id=r.pk, os_type="Linux", os_disk=disk, source_uri="")
-                for r in leaf_rows
-                if r.type == IMG
-            ],
-        )
-        insert_children(
-            Snapshot,
-            [
-                Snapshot(resource_id=r.pk, os_type="Linux", disk=disk, source_uri="")
-                for r in leaf_rows
-                if r.type == SNAP
-            ],
-        )
-        ver_rows = []
-        for start in range(0, len(def_rows), 500):  # keeps the objects in memory bounded
-            chunk = rows(
-                [
-                    resource(d, VER, f"{d.arm_id}/versions/1.0.{p}", f"1.0.{p}", hidden=True)
-                    for d in def_rows[start : start + 500]
-                    for p in range(s["versions_per_def"])
-                ]
-            )
-            insert_children(
-                GalleryImageVersion,
-                [
-                    GalleryImageVersion(
-                        resource_id=r.pk,
-                        major=1,
-                        minor=0,
-                        patch=int(r.name.rsplit(".", 1)[1]),
-                        provisioning_state="Succeeded",
-                        source_arm_id=r.arm_id.split("/providers/")[0]
-                        + "/providers/Microsoft.Compute/images/src",
-                    )
-                    for r in chunk
-                ],
-            )
-            ver_rows.extend(r.pk for r in chunk)
+        if method == "copy":
+            built = _copy_build.load(label, tenant, owner, region, disk, guids, s)
+        else:
+            built = build_orm(label, tenant, owner, region, disk, guids, s)
 
         # Assignments: the subscriptions' owner (what create_subscription grants), then the principal's.
         perms = {
@@ -324,17 +341,11 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
         }
         UserRoleAssignment.objects.bulk_create(
             [
-                UserRoleAssignment(user=owner, permission=perms["owner"], content_object_id=r.pk)
-                for r in sub_rows
+                UserRoleAssignment(user=owner, permission=perms["owner"], content_object_id=pk)
+                for pk in built["scopes"][SUB]
             ]
         )
-        scopes = {
-            SUB: [r.pk for r in sub_rows],
-            RG: [r.pk for r in rg_rows],
-            GAL: [r.pk for r in gal_rows],
-            DEF: [r.pk for r in def_rows],
-            VER: ver_rows,
-        }
+        scopes = built["scopes"]
         plan = []
         for arm_type, share in SCOPE_MIX:
             plan += [arm_type] * round(n_assignments * share)
@@ -361,11 +372,13 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
         GroupRoleAssignment.objects.bulk_create(grps)
     total = Resource.objects.filter(tenant=tenant).count()
     assert total == n, (total, n)
+    counts = built["counts"]
+    phases = "".join(f", {name} {t:.1f} s" for name, t in built["seconds"].items() if isinstance(t, float))
     print(
-        f"[{label}] built {total:,} resources ({subs} subscriptions, {len(rg_rows)} resource groups, "
-        f"{len(gal_rows)} galleries, {len(def_rows)} definitions, {len(ver_rows)} versions, "
-        f"{len(leaf_rows)} images and snapshots), {len(users)} direct + {len(grps)} group assignments "
-        f"through {n_groups} groups in {time.perf_counter() - t0:.1f} s",
+        f"[{label}] built {total:,} resources ({subs} subscriptions, {counts['resource groups']} resource groups, "
+        f"{counts['galleries']} galleries, {counts['definitions']} definitions, {len(scopes[VER])} versions, "
+        f"{built['leaves']} images and snapshots), {len(users)} direct + {len(grps)} group assignments "
+        f"through {n_groups} groups in {time.perf_counter() - t0:.1f} s ({method}{phases})",
         flush=True,
     )
     return tenant, principal
