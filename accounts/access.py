@@ -224,6 +224,39 @@ _DIRECT_ON = Prepared(_direct_on)
 _VIA_GROUPS_ON = Prepared(_via_groups_on)
 
 
+def _on_chain_of(arm_key) -> Q:
+    """Assignments at the resource whose ``arm_key`` is given or at one of its ancestors: the chain is
+    found by the database on the resource's own row, so the assignments can be read in the same round
+    trip as the resource (before its ancestor ids are known here). Its ids are one ``UNION ALL`` of
+    that row's id and ancestor columns, so that the assignments are found through their
+    ``content_object`` index (an ``OR`` of five ``IN`` sub-selects would scan every assignment)."""
+    resource = UserRoleAssignment._meta.get_field("content_object").related_model  # accounts.Resource
+    row = resource.objects.filter(arm_key=arm_key)
+    chain = row.values("pk").union(*(row.values(column) for column in ANCESTOR_COLUMNS), all=True)
+    return Q(content_object_id__in=chain)
+
+
+def _direct_on_key(user, arm_key):
+    return (
+        UserRoleAssignment.objects.filter(user_id=user)
+        .filter(_on_chain_of(arm_key))
+        .values_list("user_id", "permission__codename", *_SCOPE)
+    )
+
+
+def _via_groups_on_key(user, arm_key):
+    return (
+        GroupRoleAssignment.objects.filter(group__user=user)
+        .filter(_on_chain_of(arm_key))
+        .values_list("group__user", "permission__codename", *_SCOPE)
+    )
+
+
+#: The same, for the resource of an ``arm_key`` (``chain_reads_by_key``).
+_DIRECT_ON_KEY = Prepared(_direct_on_key)
+_VIA_GROUPS_ON_KEY = Prepared(_via_groups_on_key)
+
+
 def identities(principal, guest_of: list[int] | None = None) -> dict[int, set[int]]:
     """The user rows that act as ``principal``, each with the tenants where its assignments count.
 
@@ -262,15 +295,21 @@ def identities(principal, guest_of: list[int] | None = None) -> dict[int, set[in
     return out
 
 
+def _reads_chain(principal) -> bool:
+    """Whether a check of one resource reads the principal's guest tenants and chain assignments as
+    prepared reads: a person whose access is not memoized in this request yet."""
+    if not _authenticated(principal) or principal.kind == principal.Kind.SERVICE_PRINCIPAL:
+        return False
+    memo = getattr(principal, "_access_memo", None)
+    return memo is None or ("grants" not in memo and "identities" not in memo)
+
+
 def chain_reads(principal, scope_ids) -> list | None:
     """The prepared reads (``portal.core.prepared``) that a check of one resource needs for a person — its
     guest tenants and its assignments on the resource's chain — so that a caller can send them in the
     same round trip as its own reads and hand the results to ``grants_for(..., prefetched=)``. None
     when nothing needs reading that way (the system, anonymous, an app, or already memoized)."""
-    memo = getattr(principal, "_access_memo", None)
-    if not scope_ids or not _authenticated(principal) or principal.kind == principal.Kind.SERVICE_PRINCIPAL:
-        return None
-    if memo is not None and ("grants" in memo or "identities" in memo):
+    if not scope_ids or not _reads_chain(principal):
         return None
     users, scopes = [principal.pk], sorted(scope_ids)
     return [
@@ -278,6 +317,28 @@ def chain_reads(principal, scope_ids) -> list | None:
         (_DIRECT_ON, {"users": users, "scopes": scopes}),
         (_VIA_GROUPS_ON, {"users": users, "scopes": scopes}),
     ]
+
+
+def chain_reads_by_key(principal, arm_key: str) -> list | None:
+    """``chain_reads`` for the resource whose ``arm_key`` is given, before its row is read: the chain
+    is joined on that row in the database, so a caller sends these with its read of the resource (one
+    round trip on PostgreSQL) and hands the results to ``take_chain_reads`` with the row."""
+    if not _reads_chain(principal):
+        return None
+    return [
+        (_GUEST_OF, {"user": principal.pk}),
+        (_DIRECT_ON_KEY, {"user": principal.pk, "arm_key": arm_key}),
+        (_VIA_GROUPS_ON_KEY, {"user": principal.pk, "arm_key": arm_key}),
+    ]
+
+
+def take_chain_reads(principal, resource, rows: list) -> None:
+    """Memoize, for this request, the grants that ``chain_reads_by_key``'s ``rows`` give on ``resource``
+    (the row read with them), so that ``allowed(principal, …, resource)`` reads nothing more. An
+    assignment read for another row (one replaced between the reads) grants nothing here: only scope
+    ids on ``resource``'s own chain count."""
+    if rows:
+        grants_for(principal, {v for v in chain_of(resource).values() if v}, prefetched=rows)
 
 
 def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:

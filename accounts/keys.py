@@ -22,6 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
+from portal.core.prepared import Prepared
+
 from .models import SigningKey
 
 ALGORITHM = "RS256"
@@ -87,12 +89,20 @@ def maintain() -> str:
     return f"signing with {kid}; {gone} retired key(s) deleted"
 
 
+#: Every bearer request reads its key: compiled once (``portal.core.prepared``); the retirement is tested
+#: here against this process's clock, as ``live()`` does.
+_KEY = Prepared(lambda kid: SigningKey.objects.filter(kid=kid).values_list("private_pem", "retires_at"))
+
+
 def public_key(kid: str):
-    """The public key named ``kid``, if it is one of ours and not retired."""
+    """The public key named ``kid``, if it is one of ours and not retired (read on every call: a key
+    retired a moment ago is refused by the very next request)."""
     if not isinstance(kid, str) or not kid:
         return None
-    row = live().filter(kid=kid).first()
-    return _private(row.private_pem).public_key() if row else None
+    for pem, retires_at in _KEY.rows(kid=kid):  # kid is unique: one row at most
+        if retires_at is None or retires_at > timezone.now():
+            return _private(pem).public_key()
+    return None
 
 
 def live():

@@ -11,6 +11,8 @@ shape as well (``accounts.tokens``). The token's audience must be the API's: the
 
 from __future__ import annotations
 
+import re
+
 from django.http import JsonResponse
 from django.urls import Resolver404, get_resolver
 
@@ -36,7 +38,32 @@ def _constant(user):
 
 def takes_bearer_tokens(request) -> bool:
     """Whether the request's path is one of the API's: its view is an ``ArmView`` or named in
-    ``BEARER_URL_NAMES``. Unknown paths are not."""
+    ``BEARER_URL_NAMES``. Unknown paths are not.
+
+    The ARM paths that clients send most are known by their head without resolving the URL (the
+    handler resolves it once more anyway): ``/subscriptions``, ``/providers``, ``/tenants``,
+    ``/subscriptions/<a GUID>…`` and ``/providers/Microsoft.…``. No page takes such a path (a page
+    under ``/subscriptions/`` has an integer id there; the sign-in endpoints under ``/<tenant>/`` have
+    ``.well-known``, ``discovery``, ``oauth2`` or ``v2.0`` after it) and the API's catch-alls answer
+    every other one, so these answers are the resolver's (``tests/accounts/test_bearer_paths.py``
+    compares them path by path). Every other path is resolved."""
+    if getattr(request, "urlconf", None) is None:
+        path = request.path_info
+        if "\n" in path:  # the catch-alls' ``.*$`` stop at a line break: resolve
+            return resolves_to_api(request)
+        if path in _API_ROOTS or path.startswith("/providers/Microsoft.") or _ARM_SUBSCRIPTION(path):
+            return True
+    return resolves_to_api(request)
+
+
+_API_ROOTS = frozenset({"/subscriptions", "/providers", "/tenants"})
+#: ``/subscriptions/`` then the head of a GUID (the API's catch-all: ``^subscriptions/[0-9A-Fa-f]{8}-…``).
+_ARM_SUBSCRIPTION = re.compile(r"/subscriptions/[0-9A-Fa-f]{8}-").match
+
+
+def resolves_to_api(request) -> bool:
+    """``takes_bearer_tokens`` by resolving the path: its view is an ``ArmView`` or named in
+    ``BEARER_URL_NAMES``."""
     try:
         match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
     except Resolver404:

@@ -254,19 +254,24 @@ class VersionItem(_Item):
         return _readable(_versions(), self.request.user, self.arm_id(**kw))
 
     def get(self, request, **kw):
-        """The API's most requested read, so it is lean: the version's row, regions and disks read
-        together as prepared queries (one round trip on PostgreSQL), then ``access.allowed`` on the row
-        (the assignments on its chain, one more), then the shape — no model objects."""
+        """The API's most requested read, so it is lean: the version's row, regions and disks and the
+        caller's assignments on the version's chain read together as prepared queries (one round trip on
+        PostgreSQL), then ``access.allowed`` on the row (from those assignments), then the shape — no
+        model objects."""
         key = self.arm_id(**kw).lower()
-        rows, regions, disks = run_together(
+        user = request.user
+        rows, regions, disks, *chain_rows = run_together(
             [
                 (_VERSION_BY_ID, {"arm_key": key}),
                 (_REGIONS_BY_ID, {"arm_key": key}),
                 (_DISKS_BY_ID, {"arm_key": key}),
+                *(access.chain_reads_by_key(user, key) or ()),
             ]
         )
         version = arm.VersionRow(*rows[0]) if rows else None
-        if version is None or not access.allowed(request.user, Action.READ, version):
+        if version is not None:
+            access.take_chain_reads(user, version, chain_rows)
+        if version is None or not access.allowed(user, Action.READ, version):
             raise _not_found(self.resource_type, kw["version"], kw["rg"])
         expand = (request.query_params.get("$expand") or "").lower()
         return Response(

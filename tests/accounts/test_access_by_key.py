@@ -1,0 +1,88 @@
+"""Property (issue 16): the chain reads keyed by a resource's ``arm_key`` (``chain_reads_by_key``, read in
+the same round trip as the resource, as the version GET does) give ``allowed`` exactly the answers of
+the brute-force reference, for random hierarchies and assignment sets — the same examples as
+``test_access_property.py`` (its forest, cast and reference)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts import access, directory, sharing
+from accounts.activity import Caller
+from accounts.models import Resource, User
+from portal.core.errors import ServiceError
+from portal.core.prepared import run_together
+from tests.accounts.test_access_property import (  # noqa: F401  (cast and forest are fixtures)
+    ACTIONS,
+    ROLE_TABLE,
+    assignment,
+    cast,
+    forest,
+    grow,
+    growth,
+    reference,
+)
+
+
+def by_key(principal, resource) -> dict[str, bool]:
+    """Every action's answer for one request that reads the chain by ``resource.arm_key``."""
+    one_request = User.objects.get(pk=principal.pk)
+    one_request._access_memo = {}
+    reads = access.chain_reads_by_key(one_request, resource.arm_key)
+    if principal.kind == User.Kind.SERVICE_PRINCIPAL:
+        assert reads is None  # an app's identities are read by allowed() itself
+    else:
+        rows = run_together(reads)
+        access.take_chain_reads(one_request, resource, rows)
+        assert "identities" in one_request._access_memo
+    return {action: access.allowed(one_request, action, resource) for action in ACTIONS}
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    who=st.sampled_from(["person", "person", "sp"]),
+    membership=st.tuples(st.booleans(), st.booleans()),
+    steps=growth,
+    assignments=st.lists(assignment, max_size=8),
+)
+def test_reads_by_key_equal_the_reference(forest, cast, who, membership, steps, assignments):  # noqa: F811
+    principal = cast[who]
+    holders = {
+        "principal": principal,
+        "group0": cast["groups"][0],
+        "group1": cast["groups"][1],
+        "bystander": cast["bystander"],
+    }
+    savepoint = transaction.savepoint()
+    try:
+        resources = grow(forest, steps)
+        for member, group in zip(membership, cast["groups"], strict=True):
+            if member:
+                directory.add_member(Caller.system(), group, principal)
+        for holder, pick, role_key in assignments:
+            try:
+                sharing.grant_as_system(resources[pick % len(resources)], holders[holder], role_key)
+            except ServiceError as err:
+                assert err.code in (ServiceError.CONFLICT, ServiceError.INVALID_PARAMETER), err
+        expected = reference(principal)
+        for r in Resource.objects.all():
+            got = by_key(principal, r)
+            assert got == {a: r.pk in expected[a] for a in ACTIONS}, (r.arm_id, got)
+    finally:
+        transaction.savepoint_rollback(savepoint)
+
+
+def test_reads_by_key_of_a_missing_resource_grant_nothing(cast, forest):  # noqa: F811
+    principal = User.objects.get(pk=cast["person"].pk)
+    principal._access_memo = {}
+    sharing.grant_as_system(forest.resources[0], principal, "owner")  # the subscription
+    guests, direct, groups = run_together(access.chain_reads_by_key(principal, "/subscriptions/nope"))
+    assert direct == [] and groups == []
+    assert ROLE_TABLE["owner"][1] is None
