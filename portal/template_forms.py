@@ -17,6 +17,9 @@ import re
 from django import forms
 from django.utils import timezone
 
+from portal.core import inputs
+from portal.core.errors import ServiceError
+
 #: ARM's deployment name (resources.json, ``deploymentName``: ``^[-\w\._\(\)]+$``, 1–64 characters).
 DEPLOYMENT_NAME = re.compile(r"^[-\w._()]{1,64}$")
 #: The prefix of a parameter's form field (``p_<parameter>``): no clash with the page's own fields.
@@ -33,13 +36,14 @@ def default_name() -> str:
     return "Microsoft.Template-" + timezone.now().strftime("%Y%m%d%H%M%S")
 
 
-def _read_json(text: str, what: str) -> object:
+def read_json(text: str, what: str) -> object:
+    """``text`` as JSON through the kernel's one reader for request bodies (``inputs.parse_json``: its
+    depth, size and character rules, so no input reaches a ``RecursionError``); a refusal is the form's
+    error, naming ``what``."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(
-            f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from None
+        return inputs.parse_json(text, limit=MAX_BYTES)
+    except ServiceError as exc:
+        raise forms.ValidationError(exc.message.replace("The request body", f"The {what}", 1)) from None
 
 
 def _file_text(upload, what: str) -> str:
@@ -86,7 +90,7 @@ class TemplateSourceForm(forms.Form):
             self.add_error("template", "Paste a template or choose a template file.")
             return data
         try:
-            template = _read_json(template_text, "template")
+            template = read_json(template_text, "template")
         except forms.ValidationError as exc:
             self.add_error("template_file" if data.get("template_file") else "template", exc)
             return data
@@ -104,7 +108,7 @@ class TemplateSourceForm(forms.Form):
                 if data.get("parameters_file")
                 else data.get("parameters") or ""
             )
-            data["values"] = supplied(_read_json(text, "parameters file")) if text.strip() else {}
+            data["values"] = supplied(read_json(text, "parameters file")) if text.strip() else {}
         except forms.ValidationError as exc:
             self.add_error(field, exc)
         return data
@@ -155,12 +159,7 @@ class JSONField(forms.CharField):
         text = super().to_python(value)
         if not text:
             return None
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-            ) from None
+        parsed = read_json(text, "value")
         if not isinstance(parsed, self.kind):
             raise forms.ValidationError(f"Expected a JSON {'object' if self.kind is dict else 'array'}.")
         return parsed

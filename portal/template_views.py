@@ -16,6 +16,7 @@ import re
 
 import django_filters as filters
 import django_tables2 as tables
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -32,7 +33,7 @@ from galleries.views.base import GalleriesView
 from portal.core import generic
 from portal.core.errors import ServiceError
 
-from .template_forms import ParametersForm, TemplateSourceForm, default_name, template_text
+from .template_forms import ParametersForm, TemplateSourceForm, default_name, read_json, template_text
 
 T = "portal/templates/"
 GROUPS = ResourceGroup.objects.select_related("location", "subscription", "tenant")
@@ -102,8 +103,8 @@ class DeployTemplate(GroupPage):
 
     def parameters_step(self, request):
         try:
-            template = json.loads(request.POST.get("template", ""))
-        except json.JSONDecodeError:
+            template = read_json(request.POST.get("template", ""), "template")
+        except forms.ValidationError:
             template = None
         if not isinstance(template, dict) or not isinstance(template.get("parameters", {}), dict):
             source = TemplateSourceForm({"template": request.POST.get("template", "")})

@@ -222,6 +222,21 @@ def test_bad_json_is_shown_naming_the_problem(client, user, rg):
     assert r.status_code == 400 and "not valid JSON" in text(r)
 
 
+def test_deeply_nested_json_is_a_form_error_not_a_500(client, user, rg):
+    """The pages read JSON through the kernel's one reader: a template, a forged step 2 or an object
+    parameter nested deeper than it allows is a 400 naming the depth, never a RecursionError."""
+    client.force_login(user)
+    deep = "[" * 100_000 + "]" * 100_000
+    r = client.post(f"/resource-groups/{rg.pk}/deploy/", {"step": "source", "template": deep})
+    assert r.status_code == 400 and 'id="template-error"' in text(r) and "deep" in text(r)
+    r = post_parameters(client, rg, deep)
+    assert r.status_code == 400 and "deep" in text(r)
+    typed = {**TYPED, "parameters": {"config": {"type": "object"}}, "resources": []}
+    r = post_parameters(client, rg, typed, config='{"a":' * 50_000 + "1" + "}" * 50_000)
+    assert r.status_code == 400 and 'id="p_config-error"' in text(r), text(r)[:3000]
+    assert not TemplateDeployment.objects.exists()
+
+
 def test_a_missing_required_parameter_is_the_fields_error(client, user, rg):
     client.force_login(user)
     r = post_parameters(client, rg, SIG_CREATE)
