@@ -164,58 +164,21 @@ class DeploymentOperationStatus(_Deployments):
         return Response(out, headers=headers)
 
 
-# The same views at subscription scope: their own classes, so each has its own operation id in the
-# OpenAPI description (Deployments_*AtSubscriptionScope, as resources.json names them).
-class SubscriptionDeploymentItem(DeploymentItem):
-    pass
-
-
-class SubscriptionDeploymentList(DeploymentList):
-    pass
-
-
-class SubscriptionDeploymentValidate(DeploymentValidate):
-    pass
-
-
-class SubscriptionDeploymentCancel(DeploymentCancel):
-    pass
-
-
-class SubscriptionDeploymentWhatIf(DeploymentWhatIf):
-    pass
-
-
-class SubscriptionDeploymentWhatIfResult(DeploymentWhatIfResult):
-    pass
-
-
-class SubscriptionDeploymentExportTemplate(DeploymentExportTemplate):
-    pass
-
-
-class SubscriptionDeploymentOperations(DeploymentOperations):
-    pass
-
-
-class SubscriptionDeploymentOperationItem(DeploymentOperationItem):
-    pass
-
-
-class SubscriptionDeploymentOperationStatus(DeploymentOperationStatus):
-    pass
-
-
-#: view class → its subscription-scope twin (``urls`` routes them; ``schema_deployments`` names them).
+#: Each view → its subscription-scope twin: a subclass of its own, so that each has its own operation id in
+#: the OpenAPI description (Deployments_*AtSubscriptionScope, as resources.json names them); ``urls``
+#: routes them and ``schema_deployments`` names them.
 AT_SUBSCRIPTION = {
-    DeploymentItem: SubscriptionDeploymentItem,
-    DeploymentList: SubscriptionDeploymentList,
-    DeploymentValidate: SubscriptionDeploymentValidate,
-    DeploymentCancel: SubscriptionDeploymentCancel,
-    DeploymentWhatIf: SubscriptionDeploymentWhatIf,
-    DeploymentWhatIfResult: SubscriptionDeploymentWhatIfResult,
-    DeploymentExportTemplate: SubscriptionDeploymentExportTemplate,
-    DeploymentOperations: SubscriptionDeploymentOperations,
-    DeploymentOperationItem: SubscriptionDeploymentOperationItem,
-    DeploymentOperationStatus: SubscriptionDeploymentOperationStatus,
+    view: type(f"Subscription{view.__name__}", (view,), {"__module__": __name__, "__doc__": view.__doc__})
+    for view in (
+        DeploymentItem,
+        DeploymentList,
+        DeploymentValidate,
+        DeploymentCancel,
+        DeploymentWhatIf,
+        DeploymentWhatIfResult,
+        DeploymentExportTemplate,
+        DeploymentOperations,
+        DeploymentOperationItem,
+        DeploymentOperationStatus,
+    )
 }
