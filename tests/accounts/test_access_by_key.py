@@ -9,14 +9,13 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts import access, directory, sharing
-from accounts.activity import Caller
+from accounts import access, sharing
 from accounts.models import Resource, User
-from portal.core.errors import ServiceError
 from portal.core.prepared import run_together
 from tests.accounts.test_access_property import (  # noqa: F401  (cast and forest are fixtures)
     ACTIONS,
     ROLE_TABLE,
+    arrange,
     assignment,
     cast,
     forest,
@@ -54,23 +53,9 @@ def by_key(principal, resource) -> dict[str, bool]:
 )
 def test_reads_by_key_equal_the_reference(forest, cast, who, membership, steps, assignments):  # noqa: F811
     principal = cast[who]
-    holders = {
-        "principal": principal,
-        "group0": cast["groups"][0],
-        "group1": cast["groups"][1],
-        "bystander": cast["bystander"],
-    }
     savepoint = transaction.savepoint()
     try:
-        resources = grow(forest, steps)
-        for member, group in zip(membership, cast["groups"], strict=True):
-            if member:
-                directory.add_member(Caller.system(), group, principal)
-        for holder, pick, role_key in assignments:
-            try:
-                sharing.grant_as_system(resources[pick % len(resources)], holders[holder], role_key)
-            except ServiceError as err:
-                assert err.code in (ServiceError.CONFLICT, ServiceError.INVALID_PARAMETER), err
+        arrange(forest, cast, principal, membership, steps, assignments)
         expected = reference(principal)
         for r in Resource.objects.all():
             got = by_key(principal, r)
@@ -85,4 +70,3 @@ def test_reads_by_key_of_a_missing_resource_grant_nothing(cast, forest):  # noqa
     sharing.grant_as_system(forest.resources[0], principal, "owner")  # the subscription
     guests, direct, groups = run_together(access.chain_reads_by_key(principal, "/subscriptions/nope"))
     assert direct == [] and groups == []
-    assert ROLE_TABLE["owner"][1] is None

@@ -179,6 +179,33 @@ def grow(forest: Forest, steps) -> list[Resource]:
     return made
 
 
+def arrange(forest, cast, principal, membership, steps, assignments) -> None:
+    """One drawn example: the forest grown by ``steps``, the principal in the groups ``membership`` says,
+    and the ``assignments`` granted (a repeat or a gallery role on an image or snapshot is refused, and
+    must be refused for that reason)."""
+    holders = {
+        "principal": principal,
+        "group0": cast["groups"][0],
+        "group1": cast["groups"][1],
+        "bystander": cast["bystander"],
+    }
+    resources = grow(forest, steps)
+    for member, group in zip(membership, cast["groups"], strict=True):
+        if member:
+            directory.add_member(Caller.system(), group, principal)
+    for holder, pick, role_key in assignments:
+        scope = resources[pick % len(resources)]
+        try:
+            sharing.grant_as_system(scope, holders[holder], role_key)
+        except ServiceError as err:
+            types = ROLE_TABLE[role_key][1]
+            if err.code == ServiceError.CONFLICT:
+                continue  # the same assignment drawn twice
+            # A gallery role means nothing on a managed image or snapshot, so it is refused there.
+            assert err.code == ServiceError.INVALID_PARAMETER and err.target == "role", err
+            assert types is not None and scope.type not in types, (role_key, scope.type)
+
+
 @settings(
     max_examples=200,
     deadline=None,
@@ -193,30 +220,9 @@ def grow(forest: Forest, steps) -> list[Resource]:
 )
 def test_restrict_equals_the_reference(forest, cast, who, membership, steps, assignments):
     principal = cast[who]
-    holders = {
-        "principal": principal,
-        "group0": cast["groups"][0],
-        "group1": cast["groups"][1],
-        "bystander": cast["bystander"],
-    }
     savepoint = transaction.savepoint()
     try:
-        resources = grow(forest, steps)
-        for member, group in zip(membership, cast["groups"], strict=True):
-            if member:
-                directory.add_member(Caller.system(), group, principal)
-        for holder, pick, role_key in assignments:
-            scope = resources[pick % len(resources)]
-            try:
-                sharing.grant_as_system(scope, holders[holder], role_key)
-            except ServiceError as err:
-                types = ROLE_TABLE[role_key][1]
-                if err.code == ServiceError.CONFLICT:
-                    continue  # the same assignment drawn twice
-                # A gallery role means nothing on a managed image or snapshot, so it is refused there.
-                assert err.code == ServiceError.INVALID_PARAMETER and err.target == "role", err
-                assert types is not None and scope.type not in types, (role_key, scope.type)
-
+        arrange(forest, cast, principal, membership, steps, assignments)
         expected = reference(principal)
         for action in ACTIONS:
             got = set(Resource.objects.restrict(principal, action).values_list("pk", flat=True))
