@@ -12,16 +12,14 @@ Only the shape is checked here; the rules (types, allowed values, lengths) are t
 from __future__ import annotations
 
 import json
-import re
 
 from django import forms
 from django.utils import timezone
 
+from galleries.api import deploying
 from portal.core import inputs
 from portal.core.errors import ServiceError
 
-#: ARM's deployment name (resources.json, ``deploymentName``: ``^[-\w\._\(\)]+$``, 1–64 characters).
-DEPLOYMENT_NAME = re.compile(r"^[-\w._()]{1,64}$")
 #: The prefix of a parameter's form field (``p_<parameter>``): no clash with the page's own fields.
 PREFIX = "p_"
 #: The most a pasted or uploaded template or parameters file may hold (the API's body limit is larger;
@@ -262,12 +260,11 @@ class ParametersForm(forms.Form):
             self.fields[PREFIX + name] = field
 
     def clean_deployment_name(self):
-        name = self.cleaned_data["deployment_name"]
-        if not DEPLOYMENT_NAME.match(name):
-            raise forms.ValidationError(
-                "The deployment name may hold only letters, digits, '-', '_', '.', '(' and ')' (1–64 characters)."
-            )
-        return name
+        """The API's rule (``deploying.check_name``), shown on the field."""
+        try:
+            return deploying.check_name(self.cleaned_data["deployment_name"])
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def field_of(self, parameter: str) -> str | None:
         """The form field of a parameter (any case), or None."""

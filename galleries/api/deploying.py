@@ -30,6 +30,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import uuid
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -479,7 +480,7 @@ def _unseal(text: str) -> dict:
 
 def validate(principal, target, name: str, data) -> dict:
     """``POST …/validate``: the checks of a PUT, nothing created; the ``DeploymentValidateResult`` body."""
-    spec = _checked(principal, target, data)
+    spec = _checked(principal, target, data, name)
     plan = Runner(principal).plan(target, name, spec, spec["location"])
     props = {
         "provisioningState": "Succeeded",
@@ -494,9 +495,26 @@ def validate(principal, target, name: str, data) -> dict:
     return out
 
 
-def _checked(principal, target, data) -> dict:
-    """Write on the scope for ``Microsoft.Resources/deployments`` (403 otherwise), then the body."""
+#: ARM's deployment name (resources.json, ``deploymentName``: ``^[-\w\._\(\)]+$``, 1 to 64 characters).
+_NAME = re.compile(r"[-\w._()]{1,64}")
+
+
+def check_name(name) -> str:
+    """A deployment's name as ARM allows it, else 400 naming ``name`` and the rule."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ServiceError.invalid(
+            "name",
+            "The deployment name may hold only letters, digits, '-', '_', '.', '(' and ')', 1 to 64 "
+            "characters (ARM's deploymentName).",
+        )
+    return name
+
+
+def _checked(principal, target, data, name: str) -> dict:
+    """Write on the scope for ``Microsoft.Resources/deployments`` (403 otherwise), then the name and
+    the body."""
     access.require(principal, Action.WRITE, target, DEPLOYMENT_TYPE)
+    check_name(name)
     return read_body(data, subscription_scope=not isinstance(target, ResourceGroup))
 
 
@@ -517,7 +535,7 @@ def start(
     principal, target, name: str, data, client_ip: str | None = None
 ) -> tuple[TemplateDeployment, bool]:
     """PUT: check, record, advance once. Answers ``(deployment, replaced)``."""
-    spec = _checked(principal, target, data)
+    spec = _checked(principal, target, data, name)
     runner = Runner(principal, client_ip)
     plan = runner.plan(target, name, spec, spec["location"])  # InvalidTemplate before anything is created
     if rows(target).filter(name__iexact=name, state__in=RUNNING_STATES).exists():

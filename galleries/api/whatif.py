@@ -79,6 +79,7 @@ def what_if(principal, target, name: str, data) -> dict:
     ``principal``: ``{"status": "Succeeded", "properties": {"changes": [...]}}``. Refusals are the PUT's
     (403 without write on the scope, 400 for the body, ``InvalidTemplate``)."""
     access.require(principal, Action.WRITE, target, deploying.DEPLOYMENT_TYPE)
+    deploying.check_name(name)
     spec = deploying.read_body(data, subscription_scope=not isinstance(target, ResourceGroup), what_if=True)
     runner = deploying.Runner(principal)
     plan = runner.plan(target, name, spec, spec["location"])

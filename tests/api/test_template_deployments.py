@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -273,3 +274,18 @@ def test_get_of_a_missing_deployment_is_404(client, bearer, subscription, rg):
     response = client.get(_url(subscription, rg, "/none"), **bearer)
     assert response.status_code == 404
     assert response.json()["error"]["code"]
+
+
+@pytest.mark.parametrize("name", ["d" * 65, "bad!name", "tab\tname"])  # a NUL is the kernel's (target "path")
+@pytest.mark.parametrize("tail", ["", "/validate", "/whatIf"])
+def test_a_name_arm_refuses_is_400_naming_it(client, bearer, subscription, rg, name, tail):
+    """ARM's deploymentName (1–64 of letters, digits, - _ . ( )): refused before anything is kept — never
+    the database's length error."""
+    url = _url(subscription, rg, f"/{quote(name)}{tail}")
+    response = _put(
+        client, url, _deploy_body(template("sig-create"), galleryName="g"), bearer, "post" if tail else "put"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["target"] == "name" and "64" in error["message"], error
+    assert not TemplateDeployment.objects.exists() and not Gallery.objects.exists()
