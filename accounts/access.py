@@ -13,6 +13,7 @@ entry is seen by the very next request.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from django.db.models import Q, QuerySet
 from portal.core.errors import ServiceError
 from portal.core.prepared import Prepared, run_together
 
+from .lookups import Ids, Written
 from .models_directory import (
     GroupRoleAssignment,
     GuestInvitation,
@@ -41,6 +43,9 @@ SCOPE_COLUMN = {
 }
 ANCESTOR_COLUMNS = tuple(SCOPE_COLUMN.values())
 SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
+RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
+#: How many principals' grants a process keeps (``_grants_from``).
+GRANTS_CACHE_SIZE = 256
 
 
 class _System:
@@ -77,6 +82,8 @@ class Grants:
     directories: list = field(default_factory=list)
     #: role key -> column -> scope ids: which roles are held where (``holds``, ``has_perm``)
     roles: dict = field(default_factory=dict)
+    #: (action, resource type) -> the WHERE clause ``q`` built for it (grants are kept; see ``_grants_from``)
+    wheres: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, role: Role, scope_id: int, scope_type: str, ancestors: tuple = ()) -> None:
         column = SCOPE_COLUMN.get(scope_type)
@@ -92,6 +99,13 @@ class Grants:
                 by_column[column].add(scope_id)
 
     def q(self, action: Action, resource_type: str | None = None) -> Q | None:
+        """The WHERE clause for ``action`` (see ``where``), built once per grants."""
+        key = (Action(action), resource_type)
+        if key not in self.wheres:
+            self.wheres[key] = self.where(*key)
+        return self.wheres[key]
+
+    def where(self, action: Action, resource_type: str | None = None) -> Q | None:
         """The WHERE clause for ``action``, or None when nothing is granted. With ``resource_type``,
         the rows inside which the action is granted for that type of child (where a publisher may
         upload blobs, say), whatever the row's own type.
@@ -112,40 +126,62 @@ class Grants:
         if resource_type is not None:
             wanted = next((k for k, ts in classes.items() if resource_type in ts), frozenset())
             classes = {wanted: classes[wanted]} if wanted in classes else {}
-        clauses = None
+        clauses = []
         for signature, types in classes.items():
             scope_ids: set[int] = set()
             for key in (None, *signature):
                 if key in groups:
                     scope_ids |= groups[key]["pk"]
-            where = self._covering(scope_ids)
-            if where is None:
+            covering = self._covering(scope_ids)
+            if not covering:
                 continue
+            test = None
             if resource_type is None:
                 if types:
-                    where = Q(type__in=sorted(types)) & where
+                    test = (False, tuple(sorted(types)))
                 elif named:
-                    where = ~Q(type__in=sorted(named)) & where
-            clauses = where if clauses is None else clauses | where
-        return clauses
+                    test = (True, tuple(sorted(named)))
+            clauses.append((test, covering))
+        if not clauses:
+            return None
+        # One lookup on the row's ``type`` column writes the whole clause against that column's table
+        # alias (the resource table, or its join under a typed model's table), once per alias.
+        return Q(type__written=Written(functools.partial(_write_where, clauses)))
 
-    def _covering(self, scope_ids: set[int]) -> Q | None:
-        """Rows that are one of ``scope_ids`` or below one of them."""
+    def _covering(self, scope_ids: set[int]) -> list[tuple[str, Ids]]:
+        """Rows that are one of ``scope_ids`` or below one of them: (column, ids) tests, any of which."""
         kept = sorted(s for s in scope_ids if not any(a in scope_ids for a in self.scope_info[s][1]))
         if not kept:
-            return None
+            return []
         by_column = defaultdict(list)
         for s in kept:
             column = SCOPE_COLUMN.get(self.scope_info[s][0])
             if column:
                 by_column[column].append(s)
-        where = None
-        for column in ANCESTOR_COLUMNS:  # broadest first: most rows are settled by the first test
-            if by_column[column]:
-                term = Q(**{f"{column}__in_ids": by_column[column]})
-                where = term if where is None else where | term
-        term = Q(pk__in_ids=kept)
-        return term if where is None else where | term
+        # Broadest first: most rows are settled by the first test.
+        tests = [(column, Ids(by_column[column])) for column in ANCESTOR_COLUMNS if by_column[column]]
+        return [*tests, ("id", Ids(kept))]
+
+    @functools.cached_property
+    def read_containers(self) -> tuple[Ids, Ids, Ids]:
+        """(subscriptions, resource groups, whole subscriptions): the subscriptions and resource groups
+        that the read grants' scopes are or are in, and the subscriptions read with every type (whose
+        every resource group is readable) — what the All Resources filter form offers."""
+        subs, rgs, whole_subs = set(), set(), set()
+        for types, by_column in self.scopes.get(Action.READ, {}).items():
+            for scope in by_column["pk"]:
+                scope_type, ancestors = self.scope_info[scope]
+                if scope_type == SUBSCRIPTION_TYPE:
+                    subs.add(scope)
+                    if types is None:  # a role that reads everything: its resource groups too
+                        whole_subs.add(scope)
+                    continue
+                subs.add(ancestors[0])
+                if scope_type == RESOURCE_GROUP_TYPE:
+                    rgs.add(scope)
+                elif len(ancestors) > 1:
+                    rgs.add(ancestors[1])
+        return Ids(sorted(subs)), Ids(sorted(rgs)), Ids(sorted(whole_subs))
 
     def holds(self, role: Role, chain: dict, resource_type: str) -> bool:
         """Is ``role`` held at the resource of ``chain`` (assigned there or at an ancestor) and does it
@@ -162,6 +198,25 @@ class Grants:
                 if chain.get(column) in ids:
                     return True
         return False
+
+
+def _write_where(clauses: list, table: str, connection) -> tuple[str, list]:
+    """``Grants.where``'s clauses as SQL on ``table`` (a quoted alias of the resource table): per class
+    of types, ``(type IN (…) AND (col = ANY(…) OR … OR id = ANY(…)))``, the classes OR'ed."""
+    quote = connection.ops.quote_name
+    parts, params = [], []
+    for test, covering in clauses:
+        tests = " OR ".join(
+            f"{table}.{quote(column)} {ids.sql(connection.vendor)}" for column, ids in covering
+        )
+        if test is None:
+            parts.append(f"({tests})")
+            continue
+        negate, types = test
+        in_types = f"{table}.{quote('type')} IN ({', '.join(['%s'] * len(types))})"
+        parts.append(f"({'NOT (' + in_types + ')' if negate else in_types} AND ({tests}))")
+        params.extend(types)
+    return " OR ".join(parts), params
 
 
 def chain_of(resource) -> dict:
@@ -202,9 +257,10 @@ def _guest_of(user):
 
 #: Every request of a person reads these; compiled once (see ``portal.core.prepared``).
 _GUEST_OF = Prepared(_guest_of)
-_SCOPE = ["content_object_id", "content_object__type", "content_object__tenant_id"] + [
-    f"content_object__{c}" for c in ANCESTOR_COLUMNS
-]
+#: The scope of an assignment as its own row carries it (``Granted.SCOPE_FIELDS``): id, type, tenant,
+#: then the ancestor ids in ``ANCESTOR_COLUMNS``' order — no join into the resources.
+_SCOPE = ["content_object_id", *UserRoleAssignment.SCOPE_FIELDS]
+assert [f"scope_{c}" for c in ANCESTOR_COLUMNS] == _SCOPE[3:]  # noqa: S101 -- the order the unpacking needs
 
 
 def _direct_on(users, scopes):
@@ -219,6 +275,21 @@ def _via_groups_on(users, scopes):
     ).values_list("group__user", "permission__codename", *_SCOPE)
 
 
+def _all_direct(users):
+    return UserRoleAssignment.objects.filter(user_id__in=users).values_list(
+        "user_id", "permission__codename", *_SCOPE
+    )
+
+
+def _all_via_groups(users):
+    return GroupRoleAssignment.objects.filter(group__user__in=users).values_list(
+        "group__user", "permission__codename", *_SCOPE
+    )
+
+
+#: Every assignment of the principal's identities, for the filter (``restrict``).
+_ALL_DIRECT = Prepared(_all_direct)
+_ALL_VIA_GROUPS = Prepared(_all_via_groups)
 #: The assignments on one resource's chain, for the check of one resource (``allowed``).
 _DIRECT_ON = Prepared(_direct_on)
 _VIA_GROUPS_ON = Prepared(_via_groups_on)
@@ -370,38 +441,53 @@ def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:
             ids = identities(principal)
         if memo is not None:
             memo["identities"] = ids
-        directories = set()
-        for tenants in ids.values():
-            directories |= tenants
-        grants.directories = sorted(directories)
         users = sorted(ids)
         if scope_ids is None:
-            rows = (
-                UserRoleAssignment.objects.filter(user_id__in=users).values_list(
-                    "user_id", "permission__codename", *_SCOPE
-                ),
-                GroupRoleAssignment.objects.filter(group__user__in=users).values_list(
-                    "group__user", "permission__codename", *_SCOPE
-                ),
+            # Every assignment, as narrow rows of the assignments' own columns; the grants built from
+            # them are kept per process, keyed by exactly what they are built from (these rows and the
+            # identities' open tenants), so nothing can be stale: any change is a different key.
+            found = (
+                run_together([(_ALL_DIRECT, {"users": users}), (_ALL_VIA_GROUPS, {"users": users})])
+                if users
+                else ()
             )
-        elif chain_rows is not None:
-            rows = chain_rows
-        elif not users or not scope_ids:
-            rows = ()  # no identity counts anywhere (an app whose every door is shut)
+            identity_key = tuple(sorted((user, frozenset(tenants)) for user, tenants in ids.items()))
+            grants = _grants_from(identity_key, frozenset(row for rows in found for row in rows))
         else:
-            scopes = sorted(scope_ids)
-            rows = (
-                _DIRECT_ON.rows(users=users, scopes=scopes),
-                _VIA_GROUPS_ON.rows(users=users, scopes=scopes),
-            )
-        for found in rows:
-            for user_id, codename, scope_id, scope_type, tenant_id, *ancestors in found:
-                role = ROLE_BY_CODENAME.get(codename)
-                if role is not None and tenant_id in ids.get(user_id, ()):
-                    grants.add(role, scope_id, scope_type, tuple(ancestors))
+            if chain_rows is not None:
+                rows = chain_rows
+            elif not users or not scope_ids:
+                rows = ()  # no identity counts anywhere (an app whose every door is shut)
+            else:
+                scopes = sorted(scope_ids)
+                rows = (
+                    _DIRECT_ON.rows(users=users, scopes=scopes),
+                    _VIA_GROUPS_ON.rows(users=users, scopes=scopes),
+                )
+            grants = _build(ids, (row for found in rows for row in found))
     if memo is not None:
         memo[key] = grants
     return grants
+
+
+def _build(ids: dict, rows) -> Grants:
+    """The grants of assignment ``rows`` (``_SCOPE`` rows with the user and role first) for the
+    identities ``ids`` (user -> tenants where its assignments count)."""
+    grants = Grants()
+    grants.directories = sorted(set().union(*ids.values())) if ids else []
+    for user_id, codename, scope_id, scope_type, tenant_id, *ancestors in rows:
+        role = ROLE_BY_CODENAME.get(codename)
+        if role is not None and tenant_id in ids.get(user_id, ()):
+            grants.add(role, scope_id, scope_type, tuple(ancestors))
+    return grants
+
+
+@functools.lru_cache(maxsize=GRANTS_CACHE_SIZE)
+def _grants_from(identity_key: tuple, rows: frozenset) -> Grants:
+    """``_build`` kept per process for the last principals (with their compiled WHERE clauses, see
+    ``Grants.q``): the key is the whole input, so a hit is the same grants, built again or not. A
+    principal with a thousand assignments pays one narrow read and a hash instead of the build."""
+    return _build(dict(identity_key), rows)
 
 
 def forget(principal) -> None:

@@ -238,8 +238,48 @@ class Granted(models.Model):
         help_text="The assignment's GUID: its ARM name (``…/providers/Microsoft.Authorization/roleAssignments/<name>``).",
     )
 
+    # The scope's type, tenant and ancestors, copied from its resource row when the assignment is made (a
+    # scope never moves): the access checks read a principal's assignments without joining every scope
+    # (``accounts.access``), and the rows read are the whole input of its cached grants.
+    scope_type = models.CharField(max_length=128, default="", editable=False)
+    scope_tenant_id = models.BigIntegerField(null=True, editable=False)
+    scope_subscription_id = models.BigIntegerField(null=True, editable=False)
+    scope_resource_group_id = models.BigIntegerField(null=True, editable=False)
+    scope_gallery_id = models.BigIntegerField(null=True, editable=False)
+    scope_definition_id = models.BigIntegerField(null=True, editable=False)
+
+    #: The scope columns and the resource columns they copy, in the access module's order.
+    SCOPE_FIELDS = {
+        "scope_type": "type",
+        "scope_tenant_id": "tenant_id",
+        "scope_subscription_id": "subscription_id",
+        "scope_resource_group_id": "resource_group_id",
+        "scope_gallery_id": "gallery_id",
+        "scope_definition_id": "definition_id",
+    }
+
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self.scope_type:
+            self.take_scope(self.content_object)
+        super().save(*args, **kwargs)
+
+    def take_scope(self, resource) -> None:
+        """Copy ``resource``'s (the scope's) type, tenant and ancestor ids onto this assignment."""
+        for field, column in self.SCOPE_FIELDS.items():
+            setattr(self, field, getattr(resource, column))
+
+    @classmethod
+    def with_scopes(cls, assignments: list) -> list:
+        """``assignments`` (unsaved, for ``bulk_create``) with their scopes copied, read in one query."""
+        resource = cls._meta.get_field("content_object").related_model
+        ids = {a.content_object_id for a in assignments}
+        rows = {r.pk: r for r in resource.objects.filter(pk__in=ids).only("pk", *cls.SCOPE_FIELDS.values())}
+        for a in assignments:
+            a.take_scope(rows[a.content_object_id])
+        return assignments
 
 
 class UserRoleAssignment(Granted, UserObjectPermissionBase):

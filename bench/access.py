@@ -340,10 +340,12 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
             for key in ROLE_KEYS
         }
         UserRoleAssignment.objects.bulk_create(
-            [
-                UserRoleAssignment(user=owner, permission=perms["owner"], content_object_id=pk)
-                for pk in built["scopes"][SUB]
-            ]
+            UserRoleAssignment.with_scopes(
+                [
+                    UserRoleAssignment(user=owner, permission=perms["owner"], content_object_id=pk)
+                    for pk in built["scopes"][SUB]
+                ]
+            )
         )
         scopes = built["scopes"]
         plan = []
@@ -368,8 +370,8 @@ def build(label: str, n: int, subs: int, n_assignments: int, n_groups: int, seed
                 grps.append(
                     GroupRoleAssignment(group_id=who, permission=perms[role_key], content_object_id=scope)
                 )
-        UserRoleAssignment.objects.bulk_create(users)
-        GroupRoleAssignment.objects.bulk_create(grps)
+        UserRoleAssignment.objects.bulk_create(UserRoleAssignment.with_scopes(users))
+        GroupRoleAssignment.objects.bulk_create(GroupRoleAssignment.with_scopes(grps))
     total = Resource.objects.filter(tenant=tenant).count()
     assert total == n, (total, n)
     counts = built["counts"]

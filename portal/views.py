@@ -32,7 +32,6 @@ from django.utils.cache import patch_vary_headers
 from accounts import access
 from accounts.models import Resource, ResourceGroup, Subscription
 from accounts.resource_types import TYPE_LABELS
-from accounts.roles import Action
 from accounts.views import current_directory
 from galleries.models import Region
 
@@ -219,23 +218,11 @@ def filter_choices(request, directory) -> dict:
     """The filter form's subscriptions, resource groups and locations, from the user's read grants
     (no scan of the resources): the subscriptions and resource groups its scopes are in or are, the
     resource groups of whole subscriptions it may read, and the regions of the directory's clouds."""
-    subs, rgs, whole_subs = set(), set(), set()
-    grants = access.grants_for(request.user)
-    for types, by_column in grants.scopes.get(Action.READ, {}).items():
-        for scope in by_column["pk"]:
-            scope_type, ancestors = grants.scope_info[scope]
-            if scope_type == SUBSCRIPTION:
-                subs.add(scope)
-                if types is None:  # a role that reads everything: its resource groups too
-                    whole_subs.add(scope)
-                continue
-            subs.add(ancestors[0])
-            if scope_type == RESOURCE_GROUP:
-                rgs.add(scope)
-            elif len(ancestors) > 1:
-                rgs.add(ancestors[1])
+    subs, rgs, whole_subs = access.grants_for(request.user).read_containers
     names = (
-        ResourceGroup.objects.filter(Q(pk__in=rgs) | Q(subscription_id__in=whole_subs), tenant=directory)
+        ResourceGroup.objects.filter(
+            Q(pk__in_ids=rgs) | Q(subscription_id__in_ids=whole_subs), tenant=directory
+        )
         .order_by(Lower("name"))
         .values_list("name", flat=True)
     )
@@ -246,7 +233,7 @@ def filter_choices(request, directory) -> dict:
             groups.append(name)
     return {
         "subscriptions": list(
-            Subscription.objects.filter(pk__in=subs, tenant=directory)
+            Subscription.objects.filter(pk__in_ids=subs, tenant=directory)
             .order_by(Lower("display_name"), "pk")
             .values_list("guid", "display_name")
         ),
