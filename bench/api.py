@@ -1,8 +1,8 @@
 """The API's heaviest read under load (issue 6, F19): ``GET`` of an image version with
 ``$expand=ReplicationStatus`` (10 target regions) against a trivial DRF view — each through the Django
 test client (server time per request) and through a real WSGI server (gunicorn) under the same
-concurrent load on loopback, in one run. Target: the version's throughput at least half the trivial
-view's.
+concurrent load on loopback, in one run. Target: the version's throughput at least 0.7 of the trivial
+view's (issue 16; issue 6 asked for half).
 
 The data, in a database of its own (the embedded default ``var/bench/api.sqlite3``, or a PostgreSQL
 database whose name contains "bench"; either is wiped unless ``--reuse``), built through the services:
@@ -35,7 +35,7 @@ are used here unchanged):
    load-generator threads, each on its own keep-alive connection. Each URL is loaded for ``--seconds``
    seconds, URLs in turn, ``--rounds`` rounds; requests per second is completed requests over elapsed
    time (any answer other than 200 fails the run). The ratio is version / trivial.
-3. When the ratio is under 0.5 (or with ``--diagnose``): ``--profile-requests`` requests of each URL
+3. When the ratio is under 0.7 (or with ``--diagnose``): ``--profile-requests`` requests of each URL
    through the test client with each query's ORM compilation and driver execution timed (and the
    queryset building), no profiler; then as many under cProfile, their time grouped by where it is
    spent (driver, Django's SQL compiler, expressions, querysets, DRF, the project) and by stage
@@ -396,7 +396,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
 
     v_name, t_name = url_of
     ratio = rps[v_name] / rps[t_name]
-    met = ratio >= 0.5
+    met = ratio >= 0.7  # issue 16 (issue 6 asked for 0.5)
 
     # 3. Diagnosis.
     diagnosis = diagnose(client, url_of, headers, args.profile_requests) if not met or args.diagnose else {}
@@ -410,7 +410,7 @@ def main() -> None:  # noqa: PLR0915 -- one linear script
     )
     print(
         f"  gunicorn: version {rps[v_name]:.1f} req/s, trivial {rps[t_name]:.1f} req/s: version/trivial "
-        f"{ratio:.2f} (target >= 0.5: {'met' if met else 'NOT met'})"
+        f"{ratio:.2f} (target >= 0.7: {'met' if met else 'NOT met'})"
     )
     for name, d in diagnosis.items():
         rest = d["total"] - d["build"] - d["compile"] - d["execute"]
