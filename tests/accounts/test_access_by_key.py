@@ -6,7 +6,7 @@ the brute-force reference, for random hierarchies and assignment sets — the sa
 from __future__ import annotations
 
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts import access, sharing
@@ -18,6 +18,7 @@ from tests.accounts.test_access_property import (  # noqa: F401  (cast and fores
     arrange,
     assignment,
     cast,
+    drawn,
     forest,
     grow,
     growth,
@@ -39,12 +40,7 @@ def by_key(principal, resource) -> dict[str, bool]:
     return {action: access.allowed(one_request, action, resource) for action in ACTIONS}
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@drawn(60)
 @given(
     who=st.sampled_from(["person", "person", "sp"]),
     membership=st.tuples(st.booleans(), st.booleans()),

@@ -15,7 +15,7 @@ from django.apps import apps as django_apps
 from django.db import connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts import access, directory, sharing
@@ -35,6 +35,7 @@ from tests.accounts.test_access_property import (  # noqa: F401  (cast and fores
     arrange,
     assignment,
     cast,
+    drawn,
     forest,
     growth,
     reference,
@@ -54,12 +55,7 @@ def readable(user, queryset=None) -> set[int]:
     return set(access.restrict(queryset or Resource.objects.all(), fresh(user)).values_list("pk", flat=True))
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@drawn(40)
 @given(
     who=st.sampled_from(["person", "person", "sp"]),
     membership=st.tuples(st.booleans(), st.booleans()),

@@ -206,6 +206,17 @@ def arrange(forest, cast, principal, membership, steps, assignments) -> None:
             assert types is not None and scope.type not in types, (role_key, scope.type)
 
 
+def drawn(max_examples: int):
+    """The examples' settings for a property over the forest and cast (function-scoped fixtures, slow
+    examples, no example database: each example is rolled back)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 @settings(
     max_examples=200,
     deadline=None,
