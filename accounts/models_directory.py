@@ -262,8 +262,7 @@ class Granted(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        if not self.scope_type:
-            self.take_scope(self.content_object)
+        self.take_scope(self.content_object)  # on every save: the columns always match the scope
         super().save(*args, **kwargs)
 
     def take_scope(self, resource) -> None:

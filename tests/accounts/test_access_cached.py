@@ -206,3 +206,14 @@ def test_the_migration_copies_every_existing_assignments_scope(person, rg, subsc
 def test_written_takes_only_a_written_condition():
     with pytest.raises(TypeError, match="Written"):
         list(Resource.objects.filter(type__written="1 = 1"))
+
+
+def test_an_assignment_saved_again_takes_its_scope_again(person, rg, subscription):
+    """The copied columns follow the scope on every save, not only the first (no stale ancestors)."""
+    sharing.grant_as_system(rg, person, "reader")
+    a = UserRoleAssignment.objects.get(user=person)
+    a.content_object = Resource.objects.get(pk=subscription.pk)
+    a.save()
+    a.refresh_from_db()
+    assert (a.scope_type, a.scope_subscription_id) == (subscription.type, None)
+    assert readable(person) >= {subscription.pk, rg.pk}
