@@ -74,15 +74,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench import _copy_build  # noqa: E402
 from bench._access_alternatives import ALTERNATIVES, INDEXES, alternative  # noqa: E402
+from bench._copy_build import DEF, GAL, IMG, RG, SNAP, SUB, VER  # noqa: E402  (the resource types, once)
 
 PAGE_SIZE = 50  # portal.views.PAGE_SIZE
-SUB, RG = "Microsoft.Resources/subscriptions", "Microsoft.Resources/resourceGroups"
-GAL, DEF, VER = (
-    "Microsoft.Compute/galleries",
-    "Microsoft.Compute/galleries/images",
-    "Microsoft.Compute/galleries/images/versions",
-)
-IMG, SNAP = "Microsoft.Compute/images", "Microsoft.Compute/snapshots"
 #: Where the assignments go: share of all assignments per scope level.
 SCOPE_MIX = ((SUB, 0.01), (RG, 0.05), (GAL, 0.14), (DEF, 0.35), (VER, 0.45))
 ROLE_KEYS = ("owner", "contributor", "reader", "sharing_admin", "artifacts_publisher", "image_reader")
