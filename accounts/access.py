@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from portal.core.errors import ServiceError
 from portal.core.prepared import Prepared, run_together
@@ -269,36 +270,64 @@ _SCOPE = ["content_object_id", *UserRoleAssignment.SCOPE_FIELDS]
 assert [f"scope_{c}" for c in ANCESTOR_COLUMNS] == _SCOPE[3:]  # noqa: S101 -- the order the unpacking needs
 
 
-def _direct_on(users, scopes):
-    return UserRoleAssignment.objects.filter(user_id__in=users, content_object_id__in=scopes).values_list(
-        "user_id", "permission__codename", *_SCOPE
+def _direct(users):
+    return UserRoleAssignment.objects.filter(user_id__in=users).order_by()
+
+
+def _via_groups(users):
+    return GroupRoleAssignment.objects.filter(group__user__in=users).order_by()
+
+
+def _rows(direct: QuerySet, via_groups: QuerySet) -> tuple[QuerySet, QuerySet]:
+    """Direct and group assignments as rows: user, role, then ``_SCOPE``."""
+    return (
+        direct.values_list("user_id", "permission__codename", *_SCOPE),
+        via_groups.values_list("group__user", "permission__codename", *_SCOPE),
     )
 
 
-def _via_groups_on(users, scopes):
-    return GroupRoleAssignment.objects.filter(
-        group__user__in=users, content_object_id__in=scopes
-    ).values_list("group__user", "permission__codename", *_SCOPE)
+def _chain(user, direct: QuerySet, via_groups: QuerySet) -> QuerySet:
+    """A check of one resource reads, with the assignments on its chain, the tenants whose invitation
+    the person accepted: as rows of the same width (the tenant, then nulls where an assignment has its
+    role and scope), last, so that the chain is one statement. ``_split`` tells them apart."""
+    nulls = [RawSQL("NULL", ())] * (1 + len(_SCOPE))  # an untyped NULL takes the other rows' types
+    guest = GuestInvitation.objects.filter(user_id=user, state=GuestInvitation.State.ACCEPTED).order_by()
+    return _union(*_rows(direct, via_groups), guest.values_list("tenant_id", *nulls))
 
 
-def _all_direct(users):
-    return UserRoleAssignment.objects.filter(user_id__in=users).values_list(
-        "user_id", "permission__codename", *_SCOPE
-    )
+def _union(first: QuerySet, *others: QuerySet) -> QuerySet:
+    return first.union(*others, all=True)
 
 
-def _all_via_groups(users):
-    return GroupRoleAssignment.objects.filter(group__user__in=users).values_list(
-        "group__user", "permission__codename", *_SCOPE
-    )
+def _split(found) -> tuple[list[int], list[tuple]]:
+    """The rows of a ``chain_reads`` read → (the guest tenants, the assignment rows): an assignment
+    always has a role, a guest tenant's row has none."""
+    rows = [row for part in found for row in part]
+    return [row[0] for row in rows if row[1] is None], [row for row in rows if row[1] is not None]
+
+
+def _all_of(users):
+    return _union(*_rows(_direct(users), _via_groups(users)))
+
+
+def _on(users, scopes):
+    on = Q(content_object_id__in=scopes)
+    return _union(*_rows(_direct(users).filter(on), _via_groups(users).filter(on)))
+
+
+def _chain_on(user, scopes):
+    users = [user]
+    on = Q(content_object_id__in=scopes)
+    return _chain(user, _direct(users).filter(on), _via_groups(users).filter(on))
 
 
 #: Every assignment of the principal's identities, for the filter (``restrict``).
-_ALL_DIRECT = Prepared(_all_direct)
-_ALL_VIA_GROUPS = Prepared(_all_via_groups)
-#: The assignments on one resource's chain, for the check of one resource (``allowed``).
-_DIRECT_ON = Prepared(_direct_on)
-_VIA_GROUPS_ON = Prepared(_via_groups_on)
+_ALL = Prepared(_all_of)
+#: The assignments of the identities (an app's) on one resource's chain, for the check of one resource.
+_ON = Prepared(_on)
+#: A person's guest tenants and assignments on one resource's chain, for the check of one resource
+#: (``allowed``): one statement.
+_CHAIN_ON = Prepared(_chain_on)
 
 
 def _on_chain_of(arm_key) -> Q:
@@ -313,25 +342,15 @@ def _on_chain_of(arm_key) -> Q:
     return Q(content_object_id__in=chain)
 
 
-def _direct_on_key(user, arm_key):
-    return (
-        UserRoleAssignment.objects.filter(user_id=user)
-        .filter(_on_chain_of(arm_key))
-        .values_list("user_id", "permission__codename", *_SCOPE)
-    )
-
-
-def _via_groups_on_key(user, arm_key):
-    return (
-        GroupRoleAssignment.objects.filter(group__user=user)
-        .filter(_on_chain_of(arm_key))
-        .values_list("group__user", "permission__codename", *_SCOPE)
+def _chain_on_key(user, arm_key):
+    users = [user]
+    return _chain(
+        user, _direct(users).filter(_on_chain_of(arm_key)), _via_groups(users).filter(_on_chain_of(arm_key))
     )
 
 
 #: The same, for the resource of an ``arm_key`` (``chain_reads_by_key``).
-_DIRECT_ON_KEY = Prepared(_direct_on_key)
-_VIA_GROUPS_ON_KEY = Prepared(_via_groups_on_key)
+_CHAIN_ON_KEY = Prepared(_chain_on_key)
 
 
 def identities(principal, guest_of: list[int] | None = None) -> dict[int, set[int]]:
@@ -382,18 +401,14 @@ def _reads_chain(principal) -> bool:
 
 
 def chain_reads(principal, scope_ids) -> list | None:
-    """The prepared reads (``portal.core.prepared``) that a check of one resource needs for a person — its
-    guest tenants and its assignments on the resource's chain — so that a caller can send them in the
-    same round trip as its own reads and hand the results to ``grants_for(..., prefetched=)``. None
-    when nothing needs reading that way (the system, anonymous, an app, or already memoized)."""
+    """The prepared read (``portal.core.prepared``) that a check of one resource needs for a person — its
+    guest tenants and its assignments on the resource's chain, one statement — so that a caller can
+    send it in the same round trip as its own reads and hand its results to ``grants_for(...,
+    prefetched=)``. None when nothing needs reading that way (the system, anonymous, an app, or
+    already memoized)."""
     if not scope_ids or not _reads_chain(principal):
         return None
-    users, scopes = [principal.pk], sorted(scope_ids)
-    return [
-        (_GUEST_OF, {"user": principal.pk}),
-        (_DIRECT_ON, {"users": users, "scopes": scopes}),
-        (_VIA_GROUPS_ON, {"users": users, "scopes": scopes}),
-    ]
+    return [(_CHAIN_ON, {"user": principal.pk, "scopes": sorted(scope_ids)})]
 
 
 def chain_reads_by_key(principal, arm_key: str) -> list | None:
@@ -402,11 +417,7 @@ def chain_reads_by_key(principal, arm_key: str) -> list | None:
     round trip on PostgreSQL) and hands the results to ``take_chain_reads`` with the row."""
     if not _reads_chain(principal):
         return None
-    return [
-        (_GUEST_OF, {"user": principal.pk}),
-        (_DIRECT_ON_KEY, {"user": principal.pk, "arm_key": arm_key}),
-        (_VIA_GROUPS_ON_KEY, {"user": principal.pk, "arm_key": arm_key}),
-    ]
+    return [(_CHAIN_ON_KEY, {"user": principal.pk, "arm_key": arm_key})]
 
 
 def take_chain_reads(principal, resource, rows: list) -> None:
@@ -441,8 +452,9 @@ def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:
         elif prefetched is not None or reads is not None:
             # A person acts only as itself, so its guest tenants and its assignments on the chain are
             # read together (one round trip on PostgreSQL); the tenants are applied below.
-            guest_rows, *chain_rows = prefetched if prefetched is not None else run_together(reads)
-            ids = identities(principal, guest_of=[t for (t,) in guest_rows])
+            guest_of, assigned = _split(prefetched if prefetched is not None else run_together(reads))
+            chain_rows = (assigned,)
+            ids = identities(principal, guest_of=guest_of)
         else:
             ids = identities(principal)
         if memo is not None:
@@ -452,24 +464,16 @@ def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:
             # Every assignment, as narrow rows of the assignments' own columns; the grants built from
             # them are kept per process, keyed by exactly what they are built from (these rows and the
             # identities' open tenants), so nothing can be stale: any change is a different key.
-            found = (
-                run_together([(_ALL_DIRECT, {"users": users}), (_ALL_VIA_GROUPS, {"users": users})])
-                if users
-                else ()
-            )
+            found = _ALL.rows(users=users) if users else ()
             identity_key = tuple(sorted((user, frozenset(tenants)) for user, tenants in ids.items()))
-            grants = _grants_from(identity_key, frozenset(row for rows in found for row in rows))
+            grants = _grants_from(identity_key, frozenset(found))
         else:
             if chain_rows is not None:
                 rows = chain_rows
             elif not users or not scope_ids:
                 rows = ()  # no identity counts anywhere (an app whose every door is shut)
             else:
-                scopes = sorted(scope_ids)
-                rows = (
-                    _DIRECT_ON.rows(users=users, scopes=scopes),
-                    _VIA_GROUPS_ON.rows(users=users, scopes=scopes),
-                )
+                rows = (_ON.rows(users=users, scopes=sorted(scope_ids)),)
             grants = _build(ids, (row for found in rows for row in found))
     if memo is not None:
         memo[key] = grants
