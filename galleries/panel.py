@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -108,12 +109,36 @@ def remember(version) -> None:
     _CHAINS[version.pk] = _chain(version)
 
 
-def load(principal, pk: int, _again: bool = True) -> dict | None:
+class Panel:
+    """The panel of one version as one principal sees it. Its ETag and whether anything is in flight
+    are known from the rows alone; the table's context is built only when the panel is rendered, so a
+    revalidated poll (304) never builds it."""
+
+    __slots__ = ("version", "etag", "in_flight", "_rows", "_can_write", "_context")
+
+    def __init__(self, version: PanelVersion, latest_rows, region_rows, can_write: bool, etag: str):
+        self.version, self.etag = version, etag
+        self._rows = (latest_rows, region_rows)
+        self._can_write = can_write
+        self._context: dict | None = None
+        self.in_flight = any(
+            region_in_flight(state, removing, revision, done_revision)
+            for *_, state, _done, _total, _attempts, _error, revision, done_revision, removing in region_rows
+        )
+
+    def context(self) -> dict:
+        if self._context is None:
+            self._context = _context(self.version, *self._rows, self._can_write)
+            self._context["etag"] = self.etag
+        return self._context
+
+
+def load(principal, pk: int, _again: bool = True) -> Panel | None:
     """The panel of version ``pk`` if ``principal`` may read it, else None (the caller answers 404).
 
     Once this process knows the version's chain, everything — the version row, its target regions,
     the definition's latest per region, and the principal's guest tenants and assignments on the
-    chain — is read in one round trip (PostgreSQL; one query after another on SQLite)."""
+    chain — is read in one round trip (PostgreSQL; four queries one after another on SQLite)."""
     if inputs.row_id(pk) is None:  # no row has it (and a 20-digit id would overflow SQLite's integer)
         return None
     known = _CHAINS.get(pk)
@@ -141,9 +166,10 @@ def load(principal, pk: int, _again: bool = True) -> dict | None:
         access.grants_for(principal, scope_ids, prefetched=chain_rows)  # memoized for allowed()
     if not access.allowed(principal, Action.READ, version):
         return None
-    context = _context(principal, version, latest_rows, region_rows)
-    context["etag"] = _etag(version_rows, latest_rows, region_rows, context["can_write"])
-    return context
+    # No query: the chain's assignments were read for the READ check above.
+    can_write = access.allowed(principal, Action.WRITE, version)
+    etag = _etag(version_rows, latest_rows, region_rows, can_write)
+    return Panel(version, latest_rows, region_rows, can_write, etag)
 
 
 _TEMPLATE = "galleries/replication_panel.html"
@@ -160,7 +186,7 @@ def _etag(*inputs) -> str:
     return f'"{digest.hexdigest()}"'
 
 
-def _context(principal, version: PanelVersion, latest_rows, region_rows) -> dict:
+def _context(version: PanelVersion, latest_rows, region_rows, can_write: bool) -> dict:
     latest: dict[int, tuple[int, str, str]] = {}
     hrefs: dict[int, str] = {}
     for region_id, version_id, name in latest_rows:
@@ -211,12 +237,27 @@ def _context(principal, version: PanelVersion, latest_rows, region_rows) -> dict
         "aggregated": aggregated_state({r.state for r in regions if not r.removing}),
         "in_flight": any(r.in_flight for r in regions),
         "any_failed": any(r.state == TargetRegion.State.FAILED for r in regions),
-        # No query: the chain's assignments were read for the READ check above.
-        "can_write": access.allowed(principal, Action.WRITE, version),
+        "can_write": can_write,
     }
 
 
-def render(request, panel: dict) -> SafeString:
-    return mark_safe(
-        render_to_string("galleries/replication_panel.html", panel, request=request, using="jinja2")
-    )
+#: Rendered panels by ETag, the latest ``_RENDERED_MAX`` in this process. The ETag digests every row the
+#: panel shows, whether the viewer may retry and the template itself, so one ETag is one HTML: an
+#: unchanged panel is rendered once however many browsers poll it (those that send no ``If-None-Match``,
+#: the version page itself). The viewer's CSRF token is put in on each request (``_CSRF_SLOT``).
+_RENDERED: dict[str, str] = {}
+_RENDERED_MAX = 512
+_CSRF_SLOT = "\x00csrf-input\x00"
+
+
+def render(request, shown: Panel) -> SafeString:
+    html = _RENDERED.get(shown.etag)
+    if html is None:
+        context = {**shown.context(), "csrf_input": mark_safe(_CSRF_SLOT)}
+        html = render_to_string(_TEMPLATE, context, using="jinja2")
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.pop(next(iter(_RENDERED)), None)  # the oldest
+        _RENDERED[shown.etag] = html
+    if _CSRF_SLOT in html:
+        html = html.replace(_CSRF_SLOT, csrf_input(request))
+    return mark_safe(html)

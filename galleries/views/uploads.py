@@ -194,13 +194,13 @@ def version_replication(request, pk: int):
     region is final the server answers 286, which tells htmx to stop polling. Lean on purpose (see
     ``galleries.panel``). While in flight, the answer carries an ETag and must be revalidated, so a
     browser's next poll sends it back and an unchanged panel costs a 304 with no body."""
-    context = panel.load(request.user, pk)
-    if context is None:
+    shown = panel.load(request.user, pk)
+    if shown is None:
         raise Http404("No such image version.")
-    if request.htmx and not context["in_flight"]:
-        return HttpResponse(panel.render(request, context), status=286)
-    not_modified = get_conditional_response(request, etag=context["etag"])
-    response = not_modified or HttpResponse(panel.render(request, context))
-    response.headers["ETag"] = context["etag"]
+    if request.htmx and not shown.in_flight:
+        return HttpResponse(panel.render(request, shown), status=286)
+    not_modified = get_conditional_response(request, etag=shown.etag)
+    response = not_modified or HttpResponse(panel.render(request, shown))
+    response.headers["ETag"] = shown.etag
     patch_cache_control(response, private=True, no_cache=True)
     return response

@@ -28,7 +28,7 @@ def test_the_panel_agrees_with_the_model_rules_for_every_state(user, make_versio
     for name, values in updates.items():
         TargetRegion.objects.filter(pk=rows[name].pk).update(**values)
 
-    shown = panel.load(user, new.pk)
+    shown = panel.load(user, new.pk).context()
     models = {t.region_id: t for t in TargetRegion.objects.filter(version=new)}
     latest = {t.region_id: v for v in [old, new] for t in TargetRegion.objects.filter(version=v)}
     latest_by_name = services.latest_by_region(new.definition)
@@ -55,7 +55,7 @@ def test_the_panel_agrees_with_the_model_rules_for_every_state(user, make_versio
 
 def test_the_rows_come_in_display_name_order(user, make_version):
     v = make_version(target_regions=[T(r) for r in REGIONS])
-    shown = panel.load(user, v.pk)
+    shown = panel.load(user, v.pk).context()
     names = [r.display_name for r in shown["regions"]]
     assert names == sorted(names)
 
@@ -64,7 +64,7 @@ def test_only_a_reader_finds_the_version(user, make_version):
     v = make_version()
     stranger = create_user(create_tenant("Fabrikam", "fabrikam.test"), "eve@fabrikam.test", "Eve-Pass-1")
     colleague = create_user(user.home_tenant, "carol@contoso.test", "Carol-Pass-1")  # same tenant, no role
-    assert panel.load(user, v.pk)["version"].pk == v.pk
+    assert panel.load(user, v.pk).version.pk == v.pk
     assert panel.load(stranger, v.pk) is None
     assert panel.load(colleague, v.pk) is None
     assert panel.load(user, 10**9) is None  # missing looks the same
@@ -86,4 +86,4 @@ def test_a_remembered_chain_that_does_not_match_the_row_is_read_again(user, make
     stranger._access_memo = {}  # as in a request (AccessMiddleware)
     assert panel.load(stranger, mine.pk) is None
     assert panel._CHAINS[mine.pk] == panel._chain(panel.PanelVersion(*panel._VERSION.rows(pk=mine.pk)[0]))
-    assert panel.load(user, mine.pk)["version"].pk == mine.pk
+    assert panel.load(user, mine.pk).version.pk == mine.pk

@@ -125,3 +125,59 @@ def test_the_disks_table_shows_each_disks_host_caching(client, user, make_versio
     page = client.get(f"/versions/{v.pk}/").content.decode()
     assert "<th>Host caching</th>" in page
     assert "<td>ReadWrite</td>" in page and "<td>None</td>" in page  # the data disk: not given
+
+
+def test_a_panel_is_rendered_once_per_etag_with_each_viewers_own_csrf_token(
+    user, caller, make_version, subscription
+):
+    """Two owners polling the same unchanged panel share one rendering (``galleries.panel._RENDERED``),
+    and each one's retry form carries a token that is valid for that viewer's session only."""
+    import re
+
+    from django.test import Client
+
+    from accounts import sharing
+    from galleries import panel
+
+    v = make_version(target_regions=[T("westeurope"), T("eastus")])
+    TargetRegion.objects.filter(version=v, region__name="eastus").update(state="Failed", last_error="x")
+    colleague = create_user(user.home_tenant, "olga@contoso.test", "Olga-Pass-1")
+    sharing.assign_role(caller, subscription, colleague, "Owner")
+    browsers, answers = [], []
+    for who in (user, colleague):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(who)
+        browsers.append(browser)
+        answers.append(browser.get(f"/versions/{v.pk}/replication", **HTMX))
+    tokens = [
+        re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', a.content.decode()).group(1) for a in answers
+    ]
+    etag = answers[0].headers["ETag"]
+    assert answers[1].headers["ETag"] == etag and etag in panel._RENDERED
+    expected = panel._RENDERED[etag].replace(panel._CSRF_SLOT, _csrf_input("TOKEN"))
+    assert [a.content.decode().replace(t, "TOKEN") for a, t in zip(answers, tokens, strict=True)] == [
+        expected
+    ] * 2
+    retry = f"/versions/{v.pk}/retry"
+    assert browsers[1].post(retry, {"csrfmiddlewaretoken": tokens[0]}).status_code == 403  # not the other's
+    assert browsers[1].post(retry, {"csrfmiddlewaretoken": tokens[1]}).status_code == 302
+    assert TargetRegion.objects.get(version=v, region__name="eastus").state == "Unknown"
+
+
+def _csrf_input(token: str) -> str:
+    return f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
+
+
+def test_a_changed_panel_is_rendered_again(client, user, make_version):
+    v = make_version(target_regions=[T("westeurope"), T("eastus")])
+    client.force_login(user)
+    url = f"/versions/{v.pk}/replication"
+    TargetRegion.objects.filter(version=v).update(state="Replicating", bytes_done=1, bytes_total=10)
+    assert "10%" in client.get(url, **HTMX).content.decode()
+    TargetRegion.objects.filter(version=v).update(bytes_done=7)
+    shown = client.get(url, **HTMX).content.decode()
+    assert "70%" in shown and "10%" not in shown
+    TargetRegion.objects.filter(version=v).update(
+        bytes_done=1
+    )  # back to the first rows: the first HTML again
+    assert "10%" in client.get(url, **HTMX).content.decode()
