@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from galleries.api import urls as api_urls
 from galleries.views import overview as resource_pages
+from portal.core.arm import api_routes
 
 from . import health, notifications, views
 
 urlpatterns = [
+    # The API first, for its paths only (``StartsWith``); its catch-all 404s last, after the pages.
+    *api_routes("galleries.api.urls", "accounts.api.urls"),
     path("", views.home, name="home"),
     path("search", views.search, name="search"),
     path("healthz", health.healthz, name="healthz"),
@@ -21,9 +25,8 @@ urlpatterns = [
     path("", include("portal.template_views")),
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
-    path("", include("accounts.api.urls")),
-    path("", include("galleries.api.urls")),
     path("", include("portal.api_docs_urls")),
+    path("", include(api_urls.fallbacks)),
 ]
 
 handler400 = "portal.core.inputs.bad_request"

@@ -1,7 +1,7 @@
 """Routes of Microsoft.Authorization (role definitions and assignments at any scope) and of the minimal
-Microsoft Graph under ``/graph/v1.0/``. Included from ``portal/urls.py`` before ``galleries.api.urls``,
-whose catch-alls would answer these paths with 404. The literal segments are case-insensitive
-(``portal.core.arm.ArmPathMiddleware``)."""
+Microsoft Graph under ``/graph/v1.0/``. Included from ``portal/urls.py`` with ``galleries.api.urls``, first
+and for the API's paths only (``portal.core.arm.api_routes``); the API's catch-all 404s come last. The
+literal segments are case-insensitive (``portal.core.arm.ArmPathMiddleware``)."""
 
 from django.urls import path, re_path
 

@@ -124,6 +124,10 @@ urlpatterns = [
     path(f"{SUB}/resources", res.SubscriptionResources.as_view(), name="arm-resources-sub"),
     path(f"{RG}/resources", res.ResourceGroupResources.as_view(), name="arm-resources-rg"),
     path("providers/Microsoft.Resources/resources", res.AllResources.as_view(), name="arm-resources"),
+]
+
+#: Included last (``portal/urls.py``), after the portal's pages, some of which live under /subscriptions/.
+fallbacks = [
     re_path(
         r"^subscriptions/[0-9A-Fa-f]{8}-[0-9A-Fa-f-]{27}(?:/.*)?$",
         ApiNotFound.as_view(),

@@ -28,7 +28,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, URLResolver, resolve
+from django.urls.resolvers import RoutePattern
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.parsers import BaseParser
@@ -268,6 +269,29 @@ CANONICAL_SEGMENTS = {
         "exportTemplate",
     )
 }
+
+
+#: The first segments of the API's paths (ARM, Microsoft.Authorization, Graph), as the resolver sees them.
+API_PREFIXES = ("subscriptions", "providers", "tenants", "graph/")
+
+
+class StartsWith(RoutePattern):
+    """An include's prefix that consumes nothing and lets in only the paths that start with one of
+    ``prefixes``: its routes are tried for those paths alone (the API's are tried first, so that a
+    long ARM path is not matched against every portal route before its own; the portal's pages skip
+    them with one ``startswith``). Written as ``""`` (``str``, ``reverse``, the OpenAPI document)."""
+
+    def __init__(self, *prefixes: str):
+        super().__init__("", is_endpoint=False)
+        self.prefixes = prefixes
+
+    def match(self, path):
+        return (path, (), {}) if path.startswith(self.prefixes) else None
+
+
+def api_routes(*urlconfs: str) -> list[URLResolver]:
+    """``urlconfs`` included behind ``StartsWith(*API_PREFIXES)``."""
+    return [URLResolver(StartsWith(*API_PREFIXES), urlconf) for urlconf in urlconfs]
 
 
 class ArmPathMiddleware:
