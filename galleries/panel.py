@@ -4,8 +4,13 @@ A browser with the page open asks for this panel 30 times a minute, so it is bui
 than the session lookup every request pays: the version (with the columns of its access chain), its
 target regions and the definition's latest version per region are three prepared queries
 (``portal.core.prepared``) read as plain rows, the access check is ``access.allowed`` on that row (the
-assignments on the version's chain only, also prepared), and the table is a Jinja2 template. The rules
+person's assignments on the version's chain only, one more prepared statement in the same round trip),
+the ETag is a digest of those rows, and the table is a Jinja2 template rendered once per ETag. The rules
 it shows (in flight, percent, aggregated state, latest) are the models' and services' own functions.
+
+(The three reads are not folded into one statement on PostgreSQL as the ARM GET's are,
+``portal.core.prepared.json_rows``: for 30 regions and the definition's latest rows, building the JSON
+costs the server more than the two statements save the client — measured, docs/benchmarks.md.)
 """
 
 from __future__ import annotations
@@ -138,7 +143,8 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
 
     Once this process knows the version's chain, everything — the version row, its target regions,
     the definition's latest per region, and the principal's guest tenants and assignments on the
-    chain — is read in one round trip (PostgreSQL; four queries one after another on SQLite)."""
+    chain — is read in one round trip (PostgreSQL: four statements pipelined; on SQLite one after
+    another)."""
     if inputs.row_id(pk) is None:  # no row has it (and a 20-digit id would overflow SQLite's integer)
         return None
     known = _CHAINS.get(pk)

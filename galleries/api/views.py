@@ -8,10 +8,8 @@ the service layer's. What the caller may not read answers 404 exactly like what 
 
 from __future__ import annotations
 
-from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, Subquery
-from django.db.models.functions import JSONArray
+from django.db.models import OuterRef, Prefetch
 from rest_framework.response import Response
 
 from accounts import access
@@ -21,7 +19,7 @@ from accounts.roles import Action
 from portal.core import arm as core_arm
 from portal.core.arm import page
 from portal.core.errors import ServiceError
-from portal.core.prepared import Prepared, run_together
+from portal.core.prepared import Prepared, json_rows, run_together, split_json_columns
 
 from .. import services
 from ..models import ArmOperation, Gallery, GalleryImage, GalleryImageVersion, TargetRegion, VersionDisk
@@ -97,20 +95,17 @@ def _versions_with_rows():
     )
 
 
-def _as_json(model, columns) -> Subquery:
-    """PostgreSQL: a version's rows of ``model`` (``columns``, by pk) as one JSON array, a column of the
-    version's own row, so that the row and its parts are one statement."""
-    rows = model.objects.filter(version_id=OuterRef("pk")).order_by().values("version_id")
-    return Subquery(rows.annotate(rows=JSONBAgg(JSONArray(*columns), order_by="pk")).values("rows"))
-
-
 #: GET of one version: the row, its regions and its disks, all by the version's id, in one round trip —
 #: on PostgreSQL in one statement (its JSON is only ints, strings and booleans: nothing is lost).
 _VERSION_WITH_PARTS = Prepared(
     lambda arm_key: GalleryImageVersion.objects.filter(arm_key=arm_key).values_list(
         *arm.VERSION_COLUMNS,
-        _as_json(TargetRegion, arm.REGION_COLUMNS),
-        _as_json(VersionDisk, arm.DISK_COLUMNS),
+        json_rows(
+            TargetRegion.objects.filter(version_id=OuterRef("pk")), "version_id", arm.REGION_COLUMNS, "pk"
+        ),
+        json_rows(
+            VersionDisk.objects.filter(version_id=OuterRef("pk")), "version_id", arm.DISK_COLUMNS, "pk"
+        ),
     )
 )
 _VERSION_BY_ID = Prepared(
@@ -281,8 +276,7 @@ class VersionItem(_Item):
         chain = access.chain_reads_by_key(user, key["arm_key"]) or []
         if connection.vendor == "postgresql":
             found, *chain_rows = run_together([(_VERSION_WITH_PARTS, key), *chain])
-            rows = [row[:-2] for row in found]
-            regions, disks = (found[0][-2] or [], found[0][-1] or []) if found else ([], [])
+            rows, (regions, disks) = split_json_columns(found, 2)
         else:
             rows, regions, disks, *chain_rows = run_together(
                 [(_VERSION_BY_ID, key), (_REGIONS_BY_ID, key), (_DISKS_BY_ID, key), *chain]

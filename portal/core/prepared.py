@@ -24,8 +24,10 @@ import itertools
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
+from django.db.models.functions import JSONArray
 
 _sentinel_ids = itertools.count(1)
 
@@ -181,3 +183,24 @@ def _cursor(connection):
     connection.ensure_connection()
     with connection.wrap_database_errors:
         return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
+
+# --- PostgreSQL: a row's parts as JSON columns of the row itself -----------------------------------------
+
+
+def json_rows(rows: QuerySet, key: str, columns, order_by) -> Subquery:
+    """PostgreSQL: ``rows`` — filtered on the outer row with ``OuterRef`` through ``key`` — as one JSON
+    array of ``columns`` arrays in ``order_by`` order (exactly: the aggregate's own ``ORDER BY``), a
+    column of the outer row, so that a row and its parts are one statement instead of one each. NULL
+    when there are none (``split_json_columns`` reads that as no rows). Only for columns whose JSON is
+    their value: ints, strings, booleans (a date would come back as text)."""
+    grouped = rows.order_by().values(key)
+    return Subquery(grouped.annotate(rows=JSONBAgg(JSONArray(*columns), order_by=order_by)).values("rows"))
+
+
+def split_json_columns(found: list, n: int) -> tuple[list, list[list]]:
+    """The rows of a query whose last ``n`` columns are ``json_rows`` → (the rows without them, each
+    of the ``n`` parts of the first row as a list)."""
+    rows = [row[:-n] for row in found]
+    parts = [part or [] for part in found[0][-n:]] if found else [[] for _ in range(n)]
+    return rows, parts

@@ -136,3 +136,38 @@ def test_values_come_back_as_values_list_gives_them(caller, rg):
     ((tags, created_at, hidden, _),) = query.rows(name="g1")
     assert tags == {"team": "platform"} and created_at.tzinfo is not None and hidden is False
     assert run_together([(query, {"name": "g1"})]) == [query.rows(name="g1")]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_json_rows_are_a_rows_parts_in_the_aggregates_own_order():
+    """``json_rows``: a cloud's regions as one JSON column of the cloud's row, in the order asked (both
+    ways), the same values as the ORM's rows; none is an empty list (``split_json_columns``)."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "json_rows aggregates with PostgreSQL's jsonb_agg(... ORDER BY ...); SQLite reads parts as rows"
+        )
+    from django.db.models import OuterRef
+
+    from galleries.models import Cloud
+    from portal.core.prepared import json_rows, split_json_columns
+
+    columns = ("name", "display_name", "restricted")
+
+    def regions_of(order):
+        return json_rows(Region.objects.filter(cloud_id=OuterRef("pk")), "cloud_id", columns, order)
+
+    query = Prepared(
+        lambda name: Cloud.objects.filter(name=name).values_list(
+            "name", regions_of("name"), regions_of("-name")
+        )
+    )
+    rows, (ascending, descending) = split_json_columns(query.rows(name="public"), 2)
+    expected = [
+        list(r) for r in Region.objects.filter(cloud__name="public").order_by("name").values_list(*columns)
+    ]
+    assert rows == [("public",)] and len(expected) > 10
+    assert ascending == expected and descending == expected[::-1]
+    assert split_json_columns(query.rows(name="no-such-cloud"), 2) == ([], [[], []])
+    empty = Cloud.objects.create(name="empty-cloud-for-the-test", display_name="Empty")
+    assert split_json_columns(query.rows(name=empty.name), 2) == ([(empty.name,)], [[], []])
