@@ -177,7 +177,6 @@ def test_a_changed_panel_is_rendered_again(client, user, make_version):
     TargetRegion.objects.filter(version=v).update(bytes_done=7)
     shown = client.get(url, **HTMX).content.decode()
     assert "70%" in shown and "10%" not in shown
-    TargetRegion.objects.filter(version=v).update(
-        bytes_done=1
-    )  # back to the first rows: the first HTML again
+    # Back to the first rows: the first HTML again.
+    TargetRegion.objects.filter(version=v).update(bytes_done=1)
     assert "10%" in client.get(url, **HTMX).content.decode()

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Resource
 from galleries.models import Region
-from portal.core.prepared import Prepared, run_together
+from portal.core.prepared import Prepared, run_together, split_json_columns
 
 BY_CLOUD_AND_NAMES = Prepared(
     lambda cloud, names: Region.objects.filter(cloud__name=cloud, name__in=names)
@@ -150,7 +150,7 @@ def test_json_rows_are_a_rows_parts_in_the_aggregates_own_order():
     from django.db.models import OuterRef
 
     from galleries.models import Cloud
-    from portal.core.prepared import json_rows, split_json_columns
+    from portal.core.prepared import json_rows
 
     columns = ("name", "display_name", "restricted")
 
@@ -171,3 +171,27 @@ def test_json_rows_are_a_rows_parts_in_the_aggregates_own_order():
     assert split_json_columns(query.rows(name="no-such-cloud"), 2) == ([], [[], []])
     empty = Cloud.objects.create(name="empty-cloud-for-the-test", display_name="Empty")
     assert split_json_columns(query.rows(name=empty.name), 2) == ([(empty.name,)], [[], []])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_version_gets_one_statement_reads_what_its_three_reads_do(make_version):
+    """The ARM version GET reads on PostgreSQL one statement (the row, its regions and disks as
+    ``json_rows``) and elsewhere three: the same values, so a column whose JSON is not its value (a
+    date, a decimal) added to ``REGION_COLUMNS`` or ``DISK_COLUMNS`` fails here."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement read is PostgreSQL's (json_rows); SQLite runs the three reads")
+    from galleries.api import views
+    from galleries.models import TargetRegion
+    from galleries.services import TargetRegionSpec as T
+
+    version = make_version(target_regions=[T("westeurope", 2), T("eastus"), T("northeurope")])
+    TargetRegion.objects.filter(version=version, region__name="eastus").update(
+        state="Replicating", bytes_done=3, bytes_total=2**40, exclude_from_latest=True
+    )
+    key = {"arm_key": version.arm_key}
+    found, chain = run_together([(views._VERSION_WITH_PARTS, key), (views._VERSION_BY_ID, key)])
+    rows, (regions, disks) = split_json_columns(found, 2)
+    assert rows == chain and len(regions) == 3 and disks
+    assert [tuple(r) for r in regions] == views._REGIONS_BY_ID.rows(**key)
+    assert [tuple(d) for d in disks] == views._DISKS_BY_ID.rows(**key)
