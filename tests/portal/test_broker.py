@@ -252,3 +252,22 @@ def test_a_consumer_at_its_prefetch_limit_returns_at_once_so_its_caller_can_ackn
             got[0][1].ack()
             conn.drain_events(timeout=3600)
     assert [n for n, _ in got] == [1, 2]
+
+
+@pytest.mark.parametrize("flag", ["should_stop", "should_terminate"])
+def test_a_worker_asked_to_stop_returns_from_its_wait_at_once(url, monkeypatch, flag):
+    """Celery's signal handlers only set a flag that its loop reads between two drain_events calls,
+    and the loop drains once more after reading it: waiting out each 2 s timeout made every worker
+    stop (SIGTERM, Ctrl-C) take 2.5–4 s. Once the flag is set the wait returns (if it waited, the hour
+    below would end the test by its timeout); a message already there is still delivered first."""
+    from celery.worker import state
+
+    _publish(url, "q", {"n": 1})
+    got = []
+    with Connection(url, transport_options={"polling_interval": 0.01}) as conn:
+        with conn.Consumer(Queue("q"), callbacks=[lambda body, m: (got.append(body["n"]), m.ack())]):
+            monkeypatch.setattr(state, flag, 0)  # EX_OK: a warm shutdown's exit code is 0, still a request
+            conn.drain_events(timeout=3600)
+            assert got == [1]
+            with pytest.raises(TimeoutError):
+                conn.drain_events(timeout=3600)
