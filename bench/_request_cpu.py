@@ -10,6 +10,12 @@ The WSGI application is called directly in this process (no server, no load gene
     .venv/bin/python bench/_request_cpu.py api  [N]   # bench/api.py's version GET vs its trivial ArmView
     .venv/bin/python bench/_request_cpu.py poll [N]   # bench/pages.py's poll (full, 304) vs /bench/trivial
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/i16 .venv/bin/python bench/_request_cpu.py api
+    HISTORY=40 ELSEWHERE=300 .venv/bin/python bench/_request_cpu.py poll   # a definition with a past
+
+``HISTORY`` (poll only): that many earlier versions of the polled version's definition, Completed in
+all its 30 regions; ``ELSEWHERE``: that many Completed versions of another definition (both built
+through the services once, then kept; use another ``REQUEST_CPU_DIR`` for another size). The poll's
+reads must not grow with either beyond the definition's own candidates.
 
 Without ``DATABASE_URL``, a SQLite file under ``/tmp/sig-bench-request-cpu/`` (built on the first run,
 reused after). The database is only migrated and the version built through the services when missing.
@@ -141,6 +147,7 @@ def poll_cases(pages):
     from django.test import Client
 
     owner, version = pages.build_replication()
+    add_history(owner, version, int(os.environ.get("HISTORY", 0)), int(os.environ.get("ELSEWHERE", 0)))
     client = Client()
     client.force_login(owner)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -152,6 +159,60 @@ def poll_cases(pages):
         "replication poll": (poll, "", headers, "200"),
         "trivial view": (pages.TRIVIAL_URL, "", {"HTTP_COOKIE": f"sessionid={cookie}"}, "200"),
     }, {"owner": owner, "version": version}
+
+
+def add_history(owner, version, history: int, elsewhere: int) -> None:
+    """``history`` earlier versions (0.x.y) of ``version``'s definition and ``elsewhere`` versions (0.x.y)
+    of a definition "elsewhere" in the same gallery, Completed in the same 30 regions."""
+    if not (history or elsewhere):
+        return
+    from django.db.models import F
+
+    from accounts.activity import Caller
+    from galleries import services
+    from galleries.models import GalleryImage, GalleryImageVersion, TargetRegion
+    from galleries.services import TargetRegionSpec
+
+    caller = Caller(principal=owner, source="portal", client_ip="127.0.0.1")
+    definition = version.definition
+    other = GalleryImage.objects.filter(gallery=definition.gallery, name="elsewhere").first()
+    if other is None:
+        other = services.create_definition(
+            caller,
+            definition.gallery,
+            "elsewhere",
+            publisher="Bench",
+            offer="Elsewhere",
+            sku="1",
+            os_type="Linux",
+            os_state="Generalized",
+        )
+    regions = TargetRegion.objects.filter(version=version).select_related("region").order_by("region__name")
+    specs = [TargetRegionSpec(t.region.name, t.replica_count, t.storage_account_type) for t in regions]
+    t0 = time.perf_counter()
+    for target, count in ((definition, history), (other, elsewhere)):
+        have = GalleryImageVersion.objects.filter(definition=target, major=0).count()
+        for i in range(have, count):
+            made = services.create_version(
+                caller,
+                target,
+                f"0.{i // 100}.{i % 100}",
+                location="westeurope",
+                source=version.source_image,
+                target_regions=specs,
+            )
+            TargetRegion.objects.filter(version=made).update(
+                state=TargetRegion.State.COMPLETED,
+                bytes_done=F("bytes_total"),
+                last_error="",
+                done_revision=F("revision"),
+                attempts=0,
+            )
+    print(
+        f"[poll] history: {history} earlier versions here, {elsewhere} in another definition, Completed in "
+        f"{len(specs)} regions (built in {time.perf_counter() - t0:.1f} s)",
+        flush=True,
+    )
 
 
 def stage_spec():

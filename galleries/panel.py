@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -69,11 +70,22 @@ _REGIONS = Prepared(
         "removing",
     )
 )
-_LATEST = Prepared(
-    lambda definition: services.latest_candidates(definition)
-    .order_by("region_id", *services.LATEST_FIRST)
-    .values_list("region_id", "version_id", "version__name")
-)
+
+
+def _latest(definition, distinct=False):
+    rows = services.latest_candidates(definition).order_by("region_id", *services.LATEST_FIRST)
+    return (rows.distinct("region_id") if distinct else rows).values_list(
+        "region_id", "version_id", "version__name"
+    )
+
+
+#: The definition's latest per region: its candidates in ``LATEST_FIRST``
+#: order per region, the first of each region kept (``load``). On PostgreSQL the server keeps only that
+#: first row (``DISTINCT ON``), so a definition with a long history sends one row per region, not one
+#: per version and region; SQLite has no ``DISTINCT ON``, and its window functions cost it more than the
+#: rows they save (measured, docs/benchmarks.md).
+_LATEST = Prepared(lambda definition: _latest(definition))
+_LATEST_FIRST_ONLY = Prepared(lambda definition: _latest(definition, distinct=True))
 
 
 @dataclass(slots=True)
@@ -121,9 +133,9 @@ class Panel:
 
     __slots__ = ("version", "etag", "in_flight", "_rows", "_can_write", "_context")
 
-    def __init__(self, version: PanelVersion, latest_rows, region_rows, can_write: bool, etag: str):
+    def __init__(self, version: PanelVersion, latest: dict, region_rows, can_write: bool, etag: str):
         self.version, self.etag = version, etag
-        self._rows = (latest_rows, region_rows)
+        self._rows = (latest, region_rows)
         self._can_write = can_write
         self._context: dict | None = None
         self.in_flight = any(
@@ -158,7 +170,14 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     definition_id, scope_ids = known
     reads = access.chain_reads(principal, scope_ids) or []
     version_rows, latest_rows, region_rows, *chain_rows = run_together(
-        [(_VERSION, {"pk": pk}), (_LATEST, {"definition": definition_id}), (_REGIONS, {"version": pk})]
+        [
+            (_VERSION, {"pk": pk}),
+            (
+                _LATEST_FIRST_ONLY if connection.vendor == "postgresql" else _LATEST,
+                {"definition": definition_id},
+            ),
+            (_REGIONS, {"version": pk}),
+        ]
         + reads
     )
     if not version_rows:
@@ -174,8 +193,12 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
         return None
     # No query: the chain's assignments were read for the READ check above.
     can_write = access.allowed(principal, Action.WRITE, version)
-    etag = _etag(version_rows, latest_rows, region_rows, can_write)
-    return Panel(version, latest_rows, region_rows, can_write, etag)
+    latest: dict[int, tuple[int, str]] = {}  # region → its latest (version id, name): the first row
+    for region_id, version_id, name in latest_rows:
+        if region_id not in latest:
+            latest[region_id] = (version_id, name)
+    etag = _etag(version_rows, latest, region_rows, can_write)
+    return Panel(version, latest, region_rows, can_write, etag)
 
 
 _TEMPLATE = "galleries/replication_panel.html"
@@ -192,14 +215,13 @@ def _etag(*inputs) -> str:
     return f'"{digest.hexdigest()}"'
 
 
-def _context(version: PanelVersion, latest_rows, region_rows, can_write: bool) -> dict:
+def _context(version: PanelVersion, latest_of: dict, region_rows, can_write: bool) -> dict:
     latest: dict[int, tuple[int, str, str]] = {}
     hrefs: dict[int, str] = {}
-    for region_id, version_id, name in latest_rows:
-        if region_id not in latest:
-            if version_id not in hrefs:
-                hrefs[version_id] = reverse("version-detail", args=[version_id])
-            latest[region_id] = (version_id, name, hrefs[version_id])
+    for region_id, (version_id, name) in latest_of.items():
+        if version_id not in hrefs:
+            hrefs[version_id] = reverse("version-detail", args=[version_id])
+        latest[region_id] = (version_id, name, hrefs[version_id])
     regions = []
     size = format_size
     for (
