@@ -462,6 +462,14 @@ def main() -> None:
         print(f"\n4. prototypes: CPU per call, median of {ROUNDS} rounds (µs):")
         for name, value in prototypes(extra):
             print(f"  {name:<72} {value:8.1f}")
+    else:
+        from galleries import services
+
+        definition = extra["version"].definition
+        value = cpu(lambda: services.latest_by_region(definition), n=20)
+        print(
+            f"\n4. services.latest_by_region of the polled definition (its page, the lifecycle plan): {value:.1f} µs"
+        )
 
 
 if __name__ == "__main__":
