@@ -15,20 +15,10 @@ from ..models import (
 
 def latest_version(definition: GalleryImage, region: Region) -> GalleryImageVersion | None:
     """The highest version (numeric order) not excluded from latest, globally or for ``region``,
-    whose replication to ``region`` is Completed."""
-    return (
-        GalleryImageVersion.objects.filter(
-            definition=definition,
-            exclude_from_latest=False,
-            target_regions__region=region,
-            target_regions__state=TargetRegion.State.COMPLETED,
-            target_regions__exclude_from_latest=False,
-            target_regions__removing=False,
-        )
-        .exclude(provisioning_state=GalleryImageVersion.ProvisioningState.DELETING)
-        .numeric_order()
-        .first()
-    )
+    whose replication to ``region`` is Completed: ``latest_by_region``'s answer there (the one rule,
+    read from the definition's side; asked for one region, SQLite would start from that region's
+    Completed replicas across the whole install)."""
+    return latest_by_region(definition).get(region.name)
 
 
 def latest_candidates(definition_id) -> QuerySet:
