@@ -56,7 +56,8 @@ def latest_by_region(definition: GalleryImage, excluding=()) -> dict[str, Galler
     """Latest per region name for a whole definition, in three small queries whatever its history:
     the candidates as plain rows (region id, version id) in ``LATEST_FIRST`` order, then the versions
     latest somewhere and their regions' names (joining the region into the first read would let
-    SQLite start from the region again, see ``latest_candidates``). ``excluding``: version ids not to
+    SQLite start from the region again, see ``latest_candidates``). A version deleted between the
+    reads is no longer a candidate: the candidates are read again. ``excluding``: version ids not to
     count (the lifecycle plan asks what the latest will be once the versions it deletes are gone)."""
     rows = (
         latest_candidates(definition.pk)
@@ -64,11 +65,14 @@ def latest_by_region(definition: GalleryImage, excluding=()) -> dict[str, Galler
         .order_by("region_id", *LATEST_FIRST)
         .values_list("region_id", "version_id")
     )
-    first: dict[int, int] = {}
-    for region_id, version_id in rows:
-        first.setdefault(region_id, version_id)
-    if not first:
-        return {}
-    versions = GalleryImageVersion.objects.in_bulk(set(first.values()))
+    while True:
+        first: dict[int, int] = {}
+        for region_id, version_id in rows.all():
+            first.setdefault(region_id, version_id)
+        if not first:
+            return {}
+        versions = GalleryImageVersion.objects.in_bulk(set(first.values()))
+        if len(versions) == len(set(first.values())):
+            break
     names = dict(Region.objects.filter(pk__in=list(first)).values_list("pk", "name"))
     return {names[region_id]: versions[version_id] for region_id, version_id in first.items()}

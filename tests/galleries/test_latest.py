@@ -164,6 +164,30 @@ def test_latest_by_region_is_three_reads_whatever_the_history(
     assert {r: v.name for r, v in latest.items()} == dict.fromkeys(REGIONS, "1.0.10")
 
 
+def test_a_latest_version_deleted_between_the_reads_gives_way_to_the_next(definition, versions, caller):
+    """latest_by_region reads the candidates, then their versions: a version deleted in between (by
+    another request) is not reported missing or lost — the candidates are read again."""
+    from django.db import connection
+
+    for v in versions.values():
+        complete(v, *REGIONS)
+    gone = versions["1.0.10"]
+    gone_pk = gone.pk
+
+    def delete_after_the_candidates(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "galleries_targetregion" in sql and not deleted:
+            deleted.append(gone_pk)
+            services.delete_version(caller, gone)  # no replica yet: the version goes at once
+        return result
+
+    deleted = []
+    with connection.execute_wrapper(delete_after_the_candidates):
+        latest = services.latest_by_region(definition)
+    assert deleted == [gone_pk]
+    assert {r: v.name for r, v in latest.items()} == dict.fromkeys(REGIONS, "1.0.9")
+
+
 @pytest.mark.skipif(
     "sqlite" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
     reason="the plan of a database without planner statistics; PostgreSQL plans from its statistics",
