@@ -31,8 +31,8 @@ def latest_candidates(definition_id) -> QuerySet:
     SQLite chose the state index and read every Completed replica in the database, joining each one
     to its version to test the definition (a replication poll that grew with the whole install;
     docs/benchmarks.md); this way it looks each (version, region) up by the unique index. PostgreSQL
-    keeps the join, which it plans well with or without statistics (the IN form, before its first
-    ANALYZE, was planned as a nested loop over every pair)."""
+    keeps the join: on a fresh database, before its first ANALYZE, the IN form was planned as a nested
+    loop over every pair (3 ms for 60 rows) while the join took 0.2–0.3 ms (measured, docs)."""
     version_rules = {"definition_id": definition_id, "exclude_from_latest": False}
     deleting = GalleryImageVersion.ProvisioningState.DELETING
     replicated = TargetRegion.objects.filter(
