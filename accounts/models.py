@@ -21,6 +21,7 @@ from .models_directory import (  # noqa: F401  (re-exported: accounts.models is 
     AppRegistration,
     ClientSecret,
     DirectoryGroup,
+    GrantsStamp,
     GroupRoleAssignment,
     GuestInvitation,
     PartnerTenant,

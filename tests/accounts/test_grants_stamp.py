@@ -1,0 +1,191 @@
+"""The grants stamp (issue 16): a process keeps a principal's whole grants (``restrict``'s) under the
+stamp it read before their rows, so a request whose stamp is unchanged reads one row instead of every
+assignment. Each rule is broken here: every table the grants are read from carries the trigger; every
+write to one (the ORM, a bulk delete, raw SQL) replaces the stamp and is seen by the next request;
+inside a transaction block nothing kept is used (it reads what it wrote); a missing stamp row keeps
+nothing. These tests run outside the test-transaction (``transactional_db``), as a request does."""
+
+from __future__ import annotations
+
+import re
+from importlib import import_module
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from accounts import access, sharing
+from accounts.activity import Caller
+from accounts.models import (
+    AppRegistration,
+    GrantsStamp,
+    GroupRoleAssignment,
+    GuestInvitation,
+    PartnerTenant,
+    ServicePrincipal,
+    User,
+    UserRoleAssignment,
+)
+from accounts.services import create_group, create_resource_group, create_tenant, create_user
+
+TABLES = import_module("accounts.migrations.0010_grants_stamp").TABLES
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+
+def fresh(user) -> User:
+    """The principal as the next request loads it: a new object with an empty request memo."""
+    one = User.objects.get(pk=user.pk)
+    one._access_memo = {}
+    return one
+
+
+def readable(user) -> set[int]:
+    from accounts.models import Resource
+
+    return set(access.restrict(Resource.objects.all(), fresh(user)).values_list("pk", flat=True))
+
+
+def stamp() -> int | None:
+    return GrantsStamp.objects.filter(pk=1).values_list("value", flat=True).first()
+
+
+def triggered_tables() -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT event_object_table FROM information_schema.triggers WHERE trigger_name LIKE %s",
+                ["%grants_stamp%"],
+            )
+        else:
+            cursor.execute(
+                "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
+                ["%grants_stamp%"],
+            )
+        return {table for (table,) in cursor.fetchall()}
+
+
+@pytest.fixture
+def person(tenant):
+    return create_user(tenant, "kim@contoso.test", "Kim-Test-Pass-1")
+
+
+@pytest.fixture
+def everything(tenant, person, subscription, rg):
+    """A row in every table the grants read: a direct and a group assignment, a membership, an accepted
+    invitation to another tenant with partner entries both ways, and an app with its service principal."""
+    other = create_tenant("Fabrikam", "fabrikam.test")
+    group = create_group(tenant, "Readers")
+    group.group.user_set.add(person)
+    sharing.grant_as_system(rg, person, "reader")
+    sharing.grant_as_system(subscription, group, "reader")
+    GuestInvitation.objects.create(tenant=other, user=person, state=GuestInvitation.State.ACCEPTED)
+    PartnerTenant.objects.create(tenant=other, partner=tenant)
+    PartnerTenant.objects.create(tenant=tenant, partner=other)
+    app = AppRegistration.objects.create(home_tenant=tenant, display_name="Builder")
+    sp_user = User.objects.create(username="sp-builder", home_tenant=tenant, kind=User.Kind.SERVICE_PRINCIPAL)
+    ServicePrincipal.objects.create(user=sp_user, app=app, tenant=tenant)
+    sharing.grant_as_system(rg, sp_user, "reader")
+    return {"person": person, "sp": sp_user, "rg": rg, "subscription": subscription, "group": group}
+
+
+def test_every_table_the_whole_grants_read_carries_the_stamps_trigger(everything):
+    """The reads of a rebuild (a person with a group and a guest tenant, and a service principal) name
+    only tables whose every change replaces the stamp: a new table read by the access checks without its
+    trigger would let kept grants outlive a change to it."""
+    GrantsStamp.objects.all().delete()  # nothing kept: every read happens
+    with CaptureQueriesContext(connection) as ctx:
+        access.grants_for(fresh(everything["person"]))
+        access.grants_for(fresh(everything["sp"]))
+    names = set(re.findall(r'"(\w+)"', " ".join(q["sql"] for q in ctx.captured_queries)))
+    read = {name for name in names if name in connection.introspection.table_names()}
+    assert {"accounts_userroleassignment", "accounts_grouproleassignment", "accounts_guestinvitation"} <= read
+    assert read - {"accounts_grantsstamp"} <= triggered_tables(), read - triggered_tables()
+    assert set(TABLES) <= triggered_tables()
+
+
+def test_every_kind_of_write_to_those_tables_replaces_the_stamp(everything):
+    """An insert, an update and a delete on each table, through the ORM and as raw SQL, each change the
+    stamp (each is a transaction of its own here, as a request's or a worker's write is)."""
+    seen = [stamp()]
+    assert seen[0] is not None
+
+    def changed(what: str) -> None:
+        now = stamp()
+        assert now not in seen, f"{what} left the stamp at {now}"
+        seen.append(now)
+
+    person, group = everything["person"], everything["group"]
+    other_rg = create_resource_group(Caller.system(), everything["subscription"], "other", "eastus")
+    sharing.grant_as_system(other_rg, person, "reader")
+    changed("an assignment created")
+    for table, columns in TABLES.items():
+        with connection.cursor() as cursor:
+            pk = _pk_column(table)
+            column = columns[0] if columns else pk  # a user's row: only its kind and home tenant count
+            cursor.execute(
+                f"UPDATE {table} SET {column} = {column} WHERE {pk} = (SELECT MIN({pk}) FROM {table})"
+            )
+            assert cursor.rowcount == 1, table
+        changed(f"a raw UPDATE of {table}")
+    group.group.user_set.remove(person)
+    changed("a membership removed")
+    GroupRoleAssignment.objects.all().delete()
+    changed("a bulk delete of the group assignments")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM accounts_guestinvitation")
+    changed("a raw DELETE of the invitations")
+
+
+def _pk_column(table: str) -> str:
+    with connection.cursor() as cursor:
+        columns = [c.name for c in connection.introspection.get_table_description(cursor, table)]
+    return "id" if "id" in columns else "user_id"
+
+
+def test_kept_grants_cost_one_read_and_a_raw_revocation_is_seen_by_the_next_request(person, rg, subscription):
+    for i in range(40):  # however many assignments: a kept principal reads one row
+        sharing.grant_as_system(
+            create_resource_group(Caller.system(), subscription, f"rg-{i}", "eastus"), person, "reader"
+        )
+    sharing.grant_as_system(rg, person, "reader")
+    assert rg.pk in readable(person)  # built and kept
+    principal = fresh(person)
+    with CaptureQueriesContext(connection) as ctx:
+        grants = access.grants_for(principal)
+    assert len(ctx.captured_queries) == 1 and "accounts_grantsstamp" in ctx.captured_queries[0]["sql"]
+    assert grants is access.grants_for(fresh(person))
+    with connection.cursor() as cursor:  # behind the services' back: no signal, no forget
+        cursor.execute("DELETE FROM accounts_userroleassignment WHERE content_object_id = %s", [rg.pk])
+    assert rg.pk not in readable(person)
+    assert len(readable(person)) == 40
+
+
+def test_inside_a_transaction_block_nothing_kept_is_used(person, rg):
+    sharing.grant_as_system(rg, person, "reader")
+    assert rg.pk in readable(person)  # kept
+    with transaction.atomic():
+        UserRoleAssignment.objects.filter(user=person).delete()
+        # On PostgreSQL the stamp moves only at the commit: the block must read what it wrote.
+        assert rg.pk not in readable(person)
+        principal = fresh(person)
+        with CaptureQueriesContext(connection) as ctx:
+            access.grants_for(principal)
+        assert not any("accounts_grantsstamp" in q["sql"] for q in ctx.captured_queries)
+        transaction.set_rollback(True)
+    assert rg.pk in readable(person)  # rolled back: the kept grants are right again
+    with transaction.atomic():
+        UserRoleAssignment.objects.filter(user=person).delete()
+    assert rg.pk not in readable(person)  # committed: the stamp moved
+
+
+def test_a_missing_stamp_row_keeps_nothing(person, rg):
+    sharing.grant_as_system(rg, person, "reader")
+    GrantsStamp.objects.all().delete()  # as after a flush
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            assert rg.pk in readable(person)
+        assert any("accounts_userroleassignment" in q["sql"] for q in ctx.captured_queries)
+    UserRoleAssignment.objects.filter(user=person).delete()  # the trigger writes the row again
+    assert stamp() is not None
+    assert readable(person) == set()
