@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from portal.core.errors import ServiceError
@@ -432,13 +432,15 @@ def take_chain_reads(principal, resource, rows: list) -> None:
         grants_for(principal, {v for v in chain_of(resource).values() if v}, prefetched=rows)
 
 
-def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:
+def grants_for(principal, scope_ids=None, prefetched=None, stamp: int | None = None) -> Grants:
     """Everything ``principal`` may do, read in a constant number of queries. Memoized on the
     principal object only for the length of one request (see ``AccessMiddleware``).
 
     With ``scope_ids``, only the assignments at those scopes (a resource's chain: itself and its
     ancestors) are read — what a check of one resource needs, at the same cost whether the principal
-    holds ten assignments or ten thousand. ``prefetched``: the results of ``chain_reads`` for them."""
+    holds ten assignments or ten thousand. ``prefetched``: the results of ``chain_reads`` for them.
+    ``stamp``: the grants stamp (``stamp_column``) read before those rows, under which the chain's grants
+    are then kept (``kept``)."""
     memo = getattr(principal, "_access_memo", None)
     key = "grants" if scope_ids is None else ("chain", tuple(sorted(scope_ids)))
     if memo is not None:
@@ -472,23 +474,21 @@ def grants_for(principal, scope_ids=None, prefetched=None) -> Grants:
         else:
             rows = (_ON.rows(users=users, scopes=sorted(scope_ids)),)
         grants = _build(ids, (row for found in rows for row in found))
+        if scope_ids is not None:
+            _keep(principal, scope_ids, stamp, grants)
     if memo is not None:
         memo[key] = grants
     return grants
 
 
 def _whole(principal, memo) -> Grants:
-    """Everything ``principal`` may do (``restrict``'s grants). Kept by this process under the grants
-    stamp read *before* the rows they are built from (``GrantsStamp``): while the stamp reads the same,
-    no committed change can have touched those rows, so one one-row read stands for them all (a
-    principal with 1,000 assignments: one read of 1,000 rows and a hash of them saved per request).
-    Outside a transaction block only (``_stamp``); otherwise, and on a different stamp, read again."""
-    kept_key = (principal.pk, principal.kind, principal.home_tenant_id)
+    """Everything ``principal`` may do (``restrict``'s grants), kept under the grants stamp read first
+    (``kept``): while it reads the same, one one-row read stands for every assignment (a principal with
+    1,000 assignments: one read of 1,000 rows and a hash of them saved per request)."""
     stamp = _stamp()
-    if stamp is not None:
-        kept = _KEPT.get(kept_key)
-        if kept is not None and kept[0] == stamp:
-            return kept[1]
+    found_kept = kept(principal)
+    if found_kept is not None and stamp is not None and found_kept[0] == stamp:
+        return found_kept[1]
     ids = identities(principal)
     if memo is not None:
         memo["identities"] = ids
@@ -499,25 +499,58 @@ def _whole(principal, memo) -> Grants:
     found = _ALL.rows(users=users) if users else ()
     identity_key = tuple(sorted((user, frozenset(tenants)) for user, tenants in ids.items()))
     grants = _grants_from(identity_key, frozenset(found))
-    if stamp is not None:
-        if len(_KEPT) >= KEPT_MAX:
-            _KEPT.pop(next(iter(_KEPT)), None)  # the oldest
-        _KEPT[kept_key] = (stamp, grants)
+    _keep(principal, None, stamp, grants)
     return grants
+
+
+def stamp_column() -> Subquery:
+    """The grants stamp as a column, for a caller that reads it in its own statement, ahead of (or
+    instead of) a resource's chain (``kept``, ``grants_for(..., stamp=)``)."""
+    return Subquery(GrantsStamp.objects.filter(pk=1).values("value"))
 
 
 #: The grants stamp's one row (``GrantsStamp``).
 _STAMP = Prepared(lambda: GrantsStamp.objects.filter(pk=1).values_list("value"))
-#: Whole grants kept by this process: (principal, kind, home tenant) → (the stamp read before their
-#: rows, the grants); ``KEPT_MAX`` principals, the oldest dropped first.
+#: Grants kept by this process: (principal, kind, home tenant, scope ids or None for the whole grants)
+#: → (the stamp read before their rows, the grants); ``KEPT_MAX`` entries, the oldest dropped first.
 _KEPT: dict[tuple, tuple[int, Grants]] = {}
 KEPT_MAX = 4096
 
 
+def _kept_key(principal, scope_ids) -> tuple:
+    scopes = None if scope_ids is None else tuple(sorted(scope_ids))
+    return (principal.pk, principal.kind, principal.home_tenant_id, scopes)
+
+
+def kept(principal, scope_ids=None) -> tuple[int, Grants] | None:
+    """The grants this process keeps for ``principal`` (on the chain ``scope_ids``, or whole) with the
+    stamp they were kept under — valid while the stamp reads the same — or None. Never inside a
+    transaction block: its own uncommitted changes are not stamped yet on PostgreSQL (the triggers
+    run at the commit), and a block must read what it wrote."""
+    if connection.in_atomic_block or not _authenticated(principal):
+        return None
+    return _KEPT.get(_kept_key(principal, scope_ids))
+
+
+def use_kept(principal, scope_ids, grants: Grants) -> None:
+    """Memoize kept chain grants (``kept``, its stamp checked by the caller) for this request, so that
+    ``allowed(principal, …)`` on that chain reads nothing."""
+    memo = getattr(principal, "_access_memo", None)
+    if memo is not None:
+        memo[("chain", tuple(sorted(scope_ids)))] = grants
+
+
+def _keep(principal, scope_ids, stamp: int | None, grants: Grants) -> None:
+    if stamp is None or connection.in_atomic_block:
+        return
+    if len(_KEPT) >= KEPT_MAX:
+        _KEPT.pop(next(iter(_KEPT)), None)  # the oldest
+    _KEPT[_kept_key(principal, scope_ids)] = (stamp, grants)
+
+
 def _stamp() -> int | None:
-    """The grants stamp now, or None where kept grants must not be used: inside a transaction block
-    (its own uncommitted changes are not stamped yet on PostgreSQL, whose triggers run at the commit;
-    and a block may read what it wrote) or when the row is missing (a flushed database)."""
+    """The grants stamp now, or None outside what may be kept (see ``kept``) or when the row is
+    missing (a flushed database)."""
     if connection.in_atomic_block:
         return None
     found = _STAMP.rows()

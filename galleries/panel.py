@@ -4,8 +4,9 @@ A browser with the page open asks for this panel 30 times a minute, so it is bui
 than the session lookup every request pays: the version (with the columns of its access chain), its
 target regions and the definition's latest version per region are three prepared queries
 (``portal.core.prepared``) read as plain rows, the access check is ``access.allowed`` on that row (the
-person's assignments on the version's chain only, one more prepared statement in the same round trip),
-the ETag is a digest of those rows, and the table is a Jinja2 template rendered once per ETag. The rules
+person's grants on the version's chain, kept by the process under the grants stamp read with the
+version's row; the chain's assignments, one more prepared statement in the same round trip, only when
+nothing is kept or the stamp moved), the ETag is a digest of those rows, and the table is a Jinja2 template rendered once per ETag. The rules
 it shows (in flight, percent, aggregated state, latest) are the models' and services' own functions.
 
 (The three reads are not folded into one statement on PostgreSQL as the ARM GET's are,
@@ -51,6 +52,12 @@ class PanelVersion(ChainRow):
 assert ANCESTOR_COLUMNS == ("subscription_id", "resource_group_id", "gallery_id", "definition_id")
 
 _VERSION = Prepared(lambda pk: GalleryImageVersion.objects.filter(pk=pk).values_list(*_VERSION_COLUMNS))
+#: The same row with the grants stamp (``access.stamp_column``) as its last column, read first.
+_VERSION_STAMPED = Prepared(
+    lambda pk: GalleryImageVersion.objects.filter(pk=pk)
+    .annotate(grants_stamp=access.stamp_column())
+    .values_list(*_VERSION_COLUMNS, "grants_stamp")
+)
 _REGIONS = Prepared(
     lambda version: TargetRegion.objects.filter(version_id=version)
     .order_by("region__display_name")
@@ -153,10 +160,11 @@ class Panel:
 def load(principal, pk: int, _again: bool = True) -> Panel | None:
     """The panel of version ``pk`` if ``principal`` may read it, else None (the caller answers 404).
 
-    Once this process knows the version's chain, everything — the version row, its target regions,
-    the definition's latest per region, and the principal's guest tenants and assignments on the
-    chain — is read in one round trip (PostgreSQL: four statements pipelined; on SQLite one after
-    another)."""
+    Once this process knows the version's chain, everything — the version row with the grants stamp,
+    its target regions, the definition's latest per region, and (unless this process keeps the
+    principal's grants on the chain under that stamp) the principal's guest tenants and assignments on
+    the chain — is read in one round trip (PostgreSQL: three or four statements pipelined; on SQLite one
+    after another)."""
     if inputs.row_id(pk) is None:  # no row has it (and a 20-digit id would overflow SQLite's integer)
         return None
     known = _CHAINS.get(pk)
@@ -168,10 +176,14 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
         remember(version)
         known = _CHAINS[pk]
     definition_id, scope_ids = known
-    reads = access.chain_reads(principal, scope_ids) or []
+    # The principal's grants on the chain, kept by this process under the grants stamp: read the stamp
+    # (a column of the version's row) instead of the chain's assignments, which are read only when
+    # nothing is kept; when the stamp moved, they are read after the rest (``access.kept``).
+    kept = access.kept(principal, scope_ids)
+    reads = [] if kept is not None else (access.chain_reads(principal, scope_ids) or [])
     version_rows, latest_rows, region_rows, *chain_rows = run_together(
         [
-            (_VERSION, {"pk": pk}),
+            (_VERSION_STAMPED, {"pk": pk}),
             (
                 _LATEST_FIRST_ONLY if connection.vendor == "postgresql" else _LATEST,
                 {"definition": definition_id},
@@ -183,12 +195,16 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     if not version_rows:
         _CHAINS.pop(pk, None)
         return None
-    version = PanelVersion(*version_rows[0])
+    *version_row, stamp = version_rows[0]
+    version_rows = [tuple(version_row)]
+    version = PanelVersion(*version_row)
     if _chain(version) != known:  # remembered from another row with this id (a reused id): read again
         _CHAINS.pop(pk, None)
         return load(principal, pk, _again=False) if _again else None
-    if chain_rows:
-        access.grants_for(principal, scope_ids, prefetched=chain_rows)  # memoized for allowed()
+    if kept is not None and kept[0] == stamp:
+        access.use_kept(principal, scope_ids, kept[1])
+    else:  # read with the rest, or now (the stamp moved; an app's identities), and kept under the stamp
+        access.grants_for(principal, scope_ids, prefetched=chain_rows or None, stamp=stamp)
     if not access.allowed(principal, Action.READ, version):
         return None
     # No query: the chain's assignments were read for the READ check above.

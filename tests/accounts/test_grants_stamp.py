@@ -27,6 +27,7 @@ from accounts.models import (
     UserRoleAssignment,
 )
 from accounts.services import create_group, create_resource_group, create_tenant, create_user
+from galleries.services import TargetRegionSpec as T
 
 TABLES = import_module("accounts.migrations.0010_grants_stamp").TABLES
 
@@ -189,3 +190,26 @@ def test_a_missing_stamp_row_keeps_nothing(person, rg):
     UserRoleAssignment.objects.filter(user=person).delete()  # the trigger writes the row again
     assert stamp() is not None
     assert readable(person) == set()
+
+
+def test_the_poll_keeps_a_readers_grants_and_sees_a_raw_revocation_at_once(
+    client, user, make_version, subscription
+):
+    """The replication poll (every 2 s per open page) reads the stamp with the version's row instead of the
+    reader's assignments on the chain while nothing changed; a revocation behind the services' back is a
+    404 on the very next poll, a new grant a 200."""
+    v = make_version(target_regions=[T("westeurope")])
+    reader = create_user(user.home_tenant, "rita@contoso.test", "Rita-Pass-1")
+    sharing.grant_as_system(subscription, reader, "reader")
+    client.force_login(reader)
+    url, htmx = f"/versions/{v.pk}/replication", {"HTTP_HX_REQUEST": "true"}
+    assert client.get(url, **htmx).status_code in (200, 286)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url, **htmx).status_code in (200, 286)
+    read = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert "accounts_grantsstamp" in read and "accounts_userroleassignment" not in read
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM accounts_userroleassignment WHERE user_id = %s", [reader.pk])
+    assert client.get(url, **htmx).status_code == 404
+    sharing.grant_as_system(v, reader, "reader")
+    assert client.get(url, **htmx).status_code in (200, 286)
