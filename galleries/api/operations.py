@@ -126,12 +126,14 @@ def refresh(op: ArmOperation) -> ArmOperation:
     if op.resource_type == ResourceGroup.ARM_TYPE:
         status, error = _advance_group_deletion(op)
     elif op.kind == ArmOperation.Kind.DELETE:
-        if not Resource.objects.filter(pk=op.resource_id).exists():
+        # One read: a version's worker may delete its row at any moment, so "is it there" and "is it
+        # being deleted" asked apart could see it there, then gone — and call its deletion failed.
+        is_version = op.resource_type == GalleryImageVersion.ARM_TYPE
+        left = (GalleryImageVersion if is_version else Resource).objects.filter(pk=op.resource_id)
+        state = left.values_list("provisioning_state" if is_version else "type", flat=True).first()
+        if state is None:  # gone
             status = Status.SUCCEEDED
-        elif (
-            op.resource_type == GalleryImageVersion.ARM_TYPE
-            and GalleryImageVersion.objects.filter(pk=op.resource_id, provisioning_state=PS.DELETING).exists()
-        ):
+        elif is_version and state == PS.DELETING:
             status = Status.IN_PROGRESS
         else:
             status = Status.FAILED

@@ -164,3 +164,40 @@ def test_a_managed_images_delete_answers_like_a_gallerys(client, bearer, subscri
     assert "monitor=true" in deleted["Location"] and f"api-version={version}" in deleted["Location"]
     assert client.get(_local(deleted["Location"]), **bearer).status_code == 204
     assert client.delete(url, **bearer).status_code == 204 and "Location" not in client.delete(url, **bearer)
+
+
+def test_a_version_its_worker_deletes_while_its_operation_is_asked_for_succeeded(
+    caller, subscription, make_version
+):
+    """A version's deletion operation is judged on one read of the version. Asked apart — "is the resource
+    there?", then "is it being deleted?" — a worker that deleted the row between the two made a finished
+    deletion answer ``Failed``/``Conflict`` (seen once in CI: tests/api/test_sdk.py)."""
+    from django.db import connection
+
+    from galleries.api import operations
+    from galleries.models import ArmOperation
+
+    version = make_version()
+    GalleryImageVersion.objects.filter(pk=version.pk).update(provisioning_state="Deleting")
+    op = ArmOperation.objects.create(
+        kind=ArmOperation.Kind.DELETE,
+        resource_type=version.type,
+        resource_id=version.pk,
+        arm_id=version.arm_id,
+        subscription=subscription,
+        location="westeurope",
+    )
+    deleted = []
+
+    def worker_deletes_after_the_first_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not deleted:
+            deleted.append(version.pk)
+            GalleryImageVersion.objects.filter(pk=version.pk).delete()  # as the worker's last step
+        return result
+
+    with connection.execute_wrapper(worker_deletes_after_the_first_read):
+        op = operations.refresh(op)
+    assert deleted == [version.pk]
+    assert op.status in (ArmOperation.Status.IN_PROGRESS, ArmOperation.Status.SUCCEEDED), op.error
+    assert operations.refresh(op).status == ArmOperation.Status.SUCCEEDED
