@@ -512,7 +512,7 @@ def stamp_column() -> Subquery:
 #: The grants stamp's one row (``GrantsStamp``).
 _STAMP = Prepared(lambda: GrantsStamp.objects.filter(pk=1).values_list("value"))
 #: Grants kept by this process: (principal, kind, home tenant, scope ids or None for the whole grants)
-#: → (the stamp read before their rows, the grants); ``KEPT_MAX`` entries, the oldest dropped first.
+#: → (the stamp read before their rows, the grants); at most ``KEPT_MAX`` entries (then emptied).
 _KEPT: dict[tuple, tuple[int, Grants]] = {}
 KEPT_MAX = 4096
 
@@ -544,7 +544,7 @@ def _keep(principal, scope_ids, stamp: int | None, grants: Grants) -> None:
     if stamp is None or connection.in_atomic_block:
         return
     if len(_KEPT) >= KEPT_MAX:
-        _KEPT.pop(next(iter(_KEPT)), None)  # the oldest
+        _KEPT.clear()  # one statement: threads of the process share the dict
     _KEPT[_kept_key(principal, scope_ids)] = (stamp, grants)
 
 
