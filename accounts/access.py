@@ -8,10 +8,11 @@ that principal's door is open. Inheritance runs downward only, which is the seed
 resources or assignments) and turns it into, per action, a few sets of scope ids. ``restrict()`` turns
 those into one WHERE clause over the denormalized ancestor columns; ``allowed()`` answers in Python
 from the same sets. A withdrawn consent, invitation, partner entry, membership or assignment is seen
-by the very next request: a check of one resource reads the principal's rows on its chain every time;
-the whole grants (``restrict``) are kept by a process under the grants stamp (``GrantsStamp``), one row
-that the database replaces on any change to those tables and that every request reads, and are built
-again from the rows when it changed. Grants built from identical rows are shared (``_grants_from``).
+by the very next request. A process keeps a principal's grants — whole (``restrict``), or on one
+resource's chain where the caller reads the stamp with the resource (the replication poll) — under the
+grants stamp (``GrantsStamp``): one row that database triggers replace on any change to the tables these
+checks read, read by the request before anything kept is used; when it moved, the rows are read and the
+grants built again (``kept``). Grants built from identical rows are shared (``_grants_from``).
 """
 
 from __future__ import annotations
@@ -423,13 +424,16 @@ def chain_reads_by_key(principal, arm_key: str) -> list | None:
     return [(_CHAIN_ON_KEY, {"user": principal.pk, "arm_key": arm_key})]
 
 
-def take_chain_reads(principal, resource, rows: list) -> None:
+def take_chain_reads(principal, resource, rows: list, stamp: int | None = None) -> None:
     """Memoize, for this request, the grants that ``chain_reads_by_key``'s ``rows`` give on ``resource``
     (the row read with them), so that ``allowed(principal, …, resource)`` reads nothing more. An
     assignment read for another row (one replaced between the reads) grants nothing here: only scope
-    ids on ``resource``'s own chain count."""
-    if rows:
-        grants_for(principal, {v for v in chain_of(resource).values() if v}, prefetched=rows)
+    ids on ``resource``'s own chain count. ``stamp``: the grants stamp read with the row (before the
+    rows): the grants are kept under it — read now if no rows came (``kept``)."""
+    if rows or stamp is not None:
+        grants_for(
+            principal, {v for v in chain_of(resource).values() if v}, prefetched=rows or None, stamp=stamp
+        )
 
 
 def grants_for(principal, scope_ids=None, prefetched=None, stamp: int | None = None) -> Grants:

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from accounts import access, sharing
+from accounts import access, directory, sharing, tokens
 from accounts.activity import Caller
 from accounts.models import (
     AppRegistration,
@@ -213,3 +213,37 @@ def test_the_poll_keeps_a_readers_grants_and_sees_a_raw_revocation_at_once(
     assert client.get(url, **htmx).status_code == 404
     sharing.grant_as_system(v, reader, "reader")
     assert client.get(url, **htmx).status_code in (200, 286)
+
+
+@pytest.mark.parametrize("who", ["person", "app"])
+def test_the_arm_get_keeps_the_callers_grants_and_sees_a_raw_revocation_at_once(
+    client, user, make_version, subscription, who
+):
+    """The ARM version GET (the API's most requested read) reads the stamp with the version's row and,
+    while it is unchanged, neither the caller's assignments on the chain nor (an app) its service
+    principals; a revocation behind the services' back answers 404 on the very next GET."""
+    from galleries.api.arm_versions import GALLERY_API_VERSIONS
+    from tests.api.conftest import bearer_for
+
+    v = make_version()
+    if who == "person":
+        principal = create_user(user.home_tenant, "rita@contoso.test", "Rita-Pass-1")
+        headers = bearer_for(principal)
+    else:
+        app = directory.register_app(Caller.system(), user.home_tenant, "Reader app")
+        principal = ServicePrincipal.objects.get(app=app).user
+        secret = directory.add_client_secret(Caller.system(), app, "ci")[0]
+        token = tokens.issue(principal, secret, base="http://testserver")["access_token"]
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    sharing.grant_as_system(subscription, principal, "reader")
+    url = f"{v.arm_id}?api-version={max(GALLERY_API_VERSIONS)}&$expand=ReplicationStatus"
+    assert client.get(url, **headers).status_code == 200
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url, **headers).json()["name"] == v.name
+    read = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert "accounts_grantsstamp" in read and "accounts_userroleassignment" not in read
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM accounts_userroleassignment WHERE user_id = %s", [principal.pk])
+    assert client.get(url, **headers).status_code == 404
+    sharing.grant_as_system(v, principal, "reader")
+    assert client.get(url, **headers).status_code == 200
