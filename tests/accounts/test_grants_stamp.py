@@ -13,6 +13,8 @@ from importlib import import_module
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accounts import access, directory, sharing, tokens
 from accounts.activity import Caller
@@ -22,12 +24,22 @@ from accounts.models import (
     GroupRoleAssignment,
     GuestInvitation,
     PartnerTenant,
+    Resource,
     ServicePrincipal,
     User,
     UserRoleAssignment,
 )
 from accounts.services import create_group, create_resource_group, create_tenant, create_user
 from galleries.services import TargetRegionSpec as T
+from tests.accounts.test_access_property import (  # noqa: F401  (cast and forest are fixtures)
+    ACTIONS,
+    arrange,
+    assignment,
+    cast,
+    drawn,
+    forest,
+    reference,
+)
 
 TABLES = import_module("accounts.migrations.0010_grants_stamp").TABLES
 
@@ -42,8 +54,6 @@ def fresh(user) -> User:
 
 
 def readable(user) -> set[int]:
-    from accounts.models import Resource
-
     return set(access.restrict(Resource.objects.all(), fresh(user)).values_list("pk", flat=True))
 
 
@@ -247,3 +257,55 @@ def test_the_arm_get_keeps_the_callers_grants_and_sees_a_raw_revocation_at_once(
     assert client.get(url, **headers).status_code == 404
     sharing.grant_as_system(v, principal, "reader")
     assert client.get(url, **headers).status_code == 200
+
+
+change = st.one_of(
+    st.tuples(st.just("grant"), assignment),
+    st.tuples(st.just("revoke"), st.integers(0, 10_000), st.booleans()),
+    st.tuples(st.just("member"), st.integers(0, 1), st.booleans()),
+)
+
+
+@drawn(30)
+@given(who=st.sampled_from(["person", "sp"]), changes=st.lists(change, min_size=1, max_size=4))
+def test_kept_grants_equal_the_reference_through_any_sequence_of_changes(
+    forest,  # noqa: F811
+    cast,  # noqa: F811
+    who,
+    changes,
+):
+    """The brute-force reference again (tests/accounts/test_access_property.py), this time outside any
+    transaction block, so that every check goes through the grants kept under the stamp: examples are
+    not rolled back but follow each other, each a few random grants, revocations (through the services or
+    as a raw ``DELETE``) and membership changes; after each, for every action, the filter gives the
+    reference, and asked again it reads only the stamp."""
+    principal = cast[who]
+    holders = {"principal": principal, "group0": cast["groups"][0], "group1": cast["groups"][1]}
+    holders["bystander"] = cast["bystander"]
+    for kind, *args in changes:
+        if kind == "grant":
+            arrange(forest, cast, principal, (False, False), [], [args[0]])
+        elif kind == "revoke":
+            pick, raw = args
+            rows = sorted(UserRoleAssignment.objects.values_list("pk", flat=True))
+            if rows and raw:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "DELETE FROM accounts_userroleassignment WHERE id = %s", [rows[pick % len(rows)]]
+                    )
+            elif rows:
+                UserRoleAssignment.objects.filter(pk=rows[pick % len(rows)]).delete()
+        else:
+            group, member = cast["groups"][args[0]], args[1]
+            if member:
+                group.group.user_set.add(principal)
+            else:
+                group.group.user_set.remove(principal)
+    expected = reference(principal)
+    for action in ACTIONS:
+        got = set(Resource.objects.restrict(fresh(principal), action).values_list("pk", flat=True))
+        assert got == expected[action], (action, sorted(got ^ expected[action]))
+    asked_again = fresh(principal)
+    with CaptureQueriesContext(connection) as ctx:
+        access.grants_for(asked_again)
+    assert [q["sql"] for q in ctx.captured_queries if "accounts_grantsstamp" not in q["sql"]] == []
