@@ -348,8 +348,8 @@ class GrantsStamp(models.Model):
 
     Random, not a counter: a value never comes back, so grants kept from before a rollback, a flush or a
     restore are never taken for current ones. On PostgreSQL the triggers are deferred to the commit, so
-    the stamp's row lock is the last lock a transaction takes (never one it holds while waiting for
-    another); the kept grants are used only outside a transaction block, where every read sees only
+    the stamp's row lock is taken after the transaction's own writes and held only while it commits
+    (never while it waits on its other statements); the kept grants are used only outside a transaction block, where every read sees only
     committed rows."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)

@@ -53,7 +53,7 @@ def install(apps, schema_editor):
         if connection.vendor == "postgresql":
             cursor.execute(STAMP_POSTGRESQL)
             for table, columns in TABLES.items():
-                # Deferred: the stamp's row lock is taken at the commit, the transaction's last lock.
+                # Deferred: the stamp's row lock is taken at the commit, after the transaction's own writes.
                 cursor.execute(
                     f"CREATE CONSTRAINT TRIGGER {table}_grants_stamp AFTER INSERT OR {_update(columns)} OR DELETE "
                     f"ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION accounts_grants_stamp()"
