@@ -6,8 +6,9 @@ target regions and the definition's latest version per region are three prepared
 (``portal.core.prepared``) read as plain rows, the access check is ``access.allowed`` on that row (the
 person's grants on the version's chain, kept by the process under the grants stamp read with the
 version's row; the chain's assignments, one more prepared statement in the same round trip, only when
-nothing is kept or the stamp moved), the ETag is a digest of those rows, and the table is a Jinja2 template rendered once per ETag. The rules
-it shows (in flight, percent, aggregated state, latest) are the models' and services' own functions.
+nothing is kept or the stamp moved), the ETag is a digest of those rows, and the table is a Jinja2
+template rendered once per ETag. The rules it shows (in flight, percent, aggregated state, latest) are
+the models' and services' own functions.
 
 (The three reads are not folded into one statement on PostgreSQL as the ARM GET's are,
 ``portal.core.prepared.json_rows``: for 30 regions and the definition's latest rows, building the JSON
