@@ -340,17 +340,18 @@ def _secret_deleted(sender, instance: ClientSecret, **kwargs) -> None:
 
 class GrantsStamp(models.Model):
     """One row whose ``value`` the database replaces with a random one whenever a row that the access
-    checks read changes — an assignment (user or group), a group membership, a guest invitation, a
-    partner entry, a service principal, an app registration — by triggers on those tables (migration
-    ``accounts/0010``), whoever writes (the ORM, a bulk update, raw SQL, the admin). A process may keep a
-    principal's grants under the stamp it read *before* reading the rows they were built from: while the
-    stamp is unchanged, no committed change can have touched them (``accounts.access``).
+    checks read changes — an assignment (user or group) or the role it names, a group or a membership, a
+    guest invitation, a partner entry, a service principal, an app registration, a user's kind or home
+    tenant — by triggers on those tables (migration ``accounts/0010``), whoever writes (the ORM, a bulk
+    update, raw SQL, the admin). A process may keep a principal's grants under the stamp it read *before*
+    reading the rows they were built from: while the stamp is unchanged, no committed change can have
+    touched them (``accounts.access``).
 
     Random, not a counter: a value never comes back, so grants kept from before a rollback, a flush or a
     restore are never taken for current ones. On PostgreSQL the triggers are deferred to the commit, so
     the stamp's row lock is taken after the transaction's own writes and held only while it commits
-    (never while it waits on its other statements); the kept grants are used only outside a transaction block, where every read sees only
-    committed rows."""
+    (never while it waits on its other statements); the kept grants are used only outside a transaction
+    block, where every read sees only committed rows."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     value = models.BigIntegerField()
