@@ -84,6 +84,7 @@ from django.test.utils import override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
 
 import portal.views as portal_views  # noqa: E402
+from accounts import access as access_module  # noqa: E402
 from accounts.models import Resource  # noqa: E402
 from accounts.views import current_directory  # noqa: E402
 
@@ -137,8 +138,6 @@ def home_unkept(request):
     """The real ``home`` with nothing kept by this process (``accounts.access``'s grants kept under the
     grants stamp emptied first): what the first request after any change to access costs, when the stamp
     has moved and the principal's assignment rows are read and hashed again."""
-    from accounts import access as access_module
-
     access_module._KEPT.clear()
     return portal_views.home(request)
 
