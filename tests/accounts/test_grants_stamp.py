@@ -91,13 +91,15 @@ def everything(tenant, person, subscription, rg):
 
 
 def test_every_table_the_whole_grants_read_carries_the_stamps_trigger(everything):
-    """The reads of a rebuild (a person with a group and a guest tenant, and a service principal) name
-    only tables whose every change replaces the stamp: a new table read by the access checks without its
-    trigger would let kept grants outlive a change to it."""
+    """The reads of a rebuild, whole and on one chain (a person with a group and a guest tenant, and a
+    service principal), name only tables whose every change replaces the stamp: a new table read by the
+    access checks without its trigger would let kept grants outlive a change to it."""
     GrantsStamp.objects.all().delete()  # nothing kept: every read happens
+    chain = {everything["rg"].pk, everything["subscription"].pk}
     with CaptureQueriesContext(connection) as ctx:
-        access.grants_for(fresh(everything["person"]))
-        access.grants_for(fresh(everything["sp"]))
+        for who in ("person", "sp"):
+            access.grants_for(fresh(everything[who]))  # whole (restrict)
+            access.grants_for(fresh(everything[who]), scope_ids=chain)  # one resource's chain (allowed)
     names = set(re.findall(r'"(\w+)"', " ".join(q["sql"] for q in ctx.captured_queries)))
     read = {name for name in names if name in connection.introspection.table_names()}
     assert {"accounts_userroleassignment", "accounts_grouproleassignment", "accounts_guestinvitation"} <= read
@@ -106,8 +108,8 @@ def test_every_table_the_whole_grants_read_carries_the_stamps_trigger(everything
 
 
 def test_every_kind_of_write_to_those_tables_replaces_the_stamp(everything):
-    """An insert, an update and a delete on each table, through the ORM and as raw SQL, each change the
-    stamp (each is a transaction of its own here, as a request's or a worker's write is)."""
+    """A grant through the services, a raw UPDATE of every table, a membership removed, a bulk delete
+    and a raw DELETE each change the stamp (each a transaction of its own here, as a request's write is)."""
     seen = [stamp()]
     assert seen[0] is not None
 
