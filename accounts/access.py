@@ -424,16 +424,21 @@ def chain_reads_by_key(principal, arm_key: str) -> list | None:
     return [(_CHAIN_ON_KEY, {"user": principal.pk, "arm_key": arm_key})]
 
 
-def take_chain_reads(principal, resource, rows: list, stamp: int | None = None) -> None:
+def take_chain_reads(principal, resource, rows: list, stamp: int | None = None, kept=None) -> None:
     """Memoize, for this request, the grants that ``chain_reads_by_key``'s ``rows`` give on ``resource``
     (the row read with them), so that ``allowed(principal, …, resource)`` reads nothing more. An
     assignment read for another row (one replaced between the reads) grants nothing here: only scope
     ids on ``resource``'s own chain count. ``stamp``: the grants stamp read with the row (before the
-    rows): the grants are kept under it — read now if no rows came (``kept``)."""
-    if rows or stamp is not None:
-        grants_for(
-            principal, {v for v in chain_of(resource).values() if v}, prefetched=rows or None, stamp=stamp
-        )
+    rows), under which the grants are kept — read now if no rows came. ``kept``: what ``kept(principal,
+    <the chain the caller predicted>)`` gave before the reads, used instead when it is this resource's
+    chain and was kept under ``stamp`` (the one place that decides it, for the poll and the ARM GET)."""
+    scope_ids = {v for v in chain_of(resource).values() if v}
+    if kept is not None and stamp is not None and kept[0] == stamp and kept[2] == tuple(sorted(scope_ids)):
+        memo = getattr(principal, "_access_memo", None)
+        if memo is not None:
+            memo[("chain", kept[2])] = kept[1]
+    elif rows or stamp is not None:
+        grants_for(principal, scope_ids, prefetched=rows or None, stamp=stamp)
 
 
 def grants_for(principal, scope_ids=None, prefetched=None, stamp: int | None = None) -> Grants:
@@ -516,19 +521,23 @@ def stamp_column() -> Subquery:
 #: The grants stamp's one row (``GrantsStamp``).
 _STAMP = Prepared(lambda: GrantsStamp.objects.filter(pk=1).values_list("value"))
 #: Grants kept by this process: (principal, kind, home tenant, scope ids or None for the whole grants)
-#: → (the stamp read before their rows, the grants); at most ``KEPT_MAX`` entries (then emptied).
-_KEPT: dict[tuple, tuple[int, Grants]] = {}
+#: → (the stamp read before their rows, the grants, the scope ids); at most ``KEPT_MAX`` entries.
+_KEPT: dict[tuple, tuple[int, Grants, tuple | None]] = {}
 KEPT_MAX = 4096
 
 
+def _scopes(scope_ids) -> tuple | None:
+    return None if scope_ids is None else tuple(sorted(scope_ids))
+
+
 def _kept_key(principal, scope_ids) -> tuple:
-    scopes = None if scope_ids is None else tuple(sorted(scope_ids))
-    return (principal.pk, principal.kind, principal.home_tenant_id, scopes)
+    return (principal.pk, principal.kind, principal.home_tenant_id, _scopes(scope_ids))
 
 
-def kept(principal, scope_ids=None) -> tuple[int, Grants] | None:
-    """The grants this process keeps for ``principal`` (on the chain ``scope_ids``, or whole) with the
-    stamp they were kept under — valid while the stamp reads the same — or None. Never inside a
+def kept(principal, scope_ids=None) -> tuple[int, Grants, tuple | None] | None:
+    """The grants this process keeps for ``principal`` (on the chain ``scope_ids``, or whole) as (the
+    stamp they were kept under — valid while the stamp reads the same —, the grants, the chain's scope
+    ids sorted or None), or None. Never inside a
     transaction block: its own uncommitted changes are not stamped yet on PostgreSQL (the triggers
     run at the commit), and a block must read what it wrote."""
     if connection.in_atomic_block or not _authenticated(principal):
@@ -536,20 +545,12 @@ def kept(principal, scope_ids=None) -> tuple[int, Grants] | None:
     return _KEPT.get(_kept_key(principal, scope_ids))
 
 
-def use_kept(principal, scope_ids, grants: Grants) -> None:
-    """Memoize kept chain grants (``kept``, its stamp checked by the caller) for this request, so that
-    ``allowed(principal, …)`` on that chain reads nothing."""
-    memo = getattr(principal, "_access_memo", None)
-    if memo is not None:
-        memo[("chain", tuple(sorted(scope_ids)))] = grants
-
-
 def _keep(principal, scope_ids, stamp: int | None, grants: Grants) -> None:
     if stamp is None or connection.in_atomic_block:
         return
     if len(_KEPT) >= KEPT_MAX:
         _KEPT.clear()  # one statement: threads of the process share the dict
-    _KEPT[_kept_key(principal, scope_ids)] = (stamp, grants)
+    _KEPT[_kept_key(principal, scope_ids)] = (stamp, grants, _scopes(scope_ids))
 
 
 def _stamp() -> int | None:

@@ -202,10 +202,7 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     if _chain(version) != known:  # remembered from another row with this id (a reused id): read again
         _CHAINS.pop(pk, None)
         return load(principal, pk, _again=False) if _again else None
-    if kept is not None and kept[0] == stamp:
-        access.use_kept(principal, scope_ids, kept[1])
-    else:  # read with the rest, or now (the stamp moved; an app's identities), and kept under the stamp
-        access.grants_for(principal, scope_ids, prefetched=chain_rows or None, stamp=stamp)
+    access.take_chain_reads(principal, version, chain_rows, stamp=stamp, kept=kept)
     if not access.allowed(principal, Action.READ, version):
         return None
     # No query: the chain's assignments were read for the READ check above.

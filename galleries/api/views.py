@@ -298,15 +298,12 @@ class VersionItem(_Item):
             )
         version = arm.VersionRow(*rows[0][:-1]) if rows else None
         if version is not None:
-            stamp = rows[0][-1]
             scope_ids = frozenset(v for v in access.chain_of(version).values() if v)
-            if kept is not None and scope_ids == predicted and kept[0] == stamp:
-                access.use_kept(user, scope_ids, kept[1])
-            else:  # read with the row, or now (nothing kept, the stamp moved, an app), and kept
+            if scope_ids != predicted:
                 if len(_CHAINS) >= _CHAINS_MAX:
                     _CHAINS.clear()
                 _CHAINS[key["arm_key"]] = scope_ids
-                access.take_chain_reads(user, version, chain_rows, stamp=stamp)
+            access.take_chain_reads(user, version, chain_rows, stamp=rows[0][-1], kept=kept)
         if version is None or not access.allowed(user, Action.READ, version):
             raise _not_found(self.resource_type, kw["version"], kw["rg"])
         expand = (request.query_params.get("$expand") or "").lower()
