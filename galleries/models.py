@@ -442,6 +442,29 @@ class Replica(models.Model):
         ]
 
 
+class ReplicationStamp(models.Model):
+    """One row per image definition whose ``value`` the database replaces with a random one whenever a
+    row that the definition's replication panels show changes — any of its versions (its state, its
+    number, whether it is excluded from latest), any target region of them (state, progress, replicas,
+    error, removal; not the worker's lease), a region's display name — by triggers on those tables
+    (migration ``galleries/0012``), whoever writes. ``galleries.panel`` keeps a version's panel under the
+    stamp it read *before* the panel's rows and answers from it while the stamp reads the same: an
+    unchanged panel (every browser's poll of a stalled or queued replication, every viewer after the
+    first) costs one small read instead of three.
+
+    The same rules as ``accounts.GrantsStamp``: random, never a counter (a value never comes back after a
+    rollback, a flush or a restore); a missing row keeps nothing; on PostgreSQL the triggers are deferred
+    to the commit (a row's lock is taken after the transaction's own writes and held only while it
+    commits) and what is kept is used only outside a transaction block. No foreign key: the row of a
+    deleted definition is harmless (a new definition taking its id meets a value its panels never read)."""
+
+    definition_id = models.BigIntegerField(primary_key=True)
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"replication stamp of definition {self.definition_id}: {self.value}"
+
+
 class UsageCounter(models.Model):
     """Count of galleries / definitions / versions per subscription per region (F15). Kept in the
     same transaction as the create or delete, so enforcing a limit is one conditional UPDATE,

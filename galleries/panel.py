@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -35,7 +36,14 @@ from portal.core.prepared import Prepared, run_together
 from portal.core.sizes import format_size
 
 from . import services
-from .models import GalleryImageVersion, TargetRegion, aggregated_state, region_in_flight, region_percent
+from .models import (
+    GalleryImageVersion,
+    ReplicationStamp,
+    TargetRegion,
+    aggregated_state,
+    region_in_flight,
+    region_percent,
+)
 from .services.checks import ChainRow
 
 _VERSION_COLUMNS = ("pk", "type", *ANCESTOR_COLUMNS, "name", "provisioning_state", "location_id")
@@ -53,11 +61,23 @@ class PanelVersion(ChainRow):
 assert ANCESTOR_COLUMNS == ("subscription_id", "resource_group_id", "gallery_id", "definition_id")
 
 _VERSION = Prepared(lambda pk: GalleryImageVersion.objects.filter(pk=pk).values_list(*_VERSION_COLUMNS))
-#: The same row with the grants stamp (``access.stamp_column``) as its last column, read first.
+#: The same row with the grants stamp (``access.stamp_column``) and its definition's replication stamp
+#: (``ReplicationStamp``, None when the row is missing) as its last columns, read first.
 _VERSION_STAMPED = Prepared(
     lambda pk: GalleryImageVersion.objects.filter(pk=pk)
+    .annotate(
+        grants_stamp=access.stamp_column(),
+        replication_stamp=Subquery(
+            ReplicationStamp.objects.filter(definition_id=OuterRef("definition_id")).values("value")
+        ),
+    )
+    .values_list(*_VERSION_COLUMNS, "grants_stamp", "replication_stamp")
+)
+#: Both stamps alone: what a poll of a kept panel reads (``load``).
+_STAMPS = Prepared(
+    lambda definition: ReplicationStamp.objects.filter(definition_id=definition)
     .annotate(grants_stamp=access.stamp_column())
-    .values_list(*_VERSION_COLUMNS, "grants_stamp")
+    .values_list("value", "grants_stamp")
 )
 _REGIONS = Prepared(
     lambda version: TargetRegion.objects.filter(version_id=version)
@@ -158,16 +178,52 @@ class Panel:
         return self._context
 
 
+@dataclass(slots=True)
+class _Kept:
+    """A version's panel rows as one read gave them, kept by this process under its definition's
+    replication stamp read before them; and the panels built from them (by whether the viewer may write:
+    the ETag and the table differ)."""
+
+    stamp: int
+    version_row: tuple
+    version: PanelVersion
+    latest: dict
+    region_rows: list
+    probe: bool  # the next poll reads the stamps alone first (it read the same stamp twice in a row)
+    panels: dict
+
+
+#: version id → its kept panel rows; at most ``KEPT_MAX``, cleared when full (one statement: the
+#: threads of the process share the dict, and an entry is only ever replaced whole).
+_KEPT: dict[int, _Kept] = {}
+KEPT_MAX = 4096
+
+
 def load(principal, pk: int, _again: bool = True) -> Panel | None:
     """The panel of version ``pk`` if ``principal`` may read it, else None (the caller answers 404).
 
-    Once this process knows the version's chain, everything — the version row with the grants stamp,
-    its target regions, the definition's latest per region, and (unless this process keeps the
-    principal's grants on the chain under that stamp) the principal's guest tenants and assignments on
-    the chain — is read in one round trip (PostgreSQL: three or four statements pipelined; on SQLite one
-    after another)."""
+    A panel this process keeps (``_Kept``) whose definition's replication stamp still reads the same
+    costs one statement: both stamps. Otherwise, once this process knows the version's chain, everything
+    — the version row with both stamps, its target regions, the definition's latest per region, and
+    (unless this process keeps the principal's grants on the chain under that grants stamp) the
+    principal's guest tenants and assignments on the chain — is read in one round trip (PostgreSQL:
+    three or four statements pipelined; on SQLite one after another), and kept. A panel that changed
+    since the last poll (a replication in progress) is read whole at once the next time too, without
+    asking for the stamps first, until two reads in a row find the same stamp.
+
+    Nothing kept is used, nor kept, inside a transaction block (``access.kept``: on PostgreSQL the stamps
+    move at the commit, and a block must read what it wrote)."""
     if inputs.row_id(pk) is None:  # no row has it (and a 20-digit id would overflow SQLite's integer)
         return None
+    outside = not connection.in_atomic_block
+    before = _KEPT.get(pk) if outside else None
+    if before is not None and before.probe:
+        found = _STAMPS.rows(definition=before.version.definition_id)
+        if found and found[0][0] == before.stamp:
+            scope_ids = frozenset(v for v in access.chain_of(before.version).values() if v)
+            kept = access.kept(principal, scope_ids)
+            access.take_chain_reads(principal, before.version, [], stamp=found[0][1], kept=kept)
+            return _shown(principal, before)
     known = _CHAINS.get(pk)
     if known is None:
         found = _VERSION.rows(pk=pk)
@@ -195,24 +251,43 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     )
     if not version_rows:
         _CHAINS.pop(pk, None)
+        _KEPT.pop(pk, None)
         return None
-    *version_row, stamp = version_rows[0]
-    version_rows = [tuple(version_row)]
+    *version_row, grants_stamp, replication_stamp = version_rows[0]
     version = PanelVersion(*version_row)
     if _chain(version) != known:  # remembered from another row with this id (a reused id): read again
         _CHAINS.pop(pk, None)
         return load(principal, pk, _again=False) if _again else None
-    access.take_chain_reads(principal, version, chain_rows, stamp=stamp, kept=kept)
-    if not access.allowed(principal, Action.READ, version):
-        return None
-    # No query: the chain's assignments were read for the READ check above.
-    can_write = access.allowed(principal, Action.WRITE, version)
+    access.take_chain_reads(principal, version, chain_rows, stamp=grants_stamp, kept=kept)
     latest: dict[int, tuple[int, str]] = {}  # region → its latest (version id, name): the first row
     for region_id, version_id, name in latest_rows:
         if region_id not in latest:
             latest[region_id] = (version_id, name)
-    etag = _etag(version_rows, latest, region_rows, can_write)
-    return Panel(version, latest, region_rows, can_write, etag)
+    # Ask for the stamps first next time only if this read found what the last one did (an unchanged
+    # panel), or nothing was kept: a panel in progress changes between polls, and its poll would pay for
+    # the stamps' read and then read everything anyway.
+    probe = before is None or (not before.probe and before.stamp == replication_stamp)
+    rows = _Kept(replication_stamp, tuple(version_row), version, latest, region_rows, probe, {})
+    if outside and replication_stamp is None:  # no stamp row (a flushed database): nothing is kept
+        _KEPT.pop(pk, None)
+    elif outside:
+        if len(_KEPT) >= KEPT_MAX:
+            _KEPT.clear()
+        _KEPT[pk] = rows
+    return _shown(principal, rows)
+
+
+def _shown(principal, rows: _Kept) -> Panel | None:
+    """The panel of ``rows`` as ``principal`` sees it, or None. No query: the grants on the version's
+    chain were taken before (``access.take_chain_reads``)."""
+    if not access.allowed(principal, Action.READ, rows.version):
+        return None
+    can_write = access.allowed(principal, Action.WRITE, rows.version)
+    shown = rows.panels.get(can_write)
+    if shown is None:
+        etag = _etag([rows.version_row], rows.latest, rows.region_rows, can_write)
+        shown = rows.panels[can_write] = Panel(rows.version, rows.latest, rows.region_rows, can_write, etag)
+    return shown
 
 
 _TEMPLATE = "galleries/replication_panel.html"

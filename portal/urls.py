@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from galleries import urls as gallery_urls
 from galleries.api import urls as api_urls
 from galleries.views import overview as resource_pages
 from portal.core.arm import api_routes
@@ -11,6 +12,7 @@ from . import health, notifications, views
 urlpatterns = [
     # The API first, for its paths only (``StartsWith``); its catch-all 404s last, after the pages.
     *api_routes("galleries.api.urls", "accounts.api.urls"),
+    path("", include(gallery_urls.polled)),  # the replication poll, the most requested page
     path("", views.home, name="home"),
     path("search", views.search, name="search"),
     path("healthz", health.healthz, name="healthz"),
