@@ -260,6 +260,25 @@ def signed_in(user):
     return client, client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
+def page_htmx_headers(client, page: str) -> tuple[dict, str]:
+    """What htmx sends with each request from ``page`` (as ``client`` sees it): ``HX-Request`` and the
+    page's CSRF token (``base.html``'s ``hx-headers``); and the browser's Cookie header — the session
+    and the CSRF cookie — for the load generator."""
+    import re
+
+    from django.conf import settings
+
+    answer = client.get(page)
+    found = re.search(r"hx-headers='\{\"X-CSRFToken\": \"(\w+)\"\}'", answer.content.decode())
+    if answer.status_code != 200 or found is None:
+        raise SystemExit(f"{page} answered {answer.status_code} without its htmx CSRF header")
+    cookies = "; ".join(
+        f"{name}={client.cookies[name].value}"
+        for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    )
+    return {"HX-Request": "true", "X-CSRFToken": found.group(1)}, cookies
+
+
 def time_client(pairs: dict, runs: int, warmup: int) -> dict:
     """{name: (client, url, headers)} -> {name: [seconds]} (requests interleaved)."""
     samples = {name: [] for name in pairs}

@@ -143,21 +143,20 @@ def api_cases(api):
 
 
 def poll_cases(pages):
-    from django.conf import settings
     from django.test import Client
 
     owner, version = pages.build_replication()
     add_history(owner, version, int(os.environ.get("HISTORY", 0)), int(os.environ.get("ELSEWHERE", 0)))
     client = Client()
     client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    hx, cookies = pages._common.page_htmx_headers(client, f"/versions/{version.pk}/")
     poll = f"/versions/{version.pk}/replication"
-    headers = {"HTTP_COOKIE": f"sessionid={cookie}", "HTTP_HX_REQUEST": "true"}
-    etag = client.get(poll, headers={"HX-Request": "true"}).headers["ETag"]
+    headers = {"HTTP_COOKIE": cookies, **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in hx.items()}}
+    etag = client.get(poll, headers=hx).headers["ETag"]
     return {
         "poll, revalidated (304)": (poll, "", {**headers, "HTTP_IF_NONE_MATCH": etag}, "304"),
         "replication poll": (poll, "", headers, "200"),
-        "trivial view": (pages.TRIVIAL_URL, "", {"HTTP_COOKIE": f"sessionid={cookie}"}, "200"),
+        "trivial view": (pages.TRIVIAL_URL, "", {"HTTP_COOKIE": cookies}, "200"),
     }, {"owner": owner, "version": version}
 
 

@@ -28,12 +28,13 @@ database whose name contains "bench"; either is wiped unless ``--reuse``):
   Completed; 1.0.1's in a mix (Completed, Replicating with progress, Failed after the last attempt,
   waiting for a retry, queued) with the columns the replication worker writes, and the version's
   provisioning state settled by the worker's own ``_mark_version``. Timed, both requested by the
-  subscription's Owner: ``GET /versions/<1.0.1>/replication`` with ``HX-Request: true`` (in flight, so
-  200 and polled on), the same with ``If-None-Match`` set to the ETag of its answer (what a browser
+  subscription's Owner: ``GET /versions/<1.0.1>/replication`` with what htmx sends from the version
+  page — ``HX-Request: true`` and the page's CSRF token (``X-CSRFToken``, with the CSRF cookie) — (in
+  flight, so 200 and polled on), the same with ``If-None-Match`` set to the ETag of its answer (what a browser
   sends on the next poll of an unchanged panel: 304, no body), against ``GET /bench/trivial`` (``trivial``
   below: a constant JSON answer, no view work — what ``/healthz`` was before it checked the database,
   the broker and every queue's consumer; the session and user are still loaded by the middleware, as
-  for every request with the cookie). It is mounted by the bench URLconf.
+  for every request with the cookie; it gets the same cookies). It is mounted by the bench URLconf.
 
 Measured:
 
@@ -351,7 +352,7 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
 
     home_client, home_cookie = _common.signed_in(principal)
     poll_client, poll_cookie = _common.signed_in(owner)
-    hx = {"HX-Request": "true"}
+    hx, poll_cookie = _common.page_htmx_headers(poll_client, f"/versions/{version.pk}/")
     poll_url = f"/versions/{version.pk}/replication"
     check_home(home_client, "/?hidden=1", visible)
     check_home(home_client, "/bench/unfiltered/?hidden=1", total)
@@ -395,9 +396,9 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
     targets = {
         "All Resources, filtered": ("/?hidden=1", {"Cookie": f"sessionid={home_cookie}"}),
         "All Resources, unfiltered": ("/bench/unfiltered/?hidden=1", {"Cookie": f"sessionid={home_cookie}"}),
-        "replication poll": (poll_url, {"Cookie": f"sessionid={poll_cookie}", **hx}),
-        "poll, revalidated (304)": (poll_url, {"Cookie": f"sessionid={poll_cookie}", **revalidate}, 304),
-        "trivial view": (TRIVIAL_URL, {"Cookie": f"sessionid={poll_cookie}"}),
+        "replication poll": (poll_url, {"Cookie": poll_cookie, **hx}),
+        "poll, revalidated (304)": (poll_url, {"Cookie": poll_cookie, **revalidate}, 304),
+        "trivial view": (TRIVIAL_URL, {"Cookie": poll_cookie}),
     }
     connection.close()
     proc, port = _common.start_gunicorn("bench.pages:application", args, TRIVIAL_URL)

@@ -1,14 +1,15 @@
 """The replication panel of a version page (F9), also polled by htmx every 2 s while anything is in flight.
 
 A browser with the page open asks for this panel 30 times a minute, so it is built to cost little more
-than the session lookup every request pays: the version (with the columns of its access chain), its
-target regions and the definition's latest version per region are three prepared queries
-(``portal.core.prepared``) read as plain rows, the access check is ``access.allowed`` on that row (the
-person's grants on the version's chain, kept by the process under the grants stamp read with the
-version's row; the chain's assignments, one more prepared statement in the same round trip, only when
-nothing is kept or the stamp moved), the ETag is a digest of those rows, and the table is a Jinja2
-template rendered once per ETag. The rules it shows (in flight, percent, aggregated state, latest) are
-the models' and services' own functions.
+than the session lookup every request pays. The panel's rows — the version (with the columns of its
+access chain), its target regions and the definition's latest version per region, three prepared
+queries (``portal.core.prepared``) read as plain rows — are kept by the process under the definition's
+replication stamp (``ReplicationStamp``: database triggers replace it on any change to what the panel
+shows), read before them: while it reads the same, a poll reads the two stamps and nothing else. The
+access check is ``access.allowed`` on the version's row (the person's grants on the chain, kept under
+the grants stamp; the chain's assignments are read only when nothing is kept or the stamp moved). The
+ETag is a digest of the rows, and the table is a Jinja2 template rendered once per ETag. The rules it
+shows (in flight, percent, aggregated state, latest) are the models' and services' own functions.
 
 (The three reads are not folded into one statement on PostgreSQL as the ARM GET's are,
 ``portal.core.prepared.json_rows``: for 30 regions and the definition's latest rows, building the JSON
@@ -18,6 +19,7 @@ costs the server more than the two statements save the client — measured, docs
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,6 +28,7 @@ from django.db.models import OuterRef, Subquery
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts import access
@@ -376,5 +379,22 @@ def render(request, shown: Panel) -> SafeString:
             _RENDERED.pop(next(iter(_RENDERED)), None)  # the oldest
         _RENDERED[shown.etag] = html
     if _CSRF_SLOT in html:
-        html = html.replace(_CSRF_SLOT, csrf_input(request))
+        html = html.replace(_CSRF_SLOT, _csrf_field(request))
     return mark_safe(html)
+
+
+#: A CSRF token as Django gives one to a page: 64 letters and digits (a masked secret).
+_PAGE_TOKEN = re.compile(r"[A-Za-z0-9]{64}")
+
+
+def _csrf_field(request) -> str:
+    """The retry form's CSRF field. A poll comes from htmx on a version page, carrying that page's token
+    in its ``X-CSRFToken`` header (``base.html``'s ``hx-headers``, sent with every htmx request): the
+    form gets the same token back, so a poll neither masks a new one nor sends the CSRF cookie again
+    (Django's ``get_token`` does both, ~0.1 ms of a poll). The version page itself, or a header that is
+    not a token, gets one of its own (``csrf_input``). A token that does not match the session's secret
+    fails the POST (403) exactly as it would have failed the page's other htmx requests."""
+    token = request.META.get(settings.CSRF_HEADER_NAME, "")
+    if _PAGE_TOKEN.fullmatch(token):
+        return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+    return csrf_input(request)

@@ -164,6 +164,36 @@ def test_a_panel_is_rendered_once_per_etag_with_each_viewers_own_csrf_token(
     assert TargetRegion.objects.get(version=v, region__name="eastus").state == "Unknown"
 
 
+def test_a_poll_gives_the_retry_form_the_token_its_page_sent_and_no_new_cookie(user, make_version):
+    """htmx sends the page's CSRF token with every poll (``X-CSRFToken``, from base.html's ``hx-headers``):
+    the polled form carries that same token (no new one masked, no CSRF cookie sent again), and it
+    retries; a header that is not a token is never written into the page — the form gets a token of its
+    own, which retries too."""
+    import re
+
+    from django.conf import settings
+    from django.test import Client
+
+    v = make_version(target_regions=[T("westeurope"), T("eastus")])
+    TargetRegion.objects.filter(version=v, region__name="westeurope").update(state="Replicating")
+    TargetRegion.objects.filter(version=v, region__name="eastus").update(state="Failed", last_error="x")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    page = browser.get(f"/versions/{v.pk}/").content.decode()
+    token = re.search(r"hx-headers='\{\"X-CSRFToken\": \"(\w+)\"\}'", page).group(1)
+    poll = browser.get(f"/versions/{v.pk}/replication", HTTP_X_CSRFTOKEN=token, **HTMX)
+    assert poll.status_code == 200 and _csrf_input(token) in poll.content.decode()
+    assert settings.CSRF_COOKIE_NAME not in poll.cookies
+    for bad in ('"><script>alert(1)</script>', token[:40], token + "x"):
+        answer = browser.get(f"/versions/{v.pk}/replication", HTTP_X_CSRFTOKEN=bad, **HTMX).content.decode()
+        own = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', answer).group(1)
+        assert bad not in answer and re.fullmatch(r"[A-Za-z0-9]{64}", own)
+    assert browser.post(f"/versions/{v.pk}/retry", {"csrfmiddlewaretoken": own}).status_code == 302
+    TargetRegion.objects.filter(version=v, region__name="eastus").update(state="Failed", last_error="x")
+    assert browser.post(f"/versions/{v.pk}/retry", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert TargetRegion.objects.get(version=v, region__name="eastus").state == "Unknown"
+
+
 def _csrf_input(token: str) -> str:
     return f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
 
