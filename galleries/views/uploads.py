@@ -197,7 +197,7 @@ def version_replication(request, pk: int):
     shown = panel.load(request.user, pk)
     if shown is None:
         raise Http404("No such image version.")
-    if request.htmx and not shown.in_flight:
+    if not shown.in_flight and request.htmx:  # (``request.htmx`` parses every header: asked only when final)
         return HttpResponse(panel.render(request, shown), status=286)
     not_modified = get_conditional_response(request, etag=shown.etag)
     response = not_modified or HttpResponse(panel.render(request, shown))
