@@ -7,7 +7,8 @@ from django.db import migrations, models
 #: A target region's lease (owner, expiry) and ``updated_at`` change while a worker holds it; they are
 #: not shown. Of ``accounts_resource`` (the version's name, type, location and ancestors — its
 #: definition among them) only a deletion matters: those columns never change.
-#: tests/galleries/test_replication_stamp.py fails when a query of the panel reads a table missing here.
+#: tests/galleries/test_replication_stamp.py fails when a query of the panel reads a table or a column
+#: missing here (this list is the migration's own frozen copy of what ``galleries.panel`` reads).
 COLUMNS = {
     "galleries_galleryimageversion": ("major", "minor", "patch", "exclude_from_latest", "provisioning_state"),
     "galleries_targetregion": (
