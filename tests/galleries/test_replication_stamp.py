@@ -106,7 +106,9 @@ def test_every_table_the_panel_reads_carries_a_stamps_trigger(client, user, two)
     # never changes): a column shown later but missing from the migration's list fails here.
     for table, column in set(re.findall(r'"(galleries_\w+)"\."(\w+)"', " ".join(read))):
         if table in MIGRATION.COLUMNS and column not in ("id", "resource_id"):
-            assert column in MIGRATION.COLUMNS[table], f"{table}.{column} is read but its update does not stamp"
+            assert column in MIGRATION.COLUMNS[table], (
+                f"{table}.{column} is read but its update does not stamp"
+            )
     assert set(MIGRATION.STAMPS) <= triggered_tables("replication_stamp")
     assert set(GRANTS_TABLES) <= triggered_tables("grants_stamp")
 
