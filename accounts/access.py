@@ -534,19 +534,27 @@ def _kept_key(principal, scope_ids) -> tuple:
     return (principal.pk, principal.kind, principal.home_tenant_id, _scopes(scope_ids))
 
 
+def may_keep() -> bool:
+    """Whether what a process keeps under a stamp the database triggers move (the grants here, a
+    version's replication panel in ``galleries.panel``) may be used or kept now: only outside a
+    transaction block — on PostgreSQL the triggers run at the commit, so the block's own changes are not
+    stamped yet, and a block must read what it wrote."""
+    return not connection.in_atomic_block
+
+
 def kept(principal, scope_ids=None) -> tuple[int, Grants, tuple | None] | None:
     """The grants this process keeps for ``principal`` (on the chain ``scope_ids``, or whole) as (the
     stamp they were kept under — valid while the stamp reads the same —, the grants, the chain's scope
     ids sorted or None), or None. Never inside a
     transaction block: its own uncommitted changes are not stamped yet on PostgreSQL (the triggers
     run at the commit), and a block must read what it wrote."""
-    if connection.in_atomic_block or not _authenticated(principal):
+    if not may_keep() or not _authenticated(principal):
         return None
     return _KEPT.get(_kept_key(principal, scope_ids))
 
 
 def _keep(principal, scope_ids, stamp: int | None, grants: Grants) -> None:
-    if stamp is None or connection.in_atomic_block:
+    if stamp is None or not may_keep():
         return
     if len(_KEPT) >= KEPT_MAX:
         _KEPT.clear()  # one statement: threads of the process share the dict
@@ -556,7 +564,7 @@ def _keep(principal, scope_ids, stamp: int | None, grants: Grants) -> None:
 def _stamp() -> int | None:
     """The grants stamp now, or None outside what may be kept (see ``kept``) or when the row is
     missing (a flushed database)."""
-    if connection.in_atomic_block:
+    if not may_keep():
         return None
     found = _STAMP.rows()
     return found[0][0] if found else None

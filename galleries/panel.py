@@ -215,11 +215,10 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     since the last poll (a replication in progress) is read whole at once the next time too, without
     asking for the stamps first, until two reads in a row find the same stamp.
 
-    Nothing kept is used, nor kept, inside a transaction block (``access.kept``: on PostgreSQL the stamps
-    move at the commit, and a block must read what it wrote)."""
+    Nothing kept is used, nor kept, inside a transaction block (``access.may_keep``)."""
     if inputs.row_id(pk) is None:  # no row has it (and a 20-digit id would overflow SQLite's integer)
         return None
-    outside = not connection.in_atomic_block
+    outside = access.may_keep()
     before = _KEPT.get(pk) if outside else None
     if before is not None and before.probe:
         found = _STAMPS.rows(definition=before.version.definition_id)
