@@ -16,8 +16,8 @@ import re
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.http import Http404, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.utils.cache import get_conditional_response
 
 from accounts.activity import Caller
 from accounts.models import Resource, ResourceGroup
@@ -199,8 +199,20 @@ def version_replication(request, pk: int):
         raise Http404("No such image version.")
     if not shown.in_flight and request.htmx:  # (``request.htmx`` parses every header: asked only when final)
         return HttpResponse(panel.render(request, shown), status=286)
-    not_modified = get_conditional_response(request, etag=shown.etag)
-    response = not_modified or HttpResponse(panel.render(request, shown))
+    meta = request.META
+    if (
+        meta.get("HTTP_IF_NONE_MATCH") == shown.etag
+        and request.method in ("GET", "HEAD")
+        and "HTTP_IF_MATCH" not in meta
+        and "HTTP_IF_UNMODIFIED_SINCE" not in meta
+    ):
+        # What a browser revalidating sends: the ETag it was given, alone. Anything else is Django's
+        # evaluation (RFC 9110 13.2.2: lists, weak tags, "*", If-Match first), with the same answers.
+        response = HttpResponseNotModified()
+    else:
+        response = get_conditional_response(request, etag=shown.etag) or HttpResponse(
+            panel.render(request, shown)
+        )
     response.headers["ETag"] = shown.etag
-    patch_cache_control(response, private=True, no_cache=True)
+    response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -3,6 +3,7 @@ server (286) once every region is final; other tenants get 404; the poll's cost 
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -102,6 +103,38 @@ def test_an_unchanged_panel_is_answered_304_and_any_change_gives_a_new_etag(clie
     TargetRegion.objects.filter(version=v).update(state="Completed")
     final = client.get(url, HTTP_IF_NONE_MATCH=changed.headers["ETag"], **HTMX)
     assert final.status_code == 286 and "ETag" not in final.headers  # the last answer is never cached
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_IF_NONE_MATCH": "{etag}"},  # what a browser revalidating sends (the view's own shortcut)
+        {"HTTP_IF_NONE_MATCH": '"other", {etag}'},
+        {"HTTP_IF_NONE_MATCH": "W/{etag}"},
+        {"HTTP_IF_NONE_MATCH": "*"},
+        {"HTTP_IF_NONE_MATCH": '"other"'},
+        {"HTTP_IF_NONE_MATCH": "{etag}", "HTTP_IF_MATCH": '"other"'},  # If-Match first: 412
+        {"HTTP_IF_NONE_MATCH": "{etag}", "HTTP_IF_UNMODIFIED_SINCE": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        {"HTTP_IF_NONE_MATCH": "{etag}", "HTTP_IF_MATCH": "{etag}"},
+    ],
+)
+def test_revalidation_answers_as_djangos_evaluation(client, user, make_version, headers):
+    """The view answers a lone, exact If-None-Match itself (no parsing); every other combination of
+    preconditions gets the status Django's RFC 9110 evaluation gives for the same ETag."""
+    from django.test import RequestFactory
+    from django.utils.cache import get_conditional_response
+
+    v = make_version(target_regions=[T("westeurope"), T("eastus")])
+    client.force_login(user)
+    url = f"/versions/{v.pk}/replication"
+    etag = client.get(url, **HTMX).headers["ETag"]
+    sent = {k: value.replace("{etag}", etag) for k, value in headers.items()}
+    expected = get_conditional_response(RequestFactory().get(url, **sent), etag=etag)
+    answer = client.get(url, **sent, **HTMX)
+    assert answer.status_code == (expected.status_code if expected is not None else 200)
+    assert answer.headers["ETag"] == etag and answer.headers["Cache-Control"] == "private, no-cache"
+    if answer.status_code == 304:
+        assert answer.content == b""
 
 
 def test_the_etag_differs_for_a_reader_who_may_not_retry(client, user, caller, make_version, subscription):
