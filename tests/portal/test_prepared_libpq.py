@@ -18,14 +18,9 @@ from psycopg import pq
 from accounts.models import Resource
 from galleries.models import Region
 from portal.core.prepared import Prepared
+from tests.portal.test_prepared import BY_CLOUD_AND_NAMES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-BY_CLOUD_AND_NAMES = Prepared(
-    lambda cloud, names: Region.objects.filter(cloud__name=cloud, name__in=names)
-    .order_by("name")
-    .values_list("name", "display_name")
-)
 
 
 @pytest.fixture(autouse=True)
