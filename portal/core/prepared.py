@@ -268,7 +268,7 @@ def _run_prepared(connection, statement: _Statement, values: list) -> list[tuple
             for attempt in (1, 2):
                 if name not in prepared:
                     result = pgconn.prepare(name, statement.text, [_TYPES[k] for k in kinds])
-                    if result.status != _COMMAND_OK:
+                    if result.status != _COMMAND_OK and _sqlstate(result) != _DUPLICATE_STATEMENT:
                         if pgconn.status != pq.ConnStatus.OK:
                             raise pg_errors.error_from_result(result, encoding=conn.info.encoding)
                         statement.usable = False
@@ -277,10 +277,7 @@ def _run_prepared(connection, statement: _Statement, values: list) -> list[tuple
                 result = pgconn.exec_prepared(name, params)
                 if result.status == _TUPLES_OK:
                     break
-                lost = (
-                    result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
-                )  # invalid_sql_statement_name
-                if not lost or attempt == 2:
+                if _sqlstate(result) != _NO_SUCH_STATEMENT or attempt == 2:
                     raise pg_errors.error_from_result(result, encoding=conn.info.encoding)
                 prepared.clear()
             loader = Transformer(conn)
@@ -299,6 +296,12 @@ def _run_prepared(connection, statement: _Statement, values: list) -> list[tuple
     return rows
 
 
+def _sqlstate(result) -> bytes | None:
+    return result.error_field(pq.DiagnosticField.SQLSTATE)
+
+
+_NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: the session lost it (DISCARD ALL, DEALLOCATE)
+_DUPLICATE_STATEMENT = b"42P05"  # duplicate_prepared_statement: prepared, and forgotten by the set only
 _IDLE = pq.TransactionStatus.IDLE
 _COMMAND_OK = pq.ExecStatus.COMMAND_OK
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK

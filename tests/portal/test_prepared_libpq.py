@@ -117,6 +117,24 @@ def test_a_statement_the_session_lost_is_prepared_again():
     assert libpq_names(BY_CLOUD_AND_NAMES, cloud="public", names=["x"]) & set(server_statements())
 
 
+def test_one_statement_lost_leaves_the_others_running_prepared():
+    """One name deallocated: it is prepared again, which forgets the others' names; the next of those
+    finds itself already prepared on the server (42P05) and still runs by name."""
+    by_pk = Prepared(lambda pk: Region.objects.filter(pk=pk).values_list("name"))
+    first = Region.objects.values_list("pk", flat=True).first()
+    BY_CLOUD_AND_NAMES.rows(cloud="public", names=["westeurope"])
+    by_pk.rows(pk=first)
+    (lost,) = libpq_names(BY_CLOUD_AND_NAMES, cloud="public", names=["x"])
+    (other,) = libpq_names(by_pk, pk=first)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DEALLOCATE {lost}")
+    assert BY_CLOUD_AND_NAMES.rows(cloud="public", names=["eastus"]) == [("eastus", "East US")]
+    runs = server_statements()[other][0]
+    assert by_pk.rows(pk=first) == list(Region.objects.filter(pk=first).values_list("name"))
+    assert server_statements()[other][0] == runs + 1  # run by its name, not by the cursor
+    assert by_pk._statement("default", {"pk": first})[2].usable
+
+
 def test_a_new_connection_prepares_it_again():
     BY_CLOUD_AND_NAMES.rows(cloud="public", names=["westeurope"])
     connection.close()
