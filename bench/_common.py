@@ -39,6 +39,8 @@ def setup_django(name: str, smoke: bool) -> None:
     if not os.environ.get("PORTAL_VAR_DIR"):
         os.environ["PORTAL_VAR_DIR"] = str(scratch(f"sig-bench-{name}-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
+    # The product's default on PostgreSQL (the tests' settings turn the listener off; see portal/core/notices.py).
+    os.environ.setdefault("STAMP_NOTICES", "1")
     if not os.environ.get("DATABASE_URL"):
         if smoke:
             os.environ["DATABASE_URL"] = (

@@ -34,7 +34,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts import access
 from accounts.access import ANCESTOR_COLUMNS
 from accounts.roles import Action
-from portal.core import inputs
+from portal.core import inputs, notices
 from portal.core.prepared import Prepared, run_together
 from portal.core.sizes import format_size
 
@@ -194,6 +194,13 @@ class _Kept:
     region_rows: list
     probe: bool  # the next poll reads the stamps alone first (it read the same stamp twice in a row)
     panels: dict
+    #: (the notices' token taken before the last read that gave or confirmed these rows, the grants stamp
+    #: that read found), or None: replaced whole, never in part (``load``'s revalidation, without a read)
+    quiet: tuple | None = None
+
+    @property
+    def notice_key(self) -> str:
+        return f"replication:{self.version.definition_id}"
 
 
 #: version id → its kept panel rows; at most ``KEPT_MAX``, cleared when full (one statement: the
@@ -203,8 +210,14 @@ _KEPT: dict[int, _Kept] = {}
 KEPT_MAX = 1024
 
 
-def load(principal, pk: int, _again: bool = True) -> Panel | None:
+def load(principal, pk: int, revalidating: str | None = None, _again: bool = True) -> Panel | None:
     """The panel of version ``pk`` if ``principal`` may read it, else None (the caller answers 404).
+
+    ``revalidating``: the ETag a browser sent back (a lone ``If-None-Match`` of a GET). On PostgreSQL,
+    when this process keeps the panel and has heard no notice of a change to its definition's panel or to
+    anyone's grants since it last read them (``portal.core.notices``), a panel in flight whose ETag is
+    that one is answered without a read: the browser keeps what it has (304). Anything with a body is
+    read as below.
 
     A panel this process keeps (``_Kept``) whose definition's replication stamp still reads the same
     costs one statement: both stamps. Otherwise, once this process knows the version's chain, everything
@@ -220,9 +233,20 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
         return None
     outside = access.may_keep()
     before = _KEPT.get(pk) if outside else None
+    if before is not None and revalidating is not None and before.quiet is not None:
+        token, grants_stamp = before.quiet
+        if notices.quiet_since(token, before.notice_key, "grants"):
+            scope_ids = frozenset(v for v in access.chain_of(before.version).values() if v)
+            kept = access.kept(principal, scope_ids)
+            access.take_chain_reads(principal, before.version, [], stamp=grants_stamp, kept=kept)
+            shown = _shown(principal, before)
+            if shown is not None and shown.in_flight and shown.etag == revalidating:
+                return shown
     if before is not None and before.probe:
+        token = notices.token()  # before the read: a notice after it is a change the read may not show
         found = _STAMPS.rows(definition=before.version.definition_id)
         if found and found[0][0] == before.stamp:
+            before.quiet = None if token is None else (token, found[0][1])
             scope_ids = frozenset(v for v in access.chain_of(before.version).values() if v)
             kept = access.kept(principal, scope_ids)
             access.take_chain_reads(principal, before.version, [], stamp=found[0][1], kept=kept)
@@ -241,6 +265,7 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     # nothing is kept; when the stamp moved, they are read after the rest (``access.kept``).
     kept = access.kept(principal, scope_ids)
     reads = [] if kept is not None else (access.chain_reads(principal, scope_ids) or [])
+    token = notices.token() if outside else None  # before the reads (see the probe above)
     version_rows, latest_rows, region_rows, *chain_rows = run_together(
         [
             (_VERSION_STAMPED, {"pk": pk}),
@@ -260,7 +285,7 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     version = PanelVersion(*version_row)
     if _chain(version) != known:  # remembered from another row with this id (a reused id): read again
         _CHAINS.pop(pk, None)
-        return load(principal, pk, _again=False) if _again else None
+        return load(principal, pk, revalidating, _again=False) if _again else None
     access.take_chain_reads(principal, version, chain_rows, stamp=grants_stamp, kept=kept)
     latest: dict[int, tuple[int, str]] = {}  # region → its latest (version id, name): the first row
     for region_id, version_id, name in latest_rows:
@@ -270,7 +295,8 @@ def load(principal, pk: int, _again: bool = True) -> Panel | None:
     # panel), or nothing was kept: a panel in progress changes between polls, and its poll would pay for
     # the stamps' read and then read everything anyway.
     probe = before is None or (not before.probe and before.stamp == replication_stamp)
-    rows = _Kept(replication_stamp, tuple(version_row), version, latest, region_rows, probe, {})
+    quiet = None if token is None else (token, grants_stamp)
+    rows = _Kept(replication_stamp, tuple(version_row), version, latest, region_rows, probe, {}, quiet)
     if outside and replication_stamp is None:  # no stamp row (a flushed database): nothing is kept
         _KEPT.pop(pk, None)
     elif outside:

@@ -194,20 +194,22 @@ def version_replication(request, pk: int):
     region is final the server answers 286, which tells htmx to stop polling. Lean on purpose (see
     ``galleries.panel``). While in flight, the answer carries an ETag and must be revalidated, so a
     browser's next poll sends it back and an unchanged panel costs a 304 with no body."""
-    shown = panel.load(request.user, pk)
+    meta = request.META
+    # What a browser revalidating sends: the ETag it was given, alone. Anything else is Django's
+    # evaluation below (RFC 9110 13.2.2: lists, weak tags, "*", If-Match first), with the same answers.
+    revalidating = (
+        meta.get("HTTP_IF_NONE_MATCH")
+        if request.method in ("GET", "HEAD")
+        and "HTTP_IF_MATCH" not in meta
+        and "HTTP_IF_UNMODIFIED_SINCE" not in meta
+        else None
+    )
+    shown = panel.load(request.user, pk, revalidating=revalidating)
     if shown is None:
         raise Http404("No such image version.")
     if not shown.in_flight and request.htmx:  # (``request.htmx`` parses every header: asked only when final)
         return HttpResponse(panel.render(request, shown), status=286)
-    meta = request.META
-    if (
-        meta.get("HTTP_IF_NONE_MATCH") == shown.etag
-        and request.method in ("GET", "HEAD")
-        and "HTTP_IF_MATCH" not in meta
-        and "HTTP_IF_UNMODIFIED_SINCE" not in meta
-    ):
-        # What a browser revalidating sends: the ETag it was given, alone. Anything else is Django's
-        # evaluation (RFC 9110 13.2.2: lists, weak tags, "*", If-Match first), with the same answers.
+    if revalidating is not None and revalidating == shown.etag:
         response = HttpResponseNotModified()
     else:
         response = get_conditional_response(request, etag=shown.etag) or HttpResponse(

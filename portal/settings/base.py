@@ -109,6 +109,12 @@ else:
         options.setdefault("prepare_threshold", 2)
         options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
 
+# The stamps' notices (portal/core/notices.py): each web process listens on one more connection, and a
+# replication panel it keeps answers a browser's revalidation (304) without a read while PostgreSQL tells
+# of no change. A session-level feature, like prepared statements: behind a transaction-pooling PgBouncer
+# (which delivers no notices) it is off with DATABASE_PREPARED_STATEMENTS=0, or alone with STAMP_NOTICES=0.
+STAMP_NOTICES = env.bool("STAMP_NOTICES", default=DATABASE_PREPARED_STATEMENTS)
+
 # The ARM-compatible API (portal/core/arm.py, galleries/api/).
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.core.arm.exception_handler",

@@ -24,6 +24,9 @@ CSRF_COOKIE_SECURE = False
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
 REQUIRE_SERVICES = env.bool("REQUIRE_SERVICES", default=False)
+# No listener per test process by default: its connection would outlive each test database (which
+# PostgreSQL then refuses to drop). tests/galleries/test_replication_notices.py turns it on and stops it.
+STAMP_NOTICES = env.bool("STAMP_NOTICES", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
