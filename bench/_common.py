@@ -461,6 +461,14 @@ def run_load(port, targets: dict, args) -> dict:
     return out
 
 
+def paired(loaded: dict, name: str, base: str) -> tuple[float, list[float]]:
+    """``name``'s req/s over ``base``'s in the same round, per round, and their median: each round runs
+    the URLs back to back, so a slower spell of a shared host weighs on both sides of each ratio (the
+    ratio of the medians mixes rounds far apart in time)."""
+    ratios = [a["rps"] / b["rps"] for a, b in zip(loaded[name], loaded[base], strict=True) if b["rps"]]
+    return statistics.median(ratios), ratios
+
+
 def report_load(loaded: dict, args, width: int) -> dict:
     """Print each URL's requests per second under load (names padded to ``width``); returns {name: the
     median over the rounds}."""

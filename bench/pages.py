@@ -407,6 +407,10 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
     finally:
         _common.stop_gunicorn(proc)
     rps = _common.report_load(loaded, args, 28)
+    by_round = {
+        name: _common.paired(loaded, name, "trivial view")
+        for name in ("replication poll", "poll, revalidated (304)")
+    }
 
     # 3. Diagnosis and experiments.
     diagnosis, experiments = {}, {}
@@ -418,10 +422,10 @@ def main() -> None:  # noqa: C901, PLR0915 -- one linear script
         diagnosis["poll"] = diagnose(poll_client, poll_url, "poll", None, hx)
         diagnosis["trivial"] = diagnose(poll_client, TRIVIAL_URL, "trivial", None)
 
-    summary(args, access, connection, total, visible, tc, rps, diagnosis, experiments)
+    summary(args, access, connection, total, visible, tc, rps, diagnosis, experiments, by_round)
 
 
-def summary(args, access, connection, total, visible, tc, rps, diagnosis, experiments) -> None:
+def summary(args, access, connection, total, visible, tc, rps, diagnosis, experiments, by_round) -> None:
     f, u = tc["All Resources, filtered"], tc["All Resources, unfiltered"]
     p, t = tc["replication poll"], tc["trivial view"]
     rf, ru = rps["All Resources, filtered"], rps["All Resources, unfiltered"]
@@ -452,6 +456,9 @@ def summary(args, access, connection, total, visible, tc, rps, diagnosis, experi
         f"  the same poll revalidated by the browser (If-None-Match, unchanged: 304): server time {_common.ms(p304)}; "
         f"gunicorn {r304:.1f} req/s: poll/trivial {r304 / rt:.2f} (target >= 0.9: {'met' if r304 / rt >= 0.9 else 'NOT met'})"
     )
+    print("    each round's ratio to the trivial view's round (median; the rounds):")
+    for name, (median, ratios) in by_round.items():
+        print(f"      {name}: {median:.2f} ({', '.join(f'{r:.2f}' for r in ratios)})")
     if diagnosis:
         for name, d in diagnosis.items():
             print(

@@ -5,7 +5,9 @@ than the session lookup every request pays. The panel's rows — the version (wi
 access chain), its target regions and the definition's latest version per region, three prepared
 queries (``portal.core.prepared``) read as plain rows — are kept by the process under the definition's
 replication stamp (``ReplicationStamp``: database triggers replace it on any change to what the panel
-shows), read before them: while it reads the same, a poll reads the two stamps and nothing else. The
+shows), read before them: while it reads the same, a poll reads the two stamps and nothing else; on
+PostgreSQL a browser's revalidation (304) reads not even them while this process's listener has heard no
+notice of a change to the definition's panel or to the grants since (``portal.core.notices``). The
 access check is ``access.allowed`` on the version's row (the person's grants on the chain, kept under
 the grants stamp; the chain's assignments are read only when nothing is kept or the stamp moved). The
 ETag is a digest of the rows, and the table is a Jinja2 template rendered once per ETag. The rules it
