@@ -25,6 +25,7 @@ import os
 import threading
 import time
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 
@@ -121,8 +122,6 @@ class Listener:
         self._invalidate()
 
     def _run(self) -> None:
-        import psycopg  # PostgreSQL only: the driver is not imported by a SQLite deployment's kernel
-
         failures = 0
         while not self._stop.is_set():
             try:
@@ -164,11 +163,11 @@ def listener() -> Listener | None:
     """This process's listener, started on first use (and again in a forked child: threads do not
     survive a fork); None without notices (SQLite, or ``STAMP_NOTICES`` off)."""
     global _LISTENER
+    if not enabled():
+        return None
     found = _LISTENER
     if found is not None and found.pid == os.getpid():
         return found
-    if not enabled():
-        return None
     with _STARTING:
         if _LISTENER is None or _LISTENER.pid != os.getpid():
             params = connection.get_connection_params()
