@@ -25,6 +25,8 @@ from tests.conftest import wait_for
 
 REGIONS = ["westeurope", "eastus", "northeurope"]
 
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
 
 # --- The token rules, without a database -------------------------------------------------------------------
 
@@ -114,6 +116,15 @@ def kept_and_etag(client, version) -> str:
     return first["ETag"]
 
 
+@pytest.fixture
+def kept(client, user, versions) -> tuple:
+    """``versions`` with the first one's panel polled by ``user`` and kept under a token: (it, the other
+    version, its ETag)."""
+    new, other = versions
+    client.force_login(user)
+    return new, other, kept_and_etag(client, new)
+
+
 def after_notice(listener, change) -> None:
     """Run ``change`` (which commits) and wait until the listener has heard its notice."""
     before = listener.heard
@@ -130,12 +141,8 @@ def another_session(sql: str, params: list) -> None:
         other.execute(sql, params)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_an_unchanged_panel_is_revalidated_without_a_read_and_a_body_is_always_read(client, user, versions):
-    new, _ = versions
-    client.force_login(user)
-    etag = kept_and_etag(client, new)
+def test_an_unchanged_panel_is_revalidated_without_a_read_and_a_body_is_always_read(client, kept):
+    new, _, etag = kept
     for _ in range(3):
         answer, read = statements(client, new, HTTP_IF_NONE_MATCH=etag)
         assert answer.status_code == 304 and answer["ETag"] == etag and read == []
@@ -143,12 +150,8 @@ def test_an_unchanged_panel_is_revalidated_without_a_read_and_a_body_is_always_r
     assert answer.status_code == 200 and answer["ETag"] == etag and len(read) == 1
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_change_committed_by_another_session_is_read_by_the_next_revalidation(client, user, versions):
-    new, _ = versions
-    client.force_login(user)
-    etag = kept_and_etag(client, new)
+def test_a_change_committed_by_another_session_is_read_by_the_next_revalidation(client, kept):
+    new, _, etag = kept
     target = TargetRegion.objects.filter(version=new, region__name="eastus").get()
     after_notice(
         notices.listener(),
@@ -161,12 +164,8 @@ def test_a_change_committed_by_another_session_is_read_by_the_next_revalidation(
     assert "37% · 3 bytes of 8 bytes" in answer.content.decode()
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_notice_for_another_definition_reads_nothing(client, user, versions):
-    new, other = versions
-    client.force_login(user)
-    etag = kept_and_etag(client, new)
+def test_a_notice_for_another_definition_reads_nothing(client, kept):
+    new, other, etag = kept
     after_notice(
         notices.listener(),
         lambda: TargetRegion.objects.filter(version=other).update(bytes_done=F("bytes_done") + 1),
@@ -175,23 +174,15 @@ def test_a_notice_for_another_definition_reads_nothing(client, user, versions):
     assert answer.status_code == 304 and read == []
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_revoked_assignment_is_heard_and_the_next_revalidation_is_not_found(client, user, versions):
-    new, _ = versions
-    client.force_login(user)
-    etag = kept_and_etag(client, new)
+def test_a_revoked_assignment_is_heard_and_the_next_revalidation_is_not_found(client, user, kept):
+    new, _, etag = kept
     after_notice(notices.listener(), lambda: UserRoleAssignment.objects.filter(user=user).delete())
     answer, read = statements(client, new, HTTP_IF_NONE_MATCH=etag)
     assert answer.status_code == 404 and read
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_another_principal_the_wrong_etag_a_final_panel_and_a_block_are_read(client, user, tenant, versions):
-    new, _ = versions
-    client.force_login(user)
-    etag = kept_and_etag(client, new)
+def test_another_principal_the_wrong_etag_a_final_panel_and_a_block_are_read(client, user, tenant, kept):
+    new, _, etag = kept
     answer, read = statements(client, new, HTTP_IF_NONE_MATCH='"another"')
     assert answer.status_code == 200 and read
     # Someone who may not read it: its kept rows answer nothing, the read says 404.
@@ -217,16 +208,12 @@ def test_another_principal_the_wrong_etag_a_final_panel_and_a_block_are_read(cli
     assert answer.status_code == 286 and read
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_a_lost_listening_connection_reads_again_and_a_change_made_meanwhile_is_seen(
-    client, user, versions, monkeypatch
+    client, kept, monkeypatch
 ):
-    new, _ = versions
+    new, _, etag = kept
     listener = notices.listener()
     monkeypatch.setattr(notices, "PAUSES", (2.0, 2.0))  # down long enough to commit a change meanwhile
-    client.force_login(user)
-    etag = kept_and_etag(client, new)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sig-stamp-notices' "
@@ -246,7 +233,6 @@ def test_a_lost_listening_connection_reads_again_and_a_change_made_meanwhile_is_
     assert answer.status_code == 304 and read == []
 
 
-@pytest.mark.django_db(transaction=True)
 def test_sqlite_has_no_listener_and_its_revalidation_reads_the_stamps(settings, client, user, make_version):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's rule; PostgreSQL's listener is tested above")
