@@ -39,6 +39,9 @@ EVERYTHING = "*"
 #: checks the connection itself with a query when nothing arrived.
 WAIT = 1.0
 CHECK_EVERY = 10.0
+#: The thread marks each turn of its loop (at least every ``WAIT`` s while healthy); a mark older than this
+#: (a query that hangs, a thread that died) refuses every token until it turns again.
+STALE = 5.0
 #: Reconnection pauses (s): doubled after each failure, up to the last.
 PAUSES = (0.25, 30.0)
 #: Distinct keys remembered; past it every token is invalidated and the memory starts again.
@@ -58,6 +61,7 @@ class Listener:
         self._epoch = 0  # moves when a connection starts listening, is lost, or everything is invalidated
         self._live = False
         self._seq = 0  # notices heard, never reset: a token's count is below every later notice's
+        self._beat = 0.0  # time.monotonic() at the thread's last turn while listening
         self._last: dict[str, int] = {}  # key → the count its last notice was heard at
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sig-stamp-notices", daemon=True)
@@ -73,27 +77,32 @@ class Listener:
 
     @property
     def live(self) -> bool:
-        return self._live
+        """Listening, and its thread turned recently (``STALE``)."""
+        return self._live and time.monotonic() - self._beat < STALE
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def wait_live(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for the connection to listen (tests, the benchmarks' warm-up)."""
         deadline = time.monotonic() + timeout
-        while not self._live and time.monotonic() < deadline and self._thread.is_alive():
+        while not self.live and time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(0.01)
-        return self._live
+        return self.live
 
     def token(self) -> tuple[int, int] | None:
         """Where the listener stands now, to be taken before a read whose result is kept; None while
         nothing listens (then nothing read now may be trusted past the next read)."""
         epoch, seq = self._epoch, self._seq
-        if not self._live or epoch != self._epoch:
+        if not self.live or epoch != self._epoch:
             return None
         return epoch, seq
 
     def quiet_since(self, token: tuple[int, int] | None, *keys: str) -> bool:
         """True when the connection that gave ``token`` still listens and no notice for ``keys`` has
         arrived since."""
-        if token is None or not self._live or token[0] != self._epoch:
+        if token is None or not self.live or token[0] != self._epoch:
             return False
         last, seq = self._last, token[1]
         return all(last.get(key, 0) <= seq for key in keys)
@@ -115,6 +124,7 @@ class Listener:
 
     def _listening(self) -> None:
         self._invalidate()
+        self._beat = time.monotonic()
         self._live = True
 
     def _lost(self) -> None:
@@ -136,6 +146,7 @@ class Listener:
                         if time.monotonic() - checked >= CHECK_EVERY:
                             conn.execute("SELECT 1")  # a dead server or network shows here
                             checked = time.monotonic()
+                        self._beat = time.monotonic()
             except Exception as exc:  # noqa: BLE001 — any failure: nothing heard may be trusted
                 if not self._stop.is_set():
                     log.warning(
@@ -160,21 +171,28 @@ def enabled() -> bool:
 
 
 def listener() -> Listener | None:
-    """This process's listener, started on first use (and again in a forked child: threads do not
-    survive a fork); None without notices (SQLite, or ``STAMP_NOTICES`` off)."""
+    """This process's listener, started on first use, and again in a forked child (threads do not
+    survive a fork) or when its thread died; None without notices (SQLite, or ``STAMP_NOTICES`` off)."""
     global _LISTENER
     if not enabled():
         return None
     found = _LISTENER
-    if found is not None and found.pid == os.getpid():
+    if found is not None and found.pid == os.getpid() and found.running:
         return found
-    with _STARTING:
-        if _LISTENER is None or _LISTENER.pid != os.getpid():
+    with _STARTING:  # none yet, a forked child's, or one whose thread died: a new one
+        if _LISTENER is None or _LISTENER.pid != os.getpid() or not _LISTENER.running:
             params = connection.get_connection_params()
             for key in ("cursor_factory", "context", "prepare_threshold"):
                 params.pop(key, None)
-            # A dead peer is noticed within ~25 s even when no packet tells (keepalives).
-            params.update(keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+            # A dead peer is noticed within ~25 s even when no packet tells (keepalives while idle, a
+            # user timeout while a query waits); meanwhile a hanging query stops the beat (``STALE``).
+            params.update(
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
+                tcp_user_timeout=25_000,
+            )
             params.setdefault("application_name", "sig-stamp-notices")
             _LISTENER = Listener(params).start()
         return _LISTENER

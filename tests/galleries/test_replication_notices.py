@@ -9,6 +9,8 @@ database. These tests run outside the test transaction (``transactional_db``), a
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from django.db import connection, transaction
@@ -54,6 +56,17 @@ def test_a_lost_connection_or_everything_refuses_every_earlier_token():
     token = heard.token()
     heard._heard(notices.EVERYTHING)
     assert not heard.quiet_since(token, "a") and heard.live
+
+
+def test_a_thread_that_stopped_turning_refuses_its_tokens():
+    """A query that hangs or a thread that died stops the beat: what was kept is read again."""
+    heard = notices.Listener({})
+    heard._listening()
+    token = heard.token()
+    heard._beat -= notices.STALE + 1
+    assert heard.token() is None and not heard.quiet_since(token, "a") and not heard.live
+    heard._beat = time.monotonic()
+    assert heard.quiet_since(token, "a")
 
 
 def test_a_token_taken_as_the_memory_starts_again_is_older_than_every_later_notice(monkeypatch):
@@ -245,3 +258,11 @@ def test_sqlite_has_no_listener_and_its_revalidation_reads_the_stamps(settings, 
     etag = statements(client, new)[0]["ETag"]
     answer, read = statements(client, new, HTTP_IF_NONE_MATCH=etag)
     assert answer.status_code == 304 and len(read) == 1 and "galleries_replicationstamp" in read[0]
+
+
+def test_a_listener_whose_thread_died_is_replaced(listening):
+    listening.stop()  # its thread ends; the process still holds it
+    assert not listening.running and listening.token() is None
+    again = notices.listener()
+    assert again is not listening and again.wait_live(10)
+    assert notices.listener() is again
